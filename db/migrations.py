@@ -1,0 +1,202 @@
+"""Schema migrations, versioned with ``PRAGMA user_version``.
+
+Each migration is a fixed, named SQL script applied in its own transaction together
+with its record in ``schema_migrations``. Never edit a released migration: add one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from db.errors import SchemaTooNew
+from db.store import Connection, transaction
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "schema_version"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    """The user_version after this step."""
+    name: str
+    """Short description, stored in schema_migrations."""
+    sql: str
+    """Statements run in one transaction."""
+
+
+_TS = "TEXT"  # local ISO 8601 with offset, as recorded
+_UTC = "INTEGER"  # microseconds since the epoch, UTC, for ordering and windows
+
+V1 = f"""
+CREATE TABLE schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
+CREATE TABLE workspace_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'inspector', 'auditor', 'viewer')),
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    created_at TEXT NOT NULL,
+    created_by TEXT
+);
+CREATE TABLE audit_events (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE batches (
+    batch_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('operations', 'authorisations', 'cases')),
+    file_name TEXT NOT NULL,
+    file_size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    format TEXT NOT NULL,
+    profile TEXT,
+    profile_sha256 TEXT,
+    mapping TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    rows_read INTEGER NOT NULL,
+    rows_imported INTEGER NOT NULL,
+    rows_rejected INTEGER NOT NULL,
+    rows_digest TEXT NOT NULL,
+    imported_by TEXT NOT NULL,
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE rejects (
+    reject_id INTEGER PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES batches(batch_id),
+    line INTEGER NOT NULL,
+    column_name TEXT,
+    field TEXT,
+    value TEXT,
+    reason TEXT NOT NULL
+);
+CREATE INDEX rejects_batch ON rejects(batch_id, line);
+CREATE TABLE operations (
+    rid INTEGER PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES batches(batch_id),
+    line INTEGER NOT NULL,
+    record_id TEXT NOT NULL,
+    ts {_TS},
+    ts_utc {_UTC},
+    action TEXT,
+    actor_id TEXT,
+    actor_role TEXT,
+    agency TEXT,
+    case_id TEXT,
+    subject_ids TEXT,
+    authorisation_id TEXT,
+    legal_basis TEXT,
+    justification TEXT,
+    urgent INTEGER,
+    recipient_id TEXT,
+    recipient_type TEXT,
+    recipient_country TEXT,
+    transfer_basis TEXT,
+    data_categories TEXT,
+    records_count INTEGER,
+    offence TEXT,
+    offence_category TEXT,
+    max_penalty_months INTEGER,
+    notice_type TEXT,
+    notice_purpose TEXT,
+    sentence_months INTEGER,
+    remaining_months INTEGER,
+    art3_concern TEXT,
+    extra TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE UNIQUE INDEX operations_record ON operations(batch_id, record_id);
+CREATE TABLE authorisations (
+    rid INTEGER PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES batches(batch_id),
+    line INTEGER NOT NULL,
+    record_id TEXT NOT NULL,
+    authorisation_id TEXT NOT NULL,
+    regime TEXT,
+    legal_basis TEXT,
+    issuer_id TEXT,
+    issuer_role TEXT,
+    approver_id TEXT,
+    approval TEXT,
+    approved_at {_TS},
+    approved_at_utc {_UTC},
+    urgent INTEGER,
+    valid_from {_TS},
+    valid_from_utc {_UTC},
+    valid_to {_TS},
+    valid_to_utc {_UTC},
+    cancelled_at {_TS},
+    cancelled_at_utc {_UTC},
+    case_id TEXT,
+    subject_ids TEXT,
+    actions TEXT,
+    extra TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE UNIQUE INDEX authorisations_record ON authorisations(batch_id, record_id);
+CREATE INDEX authorisations_id ON authorisations(authorisation_id);
+CREATE TABLE cases (
+    rid INTEGER PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES batches(batch_id),
+    line INTEGER NOT NULL,
+    record_id TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    opened_at {_TS},
+    opened_at_utc {_UTC},
+    closed_at {_TS},
+    closed_at_utc {_UTC},
+    offence TEXT,
+    max_penalty_months INTEGER,
+    team TEXT,
+    subject_ids TEXT,
+    extra TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE UNIQUE INDEX cases_record ON cases(batch_id, record_id);
+CREATE INDEX cases_id ON cases(case_id);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "workspace, users, audit trail, imports", V1),)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def schema_version(conn: Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: Connection, path: Path) -> list[Migration]:
+    """Bring the schema up to SCHEMA_VERSION; refuse a workspace newer than the code."""
+    current = schema_version(conn)
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"The workspace at {path.parent} uses schema version {current}, newer than this "
+            f"program understands ({SCHEMA_VERSION}); install a newer Oversight Workstation."
+        )
+    applied: list[Migration] = []
+    for step in MIGRATIONS:
+        if step.version <= current:
+            continue
+        with transaction(conn, path):
+            for statement in _statements(step.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+                (step.version, step.name, datetime.now(UTC).isoformat()),
+            )
+            conn.execute(f"PRAGMA user_version = {int(step.version)}")
+        applied.append(step)
+    return applied
+
+
+def _statements(script: str) -> list[str]:
+    # The scripts hold no semicolons inside literals, so a plain split is exact.
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,134 @@
+"""The tamper-evident audit trail: one table, each event hashing the one before.
+
+hash = SHA-256 over the canonical JSON array [seq, ts, user, action, payload, prev_hash].
+The first event's prev_hash is 64 zeros. The head (seq, hash) is also kept in
+workspace_meta, so cutting events off the end is noticed too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from db.store import Connection
+
+__all__ = ["GENESIS", "AuditEvent", "ChainReport", "append", "event_hash", "verify_chain"]
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    seq: int
+    """Position in the chain, from 1, without gaps."""
+    ts: str
+    """UTC time, ISO 8601 with microseconds."""
+    user: str
+    """Who acted."""
+    action: str
+    """What was done, e.g. 'import', 'user.add'."""
+    payload: dict[str, Any]
+    """The details, as stored (canonical JSON)."""
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    events: int
+    """Events checked."""
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None
+    """The first event that does not match, if any."""
+    problem: str | None
+    """A sentence saying what is wrong."""
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(seq: int, ts: str, user: str, action: str, payload: str, prev_hash: str) -> str:
+    material = json.dumps(
+        [seq, ts, user, action, payload, prev_hash], separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def head(conn: Connection) -> tuple[int, str]:
+    row = conn.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+
+def append(conn: Connection, user: str, action: str, payload: dict[str, Any]) -> AuditEvent:
+    """Add one event. Call inside the transaction that makes the change it records."""
+    prev_seq, prev_hash = head(conn)
+    seq = prev_seq + 1
+    ts = datetime.now(UTC).isoformat(timespec="microseconds")
+    body = canonical_json(payload)
+    digest = event_hash(seq, ts, user, action, body, prev_hash)
+    conn.execute(
+        "INSERT INTO audit_events(seq, ts, user, action, payload, prev_hash, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (seq, ts, user, action, body, prev_hash, digest),
+    )
+    conn.execute(
+        "INSERT INTO workspace_meta(key, value) VALUES ('audit_head', ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (f"{seq}:{digest}",),
+    )
+    return AuditEvent(seq, ts, user, action, json.loads(body), prev_hash, digest)
+
+
+def verify_chain(
+    conn: Connection, tick: Callable[[int], None] | None = None
+) -> ChainReport:
+    """Recompute every hash in order; name the first event that does not match."""
+    expected_seq = 1
+    prev = GENESIS
+    count = 0
+    cursor = conn.execute(
+        "SELECT seq, ts, user, action, payload, prev_hash, hash FROM audit_events ORDER BY seq"
+    )
+    while True:
+        rows = cursor.fetchmany(10_000)
+        if not rows:
+            break
+        for seq, ts, user, action, payload, prev_hash, digest in rows:
+            if seq != expected_seq:
+                what = "missing" if seq > expected_seq else "duplicated"
+                return _bad(count, prev, expected_seq, f"audit event {expected_seq} is {what}.")
+            if prev_hash != prev:
+                return _bad(
+                    count, prev, seq,
+                    f"audit event {seq} does not follow event {seq - 1} (events removed, "
+                    "reordered or edited).",
+                )
+            if event_hash(seq, ts, user, action, payload, prev_hash) != digest:
+                return _bad(count, prev, seq, f"audit event {seq} has been altered.")
+            prev = digest
+            expected_seq += 1
+            count += 1
+        if tick is not None:
+            tick(count)
+    stored = conn.execute("SELECT value FROM workspace_meta WHERE key = 'audit_head'").fetchone()
+    recorded = None if stored is None else str(stored[0])
+    actual = f"{count}:{prev}"
+    if (count or recorded) and recorded != actual:
+        rec_seq = recorded.split(":")[0] if recorded else "none"
+        return _bad(
+            count, prev, count + 1,
+            f"the audit trail ends at event {count} but the workspace recorded event "
+            f"{rec_seq} as its last (events cut off or the head altered).",
+        )
+    return ChainReport(True, count, count, prev, None, None)
+
+
+def _bad(count: int, prev: str, seq: int, problem: str) -> ChainReport:
+    return ChainReport(False, count, count, prev, seq, problem)

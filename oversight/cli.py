@@ -1,0 +1,393 @@
+"""The `oversight` command line. Thin: parse, call the service, print.
+
+Passwords never come from the command line: OVERSIGHT_USER / OVERSIGHT_PASSWORD (and
+OVERSIGHT_NEW_PASSWORD for a new one) or a prompt. Exit codes: 0 success, 1 problems
+found, 2 usage/input/authentication/permission error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from oversight import __version__, queries
+from oversight.errors import OversightError, UsageError, ValidationError
+from oversight.importing import import_file, preview
+from oversight.importing.service import ImportResult
+from oversight.integrity import verify_workspace
+from oversight.records import Kind
+from oversight.workspace import Workspace, parse_role
+
+out = Console(soft_wrap=True, highlight=False)
+if not out.is_terminal:
+    out = Console(soft_wrap=True, highlight=False, width=200)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+KINDS = [k.value for k in Kind]
+
+
+# -- plumbing ---------------------------------------------------------------------------
+
+
+def _emit_json(doc: Any) -> None:
+    click.echo(json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def fail(message: str, code: int = 2, *, json_mode: bool = False, kind: str = "error",
+         details: list[str] | None = None) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    for line in details or []:
+        click.echo(f"  {line}", err=True)
+    if json_mode:
+        _emit_json({"ok": False, "error": {"code": kind, "message": message,
+                                            "details": details or []}})
+    sys.exit(code)
+
+
+class OversightGroup(click.Group):
+    """Maps user-facing errors to one sentence and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            json_mode = bool(ctx.meta.get("json"))
+            fail(exc.message, exc.exit_code, json_mode=json_mode, kind=exc.code,
+                 details=[str(i) for i in exc.issues])
+        except OversightError as exc:
+            json_mode = bool(ctx.meta.get("json"))
+            fail(exc.message, exc.exit_code, json_mode=json_mode, kind=exc.code)
+        except KeyboardInterrupt:
+            json_mode = bool(ctx.meta.get("json"))
+            fail("Interrupted; the current step was rolled back and nothing of it was written.",
+                 130, json_mode=json_mode, kind="interrupted")
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def _interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _ask(prompt: str, env: str, *, hide: bool, confirm: bool = False) -> str:
+    value = _env(env)
+    if value is not None:
+        return value
+    if not _interactive():
+        raise UsageError(f"{prompt} is needed: set {env} or run interactively.")
+    return str(click.prompt(prompt, hide_input=hide, confirmation_prompt=confirm, err=True))
+
+
+def credentials() -> tuple[str, str]:
+    user = _ask("User", "OVERSIGHT_USER", hide=False)
+    password = _ask(f"Password for {user}", "OVERSIGHT_PASSWORD", hide=True)
+    return user, password
+
+
+def open_ws(folder: Path, **kwargs: Any) -> Workspace:
+    user, password = credentials()
+    return Workspace.open(folder, user, password, **kwargs)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A rich progress bar on a terminal; silent otherwise (scripts, CI)."""
+    if not err.is_terminal:
+        yield lambda done, total, stage: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int, stage: str) -> None:
+            bar.update(task, completed=done, total=total or None,
+                       description=f"{label}: {stage}")
+
+        yield update
+
+
+def _table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+    table = Table(title=title, show_lines=False)
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(*["" if v is None else str(v) for v in r])
+    out.print(table)
+
+
+def _note_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta["json"] = True  # so errors are reported as JSON too
+    return value
+
+
+json_option = click.option("--json", "as_json", is_flag=True, callback=_note_json,
+                           help="One JSON document on stdout.")
+workspace_arg = click.argument("workspace", type=click.Path(path_type=Path))
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+@click.group(cls=OversightGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="oversight")
+def main() -> None:
+    """Oversight Workstation: encrypted workspaces of operation logs for oversight bodies."""
+
+
+@main.command()
+@workspace_arg
+@click.option("--admin", help="Name of the first admin (default: OVERSIGHT_USER or a prompt).")
+@json_option
+def init(workspace: Path, admin: str | None, as_json: bool) -> None:
+    """Create an encrypted workspace with its first admin."""
+    name = admin or _ask("Admin user name", "OVERSIGHT_USER", hide=False)
+    password = _ask(f"New password for {name}", "OVERSIGHT_PASSWORD", hide=True, confirm=True)
+    with Workspace.create(workspace, name, password) as ws:
+        doc = {"ok": True, "workspace": str(workspace), "workspace_id": ws.workspace_id,
+               "admin": ws.user}
+    if as_json:
+        _emit_json(doc)
+    else:
+        out.print(f"Created workspace {workspace} with admin {name}.")
+
+
+@main.group()
+def user() -> None:
+    """Manage users (admins only)."""
+
+
+@user.command("add")
+@workspace_arg
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["inspector", "auditor", "admin",
+                                                          "viewer"]))
+def user_add(workspace: Path, name: str, role: str) -> None:
+    """Add a user; the password comes from OVERSIGHT_NEW_PASSWORD or a prompt."""
+    with open_ws(workspace) as ws:
+        password = _ask(f"New password for {name}", "OVERSIGHT_NEW_PASSWORD", hide=True,
+                        confirm=True)
+        info = ws.add_user(name, parse_role(role), password)
+    out.print(f"Added {info.name} as {info.role.value}.")
+
+
+@user.command("list")
+@workspace_arg
+@json_option
+def user_list(workspace: Path, as_json: bool) -> None:
+    """List users and their roles."""
+    with open_ws(workspace) as ws:
+        users = ws.users()
+    if as_json:
+        _emit_json([{"name": u.name, "role": u.role.value, "active": u.active,
+                     "created_at": u.created_at, "created_by": u.created_by} for u in users])
+        return
+    _table(["name", "role", "active", "created", "by"],
+           [[u.name, u.role.value, "yes" if u.active else "removed", u.created_at[:19],
+             u.created_by] for u in users])
+
+
+@user.command("remove")
+@workspace_arg
+@click.argument("name")
+def user_remove(workspace: Path, name: str) -> None:
+    """Remove a user: their key slot is deleted; their past actions stay attributed."""
+    with open_ws(workspace) as ws:
+        ws.remove_user(name)
+    out.print(f"Removed {name}.")
+
+
+@user.command("reset-password")
+@workspace_arg
+@click.argument("name")
+def user_reset_password(workspace: Path, name: str) -> None:
+    """Set another user's password (admins); from OVERSIGHT_NEW_PASSWORD or a prompt."""
+    with open_ws(workspace) as ws:
+        password = _ask(f"New password for {name}", "OVERSIGHT_NEW_PASSWORD", hide=True,
+                        confirm=True)
+        ws.reset_password(name, password)
+    out.print(f"Password of {name} changed.")
+
+
+@main.command()
+@workspace_arg
+def passwd(workspace: Path) -> None:
+    """Change your own password (rewrites only your key slot)."""
+    with open_ws(workspace) as ws:
+        password = _ask("New password", "OVERSIGHT_NEW_PASSWORD", hide=True, confirm=True)
+        ws.change_password(password)
+    out.print("Password changed.")
+
+
+@main.command("import")
+@workspace_arg
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(KINDS), help="Record kind (default: the profile's, "
+              "else operations).")
+@click.option("--mapping", "mapping", type=click.Path(path_type=Path),
+              help="Mapping profile (YAML).")
+@click.option("--dry-run", is_flag=True, help="Show the mapping, first records and rejects; "
+              "write nothing.")
+@json_option
+def import_cmd(workspace: Path, files: tuple[Path, ...], kind: str | None,
+               mapping: Path | None, dry_run: bool, as_json: bool) -> None:
+    """Import files; each file is one batch in one transaction."""
+    results: list[dict[str, Any]] = []
+    failures: list[str] = []
+    with open_ws(workspace) as ws:
+        for path in files:
+            try:
+                with progress_bar(path.name) as tick:
+                    fn = preview if dry_run else import_file
+                    res = fn(ws, path, Kind(kind) if kind else None, mapping, progress=tick)
+            except ValidationError:
+                raise
+            except OversightError as exc:
+                if len(files) == 1:
+                    raise
+                failures.append(exc.message)
+                results.append({"file": str(path), "ok": False, "error": exc.message})
+                click.echo(f"error: {exc.message}", err=True)
+                continue
+            results.append({"ok": True, **res.to_json()})
+            if not as_json:
+                _print_import(res)
+    if as_json:
+        _emit_json(results if len(files) > 1 else results[0])
+    if failures:
+        sys.exit(2)
+
+
+def _print_import(res: ImportResult) -> None:
+    if res.dry_run:
+        out.print(f"[bold]{res.file}[/]: {res.format}, {res.kind} (dry run: nothing written)")
+        rows = [[f, ", ".join(m["columns"]) or f"= {m.get('value')!r}",
+                 ", ".join(f"{k}: {v}" for k, v in m.items() if k != "columns")]
+                for f, m in res.mapping["fields"].items()]
+        if res.mapping.get("record_id"):
+            rows.insert(0, ["record_id", ", ".join(res.mapping["record_id"]["columns"]), ""])
+        _table(["field", "column(s)", "options"], rows,
+               title="Mapping" + (" (automatic)" if res.mapping["auto"] else ""))
+        if res.extra_columns:
+            out.print("Kept as extra: " + ", ".join(res.extra_columns))
+        out.print(f"Would import {res.rows_imported} of {res.rows_read} rows, "
+                  f"reject {res.rows_rejected}.")
+        for rec in res.sample_records[:5]:
+            out.print(json.dumps(rec, ensure_ascii=False))
+    else:
+        out.print(f"[bold]{res.file}[/]: batch {res.batch_id}, {res.kind}: imported "
+                  f"{res.rows_imported} of {res.rows_read} rows, rejected {res.rows_rejected}.")
+    if res.sample_rejects:
+        _table(["line", "column", "field", "value", "reason"],
+               [[r.line, r.column, r.field, (r.value or "")[:40], r.reason]
+                for r in res.sample_rejects[:10]], title="First rejects")
+
+
+@main.command()
+@workspace_arg
+@json_option
+def imports(workspace: Path, as_json: bool) -> None:
+    """List import batches: file, SHA-256, counts, who and when."""
+    with open_ws(workspace) as ws:
+        rows = queries.batches(ws)
+    if as_json:
+        _emit_json(rows)
+        return
+    _table(["batch", "kind", "file", "sha256", "read", "imported", "rejected", "by", "when"],
+           [[b["batch_id"], b["kind"], b["file"], b["sha256"][:16] + "…", b["rows_read"],
+             b["rows_imported"], b["rows_rejected"], b["imported_by"], b["imported_at"][:19]]
+            for b in rows])
+
+
+@main.command()
+@workspace_arg
+@click.argument("batch", required=False, type=int)
+@click.option("--limit", type=int, default=None, help="At most this many.")
+@json_option
+def rejects(workspace: Path, batch: int | None, limit: int | None, as_json: bool) -> None:
+    """List rejected rows: line, column, field, value and reason."""
+    with open_ws(workspace) as ws:
+        rows = queries.rejects(ws, batch, limit)
+    if as_json:
+        _emit_json(rows)
+        return
+    _table(["batch", "file", "line", "column", "field", "value", "reason"],
+           [[r["batch_id"], r["file"], r["line"], r["column"], r["field"],
+             (r["value"] or "")[:40], r["reason"]] for r in rows])
+
+
+@main.command()
+@workspace_arg
+@click.option("--kind", type=click.Choice(KINDS), default="operations", show_default=True)
+@click.option("--where", "where", multiple=True, metavar="FIELD=VALUE",
+              help="Canonical field or original column; repeat to combine.")
+@click.option("--limit", type=int, default=20, show_default=True)
+@json_option
+def records(workspace: Path, kind: str, where: tuple[str, ...], limit: int,
+            as_json: bool) -> None:
+    """Show stored records with canonical and extra fields."""
+    conditions = queries.parse_where(list(where))
+    with open_ws(workspace) as ws:
+        rows = queries.records(ws, Kind(kind), conditions, limit)
+    if as_json:
+        _emit_json(rows)
+        return
+    for r in rows:
+        out.print(f"[bold]{r['record_id']}[/] (batch {r['batch_id']}, line {r['line']})")
+        for k, v in r["fields"].items():
+            out.print(f"  {k}: {v}")
+        for k, v in r["extra"].items():
+            out.print(f"  [dim]{k}[/]: {v}")
+    out.print(f"{len(rows)} record(s).")
+
+
+@main.command()
+@workspace_arg
+@json_option
+def verify(workspace: Path, as_json: bool) -> None:
+    """Check cipher integrity, import digests and the audit chain (exit 1 on problems)."""
+    with open_ws(workspace) as ws, progress_bar("verify") as tick:
+        report = verify_workspace(ws.conn, tick)
+    if as_json:
+        _emit_json(report.to_json())
+    else:
+        chain = report.chain
+        if chain is not None:
+            out.print(f"Audit trail: {chain.events} events, head {chain.head_seq} "
+                      f"{chain.head_hash}")
+        out.print(f"Batches checked: {report.batches_checked}")
+        for p in report.problems:
+            out.print(f"[red]PROBLEM[/] {p}")
+        out.print("OK: the workspace is intact." if report.ok else
+                  f"{len(report.problems)} problem(s) found.")
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("workspace", required=False, type=click.Path(path_type=Path))
+@click.option("--no-gui", is_flag=True, help="Do not open the desktop window.")
+@click.option("--operations", "n_ops", type=int, default=50_000, show_default=True)
+@click.option("--seed", type=int, default=20261128, show_default=True)
+def demo(workspace: Path | None, no_gui: bool, n_ops: int, seed: int) -> None:
+    """Build a demo workspace with synthetic data and planted irregularities."""
+    from oversight.demo import run_demo
+
+    run_demo(workspace or Path("oversight-demo"), n_ops, seed, out, progress_bar)
+
+
+if __name__ == "__main__":
+    main()

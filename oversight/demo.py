@@ -1,0 +1,76 @@
+"""`oversight demo`: a workspace full of synthetic but realistic data to explore."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from oversight.demo_data import generate
+from oversight.errors import UsageError
+from oversight.importing import import_file
+from oversight.records import Kind
+from oversight.workspace import Workspace, is_workspace
+
+__all__ = ["build_demo", "run_demo"]
+
+ProgressFactory = Callable[[str], AbstractContextManager[Callable[[int, int, str], None]]]
+
+
+def build_demo(folder: Path, admin: str, password: str, operations: int, seed: int,
+               progress: ProgressFactory | None = None) -> dict[str, Any]:
+    """Create the workspace and import the generated files; return a summary."""
+    if folder.exists() and (is_workspace(folder) or any(folder.iterdir())):
+        raise UsageError(
+            f"{folder} already exists; remove it or name another folder for the demo "
+            "(oversight demo FOLDER)."
+        )
+    with tempfile.TemporaryDirectory(prefix="oversight-demo-") as tmp:
+        files = generate(Path(tmp), operations=operations, seed=seed)
+        with Workspace.create(folder, admin, password) as ws:
+            summary: dict[str, Any] = {"workspace": str(folder), "admin": admin, "batches": []}
+            for path, kind in ((files.cases, Kind.CASES),
+                               (files.authorisations, Kind.AUTHORISATIONS),
+                               (files.operations, Kind.OPERATIONS)):
+                if progress is None:
+                    res = import_file(ws, path, kind)
+                else:
+                    with progress(f"importing {path.name}") as tick:
+                        res = import_file(ws, path, kind, progress=tick)
+                summary["batches"].append(res.to_json())
+            summary["planted"] = [
+                {"rule_id": p.rule_id, "record_ids": list(p.record_ids),
+                 "description": p.description} for p in files.planted
+            ]
+    return summary
+
+
+def run_demo(folder: Path, operations: int, seed: int, out: Console,
+             progress: ProgressFactory) -> None:
+    admin = os.environ.get("OVERSIGHT_USER") or "admin"
+    password = os.environ.get("OVERSIGHT_PASSWORD")
+    generated = password is None
+    if password is None:
+        password = secrets.token_urlsafe(12)
+    summary = build_demo(folder, admin, password, operations, seed, progress)
+    out.print(f"Demo workspace: [bold]{folder}[/]")
+    for b in summary["batches"]:
+        out.print(f"  batch {b['batch_id']}: {b['kind']:<15} {Path(b['file']).name:<20} "
+                  f"{b['rows_imported']:>7} rows imported, {b['rows_rejected']} rejected")
+    rules = sorted({p["rule_id"] for p in summary["planted"]})
+    out.print(f"  {len(summary['planted'])} planted irregularities across {len(rules)} rules "
+              "(see docs/demo-data.md).")
+    out.print(f"Log in as [bold]{admin}[/]" + (
+        f" with password [bold]{password}[/] (shown once; keep it)." if generated
+        else " with the password from OVERSIGHT_PASSWORD."))
+    out.print("Try:")
+    out.print(f"  oversight records {folder} --where action=transfer --limit 3")
+    out.print(f"  oversight imports {folder}")
+    out.print(f"  oversight verify {folder}")
+    out.print("The desktop workstation is not built yet; the demo ran without a window.")

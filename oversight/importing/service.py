@@ -1,0 +1,565 @@
+"""The import service: one file, one batch, one transaction.
+
+Rows that cannot be parsed become rejects (line, column, field, value, reason); the
+rest import. Any failure, cancellation or Ctrl-C rolls the whole file back, so the
+workspace is exactly as it was. The same functions serve the CLI and the GUI.
+
+Speed: for big files a helper process reads and converts rows while this process
+stores the previous chunk, so parsing and storage run on two cores. The helper only
+reads the source file and sends converted rows through a pipe; it never touches the
+workspace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import pickle
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from db.store import Connection, IntegrityError
+from oversight.errors import AlreadyImported, InputFileError, OversightError
+from oversight.importing.convert import RowConverter
+from oversight.importing.profile import FieldMapping, MappingProfile, auto_profile, load_profile
+from oversight.importing.readers import RawRow, Source, open_source
+from oversight.integrity import RowDigest
+from oversight.progress import CancelToken, Progress, no_progress
+from oversight.records import NATURAL_KEY, FieldType, Kind, fields_of
+from oversight.workspace import Permission, Workspace
+
+__all__ = ["ImportResult", "Reject", "file_sha256", "import_file", "preview"]
+
+CHUNK = 2000
+#: Files at least this big are converted by a helper process on a second core.
+PARALLEL_FROM_BYTES = 8 * 1024 * 1024
+PREVIEW_ROWS = 10
+PREVIEW_REJECTS = 20
+
+
+@dataclass(frozen=True)
+class Reject:
+    line: int
+    column: str | None
+    field: str | None
+    value: str | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "column": self.column, "field": self.field,
+                "value": self.value, "reason": self.reason}
+
+
+@dataclass
+class ImportResult:
+    file: str
+    kind: str
+    format: str
+    sha256: str
+    size: int
+    mapping: dict[str, Any]
+    extra_columns: list[str]
+    batch_id: int | None = None
+    dry_run: bool = False
+    rows_read: int = 0
+    rows_imported: int = 0
+    rows_rejected: int = 0
+    rows_digest: str | None = None
+    sample_records: list[dict[str, Any]] = field(default_factory=list)
+    sample_rejects: list[Reject] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "kind": self.kind,
+            "format": self.format,
+            "sha256": self.sha256,
+            "size": self.size,
+            "batch_id": self.batch_id,
+            "dry_run": self.dry_run,
+            "rows_read": self.rows_read,
+            "rows_imported": self.rows_imported,
+            "rows_rejected": self.rows_rejected,
+            "rows_digest": self.rows_digest,
+            "mapping": self.mapping,
+            "extra_columns": self.extra_columns,
+            "sample_records": self.sample_records,
+            "sample_rejects": [r.to_json() for r in self.sample_rejects],
+        }
+
+    def add_reject(self, reject: Reject) -> None:
+        if len(self.sample_rejects) < PREVIEW_REJECTS:
+            self.sample_rejects.append(reject)
+
+
+def file_sha256(path: Path, progress: Progress = no_progress, size: int = 0) -> str:
+    h = hashlib.sha256()
+    done = 0
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+                done += len(chunk)
+                progress(done, size, "hashing")
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file.") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{path} is a folder, not a file.") from None
+    except OSError as exc:
+        raise InputFileError(f"{path} cannot be read: {exc.strerror}.") from None
+    return h.hexdigest()
+
+
+def _raw_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 2000 else text[:2000] + "…"
+
+
+class _Plan:
+    """What importing one file needs: its source, profile, converter and columns."""
+
+    def __init__(self, path: Path, kind: Kind | None, profile_path: Path | None) -> None:
+        profile = load_profile(profile_path, kind) if profile_path is not None else None
+        self.path = path
+        self.source: Source = open_source(
+            path,
+            fmt=profile.format if profile else None,
+            encoding=profile.encoding if profile else None,
+            sheet=profile.sheet if profile else None,
+            delimiter=profile.delimiter if profile else None,
+        )
+        try:
+            self.rows: Iterator[RawRow] = iter(self.source)
+            columns = list(self.source.columns)
+            tabular = self.source.format in ("csv", "xlsx")
+            if not tabular:  # JSON: the first object's keys stand for the header
+                first = next(self.rows, None)
+                if first is None:
+                    raise InputFileError(f"{path} holds no records.")
+                if isinstance(first.values, dict):
+                    columns = list(first.values)
+                self.rows = itertools.chain([first], self.rows)
+            if profile is None:
+                profile = auto_profile(kind or Kind.OPERATIONS, columns)
+            self.profile: MappingProfile = profile
+            self.kind = profile.kind
+            if tabular:
+                absent = sorted(profile.mapped_columns() - set(columns))
+                if absent:
+                    raise InputFileError(
+                        f"{path}: the mapping names column(s) {', '.join(map(repr, absent))} "
+                        f"that the file does not have; its columns are: {', '.join(columns)}."
+                    )
+            natural = NATURAL_KEY[self.kind]
+            if natural is not None and natural not in profile.fields:
+                raise InputFileError(
+                    f"{path}: no column maps to {natural}, which every {self.kind.value} record "
+                    f"needs; name it in a mapping profile (its columns are: {', '.join(columns)})."
+                )
+            self.converter = RowConverter(profile, columns if tabular else None,
+                                          text_only=self.source.format == "csv")
+            self.extra_columns = [c for c in columns if c not in profile.mapped_columns()]
+            self.natural_index = None if natural is None else self.converter.columns.index(natural)
+            self.key_mapping: FieldMapping | None = profile.record_id or (
+                None if natural is None else profile.fields[natural])
+            #: Stored columns this batch writes, in order; the rest stay NULL.
+            self.columns = ["batch_id", "line", "record_id", *self.converter.columns, "extra"]
+        except BaseException:
+            self.source.close()
+            raise
+
+    def close(self) -> None:
+        self.source.close()
+
+    def checks_duplicates(self) -> bool:
+        return self.key_mapping is not None
+
+    def duplicate(self, line: int, record_id: str, first_line: int) -> Reject:
+        fm = self.key_mapping
+        column = ", ".join(fm.columns) if fm is not None else None
+        return Reject(line, column, "record_id", record_id,
+                      f"duplicate record_id {record_id!r} (first on line {first_line})")
+
+    def records(self, batch_id: int, sha: str
+                ) -> Iterator[tuple[int, tuple[Any, ...] | None, list[Reject]]]:
+        """Yield (line, insert row, rejects) per source row; the insert row is None when
+        the source row is rejected."""
+        conv = self.converter
+        convert, extra = conv.fast, conv.extra
+        prefix = sha[:16]
+        rid_get = conv.record_id_getter
+        natural = self.natural_index
+        for raw in self.rows:
+            line, values = raw.line, raw.values
+            if values is None:
+                yield line, None, [Reject(line, None, None, raw.raw, raw.problem or "bad row")]
+                continue
+            try:
+                out = convert(values)
+                bad = []
+            except Exception:  # BadValue: collect every bad value of the row
+                out, found = conv.convert_all(values)
+                bad = [Reject(line, b.column, b.field, _raw_text(b.value), b.reason)
+                       for b in found]
+            if rid_get is not None:
+                rv = rid_get(values)
+                record_id = None if rv is None else (str(rv).strip() or None)
+                if record_id is None:
+                    fm = self.key_mapping
+                    bad.append(Reject(line, ", ".join(fm.columns) if fm else None, "record_id",
+                                      None, "record_id is missing"))
+            elif natural is not None:
+                record_id = out[natural]
+                if record_id is None and not bad:
+                    fm = self.key_mapping
+                    assert fm is not None
+                    bad.append(Reject(line, ", ".join(fm.columns), fm.field, None,
+                                      f"{fm.field} is missing"))
+            else:
+                record_id = f"{prefix}:{line:09d}"
+            if bad:
+                yield line, None, bad
+            else:
+                yield line, (batch_id, line, record_id, *out, extra(values)), []
+
+    def display(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        """A stored row as the user sees it (canonical fields, lists and flags decoded)."""
+        specs = fields_of(self.kind)
+        out: dict[str, Any] = {"record_id": row[2]}
+        for name, value in zip(self.columns[3:], row[3:], strict=True):
+            if value is None or name.endswith("_utc"):
+                continue
+            spec = specs.get(name)
+            if name == "extra" or (spec is not None and spec.type is FieldType.LIST):
+                out[name] = json.loads(value)
+            elif spec is not None and spec.type is FieldType.BOOL:
+                out[name] = bool(value)
+            else:
+                out[name] = value
+        return out
+
+
+def _check_not_imported(ws: Workspace, sha: str, path: Path) -> None:
+    row = ws.conn.execute(
+        "SELECT batch_id, file_name, imported_by, imported_at FROM batches WHERE sha256 = ?",
+        (sha,),
+    ).fetchone()
+    if row is not None:
+        raise AlreadyImported(
+            f"{path.name} is already in this workspace: batch {row[0]} ({row[1]}), imported by "
+            f"{row[2]} on {row[3][:10]}; the same file is never imported twice."
+        )
+
+
+def _result(plan: _Plan, sha: str, size: int, dry_run: bool) -> ImportResult:
+    return ImportResult(
+        file=str(plan.path),
+        kind=plan.kind.value,
+        format=plan.source.format,
+        sha256=sha,
+        size=size,
+        mapping=plan.profile.describe(),
+        extra_columns=plan.extra_columns,
+        dry_run=dry_run,
+    )
+
+
+def _start(ws: Workspace, path: Path, progress: Progress) -> tuple[Path, int, str]:
+    path = Path(path)
+    size = path.stat().st_size if path.is_file() else 0
+    sha = file_sha256(path, progress, size)
+    _check_not_imported(ws, sha, path)
+    return path, size, sha
+
+
+def preview(
+    ws: Workspace,
+    path: Path,
+    kind: Kind | None = None,
+    profile_path: Path | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> ImportResult:
+    """What import_file would do: mapping, counts, first records and rejects. Writes nothing."""
+    ws.require(Permission.READ)
+    path, size, sha = _start(ws, path, progress)
+    plan = _Plan(path, kind, profile_path)
+    try:
+        result = _result(plan, sha, size, dry_run=True)
+        seen: dict[str, int] = {}
+        dups = plan.checks_duplicates()
+        for n, (line, row, rejects) in enumerate(plan.records(0, sha), 1):
+            if n % CHUNK == 0:
+                if cancel is not None:
+                    cancel.check()
+                progress(plan.source.bytes_read(), size, "reading")
+            result.rows_read += 1
+            if row is not None and dups:
+                key = hashlib.blake2b(str(row[2]).encode(), digest_size=12).digest().hex()
+                if key in seen:
+                    rejects, row = [plan.duplicate(line, str(row[2]), seen[key])], None
+                else:
+                    seen[key] = line
+            if row is None:
+                result.rows_rejected += 1
+                for r in rejects:
+                    result.add_reject(r)
+            else:
+                result.rows_imported += 1
+                if len(result.sample_records) < PREVIEW_ROWS:
+                    result.sample_records.append(plan.display(row))
+        progress(size, size, "reading")
+    finally:
+        plan.close()
+    if result.rows_read == 0:
+        raise InputFileError(f"{path} holds a header but no records: nothing to import.")
+    return result
+
+
+def import_file(
+    ws: Workspace,
+    path: Path,
+    kind: Kind | None = None,
+    profile_path: Path | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    parallel: bool | None = None,
+) -> ImportResult:
+    """Import one file as one batch, in one transaction.
+
+    ``parallel`` forces (True) or forbids (False) the helper process; by default it
+    is used for files of PARALLEL_FROM_BYTES and more."""
+    ws.require(Permission.IMPORT)
+    path, size, sha = _start(ws, path, progress)
+    plan = _Plan(path, kind, profile_path)
+    try:
+        with ws.write() as conn:
+            result = _import(ws, conn, plan, profile_path, sha, size, progress, cancel,
+                             parallel)
+    finally:
+        plan.close()
+    if file_sha256(path) != sha:
+        raise InputFileError(
+            f"{path} changed while it was being imported; check batch {result.batch_id} "
+            "with `oversight verify` and import a stable copy."
+        )
+    return result
+
+
+@dataclass
+class _Chunk:
+    """Converted rows of one stretch of the source."""
+
+    rows: list[tuple[Any, ...]]
+    rejects: list[Reject]
+    read: int
+    """Source rows in this stretch."""
+    rejected: int
+    """Source rows rejected here."""
+    position: int
+    """Bytes of the source read so far."""
+
+
+def _chunks(plan: _Plan, batch_id: int, sha: str) -> Iterator[_Chunk]:
+    rows: list[tuple[Any, ...]] = []
+    rejects: list[Reject] = []
+    read = rejected = 0
+    for _line, row, bad in plan.records(batch_id, sha):
+        read += 1
+        if row is None:
+            rejected += 1
+            rejects.extend(bad)
+            continue
+        rows.append(row)
+        if len(rows) >= CHUNK:
+            yield _Chunk(rows, rejects, read, rejected, plan.source.bytes_read())
+            rows, rejects, read, rejected = [], [], 0, 0
+    yield _Chunk(rows, rejects, read, rejected, plan.source.bytes_read())
+
+
+def child_main(argv: list[str]) -> int:
+    """Entry of the helper process: read and convert the file, write pickled chunks to
+    stdout. Run as ``python -m oversight.importing.reader ARGS_JSON``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    out = sys.stdout.buffer
+    args = json.loads(argv[0])
+    try:
+        plan = _Plan(Path(args["path"]), Kind(args["kind"]),
+                     None if args["profile"] is None else Path(args["profile"]))
+        try:
+            for chunk in _chunks(plan, int(args["batch_id"]), str(args["sha"])):
+                pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            plan.close()
+        pickle.dump(None, out)
+    except OversightError as exc:
+        pickle.dump(("error", exc.message), out)
+    except BaseException as exc:  # a bug: the parent reports it with this text
+        pickle.dump(("bug", f"{type(exc).__name__}: {exc}"), out)
+    out.flush()
+    return 0
+
+
+def _chunks_from_child(plan: _Plan, profile_path: Path | None, batch_id: int, sha: str
+                       ) -> Iterator[_Chunk]:
+    """The same chunks as _chunks(), converted on a second core by a helper process.
+    Only converted rows move between the two, through a pipe, never a file."""
+    args = json.dumps({"path": str(plan.path), "kind": plan.kind.value,
+                       "profile": None if profile_path is None else str(profile_path),
+                       "batch_id": batch_id, "sha": sha})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oversight.importing.reader", args],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    try:
+        while True:
+            try:
+                msg = pickle.load(proc.stdout)
+            except (EOFError, pickle.UnpicklingError):
+                raise InputFileError(
+                    f"Reading {plan.path} stopped unexpectedly (the reader process ended)."
+                ) from None
+            if msg is None:
+                return
+            if isinstance(msg, tuple):
+                if msg[0] == "error":
+                    raise InputFileError(msg[1])
+                raise RuntimeError(f"import reader failed: {msg[1]}")
+            yield msg
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        proc.wait()
+
+
+def _import(
+    ws: Workspace,
+    conn: Connection,
+    plan: _Plan,
+    profile_path: Path | None,
+    sha: str,
+    size: int,
+    progress: Progress,
+    cancel: CancelToken | None,
+    parallel: bool | None,
+) -> ImportResult:
+    kind = plan.kind
+    profile = plan.profile
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    cur = conn.execute(
+        "INSERT INTO batches(kind, file_name, file_size, sha256, format, profile, profile_sha256,"
+        " mapping, columns, rows_read, rows_imported, rows_rejected, rows_digest, imported_by,"
+        " imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, '', ?, ?)",
+        (kind.value, plan.path.name, size, sha, plan.source.format, profile.source_text,
+         profile.sha256, json.dumps(profile.describe(), ensure_ascii=False, sort_keys=True),
+         json.dumps(plan.columns), ws.user, now),
+    )
+    batch_id = int(cur.lastrowid)
+    result = _result(plan, sha, size, dry_run=False)
+    result.batch_id = batch_id
+    insert = (f"INSERT INTO {kind.value}({', '.join(plan.columns)}) "
+              f"VALUES ({', '.join('?' * len(plan.columns))})")
+    insert_reject = ("INSERT INTO rejects(batch_id, line, column_name, field, value, reason)"
+                     " VALUES (?, ?, ?, ?, ?, ?)")
+    digest = RowDigest()
+    rejected = 0
+
+    def store_rejects(rejects: list[Reject]) -> None:
+        conn.executemany(insert_reject, [
+            (batch_id, r.line, r.column, r.field, r.value, r.reason) for r in rejects])
+
+    def store_rows(rows: list[tuple[Any, ...]]) -> None:
+        nonlocal rejected
+        conn.execute("SAVEPOINT chunk")
+        try:
+            conn.executemany(insert, rows)
+        except IntegrityError:
+            conn.execute("ROLLBACK TO chunk")
+        else:
+            conn.execute("RELEASE chunk")
+            digest.update_many(rows)
+            return
+        conn.execute("RELEASE chunk")
+        # A duplicate record_id in this chunk: go row by row to reject just those.
+        for row in rows:
+            try:
+                conn.execute(insert, row)
+            except IntegrityError:
+                first = conn.execute(
+                    f"SELECT line FROM {kind.value} WHERE batch_id = ? AND record_id = ?",
+                    (batch_id, row[2]),
+                ).fetchone()
+                rej = plan.duplicate(row[1], row[2], first[0] if first else 0)
+                store_rejects([rej])
+                result.add_reject(rej)
+                rejected += 1
+            else:
+                digest.update_many([row])
+
+    if parallel is None:
+        parallel = size >= PARALLEL_FROM_BYTES and not getattr(sys, "frozen", False)
+    use_child = parallel
+    chunks = (_chunks_from_child(plan, profile_path, batch_id, sha) if use_child
+              else _chunks(plan, batch_id, sha))
+    read = 0
+    for chunk in chunks:
+        if cancel is not None:
+            cancel.check()
+        read += chunk.read
+        rejected += chunk.rejected
+        if chunk.rejects:
+            store_rejects(chunk.rejects)
+            for r in chunk.rejects:
+                result.add_reject(r)
+        if chunk.rows:
+            store_rows(chunk.rows)
+            for row in chunk.rows[:PREVIEW_ROWS - len(result.sample_records)]:
+                result.sample_records.append(plan.display(row))
+        progress(chunk.position, size, "importing")
+    if cancel is not None:
+        cancel.check()
+    rows_digest = digest.hexdigest()  # flushes the last group, so count is final
+    imported = digest.count
+    if read == 0:
+        raise InputFileError(f"{plan.path} holds a header but no records: nothing to import.")
+    if imported == 0:
+        first = result.sample_rejects[0] if result.sample_rejects else None
+        detail = f" The first, line {first.line}: {first.reason}." if first else ""
+        raise InputFileError(
+            f"None of the {read} rows of {plan.path} could be imported, so nothing was "
+            f"written.{detail} Check the mapping with --dry-run."
+        )
+    result.rows_read, result.rows_imported, result.rows_rejected = read, imported, rejected
+    result.rows_digest = rows_digest
+    conn.execute(
+        "UPDATE batches SET rows_read = ?, rows_imported = ?, rows_rejected = ?, rows_digest = ?"
+        " WHERE batch_id = ?",
+        (read, imported, rejected, rows_digest, batch_id),
+    )
+    ws.record("import", {
+        "batch_id": batch_id,
+        "kind": kind.value,
+        "file": plan.path.name,
+        "size": size,
+        "sha256": sha,
+        "format": plan.source.format,
+        "profile_sha256": profile.sha256,
+        "columns": plan.columns,
+        "rows_read": read,
+        "rows_imported": imported,
+        "rows_rejected": rejected,
+        "rows_digest": rows_digest,
+    })
+    progress(size, size, "importing")
+    return result

@@ -1,0 +1,193 @@
+"""Digests of stored rows and the `verify` check of a whole workspace.
+
+A batch's rows digest is SHA-256 over the stored rows in insertion order, each row
+being [line, record_id, *stored columns], taken in groups of 1,000 rows: each group is
+written as one compact JSON array (UTF-8, no ASCII escaping) followed by a newline.
+Import computes it as rows are written; verify recomputes it from the database and
+compares it with the batch and with the import's audit event (which the hash chain
+protects).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from db.store import Connection, DbError
+from oversight import audit
+from oversight.records import Kind, storage_columns
+
+__all__ = ["RowDigest", "VerifyReport", "verify_workspace"]
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+GROUP = 1000
+
+
+class RowDigest:
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self._pending: list[Sequence[Any]] = []
+        self.count = 0
+
+    def update_many(self, rows: Iterable[Sequence[Any]]) -> None:
+        pending = self._pending
+        for row in rows:
+            pending.append(row)
+            if len(pending) == GROUP:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._h.update(_encode(self._pending).encode("utf-8") + b"\n")
+            self.count += len(self._pending)
+            self._pending.clear()
+
+    def hexdigest(self) -> str:
+        self._flush()
+        return self._h.hexdigest()
+
+
+@dataclass
+class VerifyReport:
+    ok: bool = True
+    cipher_ok: bool = True
+    chain: audit.ChainReport | None = None
+    batches_checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        chain = self.chain
+        return {
+            "ok": self.ok,
+            "cipher_integrity": self.cipher_ok,
+            "batches_checked": self.batches_checked,
+            "audit_chain": None if chain is None else {
+                "ok": chain.ok,
+                "events": chain.events,
+                "head_seq": chain.head_seq,
+                "head_hash": chain.head_hash,
+                "first_bad_seq": chain.first_bad_seq,
+                "problem": chain.problem,
+            },
+            "problems": list(self.problems),
+        }
+
+
+def batch_digest(conn: Connection, kind: Kind, batch_id: int, columns: list[str]
+                 ) -> tuple[str, int]:
+    """Recompute a batch's rows digest over the columns its import wrote."""
+    known = {"batch_id", "line", "record_id", *storage_columns(kind)}
+    if not columns or not set(columns) <= known:
+        return "", -1
+    digest = RowDigest()
+    cursor = conn.execute(
+        f"SELECT {', '.join(columns)} FROM {kind.value} WHERE batch_id = ? ORDER BY rid",
+        (batch_id,),
+    )
+    while True:
+        rows = cursor.fetchmany(GROUP)
+        if not rows:
+            break
+        digest.update_many(rows)
+    return digest.hexdigest(), digest.count
+
+
+def unwritten_values(conn: Connection, kind: Kind, batch_id: int, columns: list[str]) -> int:
+    """Rows of the batch holding a value in a column its import did not write."""
+    others = [c for c in storage_columns(kind) if c not in columns and c != "extra"]
+    if not others:
+        return 0
+    cond = " OR ".join(f"{c} IS NOT NULL" for c in others)
+    return int(conn.execute(
+        f"SELECT count(*) FROM {kind.value} WHERE batch_id = ? AND ({cond})", (batch_id,)
+    ).fetchone()[0])
+
+
+def verify_workspace(
+    conn: Connection, progress: Callable[[int, int, str], None] | None = None
+) -> VerifyReport:
+    """Check everything and report every problem found; a damaged database is one of
+    them, not a crash."""
+    report = VerifyReport()
+    try:
+        _verify(conn, report, progress or (lambda done, total, stage: None))
+    except DbError as exc:
+        report.cipher_ok = False
+        report.problems.append(
+            f"The database is damaged and could not be read to the end ({exc}); restore it "
+            "from a backup."
+        )
+    report.ok = not report.problems
+    return report
+
+
+def _verify(conn: Connection, report: VerifyReport,
+            tick: Callable[[int, int, str], None]) -> None:
+    cipher = [str(r[0]) for r in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
+    quick = [str(r[0]) for r in conn.execute("PRAGMA quick_check").fetchall()]
+    if cipher or quick != ["ok"]:
+        report.cipher_ok = False
+        detail = "; ".join(cipher + [q for q in quick if q != "ok"])[:500]
+        report.problems.append(f"The database pages fail the integrity check: {detail}")
+    total_events = int(conn.execute("SELECT count(*) FROM audit_events").fetchone()[0])
+    tick(0, total_events, "audit trail")
+    report.chain = audit.verify_chain(conn, lambda n: tick(n, total_events, "audit trail"))
+    if not report.chain.ok:
+        report.problems.append(f"Audit trail: {report.chain.problem}")
+    events = _import_events(conn)
+    batches = conn.execute(
+        "SELECT batch_id, kind, file_name, sha256, rows_imported, rows_digest, columns"
+        " FROM batches ORDER BY batch_id"
+    ).fetchall()
+    for n, (batch_id, kind, file_name, sha, count, stored_digest, cols_json) in enumerate(
+            batches, 1):
+        tick(n - 1, len(batches), "imported rows")
+        label = f"Batch {batch_id} ({file_name})"
+        try:
+            columns = [str(c) for c in json.loads(cols_json)]
+        except (ValueError, TypeError):
+            columns = []
+        digest, actual = batch_digest(conn, Kind(kind), batch_id, columns)
+        if actual < 0:
+            report.problems.append(f"{label}: its list of written columns is damaged.")
+        elif actual != count:
+            report.problems.append(
+                f"{label}: {actual} rows are stored but the import recorded {count}."
+            )
+        elif digest != stored_digest:
+            report.problems.append(f"{label}: stored rows have been altered since import.")
+        elif unwritten_values(conn, Kind(kind), batch_id, columns):
+            report.problems.append(
+                f"{label}: values were added to fields the import left empty."
+            )
+        event = events.get(batch_id)
+        if event is None:
+            report.problems.append(f"{label}: no import event in the audit trail records it.")
+        elif (event.get("rows_digest") != stored_digest or event.get("sha256") != sha
+              or event.get("columns") != columns):
+            report.problems.append(
+                f"{label}: the batch record differs from what the audit trail recorded at import."
+            )
+        report.batches_checked += 1
+    tick(len(batches), len(batches), "imported rows")
+    recorded = {int(b) for b in events}
+    for missing in sorted(recorded - {int(b[0]) for b in batches}):
+        report.problems.append(
+            f"Batch {missing} is recorded in the audit trail but is missing from the workspace."
+        )
+
+
+def _import_events(conn: Connection) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    for (payload,) in conn.execute("SELECT payload FROM audit_events WHERE action = 'import'"):
+        try:
+            data = json.loads(payload)
+            out[int(data["batch_id"])] = data
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out

@@ -1,0 +1,74 @@
+"""YAML loading that remembers where each value came from (for error locations)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+__all__ = ["Located", "load_located"]
+
+Path_ = tuple[str | int, ...]
+
+
+class Located:
+    """A loaded YAML document plus the 1-based line of every key and item."""
+
+    def __init__(self, data: Any, lines: dict[Path_, int], file: str) -> None:
+        self.data = data
+        self.lines = lines
+        self.file = file
+
+    def line(self, *path: str | int) -> int | None:
+        """Line of the deepest known prefix of ``path``."""
+        p: Path_ = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return self.lines.get((), None)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false, so a map key such as
+    ``no`` or ``on`` stays the text it looks like."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def load_located(text: str, file: str) -> Located:
+    """Parse ``text`` safely; raise yaml.YAMLError on syntax errors."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Located(None, {}, file)
+        data = loader.construct_document(node)
+    finally:
+        loader.dispose()
+    lines: dict[Path_, int] = {(): node.start_mark.line + 1}
+    _walk(node, (), lines)
+    return Located(data, lines, file)
+
+
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            sub = (*path, key)
+            lines[sub] = key_node.start_mark.line + 1
+            _walk(value_node, sub, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            sub = (*path, index)
+            lines[sub] = item.start_mark.line + 1
+            _walk(item, sub, lines)

@@ -1,0 +1,1 @@
+"""Report layouts and assets, loaded with importlib.resources (signed-report issue)."""

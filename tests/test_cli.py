@@ -1,0 +1,146 @@
+"""The command line: exit codes, --json documents, credentials from the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import ADMIN, ADMIN_PW, ROOT, SHARED_DATA, VIEWER, VIEWER_PW, write
+from test_import import OPS_CSV
+
+from oversight.cli import main
+
+
+def run(args: list[str], user: str = ADMIN, password: str = ADMIN_PW,
+        **env: str) -> tuple[int, str, str]:
+    runner = CliRunner()
+    res = runner.invoke(main, args, env={"OVERSIGHT_USER": user, "OVERSIGHT_PASSWORD": password,
+                                         **env}, catch_exceptions=False)
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_init_import_imports_rejects_records_verify(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws")
+    code, out, _ = run(["init", ws, "--json"])
+    assert code == 0 and json.loads(out)["admin"] == ADMIN
+    bad = OPS_CSV + "OP-9,not a time,consult,o,C,P,false,3,,WS\n"
+    code, out, _ = run(["import", ws, str(write(tmp_path / "ops.csv", bad)), "--json"])
+    doc = json.loads(out)
+    assert code == 0 and doc["rows_imported"] == 2 and doc["rows_rejected"] == 1
+    assert doc["sample_rejects"][0]["line"] == 4
+    code, out, _ = run(["imports", ws, "--json"])
+    batches = json.loads(out)
+    assert [b["file"] for b in batches] == ["ops.csv"] and len(batches[0]["sha256"]) == 64
+    code, out, _ = run(["rejects", ws, "1", "--json"])
+    assert json.loads(out)[0]["field"] == "ts"
+    code, out, _ = run(["records", ws, "--where", "Terminal=WS-2", "--json"])
+    recs = json.loads(out)
+    assert [r["record_id"] for r in recs] == ["OP-2"]
+    code, out, _ = run(["records", ws, "--where", "subject_ids=P-2", "--where",
+                        "ts=2026-03-04", "--json"])
+    assert [r["record_id"] for r in json.loads(out)] == ["OP-1"]
+    code, out, _ = run(["verify", ws, "--json"])
+    assert code == 0 and json.loads(out)["ok"] is True
+
+
+def test_exit_codes_and_sentences(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws")
+    assert run(["init", ws])[0] == 0
+    src = str(write(tmp_path / "ops.csv", OPS_CSV))
+    assert run(["import", ws, src])[0] == 0
+    code, _, err = run(["import", ws, src])
+    assert code == 2 and "already in this workspace: batch 1" in err
+    code, _, err = run(["verify", ws], password="wrong-password")
+    assert code == 2 and err.strip() == "error: Wrong password for user 'alice'."
+    code, out, err = run(["import", ws, src, "--json"], password="wrong-password")
+    assert code == 2 and json.loads(out)["error"]["code"] == "wrong_password"
+    code, _, err = run(["import", ws, str(tmp_path / "missing.csv")])
+    assert code == 2 and "no such file" in err
+    code, _, err = run(["verify", str(tmp_path)])
+    assert code == 2 and "not an Oversight workspace" in err
+    code, _, err = run(["records", ws, "--where", "nonsense"])
+    assert code == 2 and "FIELD=VALUE" in err
+
+
+def test_user_management_and_role_refusal(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws")
+    run(["init", ws])
+    code, _, _ = run(["user", "add", ws, VIEWER, "--role", "viewer"],
+                     OVERSIGHT_NEW_PASSWORD=VIEWER_PW)
+    assert code == 0
+    code, out, _ = run(["user", "list", ws, "--json"])
+    assert {u["name"]: u["role"] for u in json.loads(out)} == {ADMIN: "admin", VIEWER: "viewer"}
+    src = str(write(tmp_path / "ops.csv", OPS_CSV))
+    code, _, err = run(["import", ws, src], user=VIEWER, password=VIEWER_PW)
+    assert code == 2 and "viewer role, which may not import files" in err
+    code, _, err = run(["user", "add", ws, "eve", "--role", "admin"], user=VIEWER,
+                       password=VIEWER_PW, OVERSIGHT_NEW_PASSWORD="eve-password")
+    assert code == 2 and "may not manage users" in err
+    assert run(["passwd", ws], user=VIEWER, password=VIEWER_PW,
+               OVERSIGHT_NEW_PASSWORD="new-viewer-pw")[0] == 0
+    assert run(["verify", ws], user=VIEWER, password="new-viewer-pw")[0] == 0
+    assert run(["user", "remove", ws, VIEWER])[0] == 0
+    code, _, err = run(["verify", ws], user=VIEWER, password="new-viewer-pw")
+    assert code == 2 and "no user named" in err
+
+
+def test_dry_run_prints_mapping_and_writes_nothing(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws")
+    run(["init", ws])
+    profile = str(ROOT / "examples" / "police-uk-stop-and-search.yaml")
+    src = str(sorted(SHARED_DATA.glob("*.csv"))[0])
+    code, out, _ = run(["import", ws, src, "--mapping", profile, "--dry-run"])
+    assert code == 0 and "Would import 351 of 351 rows, reject 0." in out
+    assert "Kept as extra: Type, Part of a policing operation" in out
+    code, out, _ = run(["imports", ws, "--json"])
+    assert json.loads(out) == []
+
+
+def test_verify_exit_1_on_problems(tmp_path: Path) -> None:
+    from test_verify import raw
+
+    ws = tmp_path / "ws"
+    run(["init", str(ws)])
+    run(["import", str(ws), str(write(tmp_path / "ops.csv", OPS_CSV))])
+    conn = raw(ws)
+    conn.execute("UPDATE operations SET action = 'erase'")
+    conn.close()
+    code, out, _ = run(["verify", str(ws)])
+    assert code == 1 and "PROBLEM Batch 1 (ops.csv): stored rows have been altered" in out
+
+
+def test_no_password_and_no_terminal_is_a_usage_error(tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(main, ["verify", str(tmp_path)], env={"OVERSIGHT_USER": "",
+                                                             "OVERSIGHT_PASSWORD": ""})
+    assert res.exit_code == 2 and "set OVERSIGHT_USER" in res.stderr
+
+
+def test_installed_entry_point_and_demo(tmp_path: Path) -> None:
+    """The console script works as installed, and the demo builds its workspace."""
+    exe = Path(sys.executable).with_name("oversight")
+    assert exe.exists(), "pip install put the `oversight` command next to python"
+    env = dict(os.environ, OVERSIGHT_USER="demo-admin", OVERSIGHT_PASSWORD="demo-password")
+    res = subprocess.run([str(exe), "demo", str(tmp_path / "demo"), "--no-gui",
+                          "--operations", "3000"], env=env, capture_output=True, text=True,
+                         check=False, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "operations.csv" in res.stdout and "0 rejected" in res.stdout
+    res = subprocess.run([str(exe), "verify", str(tmp_path / "demo"), "--json"], env=env,
+                         capture_output=True, text=True, check=False)
+    doc = json.loads(res.stdout)
+    assert res.returncode == 0 and doc["ok"] and doc["batches_checked"] == 3
+    again = subprocess.run([str(exe), "demo", str(tmp_path / "demo"), "--no-gui"], env=env,
+                           capture_output=True, text=True, check=False)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version(flag: str) -> None:
+    code, out, _ = run([flag])
+    assert code == 0 and out
