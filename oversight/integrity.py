@@ -41,6 +41,15 @@ class RowDigest:
             if len(pending) == GROUP:
                 self._flush()
 
+    def add_group(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        """Digest one whole group (GROUP rows; fewer only for the last) and return its
+        encoded form, which is also a compact way to hand the rows to another process."""
+        assert not self._pending and len(rows) <= GROUP
+        blob = _encode(rows).encode("utf-8")
+        self._h.update(blob + b"\n")
+        self.count += len(rows)
+        return blob
+
     def _flush(self) -> None:
         if self._pending:
             self._h.update(_encode(self._pending).encode("utf-8") + b"\n")

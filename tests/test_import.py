@@ -470,3 +470,17 @@ def test_parallel_reader_error_is_a_sentence(admin_ws: Workspace, tmp_path: Path
     with pytest.raises(InputFileError, match=r"line 3002, column 4: .*not valid utf-8"):
         import_file(admin_ws, path, parallel=True)
     assert counts(admin_ws) == before
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_file_changed_during_import_writes_nothing(admin_ws: Workspace, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   parallel: bool) -> None:
+    """The bytes parsed are hashed as they are read; if they are not the bytes hashed
+    before the import (the file changed in between), the batch is rolled back."""
+    path = write(tmp_path / "ops.csv", OPS_CSV)
+    monkeypatch.setattr(import_service, "file_sha256", lambda *a, **k: "0" * 64)
+    before = counts(admin_ws)
+    with pytest.raises(InputFileError, match="changed while it was being imported"):
+        import_file(admin_ws, path, parallel=parallel)
+    assert counts(admin_ws) == before

@@ -205,7 +205,7 @@ class RowConverter:
         if t is FieldType.COUNTRY:
             return _cached(_country)
         if t is FieldType.LIST:
-            return _list_parser(fm.split if fm.split is not None else ";")
+            return _cached(_list_parser(fm.split if fm.split is not None else ";"))
         return _timestamp_parser(fm.format, self.tz, spec.end_of_day)
 
     # -- rows --------------------------------------------------------------------------
@@ -335,7 +335,12 @@ def _word_parser(spec: FieldSpec) -> Callable[[Any], str | None]:
 
 
 def _int(value: Any) -> int | None:
-    if value.__class__ is int:
+    if value.__class__ is str:
+        try:
+            return int(value)  # the common case: a plain number in a CSV cell
+        except ValueError:
+            pass
+    elif value.__class__ is int:
         return int(value)
     if isinstance(value, bool):
         raise ValueError("expected a whole number, found true/false")
@@ -415,6 +420,17 @@ def _list(value: Any, sep: str) -> str | None:
     return "[" + ",".join(map(encode_basestring, items)) + "]"
 
 
+def _is_canonical(text: str) -> bool:
+    """True for 'YYYY-MM-DDTHH:MM:SS+HH:MM' and the same with '.ffffff' seconds: the
+    exact form datetime.isoformat() writes, so the text can be stored as it is."""
+    n = len(text)
+    if n == 25:
+        return text[10] == "T" and text[19] in "+-" and text[22] == ":"
+    if n == 32:
+        return text[10] == "T" and text[19] == "." and text[26] in "+-" and text[29] == ":"
+    return False
+
+
 def _timestamp_parser(
     fmt: str | None, tz: tzinfo, end_of_day: bool
 ) -> Callable[[Any], tuple[str, int]]:
@@ -447,6 +463,8 @@ def _timestamp_parser(
                 f"{text!r} is not an ISO 8601 date/time; give its format in the profile "
                 "(for example format: \"%d.%m.%Y %H:%M\")"
             ) from None
+        if _is_canonical(text) and dt.tzinfo is not None:
+            return text, (dt - _EPOCH) // _US  # already what isoformat() would write
         if end_of_day and len(text) <= 10:
             dt = datetime.combine(dt.date(), _END_OF_DAY)
         return finish(dt)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import json
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,31 +28,56 @@ _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = (",", ";", "\t", "|")
 
 
-@dataclass(slots=True)
-class RawRow:
-    line: int
-    """1-based line (CSV/JSON) or sheet row (XLSX) where the record starts."""
-    values: list[Any] | dict[str, Any] | None
-    """Values in header order (CSV, XLSX) or column -> value (JSON); None when the row
-    could not be split into columns."""
-    problem: str | None = None
-    """Why values is None (e.g. a ragged row)."""
-    raw: str | None = None
-    """The unparsed row text, kept for the reject."""
+RawRow = tuple[int, "list[Any] | dict[str, Any] | None", "str | None", "str | None"]
+"""(line, values, problem, raw): the 1-based line (CSV/JSON) or sheet row (XLSX) where
+the record starts; its values in header order (CSV, XLSX) or column -> value (JSON), or
+None when the row could not be split into columns, with the reason (``problem``) and
+the unparsed text (``raw``). A plain tuple: readers make one per row."""
+
+
+class _HashingReader(io.RawIOBase):
+    """Counts and hashes the bytes as the text layer reads them, so the import knows the
+    SHA-256 of exactly what it parsed without reading the file twice."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self._h = hashlib.sha256()
+        self.position = 0
+        self.eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._fh.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self._h.update(memoryview(buffer)[:n])
+            self.position += n
+        else:
+            self.eof = True
+        return int(n or 0)
+
+    def hexdigest(self) -> str | None:
+        return self._h.hexdigest() if self.eof else None
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
 
 
 class Source:
     """An open source file: its columns and an iterator of rows."""
 
     def __init__(self, path: Path, fmt: str, columns: list[str], rows: Iterator[RawRow],
-                 position: Any, size: int, closer: Any = None) -> None:
+                 size: int) -> None:
         self.path = path
         self.format = fmt
         self.columns = columns
         self._rows = rows
-        self._position = position
         self.size = size
-        self._closer = closer
+        self._position: Callable[[], int] = lambda: 0
+        self._closer: Callable[[], None] = lambda: None
+        self._hashing: _HashingReader | None = None
 
     def __iter__(self) -> Iterator[RawRow]:
         return self._rows
@@ -63,9 +88,12 @@ class Source:
         except (OSError, ValueError):
             return 0
 
+    def sha256(self) -> str | None:
+        """SHA-256 of the bytes parsed, once the whole file has been read (not XLSX)."""
+        return None if self._hashing is None else self._hashing.hexdigest()
+
     def close(self) -> None:
-        if self._closer is not None:
-            self._closer()
+        self._closer()
 
 
 def detect_format(path: Path, head: bytes) -> str:
@@ -131,21 +159,22 @@ def open_source(
         )
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and head.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
-    raw = path.open("rb")
-    text = io.TextIOWrapper(raw, encoding=encoding, newline="", errors="strict")
+    hashing = _HashingReader(path.open("rb"))
+    text = io.TextIOWrapper(io.BufferedReader(hashing, 1 << 16), encoding=encoding,
+                            newline="", errors="strict")
     try:
         if fmt == "csv":
-            src = _open_csv(path, text, delimiter, encoding)
+            src = _open_csv(path, text, delimiter, encoding, size)
         elif fmt == "jsonl":
-            src = Source(path, fmt, [], _jsonl_rows(path, text, encoding), raw.tell, size)
+            src = Source(path, fmt, [], _jsonl_rows(path, text, encoding), size)
         else:
-            src = Source(path, fmt, [], _json_array_rows(path, text, encoding), raw.tell, size)
+            src = Source(path, fmt, [], _json_array_rows(path, text, encoding), size)
     except BaseException:
         text.close()
         raise
-    src._position = raw.tell
+    src._hashing = hashing
+    src._position = lambda: hashing.position
     src._closer = text.close
-    src.size = size
     return src
 
 
@@ -191,7 +220,8 @@ def _locate_bad_bytes(path: Path, encoding: str) -> tuple[int, int] | None:
     return None
 
 
-def _open_csv(path: Path, text: IO[str], delimiter: str | None, encoding: str) -> Source:
+def _open_csv(path: Path, text: IO[str], delimiter: str | None, encoding: str,
+              size: int) -> Source:
     try:
         header_line = text.readline()
     except UnicodeDecodeError as exc:
@@ -213,7 +243,7 @@ def _open_csv(path: Path, text: IO[str], delimiter: str | None, encoding: str) -
             raise InputFileError(f"{path}, line 1, column {number}: the header {name!r} repeats.")
         seen.add(name)
     return Source(path, "csv", columns, _csv_rows(path, text, columns, delimiter, encoding),
-                  None, 0)
+                  size)
 
 
 def _csv_rows(
@@ -236,13 +266,10 @@ def _csv_rows(
         if not row or (len(row) == 1 and not row[0]):
             continue  # blank line
         if len(row) != width:
-            yield RawRow(
-                start, None,
-                f"the row has {len(row)} fields but the header has {width}",
-                delimiter.join(row)[:1000],
-            )
+            yield (start, None, f"the row has {len(row)} fields but the header has {width}",
+                   delimiter.join(row)[:1000])
             continue
-        yield RawRow(start, row)
+        yield (start, row, None, None)
 
 
 def _jsonl_rows(path: Path, text: IO[str], encoding: str) -> Iterator[RawRow]:
@@ -260,14 +287,14 @@ def _jsonl_rows(path: Path, text: IO[str], encoding: str) -> Iterator[RawRow]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield RawRow(number, None, f"not valid JSON at column {exc.colno}: {exc.msg}",
-                         line.rstrip("\r\n")[:1000])
+            yield (number, None, f"not valid JSON at column {exc.colno}: {exc.msg}",
+                   line.rstrip("\r\n")[:1000])
             continue
         if not isinstance(obj, dict):
-            yield RawRow(number, None, "the line holds JSON but not an object",
-                         line.rstrip("\r\n")[:1000])
+            yield (number, None, "the line holds JSON but not an object",
+                   line.rstrip("\r\n")[:1000])
             continue
-        yield RawRow(number, obj)
+        yield (number, obj, None, None)
 
 
 def _json_array_rows(path: Path, text: IO[str], encoding: str) -> Iterator[RawRow]:
@@ -343,9 +370,9 @@ def _json_array_rows(path: Path, text: IO[str], encoding: str) -> Iterator[RawRo
         line += buf.count("\n", pos, end)
         pos = end
         if isinstance(obj, dict):
-            yield RawRow(start, obj)
+            yield (start, obj, None, None)
         else:
-            yield RawRow(start, None, "the array item is not an object", json.dumps(obj)[:1000])
+            yield (start, None, "the array item is not an object", json.dumps(obj)[:1000])
 
 
 def _open_xlsx(path: Path, size: int, sheet: str | None) -> Source:
@@ -395,13 +422,14 @@ def _open_xlsx(path: Path, size: int, sheet: str | None) -> Source:
                 continue
             extra = values[width:]
             if any(v is not None and v != "" for v in extra):
-                yield RawRow(number, None,
-                             f"the row has values beyond the {width} headed columns",
-                             repr(values)[:1000])
+                yield (number, None, f"the row has values beyond the {width} headed columns",
+                       repr(values)[:1000])
                 continue
             cells = list(values[:width]) + [None] * (width - len(values))
-            yield RawRow(number, cells)
+            yield (number, cells, None, None)
 
     total_rows = max(ws.max_row or 1, 1)
-    return Source(path, "xlsx", columns, gen(),
-                  lambda: size * min(state["row"], total_rows) // total_rows, size, wb.close)
+    src = Source(path, "xlsx", columns, gen(), size)
+    src._position = lambda: size * min(state["row"], total_rows) // total_rows
+    src._closer = wb.close
+    return src

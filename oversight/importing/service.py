@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import marshal
 import pickle
 import signal
 import subprocess
@@ -30,14 +31,14 @@ from oversight.errors import AlreadyImported, InputFileError, OversightError
 from oversight.importing.convert import RowConverter
 from oversight.importing.profile import FieldMapping, MappingProfile, auto_profile, load_profile
 from oversight.importing.readers import RawRow, Source, open_source
-from oversight.integrity import RowDigest
+from oversight.integrity import GROUP, RowDigest
 from oversight.progress import CancelToken, Progress, no_progress
 from oversight.records import NATURAL_KEY, FieldType, Kind, fields_of
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["ImportResult", "Reject", "file_sha256", "import_file", "preview"]
 
-CHUNK = 2000
+CHUNK = GROUP  # rows per chunk: one digest group
 #: Files at least this big are converted by a helper process on a second core.
 PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 PREVIEW_ROWS = 10
@@ -145,8 +146,8 @@ class _Plan:
                 first = next(self.rows, None)
                 if first is None:
                     raise InputFileError(f"{path} holds no records.")
-                if isinstance(first.values, dict):
-                    columns = list(first.values)
+                if isinstance(first[1], dict):
+                    columns = list(first[1])
                 self.rows = itertools.chain([first], self.rows)
             if profile is None:
                 profile = auto_profile(kind or Kind.OPERATIONS, columns)
@@ -198,10 +199,9 @@ class _Plan:
         prefix = sha[:16]
         rid_get = conv.record_id_getter
         natural = self.natural_index
-        for raw in self.rows:
-            line, values = raw.line, raw.values
+        for line, values, problem, raw in self.rows:
             if values is None:
-                yield line, None, [Reject(line, None, None, raw.raw, raw.problem or "bad row")]
+                yield line, None, [Reject(line, None, None, raw, problem or "bad row")]
                 continue
             try:
                 out = convert(values)
@@ -343,23 +343,19 @@ def import_file(
     plan = _Plan(path, kind, profile_path)
     try:
         with ws.write() as conn:
-            result = _import(ws, conn, plan, profile_path, sha, size, progress, cancel,
-                             parallel)
+            return _import(ws, conn, plan, profile_path, sha, size, progress, cancel,
+                           parallel)
     finally:
         plan.close()
-    if file_sha256(path) != sha:
-        raise InputFileError(
-            f"{path} changed while it was being imported; check batch {result.batch_id} "
-            "with `oversight verify` and import a stable copy."
-        )
-    return result
 
 
 @dataclass
 class _Chunk:
-    """Converted rows of one stretch of the source."""
+    """Converted rows of one stretch of the source (one digest group)."""
 
-    rows: list[tuple[Any, ...]]
+    rows: list[tuple[Any, ...]] | bytes
+    """The rows, or (from the helper process) the same marshalled: the cheapest way
+    between two Python processes for lists of str, int and None."""
     rejects: list[Reject]
     read: int
     """Source rows in this stretch."""
@@ -367,9 +363,13 @@ class _Chunk:
     """Source rows rejected here."""
     position: int
     """Bytes of the source read so far."""
+    sha256: str | None = None
+    """On the last chunk: SHA-256 of the bytes parsed (None for XLSX)."""
 
 
-def _chunks(plan: _Plan, batch_id: int, sha: str) -> Iterator[_Chunk]:
+def _chunks(plan: _Plan, batch_id: int, sha: str, packed: bool = False) -> Iterator[_Chunk]:
+    """Converted rows in chunks of one digest group each; ``packed`` marshals the rows
+    for the trip from the helper process."""
     rows: list[tuple[Any, ...]] = []
     rejects: list[Reject] = []
     read = rejected = 0
@@ -380,10 +380,12 @@ def _chunks(plan: _Plan, batch_id: int, sha: str) -> Iterator[_Chunk]:
             rejects.extend(bad)
             continue
         rows.append(row)
-        if len(rows) >= CHUNK:
-            yield _Chunk(rows, rejects, read, rejected, plan.source.bytes_read())
+        if len(rows) == CHUNK:
+            yield _Chunk(marshal.dumps(rows) if packed else rows, rejects, read, rejected,
+                         plan.source.bytes_read())
             rows, rejects, read, rejected = [], [], 0, 0
-    yield _Chunk(rows, rejects, read, rejected, plan.source.bytes_read())
+    yield _Chunk(marshal.dumps(rows) if packed else rows, rejects, read, rejected,
+                 plan.source.bytes_read(), plan.source.sha256())
 
 
 def child_main(argv: list[str]) -> int:
@@ -396,7 +398,7 @@ def child_main(argv: list[str]) -> int:
         plan = _Plan(Path(args["path"]), Kind(args["kind"]),
                      None if args["profile"] is None else Path(args["profile"]))
         try:
-            for chunk in _chunks(plan, int(args["batch_id"]), str(args["sha"])):
+            for chunk in _chunks(plan, int(args["batch_id"]), str(args["sha"]), packed=True):
                 pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
         finally:
             plan.close()
@@ -472,14 +474,14 @@ def _import(
               f"VALUES ({', '.join('?' * len(plan.columns))})")
     insert_reject = ("INSERT INTO rejects(batch_id, line, column_name, field, value, reason)"
                      " VALUES (?, ?, ?, ?, ?, ?)")
-    digest = RowDigest()
     rejected = 0
+    digest = RowDigest()
 
     def store_rejects(rejects: list[Reject]) -> None:
         conn.executemany(insert_reject, [
             (batch_id, r.line, r.column, r.field, r.value, r.reason) for r in rejects])
 
-    def store_rows(rows: list[tuple[Any, ...]]) -> None:
+    def store_rows(rows: list[Any]) -> None:
         nonlocal rejected
         conn.execute("SAVEPOINT chunk")
         try:
@@ -513,6 +515,7 @@ def _import(
     chunks = (_chunks_from_child(plan, profile_path, batch_id, sha) if use_child
               else _chunks(plan, batch_id, sha))
     read = 0
+    parsed_sha: str | None = None
     for chunk in chunks:
         if cancel is not None:
             cancel.check()
@@ -522,13 +525,22 @@ def _import(
             store_rejects(chunk.rejects)
             for r in chunk.rejects:
                 result.add_reject(r)
-        if chunk.rows:
-            store_rows(chunk.rows)
-            for row in chunk.rows[:PREVIEW_ROWS - len(result.sample_records)]:
-                result.sample_records.append(plan.display(row))
+        rows = marshal.loads(chunk.rows) if isinstance(chunk.rows, bytes) else chunk.rows
+        if rows:
+            store_rows(rows)
+            for row in rows[:PREVIEW_ROWS - len(result.sample_records)]:
+                result.sample_records.append(plan.display(tuple(row)))
         progress(chunk.position, size, "importing")
+        parsed_sha = chunk.sha256
     if cancel is not None:
         cancel.check()
+    if parsed_sha is None and plan.source.format == "xlsx":
+        parsed_sha = file_sha256(plan.path)
+    if parsed_sha != sha:
+        raise InputFileError(
+            f"{plan.path} changed while it was being imported, so nothing was written; "
+            "import a copy that is not being written to."
+        )
     rows_digest = digest.hexdigest()  # flushes the last group, so count is final
     imported = digest.count
     if read == 0:
