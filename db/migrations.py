@@ -165,7 +165,63 @@ CREATE UNIQUE INDEX cases_record ON cases(batch_id, record_id);
 CREATE INDEX cases_id ON cases(case_id);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "workspace, users, audit trail, imports", V1),)
+V2 = """
+ALTER TABLE batches ADD COLUMN source_columns TEXT;
+CREATE INDEX operations_authorisation ON operations(authorisation_id);
+CREATE INDEX operations_case ON operations(case_id);
+CREATE TABLE packs (
+    pack_sha256 TEXT PRIMARY KEY,
+    pack_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    added_by TEXT NOT NULL
+);
+CREATE TABLE runs (
+    run_id INTEGER PRIMARY KEY,
+    pack_sha256 TEXT NOT NULL REFERENCES packs(pack_sha256),
+    pack_id TEXT NOT NULL,
+    pack_version TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    user TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE TABLE findings (
+    finding_id TEXT PRIMARY KEY,
+    pack_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    part TEXT NOT NULL,
+    group_key TEXT,
+    severity TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+    status TEXT NOT NULL DEFAULT 'open',
+    message TEXT NOT NULL,
+    facts TEXT NOT NULL,
+    legal_refs TEXT NOT NULL,
+    record_ids TEXT NOT NULL,
+    first_ts_utc INTEGER,
+    first_run INTEGER NOT NULL REFERENCES runs(run_id),
+    last_run INTEGER NOT NULL REFERENCES runs(run_id),
+    matching INTEGER NOT NULL DEFAULT 1 CHECK (matching IN (0, 1)),
+    stale_since_run INTEGER,
+    stale_reason TEXT
+);
+CREATE INDEX findings_rule ON findings(pack_id, rule_id, matching);
+CREATE INDEX findings_status ON findings(status, severity);
+CREATE TABLE finding_records (
+    finding_id TEXT NOT NULL REFERENCES findings(finding_id),
+    rid INTEGER NOT NULL,
+    PRIMARY KEY (finding_id, rid)
+) WITHOUT ROWID;
+CREATE INDEX finding_records_rid ON finding_records(rid)
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "workspace, users, audit trail, imports", V1),
+    Migration(2, "criteria packs, detection runs and findings", V2),
+)
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 

@@ -21,7 +21,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from oversight import __version__, queries
+from oversight.criteria.engine import RunSummary, run_detection
+from oversight.criteria.pack import SEVERITIES, Pack, default_pack, load_pack
+from oversight.csvsafe import csv_text
 from oversight.errors import OversightError, UsageError, ValidationError
+from oversight.findings import STATUSES, list_findings, list_runs, open_at_or_above
 from oversight.importing import import_file, preview
 from oversight.importing.service import ImportResult
 from oversight.integrity import verify_workspace
@@ -375,6 +379,138 @@ def verify(workspace: Path, as_json: bool) -> None:
                   f"{len(report.problems)} problem(s) found.")
     if not report.ok:
         sys.exit(1)
+
+
+# -- criteria and detection -------------------------------------------------------------
+
+
+def _load_pack(path: Path | None) -> Pack:
+    return default_pack() if path is None else load_pack(path)
+
+
+@main.group()
+def criteria() -> None:
+    """Validate and show criteria packs."""
+
+
+@criteria.command("validate")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+def criteria_validate(file: Path, as_json: bool) -> None:
+    """Check a pack and report every problem with file, line and a fix (exit 2 if any)."""
+    pack = load_pack(file)
+    if as_json:
+        _emit_json({"ok": True, "pack": pack.id, "version": pack.version,
+                    "sha256": pack.sha256, "rules": len(pack.rules)})
+    else:
+        out.print(f"{file}: pack {pack.id} {pack.version}, {len(pack.rules)} rules, valid.")
+
+
+@criteria.command("show")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@json_option
+def criteria_show(file: Path | None, as_json: bool) -> None:
+    """Show a pack's rules (default: the built-in led-baseline pack)."""
+    pack = _load_pack(file)
+    if as_json:
+        _emit_json({
+            "pack": pack.id, "version": pack.version, "title": pack.title,
+            "sha256": pack.sha256, "parameters": pack.parameters,
+            "lists": {k: list(v) for k, v in pack.lists.items()},
+            "rules": [{"id": r.id, "title": r.title, "severity": r.severity,
+                       "legal_refs": list(r.legal_refs), "rationale": r.rationale,
+                       "enabled": r.enabled, "status": r.status, "when": r.when_text,
+                       "aggregates": [a.label for a in r.aggregates],
+                       "reads": sorted(r.needs)} for r in pack.rules]})
+        return
+    out.print(f"[bold]{pack.title}[/] ({pack.id} {pack.version}, sha256 {pack.sha256[:16]}…)")
+    _table(["id", "severity", "title", "legal references", "enabled"],
+           [[r.id, r.severity, r.title, "; ".join(r.legal_refs), "yes" if r.enabled else "no"]
+            for r in pack.rules])
+
+
+@main.command()
+@workspace_arg
+@click.option("--criteria", "pack_path", type=click.Path(path_type=Path),
+              help="Criteria pack (YAML); default: the built-in led-baseline pack.")
+@click.option("--rule", "rules", multiple=True, metavar="ID", help="Run only this rule.")
+@click.option("--fail-on", type=click.Choice(list(SEVERITIES)),
+              help="Exit 1 if an open finding at or above this severity exists.")
+@json_option
+def check(workspace: Path, pack_path: Path | None, rules: tuple[str, ...],
+          fail_on: str | None, as_json: bool) -> None:
+    """Run the criteria over the workspace; record the run and its findings."""
+    pack = _load_pack(pack_path)
+    with open_ws(workspace) as ws, progress_bar("detection") as tick:
+        summary = run_detection(ws, pack, list(rules) or None, progress=tick)
+        failing = open_at_or_above(ws, fail_on) if fail_on else 0
+    if as_json:
+        doc = summary.to_json()
+        if fail_on:
+            doc["fail_on"] = {"severity": fail_on, "open_findings": failing}
+        _emit_json(doc)
+    else:
+        _print_run(summary)
+        if fail_on and failing:
+            out.print(f"{failing} open finding(s) at or above {fail_on}.")
+    if failing:
+        sys.exit(1)
+
+
+def _print_run(summary: RunSummary) -> None:
+    out.print(f"Run {summary.run_id}: {summary.pack_id} {summary.pack_version} "
+              f"(sha256 {summary.pack_sha256[:16]}…)")
+    _table(["rule", "severity", "evaluated", "hits", "new", "no longer matching", "seconds"],
+           [[r.rule_id, r.severity, "yes" if r.evaluated else f"no: {r.reason}", r.hits,
+             r.new, r.stale, f"{r.seconds:.2f}"] for r in summary.rules])
+    total = sum(r.hits for r in summary.rules)
+    out.print(f"{total} finding(s), {sum(r.new for r in summary.rules)} new.")
+
+
+@main.command()
+@workspace_arg
+@click.option("--rule", help="Only this rule.")
+@click.option("--severity", type=click.Choice(list(SEVERITIES)))
+@click.option("--status", type=click.Choice(list(STATUSES)))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("--limit", type=int, help="At most this many.")
+def findings(workspace: Path, rule: str | None, severity: str | None, status: str | None,
+             fmt: str, limit: int | None) -> None:
+    """List findings (those that no longer match are kept and labelled)."""
+    with open_ws(workspace) as ws:
+        rows = list_findings(ws, rule, severity, status, limit=limit)
+    if fmt == "json":
+        _emit_json(rows)
+    elif fmt == "csv":
+        click.echo(csv_text(
+            ["id", "rule_id", "severity", "status", "matching", "message", "record_ids",
+             "legal_refs", "first_run", "last_run"],
+            [[f["id"], f["rule_id"], f["severity"], f["status"],
+              "yes" if f["matching"] else "no", f["message"], ";".join(f["record_ids"]),
+              "; ".join(f["legal_refs"]), f["first_run"], f["last_run"]] for f in rows]),
+            nl=False)
+    else:
+        _table(["id", "severity", "status", "message"],
+               [[f["id"], f["severity"],
+                 f["status"] + ("" if f["matching"] else " (no longer matching)"),
+                 f["message"]] for f in rows])
+        out.print(f"{len(rows)} finding(s).")
+
+
+@main.command()
+@workspace_arg
+@json_option
+def runs(workspace: Path, as_json: bool) -> None:
+    """List detection runs: pack, version, SHA-256, who, when, hits."""
+    with open_ws(workspace) as ws:
+        rows = list_runs(ws)
+    if as_json:
+        _emit_json(rows)
+        return
+    _table(["run", "pack", "version", "sha256", "by", "started", "hits", "new"],
+           [[r["run_id"], r["pack"], r["version"], r["pack_sha256"][:16] + "…", r["user"],
+             r["started_at"][:19], r["hits"], r["new"]] for r in rows])
 
 
 @main.command()

@@ -86,7 +86,8 @@ class DemoFiles:
 # ---------------------------------------------------------------------------------------
 
 _YEAR: Final = 2026
-_LOG_ACTIONS: Final = ("collect", "alter", "consult", "disclose", "transfer", "combine", "erase")
+#: The default pack's `log_actions` (consultations and disclosures, transfers included).
+_LOG_ACTIONS: Final = ("consult", "disclose", "transfer")
 _INTRUSIVE: Final = (
     "directed_surveillance", "intrusive_surveillance", "interception", "equipment_interference"
 )
@@ -1122,10 +1123,11 @@ class _Generator:
             f"Transfer of {r.fields['subject_ids']} to {r.fields['recipient_id']} without a "
             "case reference."))
         c = self._host(agency("FI-KRP"))
-        r = self._prow("combine", c, case_id="", justification="Tietojen yhdistäminen",
+        r = self._prow("disclose", c, case_id="", justification="Luovutus syyttäjälle",
                        query_text="match list=ad hoc")
         self._add("PUR-01", [r], (
-            f"Data combination by {r.fields['actor_id']} without a case reference."))
+            f"Disclosure to {r.fields['recipient_id']} by {r.fields['actor_id']} without a "
+            "case reference."))
 
         # PUR-02 ------------------------------------------------------------------------
         c = self._host(agency("GB-NCA"))
@@ -1215,9 +1217,9 @@ class _Generator:
         self._add("PRO-02", [r], (
             f"{r.fields['actor_id']} ran a wildcard search returning 4,812 records."))
         c = self._host(agency("NL-NP"))
-        r = self._prow("combine", c, records_count="12000")
+        r = self._prow("disclose", c, records_count="12000")
         self._add("PRO-02", [r], (
-            f"{r.fields['actor_id']} combined 12,000 records in one operation."))
+            f"{r.fields['actor_id']} disclosed 12,000 records in one operation."))
         start = self._slot(burst_case, hours=(10, 13))
         self.blackout[burst_actor.id] = [start.date() + timedelta(days=d) for d in (-1, 0, 1)]
         just = self._text(burst_case.agency.lang, "identity", burst_case.id)

@@ -57,19 +57,22 @@ class Role(StrEnum):
 class Permission(StrEnum):
     READ = "read"
     IMPORT = "import"
+    DETECT = "detect"
     MANAGE_USERS = "manage users"
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset({Permission.READ, Permission.IMPORT, Permission.MANAGE_USERS}),
-    Role.INSPECTOR: frozenset({Permission.READ, Permission.IMPORT}),
-    Role.AUDITOR: frozenset({Permission.READ, Permission.IMPORT}),
+    Role.ADMIN: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT,
+                           Permission.MANAGE_USERS}),
+    Role.INSPECTOR: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT}),
+    Role.AUDITOR: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT}),
     Role.VIEWER: frozenset({Permission.READ}),
 }
 
 _WHY: dict[Permission, str] = {
     Permission.READ: "read this workspace",
     Permission.IMPORT: "import files",
+    Permission.DETECT: "run detection",
     Permission.MANAGE_USERS: "manage users",
 }
 

@@ -15,10 +15,29 @@ Path_ = tuple[str | int, ...]
 class Located:
     """A loaded YAML document plus the 1-based line of every key and item."""
 
-    def __init__(self, data: Any, lines: dict[Path_, int], file: str) -> None:
+    def __init__(self, data: Any, lines: dict[Path_, int], file: str,
+                 scalars: dict[Path_, tuple[int, int, str | None]] | None = None) -> None:
         self.data = data
         self.lines = lines
         self.file = file
+        self.scalars = scalars or {}
+        """Where each scalar value starts: (line, column, style), 1-based."""
+
+    def position(self, path: Path_, offset: int, text: str) -> tuple[int | None, int | None]:
+        """Line and column of character ``offset`` inside the scalar at ``path``."""
+        start = self.scalars.get(path)
+        if start is None:
+            return self.line(*path), None
+        line, col, style = start
+        if style in ("|", ">"):  # block scalar: the text starts on the next line
+            before = text[:offset]
+            return line + 1 + before.count("\n"), None
+        if style in ("'", '"'):
+            col += 1
+        before = text[:offset]
+        if "\n" in before:
+            return line + before.count("\n"), None
+        return line, col + offset
 
     def line(self, *path: str | int) -> int | None:
         """Line of the deepest known prefix of ``path``."""
@@ -56,19 +75,23 @@ def load_located(text: str, file: str) -> Located:
     finally:
         loader.dispose()
     lines: dict[Path_, int] = {(): node.start_mark.line + 1}
-    _walk(node, (), lines)
-    return Located(data, lines, file)
+    scalars: dict[Path_, tuple[int, int, str | None]] = {}
+    _walk(node, (), lines, scalars)
+    return Located(data, lines, file, scalars)
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int],
+          scalars: dict[Path_, tuple[int, int, str | None]]) -> None:
+    if isinstance(node, yaml.ScalarNode):
+        scalars[path] = (node.start_mark.line + 1, node.start_mark.column + 1, node.style)
+    elif isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
             sub = (*path, key)
             lines[sub] = key_node.start_mark.line + 1
-            _walk(value_node, sub, lines)
+            _walk(value_node, sub, lines, scalars)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             sub = (*path, index)
             lines[sub] = item.start_mark.line + 1
-            _walk(item, sub, lines)
+            _walk(item, sub, lines, scalars)

@@ -50,7 +50,7 @@ ACTIONS = {
     "eaw_issue", "directed_surveillance", "intrusive_surveillance", "interception",
     "equipment_interference", "search", "arrest",
 }  # fmt: skip
-LOG_ACTIONS = {"collect", "alter", "consult", "disclose", "transfer", "combine", "erase"}
+LOG_ACTIONS = {"consult", "disclose", "transfer"}  # the issue's log_actions list
 INTRUSIVE = {"directed_surveillance", "intrusive_surveillance", "interception",
              "equipment_interference"}
 SPECIAL = {"racial_or_ethnic_origin", "political_opinions", "religious_or_philosophical_beliefs",

@@ -168,6 +168,8 @@ class _Plan:
                 )
             self.converter = RowConverter(profile, columns if tabular else None,
                                           text_only=self.source.format == "csv")
+            #: The file's columns (for JSON: the first record's keys).
+            self.source_columns = columns
             self.extra_columns = [c for c in columns if c not in profile.mapped_columns()]
             self.natural_index = None if natural is None else self.converter.columns.index(natural)
             self.key_mapping: FieldMapping | None = profile.record_id or (
@@ -461,11 +463,13 @@ def _import(
     now = datetime.now(UTC).isoformat(timespec="microseconds")
     cur = conn.execute(
         "INSERT INTO batches(kind, file_name, file_size, sha256, format, profile, profile_sha256,"
-        " mapping, columns, rows_read, rows_imported, rows_rejected, rows_digest, imported_by,"
-        " imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, '', ?, ?)",
+        " mapping, columns, source_columns, rows_read, rows_imported, rows_rejected,"
+        " rows_digest, imported_by, imported_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, '', ?, ?)",
         (kind.value, plan.path.name, size, sha, plan.source.format, profile.source_text,
          profile.sha256, json.dumps(profile.describe(), ensure_ascii=False, sort_keys=True),
-         json.dumps(plan.columns), ws.user, now),
+         json.dumps(plan.columns), json.dumps(plan.source_columns, ensure_ascii=False),
+         ws.user, now),
     )
     batch_id = int(cur.lastrowid)
     result = _result(plan, sha, size, dry_run=False)

@@ -1,0 +1,1 @@
+"""Criteria packs, their condition language, and detection."""

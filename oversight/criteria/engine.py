@@ -1,0 +1,405 @@
+"""Detection: run a criteria pack inside the encrypted database and keep findings.
+
+Each rule's condition compiles to one SQL query over the operations (joined to the
+authorisation and case registers where the rule reads them); aggregates use SQL window
+functions to find the groups worth a closer look and count exactly in Python. A run is
+one transaction: cancelling leaves no partial run. Findings are keyed by pack, rule and
+record (or group), so re-running never duplicates a finding and never touches its
+status or notes; a finding that stops matching is kept and labelled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from db.store import Connection, DbError
+from oversight.criteria.expr import BOOL, LIST, FieldRef
+from oversight.criteria.pack import Aggregate, Pack, Rule
+from oversight.criteria.sql import Compiler, field_sql
+from oversight.errors import Cancelled, UsageError
+from oversight.progress import CancelToken, Progress, no_progress
+from oversight.workspace import Permission, Workspace
+
+__all__ = ["RuleOutcome", "RunSummary", "run_detection"]
+
+_LATEST = {
+    "authorisation": "(SELECT * FROM authorisations WHERE rid IN "
+                     "(SELECT max(rid) FROM authorisations GROUP BY authorisation_id))",
+    "case": "(SELECT * FROM cases WHERE rid IN (SELECT max(rid) FROM cases GROUP BY case_id))",
+}
+_JOIN = {
+    "authorisation": "LEFT JOIN {t} a ON a.authorisation_id = o.authorisation_id",
+    "case": "LEFT JOIN {t} c ON c.case_id = o.case_id",
+}
+_NEEDS_TEXT = {"authorisations": "the authorisation register", "cases": "the case register"}
+
+
+@dataclass
+class RuleOutcome:
+    rule_id: str
+    title: str
+    severity: str
+    evaluated: bool
+    reason: str | None = None
+    """Why the rule was not evaluated."""
+    hits: int = 0
+    new: int = 0
+    stale: int = 0
+    """Findings of this rule that no longer match."""
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule_id": self.rule_id, "title": self.title, "severity": self.severity,
+                "evaluated": self.evaluated, "reason": self.reason, "hits": self.hits,
+                "new": self.new, "no_longer_matching": self.stale,
+                "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    pack_id: str
+    pack_version: str
+    pack_sha256: str
+    started_at: str
+    finished_at: str
+    user: str
+    rules: list[RuleOutcome] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "pack": self.pack_id, "version": self.pack_version,
+                "pack_sha256": self.pack_sha256, "started_at": self.started_at,
+                "finished_at": self.finished_at, "user": self.user,
+                "rules": [r.to_json() for r in self.rules],
+                "hits": sum(r.hits for r in self.rules),
+                "new": sum(r.new for r in self.rules)}
+
+
+@dataclass
+class _Hit:
+    finding_id: str
+    part: str
+    group_key: str | None
+    rids: list[int]
+    record_ids: list[str]
+    message: str
+    facts: dict[str, Any]
+    first_ts_utc: int | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _finding_id(pack: Pack, rule: Rule, part: str, key: str) -> str:
+    digest = hashlib.sha256(f"{pack.id}\x1f{rule.id}\x1f{part}\x1f{key}".encode()).hexdigest()
+    return f"{rule.id}-{digest[:16]}"
+
+
+def _regexp(pattern: str, value: Any) -> int:
+    if value is None:
+        return 0
+    return 1 if re.search(pattern, str(value)) else 0
+
+
+def run_detection(
+    ws: Workspace,
+    pack: Pack,
+    rule_ids: Sequence[str] | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> RunSummary:
+    """Run ``pack`` (or only ``rule_ids``) over the workspace; one transaction."""
+    ws.require(Permission.DETECT)
+    selected = _select(pack, rule_ids)
+    started = _now()
+    conn = ws.conn
+    conn.create_function("regexp", 2, _regexp, deterministic=True)
+    token = cancel or CancelToken()
+    conn.set_progress_handler(lambda: 1 if token.cancelled else 0, 20_000)
+    try:
+        with ws.write():
+            return _run(ws, conn, pack, selected, rule_ids is None, started, progress, token)
+    except DbError as exc:
+        if token.cancelled and "interrupt" in str(exc).lower():
+            raise Cancelled("Detection cancelled; no run was recorded.") from None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+def _select(pack: Pack, rule_ids: Sequence[str] | None) -> list[Rule]:
+    if rule_ids is None:
+        return [r for r in pack.rules if r.enabled]
+    unknown = [r for r in rule_ids if pack.rule(r) is None]
+    if unknown:
+        raise UsageError(f"Pack {pack.id} has no rule {', '.join(unknown)}; its rules are "
+                         f"{', '.join(r.id for r in pack.rules)}.")
+    return [r for r in pack.rules if r.id in set(rule_ids)]
+
+
+def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: bool,
+         started: str, progress: Progress, token: CancelToken) -> RunSummary:
+    conn.execute(
+        "INSERT OR IGNORE INTO packs(pack_sha256, pack_id, version, title, source, added_at,"
+        " added_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (pack.sha256, pack.id, pack.version, pack.title, pack.source, started, ws.user))
+    cur = conn.execute(
+        "INSERT INTO runs(pack_sha256, pack_id, pack_version, rules, started_at, finished_at,"
+        " user, summary) VALUES (?, ?, ?, ?, ?, '', ?, '{}')",
+        (pack.sha256, pack.id, pack.version, json.dumps([r.id for r in rules]), started,
+         ws.user))
+    run_id = int(cur.lastrowid)
+    available = {kind: int(conn.execute(f"SELECT count(*) FROM {kind}").fetchone()[0])
+                 for kind in ("operations", "authorisations", "cases")}
+    batch_sha = dict(conn.execute("SELECT batch_id, sha256 FROM batches").fetchall())
+    outcomes: list[RuleOutcome] = []
+    for n, rule in enumerate(rules):
+        token.check()
+        progress(n, len(rules), rule.id)
+        outcome = RuleOutcome(rule.id, rule.title, rule.severity, evaluated=False)
+        outcome.reason = _why_not(conn, rule, available)
+        t0 = time.perf_counter()
+        if outcome.reason is None:
+            outcome.evaluated = True
+            hits = list(_hits(conn, pack, rule, batch_sha))
+            outcome.hits = len(hits)
+            outcome.new, outcome.stale = _store(conn, pack, rule, hits, run_id)
+        outcome.seconds = time.perf_counter() - t0
+        outcomes.append(outcome)
+    token.check()
+    if full:
+        conn.execute(
+            "UPDATE findings SET matching = 0, stale_since_run = ?, stale_reason = ?"
+            " WHERE pack_id = ? AND matching = 1 AND rule_id NOT IN"
+            f" ({', '.join('?' * len(pack.rules))})",
+            (run_id, f"rule not in pack {pack.id} {pack.version}", pack.id,
+             *[r.id for r in pack.rules]))
+    finished = _now()
+    summary = RunSummary(run_id, pack.id, pack.version, pack.sha256, started, finished, ws.user,
+                         outcomes)
+    doc = summary.to_json()
+    conn.execute("UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
+                 (finished, json.dumps(doc, ensure_ascii=False), run_id))
+    ws.record("detection.run", {
+        "run_id": run_id, "pack": pack.id, "version": pack.version,
+        "pack_sha256": pack.sha256,
+        "rules": [{"rule_id": o.rule_id, "evaluated": o.evaluated, "hits": o.hits,
+                   "new": o.new, "no_longer_matching": o.stale} for o in outcomes],
+    })
+    progress(len(rules), len(rules), "done")
+    return summary
+
+
+def _why_not(conn: Connection, rule: Rule, available: dict[str, int]) -> str | None:
+    if not available["operations"]:
+        return "no operations are imported"
+    for need in sorted(rule.needs):
+        if not available[need]:
+            return f"it reads {_NEEDS_TEXT[need]}, and none is imported"
+    for column in sorted(rule.extra_columns):
+        ref = FieldRef(0, "text", "extra", column)
+        if conn.execute(f"SELECT 1 FROM operations WHERE {field_sql(ref)} IS NOT NULL LIMIT 1"
+                        ).fetchone() is None:
+            return f"no imported operation has a column {column!r}"
+    return None
+
+
+def _joins(refs: Sequence[FieldRef]) -> str:
+    sources = {r.source for r in refs}
+    return " ".join(_JOIN[s].format(t=_LATEST[s]) for s in ("authorisation", "case")
+                    if s in sources)
+
+
+def _decode(ref: FieldRef, value: Any) -> Any:
+    if value is None:
+        return None
+    if ref.type == LIST:
+        try:
+            return json.loads(value)
+        except (TypeError, ValueError):
+            return value
+    if ref.type == BOOL:
+        return bool(value)
+    return value
+
+
+def _hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str]
+          ) -> Iterator[_Hit]:
+    if rule.when is not None and rule.message is not None:
+        yield from _record_hits(conn, pack, rule, batch_sha)
+    for agg in rule.aggregates:
+        yield from _aggregate_hits(conn, pack, rule, agg)
+
+
+def _record_hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str]
+                 ) -> Iterator[_Hit]:
+    assert rule.when is not None and rule.message is not None
+    comp = Compiler()
+    cond = comp.cond(rule.when)
+    facts = list(rule.facts)
+    cols = ", ".join(["o.rid", "o.batch_id", "o.record_id", "o.ts_utc",
+                      *[field_sql(f, as_value=True) for f in facts]])
+    sql = f"SELECT {cols} FROM operations o {_joins(facts)} WHERE {cond}"
+    for row in conn.execute(sql, comp.params):
+        rid, batch_id, record_id, ts_utc = row[:4]
+        values = {f.label: _decode(f, v) for f, v in zip(facts, row[4:], strict=True)}
+        shown = {**rule.params, **values}
+        yield _Hit(
+            finding_id=_finding_id(pack, rule, "record", f"{batch_sha[batch_id]}:{record_id}"),
+            part="record", group_key=None, rids=[rid], record_ids=[record_id],
+            message=" ".join(rule.message.render(shown).split()),
+            facts={"fields": values, "parameters": rule.params},
+            first_ts_utc=ts_utc)
+
+
+def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate
+                    ) -> Iterator[_Hit]:
+    comp = Compiler()
+    where = comp.cond(agg.records) if agg.records is not None else "1"
+    refs = [ref for ref in rule.facts if ref.source in ("authorisation", "case")]
+    froms = [f"operations o {_joins(refs)}"]
+    groups = []
+    for i, ref in enumerate(agg.group_by):
+        if ref.type == LIST:
+            froms.append(f"json_each(o.{ref.name}) j{i}")
+            groups.append(f"j{i}.value")
+        else:
+            groups.append(f"o.{ref.name}")
+    gcols = [f"g{i}" for i in range(len(groups))]
+    distinct = f"o.{agg.distinct.name}" if agg.distinct is not None else "NULL"
+    not_blank = " AND ".join(f"{g} IS NOT NULL AND trim({g}) != ''" for g in groups)
+    if agg.distinct is not None:
+        not_blank += f" AND {distinct} IS NOT NULL AND trim({distinct}) != ''"
+    part = f"aggregate:{agg.label}"
+    sql = (
+        f"WITH base AS (SELECT o.rid AS rid, o.record_id AS rec, o.ts AS lt, o.ts_utc AS t, "
+        f"{', '.join(f'{g} AS {c}' for g, c in zip(groups, gcols, strict=True))}, "
+        f"{distinct} AS d FROM {', '.join(froms)} "
+        f"WHERE {where} AND o.ts_utc IS NOT NULL AND {not_blank}), "
+        f"win AS (SELECT *, count(*) OVER (PARTITION BY {', '.join(gcols)} ORDER BY t "
+        f"RANGE BETWEEN {int(agg.window_us)} PRECEDING AND CURRENT ROW) AS n FROM base), "
+        f"hot AS (SELECT DISTINCT {', '.join(gcols)} FROM win WHERE n > ?) "
+        f"SELECT {', '.join(gcols)}, rid, rec, lt, t, d FROM win JOIN hot USING "
+        f"({', '.join(gcols)}) ORDER BY {', '.join(gcols)}, t, rid"
+    )
+    params = [*comp.params, agg.limit]
+    rows = conn.execute(sql, params).fetchall()
+    width = len(gcols)
+    start = 0
+    while start < len(rows):
+        key = rows[start][:width]
+        end = start
+        while end < len(rows) and rows[end][:width] == key:
+            end += 1
+        members = [r[width:] for r in rows[start:end]]
+        for cluster, count in _windows(members, agg):
+            yield _group_hit(pack, rule, agg, part, key, cluster, count)
+        start = end
+
+
+def _windows(members: list[tuple[Any, ...]], agg: Aggregate
+             ) -> list[tuple[list[tuple[Any, ...]], int]]:
+    """Exceeding windows of one group, merged per group or per burst.
+
+    ``members`` are (rid, record_id, local ts, ts_utc, distinct value) sorted by time.
+    A window ends at each member and reaches back ``window_us`` (both ends inclusive,
+    members at the same instant all inside)."""
+    w = agg.window_us
+    times = [m[3] for m in members]
+    counts: Counter[Any] = Counter()
+    ends: list[tuple[int, int, int]] = []  # (first index, last index, count)
+    lo = 0
+    hi = 0  # members[lo:hi] is the current window
+    for i, t in enumerate(times):
+        while hi < len(members) and times[hi] <= t:
+            counts[members[hi][4] if agg.distinct else hi] += 1
+            hi += 1
+        while times[lo] < t - w:
+            key = members[lo][4] if agg.distinct else lo
+            counts[key] -= 1
+            if not counts[key]:
+                del counts[key]
+            lo += 1
+        n = len(counts)
+        if n > agg.limit and (not ends or ends[-1][1] != hi - 1 or ends[-1][0] != lo):
+            ends.append((lo, hi - 1, n))
+        elif n > agg.limit:
+            ends[-1] = (lo, hi - 1, max(n, ends[-1][2]))
+        _ = i
+    if not ends:
+        return []
+    clusters: list[tuple[int, int, int]] = []
+    for first, last, n in ends:
+        if clusters and (not agg.per_burst or first <= clusters[-1][1]):
+            a, b, m = clusters[-1]
+            clusters[-1] = (min(a, first), max(b, last), max(m, n))
+        else:
+            clusters.append((first, last, n))
+    if not agg.per_burst:
+        # One finding per group: only the members inside some exceeding window.
+        inside = sorted({i for first, last, _ in ends for i in range(first, last + 1)})
+        return [([members[i] for i in inside], max(n for _, _, n in ends))]
+    return [(members[a:b + 1], n) for a, b, n in clusters]
+
+
+def _group_hit(pack: Pack, rule: Rule, agg: Aggregate, part: str, key: tuple[Any, ...],
+               members: list[tuple[Any, ...]], count: int) -> _Hit:
+    group = {ref.name: value for ref, value in zip(agg.group_by, key, strict=True)}
+    first, last = members[0], members[-1]
+    group_key = json.dumps(group, ensure_ascii=False, sort_keys=True)
+    if agg.per_burst:
+        group_key += f"@{first[3]}"
+    limit = int(agg.limit) if float(agg.limit).is_integer() else agg.limit
+    values = {**rule.params, **group, "count": count, "limit": limit,
+              "window": agg.window_text, "first": first[2], "last": last[2],
+              "records": len(members)}
+    return _Hit(
+        finding_id=_finding_id(pack, rule, part, group_key),
+        part=part, group_key=group_key,
+        rids=[m[0] for m in members], record_ids=[m[1] for m in members],
+        message=" ".join(agg.message.render(values).split()),
+        facts={"group": group, "count": count, "limit": limit, "window": agg.window_text,
+               "first": first[2], "last": last[2], "records": len(members),
+               "parameters": rule.params},
+        first_ts_utc=first[3])
+
+
+def _store(conn: Connection, pack: Pack, rule: Rule, hits: list[_Hit], run_id: int
+           ) -> tuple[int, int]:
+    existing = {r[0] for r in conn.execute(
+        "SELECT finding_id FROM findings WHERE pack_id = ? AND rule_id = ?", (pack.id, rule.id))}
+    refs = json.dumps(list(rule.legal_refs), ensure_ascii=False)
+    conn.executemany(
+        "INSERT INTO findings(finding_id, pack_id, rule_id, part, group_key, severity, status,"
+        " message, facts, legal_refs, record_ids, first_ts_utc, first_run, last_run, matching)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, 1)"
+        " ON CONFLICT(finding_id) DO UPDATE SET severity = excluded.severity,"
+        " message = excluded.message, facts = excluded.facts, legal_refs = excluded.legal_refs,"
+        " record_ids = excluded.record_ids, first_ts_utc = excluded.first_ts_utc,"
+        " last_run = excluded.last_run, matching = 1, stale_since_run = NULL,"
+        " stale_reason = NULL",
+        [(h.finding_id, pack.id, rule.id, h.part, h.group_key, rule.severity, h.message,
+          json.dumps(h.facts, ensure_ascii=False, default=str), refs,
+          json.dumps(h.record_ids, ensure_ascii=False), h.first_ts_utc, run_id, run_id)
+         for h in hits])
+    grouped = [h for h in hits if h.part != "record"]
+    conn.executemany("DELETE FROM finding_records WHERE finding_id = ?",
+                     [(h.finding_id,) for h in grouped if h.finding_id in existing])
+    conn.executemany("INSERT OR IGNORE INTO finding_records(finding_id, rid) VALUES (?, ?)",
+                     [(h.finding_id, rid) for h in hits for rid in h.rids])
+    stale = conn.execute(
+        "UPDATE findings SET matching = 0, stale_since_run = ?,"
+        " stale_reason = 'no longer matches (data or criteria changed)'"
+        " WHERE pack_id = ? AND rule_id = ? AND matching = 1 AND last_run < ?",
+        (run_id, pack.id, rule.id, run_id)).rowcount
+    new = len({h.finding_id for h in hits} - existing)
+    return new, int(stale)

@@ -1,0 +1,1 @@
+"""Criteria packs shipped with the program (package data)."""
