@@ -11,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
+from oversight.criteria.engine import run_detection
+from oversight.criteria.pack import default_pack
 from oversight.demo_data import generate
 from oversight.errors import UsageError
+from oversight.findings import list_findings
 from oversight.importing import import_file
 from oversight.records import Kind
 from oversight.workspace import Workspace, is_workspace
@@ -44,9 +48,20 @@ def build_demo(folder: Path, admin: str, password: str, operations: int, seed: i
                     with progress(f"importing {path.name}") as tick:
                         res = import_file(ws, path, kind, progress=tick)
                 summary["batches"].append(res.to_json())
+            pack = default_pack()
+            if progress is None:
+                run = run_detection(ws, pack)
+            else:
+                with progress("detection") as tick:
+                    run = run_detection(ws, pack, progress=tick)
+            summary["run"] = run.to_json()
+            found = list_findings(ws, matching=True)
             summary["planted"] = [
                 {"rule_id": p.rule_id, "record_ids": list(p.record_ids),
-                 "description": p.description} for p in files.planted
+                 "description": p.description,
+                 "found": any(f["rule_id"] == p.rule_id
+                              and set(p.record_ids) <= set(f["record_ids"]) for f in found)}
+                for p in files.planted
             ]
     return summary
 
@@ -66,10 +81,26 @@ def run_demo(folder: Path, operations: int, seed: int, out: Console,
     rules = sorted({p["rule_id"] for p in summary["planted"]})
     out.print(f"  {len(summary['planted'])} planted irregularities across {len(rules)} rules "
               "(see docs/demo-data.md).")
+    run = summary["run"]
+    table = Table(title=f"Detection run {run['run_id']}: {run['pack']} {run['version']}")
+    for col in ("rule", "severity", "findings", "seconds"):
+        table.add_column(col)
+    for r in run["rules"]:
+        table.add_row(r["rule_id"], r["severity"],
+                      str(r["hits"]) if r["evaluated"] else f"not evaluated: {r['reason']}",
+                      f"{r['seconds']:.2f}")
+    out.print(table)
+    found = sum(1 for p in summary["planted"] if p["found"])
+    out.print(f"  {run['hits']} findings; {found} of {len(summary['planted'])} planted "
+              "irregularities are among them.")
+    for p in summary["planted"]:
+        if not p["found"]:
+            out.print(f"  [red]not found[/]: {p['rule_id']} {', '.join(p['record_ids'][:3])}")
     out.print(f"Log in as [bold]{admin}[/]" + (
         f" with password [bold]{password}[/] (shown once; keep it)." if generated
         else " with the password from OVERSIGHT_PASSWORD."))
     out.print("Try:")
+    out.print(f"  oversight findings {folder} --severity critical")
     out.print(f"  oversight records {folder} --where action=transfer --limit 3")
     out.print(f"  oversight imports {folder}")
     out.print(f"  oversight verify {folder}")
