@@ -218,9 +218,62 @@ CREATE TABLE finding_records (
 CREATE INDEX finding_records_rid ON finding_records(rid)
 """
 
+V3 = """
+ALTER TABLE findings ADD COLUMN reason TEXT;
+ALTER TABLE findings ADD COLUMN assignee TEXT;
+ALTER TABLE findings ADD COLUMN decided_by TEXT;
+ALTER TABLE findings ADD COLUMN decided_at TEXT;
+ALTER TABLE findings ADD COLUMN approved_by TEXT;
+ALTER TABLE findings ADD COLUMN pending_status TEXT;
+ALTER TABLE findings ADD COLUMN pending_reason TEXT;
+ALTER TABLE findings ADD COLUMN pending_by TEXT;
+CREATE INDEX findings_assignee ON findings(assignee, status);
+CREATE TABLE finding_notes (
+    note_id INTEGER PRIMARY KEY,
+    finding_id TEXT NOT NULL REFERENCES findings(finding_id),
+    user TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    text TEXT NOT NULL,
+    refers_to INTEGER REFERENCES finding_notes(note_id)
+);
+CREATE INDEX finding_notes_finding ON finding_notes(finding_id, note_id);
+CREATE TRIGGER finding_notes_append_only_update BEFORE UPDATE ON finding_notes
+BEGIN SELECT RAISE(ABORT, 'notes are append-only: add a correcting note instead'); END;
+CREATE TRIGGER finding_notes_append_only_delete BEFORE DELETE ON finding_notes
+BEGIN SELECT RAISE(ABORT, 'notes are append-only: add a correcting note instead'); END;
+CREATE TABLE decisions (
+    decision_id INTEGER PRIMARY KEY,
+    finding_id TEXT NOT NULL REFERENCES findings(finding_id),
+    seq INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    from_status TEXT,
+    to_status TEXT,
+    reason TEXT,
+    note_id INTEGER REFERENCES finding_notes(note_id),
+    detail TEXT
+);
+CREATE INDEX decisions_finding ON decisions(finding_id, decision_id);
+CREATE TABLE samples (
+    sample_id INTEGER PRIMARY KEY,
+    population TEXT NOT NULL,
+    stratify_by TEXT,
+    seed INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    population_size INTEGER NOT NULL,
+    filters TEXT NOT NULL,
+    item_ids TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+INSERT INTO workspace_meta(key, value) VALUES ('four_eyes', 'critical')
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "workspace, users, audit trail, imports", V1),
     Migration(2, "criteria packs, detection runs and findings", V2),
+    Migration(3, "triage: decisions, append-only notes, assignment, samples", V3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -254,5 +307,18 @@ def migrate(conn: Connection, path: Path) -> list[Migration]:
 
 
 def _statements(script: str) -> list[str]:
-    # The scripts hold no semicolons inside literals, so a plain split is exact.
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """Split a script into statements; a trigger body (BEGIN ... END) stays whole. The
+    scripts hold no semicolons inside string literals."""
+    out: list[str] = []
+    current: list[str] = []
+    for part in script.split(";"):
+        current.append(part)
+        text = ";".join(current).strip()
+        if not text:
+            current = []
+            continue
+        if text.upper().startswith("CREATE TRIGGER") and not text.upper().endswith("END"):
+            continue
+        out.append(text)
+        current = []
+    return out

@@ -291,7 +291,9 @@ def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate
         not_blank += f" AND {distinct} IS NOT NULL AND trim({distinct}) != ''"
     part = f"aggregate:{agg.label}"
     sql = (
-        f"WITH base AS (SELECT o.rid AS rid, o.record_id AS rec, o.ts AS lt, o.ts_utc AS t, "
+        # DISTINCT: a list naming the same person twice is still one record per person.
+        f"WITH base AS (SELECT DISTINCT o.rid AS rid, o.record_id AS rec, o.ts AS lt, "
+        f"o.ts_utc AS t, "
         f"{', '.join(f'{g} AS {c}' for g, c in zip(groups, gcols, strict=True))}, "
         f"{distinct} AS d FROM {', '.join(froms)} "
         f"WHERE {where} AND o.ts_utc IS NOT NULL AND {not_blank}), "

@@ -145,7 +145,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "present": (("any",), BOOL, "present(x): x has a value"),
     "local_time": ((TIMESTAMP,), TEXT, "local_time(ts): 'HH:MM:SS' as recorded"),
     "local_date": ((TIMESTAMP,), TEXT, "local_date(ts): 'YYYY-MM-DD' as recorded"),
-    "count": ((LIST,), NUMBER, "count(list): number of items"),
+    "count": ((LIST,), NUMBER, "count(list): number of different items"),
     "lower": ((TEXT,), TEXT, "lower(text)"),
     "coalesce": (("any", "any"), "same", "coalesce(a, b): a, or b when a is missing"),
     "days": ((NUMBER,), DURATION, "days(n)"),

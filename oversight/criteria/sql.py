@@ -159,7 +159,8 @@ class Compiler:
                 else self.sql(arg)
             return f"substr({value}, 12, 8)" if fn == "local_time" else f"substr({value}, 1, 10)"
         if fn == "count":
-            return f"coalesce(json_array_length({self.sql(args[0])}), 0)"
+            # Distinct items: a list naming someone twice still names one person.
+            return f"(SELECT count(DISTINCT value) FROM json_each({self.sql(args[0])}))"
         if fn == "lower":
             return f"lower({self.sql(args[0])})"
         if fn == "coalesce":
