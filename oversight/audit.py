@@ -16,7 +16,8 @@ from typing import Any
 
 from db.store import Connection
 
-__all__ = ["GENESIS", "AuditEvent", "ChainReport", "append", "event_hash", "verify_chain"]
+__all__ = ["GENESIS", "AuditEvent", "ChainReport", "append", "append_many", "event_hash",
+           "verify_chain"]
 
 GENESIS = "0" * 64
 
@@ -84,6 +85,31 @@ def append(conn: Connection, user: str, action: str, payload: dict[str, Any]) ->
         (f"{seq}:{digest}",),
     )
     return AuditEvent(seq, ts, user, action, json.loads(body), prev_hash, digest)
+
+
+def append_many(conn: Connection, user: str, items: list[tuple[str, dict[str, Any]]]
+                ) -> list[AuditEvent]:
+    """Append several events in order with one head lookup and one insert (bulk work)."""
+    prev_seq, prev_hash = head(conn)
+    rows = []
+    events = []
+    for action, payload in items:
+        prev_seq += 1
+        ts = datetime.now(UTC).isoformat(timespec="microseconds")
+        body = canonical_json(payload)
+        digest = event_hash(prev_seq, ts, user, action, body, prev_hash)
+        rows.append((prev_seq, ts, user, action, body, prev_hash, digest))
+        events.append(AuditEvent(prev_seq, ts, user, action, payload, prev_hash, digest))
+        prev_hash = digest
+    if rows:
+        conn.executemany(
+            "INSERT INTO audit_events(seq, ts, user, action, payload, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.execute(
+            "INSERT INTO workspace_meta(key, value) VALUES ('audit_head', ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (f"{prev_seq}:{prev_hash}",))
+    return events
 
 
 def verify_chain(

@@ -20,11 +20,12 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from oversight import __version__, queries
+from oversight import __version__, queries, triage
 from oversight.criteria.engine import RunSummary, run_detection
 from oversight.criteria.pack import SEVERITIES, Pack, default_pack, load_pack
 from oversight.csvsafe import csv_text
 from oversight.errors import OversightError, UsageError, ValidationError
+from oversight.exports import export_findings
 from oversight.findings import STATUSES, list_findings, list_runs, open_at_or_above
 from oversight.importing import import_file, preview
 from oversight.importing.service import ImportResult
@@ -511,6 +512,186 @@ def runs(workspace: Path, as_json: bool) -> None:
     _table(["run", "pack", "version", "sha256", "by", "started", "hits", "new"],
            [[r["run_id"], r["pack"], r["version"], r["pack_sha256"][:16] + "…", r["user"],
              r["started_at"][:19], r["hits"], r["new"]] for r in rows])
+
+
+# -- triage -----------------------------------------------------------------------------
+
+
+def _ids_or_filter(ws: Workspace, ids: tuple[str, ...], rule: str | None,
+                   severity: str | None, status: str | None) -> list[str]:
+    if ids and (rule or severity or status):
+        raise UsageError("Give finding ids or a filter, not both.")
+    return list(ids) if ids else triage.select_ids(ws, rule, severity, status)
+
+
+def _print_mark(result: triage.MarkResult, as_json: bool, verb: str) -> None:
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    out.print(f"{len(result.changed)} finding(s) {verb}"
+              + (f", {len(result.pending)} waiting for a second reviewer's approval"
+                 if result.pending else "")
+              + (f", {len(result.unchanged)} already so" if result.unchanged else "") + ".")
+
+
+@main.command()
+@workspace_arg
+@click.argument("finding_ids", nargs=-1)
+@click.option("--status", required=True, type=click.Choice(list(triage.MARKABLE)),
+              help="New status; open reopens a finding.")
+@click.option("--reason", type=click.Choice(list(triage.REASONS)), help="Why it is dismissed.")
+@click.option("--note", help="Why (required to confirm or dismiss).")
+@click.option("--filter-rule", "rule", help="Bulk: findings of this rule.")
+@click.option("--filter-severity", "severity", type=click.Choice(list(SEVERITIES)))
+@click.option("--filter-status", "fstatus", type=click.Choice(list(STATUSES)))
+@json_option
+def mark(workspace: Path, finding_ids: tuple[str, ...], status: str, reason: str | None,
+         note: str | None, rule: str | None, severity: str | None, fstatus: str | None,
+         as_json: bool) -> None:
+    """Mark findings (by id, or all matching a filter); reports how many changed."""
+    with open_ws(workspace) as ws:
+        ids = _ids_or_filter(ws, finding_ids, rule, severity, fstatus)
+        if not ids:
+            raise UsageError("No finding matches that filter.")
+        result = triage.mark(ws, ids, status, reason, note)
+    _print_mark(result, as_json, status)
+
+
+@main.command()
+@workspace_arg
+@click.argument("finding_ids", nargs=-1, required=True)
+@click.option("--note", help="Optional note with the approval.")
+@json_option
+def approve(workspace: Path, finding_ids: tuple[str, ...], note: str | None,
+            as_json: bool) -> None:
+    """Approve decisions waiting for a second reviewer (auditors; not your own)."""
+    with open_ws(workspace) as ws:
+        result = triage.approve(ws, list(finding_ids), note)
+    _print_mark(result, as_json, "approved")
+
+
+@main.command()
+@workspace_arg
+@click.argument("finding_id")
+@click.option("--text", required=True, help="The note (kept exactly as written).")
+@click.option("--refers-to", type=int, help="The note this one corrects.")
+def note(workspace: Path, finding_id: str, text: str, refers_to: int | None) -> None:
+    """Add a note to a finding. Notes are never edited or deleted."""
+    with open_ws(workspace) as ws:
+        note_id = triage.add_note(ws, finding_id, text, refers_to)
+    out.print(f"Note {note_id} added to {finding_id}.")
+
+
+@main.command()
+@workspace_arg
+@click.argument("finding_ids", nargs=-1, required=True)
+@click.option("--to", "to", required=True, help="User name; an empty value unassigns.")
+def assign(workspace: Path, finding_ids: tuple[str, ...], to: str) -> None:
+    """Assign findings to a user."""
+    with open_ws(workspace) as ws:
+        result = triage.assign(ws, list(finding_ids), to)
+    _print_mark(result, False, f"assigned to {to}" if to else "unassigned")
+
+
+@main.command()
+@workspace_arg
+@click.argument("finding_id")
+@json_option
+def show(workspace: Path, finding_id: str, as_json: bool) -> None:
+    """A finding with its records, facts, rule, history and notes."""
+    with open_ws(workspace) as ws:
+        doc = triage.finding_detail(ws, finding_id)
+    if as_json:
+        _emit_json(doc)
+        return
+    rule = doc["rule"]
+    out.print(f"[bold]{doc['id']}[/] {doc['severity']} {doc['status']}"
+              + ("" if doc["matching"] else f" (no longer matching: "
+                 f"{doc['no_longer_matching_reason']})"))
+    out.print(doc["message"], markup=False)
+    out.print(f"Rule {rule['id']}: {rule.get('title', '')} ({'; '.join(doc['legal_refs'])})")
+    out.print(f"Why it matters: {rule.get('rationale', '')}", markup=False)
+    out.print("Facts: " + json.dumps(doc["facts"], ensure_ascii=False), markup=False)
+    for rec in doc["records"]:
+        out.print(f"Record {rec['record_id']} (batch {rec['batch_id']}, line {rec['line']}): "
+                  + json.dumps(rec["fields"], ensure_ascii=False), markup=False)
+    for n in doc["notes"]:
+        ref = f" (corrects note {n['refers_to']})" if n["refers_to"] else ""
+        out.print(f"Note {n['note_id']} by {n['user']} at {n['ts'][:19]}{ref}: {n['text']}",
+                  markup=False)
+    for h in doc["history"]:
+        out.print(f"#{h['seq']} {h['ts'][:19]} {h['user']} {h['action']} "
+                  f"{h['from'] or ''}→{h['to'] or ''} {h['reason'] or ''}", markup=False)
+
+
+@main.command()
+@workspace_arg
+@click.option("--size", required=True, type=int)
+@click.option("--by", type=click.Choice(["rule", "severity"]), help="Stratify.")
+@click.option("--seed", type=int, help="Redraw an earlier sample (default: a new seed).")
+@click.option("--records", "of_records", is_flag=True, help="Sample records, not findings.")
+@click.option("--filter-rule", "rule")
+@click.option("--filter-severity", "severity", type=click.Choice(list(SEVERITIES)))
+@json_option
+def sample(workspace: Path, size: int, by: str | None, seed: int | None, of_records: bool,
+           rule: str | None, severity: str | None, as_json: bool) -> None:
+    """Draw a reproducible random sample (recorded with its seed)."""
+    with open_ws(workspace) as ws:
+        doc = triage.draw_sample(ws, size, by, seed, "records" if of_records else "findings",
+                                 rule, severity)
+    if as_json:
+        _emit_json(doc)
+        return
+    out.print(doc["statement"] + f" (sample {doc['sample_id']}):")
+    for item in doc["items"]:
+        out.print(f"  {item}")
+
+
+@main.command()
+@workspace_arg
+@click.option("--finding", help="Only events about this finding.")
+@click.option("--user", "user_name", help="Only events by this user.")
+@click.option("--limit", type=int, help="Only the last N events.")
+@json_option
+def history(workspace: Path, finding: str | None, user_name: str | None, limit: int | None,
+            as_json: bool) -> None:
+    """The audit trail: who did what, when (hash-chained)."""
+    with open_ws(workspace) as ws:
+        events = triage.history(ws, finding, user_name, limit)
+    if as_json:
+        _emit_json(events)
+        return
+    _table(["seq", "time", "user", "action", "details"],
+           [[e["seq"], e["ts"][:19], e["user"], e["action"],
+             json.dumps(e["payload"], ensure_ascii=False)[:120]] for e in events])
+
+
+@main.command()
+@workspace_arg
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path),
+              help="FILE.csv or FILE.json")
+@click.option("--rule")
+@click.option("--severity", type=click.Choice(list(SEVERITIES)))
+@click.option("--status", type=click.Choice(list(STATUSES)))
+def export(workspace: Path, out_path: Path, rule: str | None, severity: str | None,
+           status: str | None) -> None:
+    """Export findings with status, reason, notes and record references."""
+    with open_ws(workspace) as ws:
+        n = export_findings(ws, out_path, rule, severity, status)
+    out.print(f"Wrote {n} finding(s) to {out_path}.")
+
+
+@main.command("four-eyes")
+@workspace_arg
+@click.argument("policy", required=False, type=click.Choice([f.value for f in
+                                                              triage.FourEyes]))
+def four_eyes_cmd(workspace: Path, policy: str | None) -> None:
+    """Show or set when a second reviewer must approve (off, critical, high = high+)."""
+    with open_ws(workspace) as ws:
+        if policy is not None:
+            triage.set_four_eyes(ws, policy)
+        current = triage.four_eyes(ws)
+    out.print(f"Four-eyes approval: {current.value}.")
 
 
 @main.command()

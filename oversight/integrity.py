@@ -184,11 +184,44 @@ def _verify(conn: Connection, report: VerifyReport,
             )
         report.batches_checked += 1
     tick(len(batches), len(batches), "imported rows")
+    _check_triage(conn, report)
     recorded = {int(b) for b in events}
     for missing in sorted(recorded - {int(b[0]) for b in batches}):
         report.problems.append(
             f"Batch {missing} is recorded in the audit trail but is missing from the workspace."
         )
+
+
+def _check_triage(conn: Connection, report: VerifyReport) -> None:
+    """Notes and finding statuses must be what the audit chain says they are."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'finding_notes'").fetchone():
+        return
+    expected_notes: dict[int, tuple[str, str, str]] = {}
+    expected_status: dict[str, str] = {}
+    for user, action, payload in conn.execute(
+            "SELECT user, action, payload FROM audit_events WHERE action IN"
+            " ('finding.mark', 'finding.approve', 'finding.note') ORDER BY seq"):
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            continue
+        if data.get("note_id") is not None:
+            expected_notes[int(data["note_id"])] = (data["finding_id"], user, data["note"])
+        if action != "finding.note":
+            expected_status[data["finding_id"]] = data["to"]
+    actual = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
+        "SELECT note_id, finding_id, user, text FROM finding_notes")}
+    for note_id in sorted(set(actual) | set(expected_notes)):
+        if actual.get(note_id) != expected_notes.get(note_id):
+            what = "is missing" if note_id not in actual else (
+                "is not in the audit trail" if note_id not in expected_notes
+                else "differs from what the audit trail recorded")
+            report.problems.append(f"Note {note_id} {what}.")
+    for fid, status in conn.execute("SELECT finding_id, status FROM findings"):
+        if status != expected_status.get(fid, "open"):
+            report.problems.append(
+                f"Finding {fid} is {status} but its decisions in the audit trail leave it "
+                f"{expected_status.get(fid, 'open')}.")
 
 
 def _import_events(conn: Connection) -> dict[int, dict[str, Any]]:

@@ -61,6 +61,7 @@ def records(
     where: list[tuple[str, str]] | None = None,
     limit: int | None = 100,
     offset: int = 0,
+    rid_in: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Stored records with canonical and extra fields.
 
@@ -92,6 +93,9 @@ def records(
         else:
             clauses.append(f"{name} = ?")
             params.append(value.upper() if spec.type is FieldType.COUNTRY else value)
+    if rid_in is not None:
+        clauses.append(f"rid IN ({', '.join('?' * len(rid_in))})")
+        params.extend(rid_in)
     cols = ["rid", "batch_id", "line", "record_id", *storage_columns(kind)]
     sql = f"SELECT {', '.join(cols)} FROM {kind.value}"
     if clauses:
@@ -116,12 +120,23 @@ def records(
                 fields[name] = value
         out.append({
             "kind": kind.value,
+            "rid": rec["rid"],
             "batch_id": rec["batch_id"],
             "line": rec["line"],
             "record_id": rec["record_id"],
             "fields": fields,
             "extra": json.loads(rec["extra"]),
         })
+    return out
+
+
+def records_by_rid(ws: Workspace, kind: Kind, rids: list[int]) -> list[dict[str, Any]]:
+    """Stored records by their row ids, in that order."""
+    ws.require(Permission.READ)
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(rids), 500):
+        part = rids[start:start + 500]
+        out.extend(records(ws, kind, None, None, rid_in=part))
     return out
 
 

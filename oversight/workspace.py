@@ -58,14 +58,20 @@ class Permission(StrEnum):
     READ = "read"
     IMPORT = "import"
     DETECT = "detect"
+    TRIAGE = "triage"
+    APPROVE = "approve"
+    ASSIGN = "assign"
     MANAGE_USERS = "manage users"
+    CONFIGURE = "configure"
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT,
-                           Permission.MANAGE_USERS}),
-    Role.INSPECTOR: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT}),
-    Role.AUDITOR: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT}),
+                           Permission.ASSIGN, Permission.MANAGE_USERS, Permission.CONFIGURE}),
+    Role.INSPECTOR: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT,
+                               Permission.TRIAGE, Permission.ASSIGN}),
+    Role.AUDITOR: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT,
+                             Permission.TRIAGE, Permission.ASSIGN, Permission.APPROVE}),
     Role.VIEWER: frozenset({Permission.READ}),
 }
 
@@ -73,6 +79,10 @@ _WHY: dict[Permission, str] = {
     Permission.READ: "read this workspace",
     Permission.IMPORT: "import files",
     Permission.DETECT: "run detection",
+    Permission.TRIAGE: "mark findings or add notes",
+    Permission.APPROVE: "approve decisions (four-eyes)",
+    Permission.ASSIGN: "assign findings",
+    Permission.CONFIGURE: "change workspace settings",
     Permission.MANAGE_USERS: "manage users",
 }
 
