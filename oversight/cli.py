@@ -436,7 +436,8 @@ def criteria_show(file: Path | None, as_json: bool) -> None:
               help="Criteria pack (YAML); default: the built-in led-baseline pack.")
 @click.option("--rule", "rules", multiple=True, metavar="ID", help="Run only this rule.")
 @click.option("--fail-on", type=click.Choice(list(SEVERITIES)),
-              help="Exit 1 if an open finding at or above this severity exists.")
+              help="Exit 1 if an open finding of this pack (and these rules) at or above "
+                   "this severity exists.")
 @json_option
 def check(workspace: Path, pack_path: Path | None, rules: tuple[str, ...],
           fail_on: str | None, as_json: bool) -> None:
@@ -444,7 +445,8 @@ def check(workspace: Path, pack_path: Path | None, rules: tuple[str, ...],
     pack = _load_pack(pack_path)
     with open_ws(workspace) as ws, progress_bar("detection") as tick:
         summary = run_detection(ws, pack, list(rules) or None, progress=tick)
-        failing = open_at_or_above(ws, fail_on) if fail_on else 0
+        failing = (open_at_or_above(ws, fail_on, pack.id, list(rules) or None)
+                   if fail_on else 0)
     if as_json:
         doc = summary.to_json()
         if fail_on:

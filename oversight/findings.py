@@ -56,15 +56,23 @@ def list_findings(ws: Workspace, rule: str | None = None, severity: str | None =
     return out
 
 
-def open_at_or_above(ws: Workspace, severity: str) -> int:
-    """Open, still-matching findings of ``severity`` or worse (for --fail-on)."""
+def open_at_or_above(ws: Workspace, severity: str, pack_id: str | None = None,
+                     rule_ids: list[str] | None = None) -> int:
+    """Open, still-matching findings of ``severity`` or worse (for --fail-on), of one
+    pack and, if given, only of some of its rules."""
     ws.require(Permission.READ)
     _check(severity, SEVERITIES, "severity")
-    worse = SEVERITIES[SEVERITIES.index(severity):]
-    marks = ", ".join("?" * len(worse))
-    return int(ws.conn.execute(
-        f"SELECT count(*) FROM findings WHERE status = 'open' AND matching = 1"
-        f" AND severity IN ({marks})", worse).fetchone()[0])
+    worse = list(SEVERITIES[SEVERITIES.index(severity):])
+    sql = (f"SELECT count(*) FROM findings WHERE status = 'open' AND matching = 1"
+           f" AND severity IN ({', '.join('?' * len(worse))})")
+    params: list[Any] = worse
+    if pack_id is not None:
+        sql += " AND pack_id = ?"
+        params.append(pack_id)
+    if rule_ids:
+        sql += f" AND rule_id IN ({', '.join('?' * len(rule_ids))})"
+        params.extend(rule_ids)
+    return int(ws.conn.execute(sql, params).fetchone()[0])
 
 
 def list_runs(ws: Workspace) -> list[dict[str, Any]]:

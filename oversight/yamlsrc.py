@@ -16,10 +16,12 @@ class Located:
     """A loaded YAML document plus the 1-based line of every key and item."""
 
     def __init__(self, data: Any, lines: dict[Path_, int], file: str,
-                 scalars: dict[Path_, tuple[int, int, str | None]] | None = None) -> None:
+                 scalars: dict[Path_, tuple[int, int, str | None]] | None = None,
+                 source: str = "") -> None:
         self.data = data
         self.lines = lines
         self.file = file
+        self.source_lines = source.splitlines()
         self.scalars = scalars or {}
         """Where each scalar value starts: (line, column, style), 1-based."""
 
@@ -30,14 +32,36 @@ class Located:
             return self.line(*path), None
         line, col, style = start
         if style in ("|", ">"):  # block scalar: the text starts on the next line
-            before = text[:offset]
-            return line + 1 + before.count("\n"), None
+            return self._in_block(line, offset, style)
         if style in ("'", '"'):
             col += 1
         before = text[:offset]
         if "\n" in before:
             return line + before.count("\n"), None
         return line, col + offset
+
+    def _in_block(self, header_line: int, offset: int, style: str
+                  ) -> tuple[int | None, int | None]:
+        """Walk the block's source lines: a literal block keeps its line breaks, a folded
+        one joins its lines with one space, so each line adds its text plus one."""
+        consumed = 0
+        base: int | None = None  # the block's indentation, set by its first line
+        number = header_line  # 1-based line of the block header
+        while number < len(self.source_lines):
+            raw = self.source_lines[number].rstrip()  # the next line (0-based = number)
+            number += 1
+            if not raw.strip():
+                if style == ">":
+                    continue
+                consumed += 1
+                continue
+            if base is None:
+                base = len(raw) - len(raw.lstrip())
+            content = raw[base:]  # deeper indentation is part of the text
+            if offset <= consumed + len(content):
+                return number, base + (offset - consumed) + 1
+            consumed += len(content) + 1
+        return header_line + 1, None
 
     def line(self, *path: str | int) -> int | None:
         """Line of the deepest known prefix of ``path``."""
@@ -77,7 +101,7 @@ def load_located(text: str, file: str) -> Located:
     lines: dict[Path_, int] = {(): node.start_mark.line + 1}
     scalars: dict[Path_, tuple[int, int, str | None]] = {}
     _walk(node, (), lines, scalars)
-    return Located(data, lines, file, scalars)
+    return Located(data, lines, file, scalars, text)
 
 
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int],

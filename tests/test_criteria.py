@@ -195,3 +195,64 @@ def test_criteria_show_lists_rules() -> None:
     text = resources.files("oversight.packs").joinpath("led-baseline.yaml").read_text()
     assert load_pack.__name__ and doc["sha256"] == default_pack().sha256
     assert text.startswith("pack: led-baseline")
+
+
+def test_errors_inside_block_conditions_point_at_their_line_and_column() -> None:
+    text = PACK_HEAD + """  - id: B-1
+    title: t
+    severity: low
+    legal_refs: [x]
+    rationale: r
+    when: >
+      action = "consult"
+        and blank(justifcation)
+    message: m
+  - id: B-2
+    title: t
+    severity: low
+    legal_refs: [x]
+    rationale: r
+    when: |
+      action = "consult"
+
+      or actr = "x"
+    message: m
+"""
+    with pytest.raises(ValidationError) as info:
+        parse_pack(text, "block.yaml")
+    where = [(i.line, i.column) for i in info.value.issues]
+    assert where == [(17, 19), (27, 10)]
+
+
+def test_backslashes_in_quotes_stay_for_regular_expressions() -> None:
+    scope = Scope()
+    node = parse(r'`Ref` matches "^\d{4}-[A-Z]+$" and actor_id = "say \"no\""', scope)
+    comp = Compiler()
+    comp.cond(node)
+    assert comp.params == [r"^\d{4}-[A-Z]+$", 'say "no"']
+
+
+def test_mapping_lookup_only_after_in() -> None:
+    scope = Scope(parameters={"allowed": {"interception": ["secretary_of_state"]}})
+    for bad in ("count(allowed[action]) > 1", "blank(allowed[action])",
+                "subject_ids intersects allowed[action]", "allowed[action] = \"x\""):
+        with pytest.raises(ExprError, match="can only follow 'in' or 'not in'"):
+            parse(bad, scope)
+    assert parse("actor_id not in allowed[action]", scope).type == "true/false"
+
+
+def test_aggregate_message_names_only_group_values() -> None:
+    text = PACK_HEAD + """  - id: G-1
+    title: t
+    severity: low
+    legal_refs: [x]
+    rationale: r
+    aggregates:
+      - group_by: [actor_id]
+        window: {days: 1}
+        more_than: limit
+        message: "{actor_id} {count} {ts}"
+"""
+    with pytest.raises(ValidationError) as info:
+        parse_pack(text, "agg.yaml")
+    assert "{ts}" in info.value.issues[0].message

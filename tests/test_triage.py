@@ -26,7 +26,8 @@ from oversight.workspace import Role, Workspace
 AUDITOR, AUDITOR_PW = "aurelia", "aurelia-password"
 AUDITOR2, AUDITOR2_PW = "bruno", "bruno-password"
 
-OPS = """record_id,ts,action,actor_id,case_id,justification,recipient_id,recipient_type,recipient_country,transfer_basis
+OPS = """record_id,ts,action,actor_id,case_id,justification,recipient_id,recipient_type,\
+recipient_country,transfer_basis
 T-1,2026-03-04T10:00:00+01:00,transfer,o1,C1,j,R1,competent_authority,US,
 T-2,2026-03-05T10:00:00+01:00,transfer,o1,C1,j,R1,competent_authority,CN,
 P-1,2026-03-04T23:30:00+01:00,consult,o2,C1,j,,,,
@@ -190,7 +191,7 @@ def test_notes_are_append_only_and_byte_exact(ws_path: Path) -> None:
             with pytest.raises(sqlcipher3.IntegrityError, match="append-only"), \
                     ws.write() as conn:
                 conn.execute(sql)
-        assert [n["text"] for n in triage.notes(ws, fid)][0] == NASTY
+        assert triage.notes(ws, fid)[0]["text"] == NASTY
         # The chain holds the exact text too.
         event = triage.history(ws, finding_id=fid)[-2]
         assert event["payload"]["note"] == NASTY

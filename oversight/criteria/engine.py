@@ -217,8 +217,8 @@ def _why_not(conn: Connection, rule: Rule, available: dict[str, int]) -> str | N
             return f"it reads {_NEEDS_TEXT[need]}, and none is imported"
     for column in sorted(rule.extra_columns):
         ref = FieldRef(0, "text", "extra", column)
-        if conn.execute(f"SELECT 1 FROM operations WHERE {field_sql(ref)} IS NOT NULL LIMIT 1"
-                        ).fetchone() is None:
+        if conn.execute(f"SELECT 1 FROM operations o WHERE {field_sql(ref)} IS NOT NULL"
+                        " LIMIT 1").fetchone() is None:
             return f"no imported operation has a column {column!r}"
     return None
 

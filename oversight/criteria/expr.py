@@ -38,8 +38,9 @@ __all__ = [
 
 # -- types --------------------------------------------------------------------------------
 
-TEXT, NUMBER, BOOL, TIMESTAMP, LIST, DURATION, MAP = (
-    "text", "number", "true/false", "date-time", "list", "duration", "mapping")
+TEXT, NUMBER, BOOL, TIMESTAMP, LIST, DURATION, MAP, LOOKUP = (
+    "text", "number", "true/false", "date-time", "list", "duration", "mapping",
+    "mapping lookup (usable only after 'in' or 'not in')")
 
 _FIELD_TYPES = {
     FieldType.TEXT: TEXT, FieldType.WORD: TEXT, FieldType.COUNTRY: TEXT,
@@ -197,8 +198,9 @@ def tokenize(text: str) -> list[Tok]:
 
 
 def _unquote(s: str) -> str:
-    body = s[1:-1]
-    return re.sub(r"\\(.)", r"\1", body)
+    """Only \\", \\' and \\\\ are escapes; any other backslash stays, so a regular
+    expression such as "\\d+" is written as it is."""
+    return re.sub(r"\\([\\\"'])", r"\1", s[1:-1])
 
 
 # -- parser -------------------------------------------------------------------------------
@@ -387,6 +389,9 @@ class _Parser:
                     break
                 self.expect(",", "',' or ')'")
         want, result, usage = FUNCTIONS[fn]
+        for arg in args:
+            if arg.type == LOOKUP:
+                raise ExprError(_LOOKUP_ONLY, arg.offset)
         if len(args) != len(want):
             raise ExprError(f"{fn}() takes {len(want)} value(s): {usage}", tok.offset)
         for arg, w in zip(args, want, strict=True):
@@ -436,7 +441,7 @@ class _Parser:
                 _want(key, TEXT, f"{text}[...] is looked up by a text value")
                 mapping = {str(k): tuple(v) if isinstance(v, list) else (v,)
                            for k, v in value.items()}
-                return Index(tok.offset, LIST, mapping, text, key)
+                return Index(tok.offset, LOOKUP, mapping, text, key)
             return _param_lit(tok.offset, value)
         if text in KEYWORDS:
             raise ExprError(f"'{text}' cannot stand here", tok.offset)
@@ -462,7 +467,12 @@ def _suggest(name: str, candidates: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+_LOOKUP_ONLY = "a mapping lookup such as name[key] can only follow 'in' or 'not in'"
+
+
 def _want(node: Node, type_: str, why: str) -> None:
+    if node.type == LOOKUP:
+        raise ExprError(_LOOKUP_ONLY, node.offset)
     if node.type != type_:
         what = node.label if isinstance(node, FieldRef) else f"this {node.type}"
         raise ExprError(f"type mismatch: {what} is {node.type}, but {why}", node.offset)
@@ -470,6 +480,9 @@ def _want(node: Node, type_: str, why: str) -> None:
 
 def _compare(op: str, left: Node, right: Node, offset: int) -> Node:
     lt, rt = left.type, right.type
+    for side in (left, right):
+        if side.type == LOOKUP:
+            raise ExprError(_LOOKUP_ONLY, side.offset)
     if lt != rt:
         raise ExprError(
             f"type mismatch: cannot compare {lt} with {rt}"
@@ -484,7 +497,7 @@ def _compare(op: str, left: Node, right: Node, offset: int) -> Node:
 
 
 def _membership(item: Node, container: Node, offset: int) -> Node:
-    if container.type != LIST:
+    if container.type not in (LIST, LOOKUP):
         raise ExprError(f"type mismatch: 'in' needs a list on its right, not {container.type}",
                         container.offset)
     if item.type not in (TEXT, NUMBER):

@@ -451,9 +451,14 @@ class _Validator:
 
 
 def _known(scope: Scope, extra: dict[str, str] | None) -> Callable[[str], bool]:
+    """Names a message may use: for a record rule, anything a condition may read; for an
+    aggregate (``extra`` given), only its group fields, its own values and parameters."""
     def known(name: str) -> bool:
-        if extra is not None and name in extra:
-            return True
+        if extra is not None:
+            if name in scope.parameters:
+                scope.used_params.add(name)
+                return True
+            return name in extra
         if name.startswith("`") and name.endswith("`"):
             scope.used_fields[name] = FieldRef(0, TEXT, "extra", name[1:-1])
             return True
