@@ -16,11 +16,12 @@ from rich.table import Table
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import default_pack
 from oversight.demo_data import generate
+from oversight import triage
 from oversight.errors import UsageError
 from oversight.findings import list_findings
 from oversight.importing import import_file
 from oversight.records import Kind
-from oversight.workspace import Workspace, is_workspace
+from oversight.workspace import Role, Workspace, is_workspace
 
 __all__ = ["build_demo", "run_demo"]
 
@@ -55,6 +56,9 @@ def build_demo(folder: Path, admin: str, password: str, operations: int, seed: i
                 with progress("detection") as tick:
                     run = run_detection(ws, pack, progress=tick)
             summary["run"] = run.to_json()
+            ws.add_user(INSPECTOR, Role.INSPECTOR, password)
+            ws.add_user(AUDITOR, Role.AUDITOR, password)
+            summary["users"] = [admin, INSPECTOR, AUDITOR]
             found = list_findings(ws, matching=True)
             summary["planted"] = [
                 {"rule_id": p.rule_id, "record_ids": list(p.record_ids),
@@ -63,7 +67,49 @@ def build_demo(folder: Path, admin: str, password: str, operations: int, seed: i
                               and set(p.record_ids) <= set(f["record_ids"]) for f in found)}
                 for p in files.planted
             ]
+        summary["review"] = review_demo(folder, password)
     return summary
+
+
+INSPECTOR, AUDITOR = "ines.garcia", "aurelia.novak"
+
+
+def review_demo(folder: Path, password: str) -> dict[str, Any]:
+    """A few realistic decisions, so the workspace shows a review in progress."""
+    def first(ws: Workspace, rule: str, n: int = 0) -> str:
+        ids = [f["id"] for f in list_findings(ws, rule=rule)]
+        return ids[min(n, len(ids) - 1)]
+
+    with Workspace.open(folder, INSPECTOR, password) as ws:
+        pro01 = first(ws, "PRO-01")
+        triage.mark(ws, [pro01], "confirmed", note=(
+            "Pattern matches the PULSE finding: the subject is recorded only as a witness and "
+            "no task explains the repeated look-ups. Refer to the force's professional "
+            "standards unit."))
+        night = first(ws, "PRO-03")
+        triage.mark(ws, [night], "dismissed", reason="justified",
+                    note="Night-shift rota for that date confirms the officer was on duty.")
+        trf = first(ws, "TRF-01")
+        triage.mark(ws, [trf], "confirmed", note=(
+            "No adequacy decision, safeguards or derogation recorded for this transfer; the "
+            "receiving authority is outside the LED area."))
+        aut = first(ws, "AUT-01")
+        triage.mark(ws, [aut], "confirmed", note=(
+            "Interception logged with no warrant reference; the warrant register has no "
+            "entry for this subject in the period."))
+        triage.assign(ws, [aut], AUDITOR)
+        spc = first(ws, "SPC-01")
+        triage.mark(ws, [spc], "in_review")
+        triage.add_note(ws, spc, "Asked the unit for the legal basis of the health data — "
+                        "réponse attendue / Antwort ausstehend.")
+        dup = first(ws, "PUR-02")
+        sample = triage.draw_sample(ws, 10, by="severity", seed=20261128)
+    with Workspace.open(folder, AUDITOR, password) as ws:
+        triage.approve(ws, [trf], note="Agreed: no basis under Arts. 36-38.")
+        triage.mark(ws, [dup], "escalated", note="Outsider access to a closed case: "
+                    "escalating to the data protection officer.")
+    return {"confirmed": [pro01, trf], "dismissed": [night], "pending_approval": [aut],
+            "in_review": [spc], "escalated": [dup], "sample": sample["statement"]}
 
 
 def run_demo(folder: Path, operations: int, seed: int, out: Console,
@@ -96,9 +142,16 @@ def run_demo(folder: Path, operations: int, seed: int, out: Console,
     for p in summary["planted"]:
         if not p["found"]:
             out.print(f"  [red]not found[/]: {p['rule_id']} {', '.join(p['record_ids'][:3])}")
-    out.print(f"Log in as [bold]{admin}[/]" + (
-        f" with password [bold]{password}[/] (shown once; keep it)." if generated
-        else " with the password from OVERSIGHT_PASSWORD."))
+    review = summary["review"]
+    out.print(f"Review in progress: {len(review['confirmed'])} confirmed (one after four-eyes "
+              f"approval), {len(review['dismissed'])} dismissed, {len(review['escalated'])} "
+              f"escalated, {len(review['in_review'])} in review, "
+              f"{len(review['pending_approval'])} waiting for a second reviewer; "
+              f"{review['sample']}.")
+    out.print(f"Users: [bold]{admin}[/] (admin), [bold]{INSPECTOR}[/] (inspector), "
+              f"[bold]{AUDITOR}[/] (auditor), all with " + (
+                  f"password [bold]{password}[/] (shown once; keep it)." if generated
+                  else "the password from OVERSIGHT_PASSWORD."))
     out.print("Try:")
     out.print(f"  oversight findings {folder} --severity critical")
     out.print(f"  oversight records {folder} --where action=transfer --limit 3")
