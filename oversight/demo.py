@@ -13,10 +13,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from oversight import triage
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import default_pack
 from oversight.demo_data import generate
-from oversight import triage
 from oversight.errors import UsageError
 from oversight.findings import list_findings
 from oversight.importing import import_file
