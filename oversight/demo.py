@@ -78,7 +78,7 @@ def review_demo(folder: Path, password: str) -> dict[str, Any]:
     """A few realistic decisions, so the workspace shows a review in progress."""
     def first(ws: Workspace, rule: str, n: int = 0) -> str:
         ids = [f["id"] for f in list_findings(ws, rule=rule)]
-        return ids[min(n, len(ids) - 1)]
+        return str(ids[min(n, len(ids) - 1)])
 
     with Workspace.open(folder, INSPECTOR, password) as ws:
         pro01 = first(ws, "PRO-01")
