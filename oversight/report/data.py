@@ -1,0 +1,214 @@
+"""What a report says, gathered from the workspace in one read.
+
+`collect` returns a `ReportData`; `manifest` turns it into the JSON document embedded in
+the PDF, and `manifest_digest` is the SHA-256 the report prints on its pages so that a
+verifier can tie the visible report to the embedded data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from oversight import __version__, audit, queries, triage
+from oversight.criteria.pack import SEVERITIES, parse_pack
+from oversight.errors import UsageError
+from oversight.findings import list_findings
+from oversight.workspace import Permission, Workspace
+
+__all__ = ["ReportData", "ReportScope", "collect", "manifest", "manifest_digest"]
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """Which findings a report covers."""
+
+    only_confirmed: bool = False
+    rules: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    period_from: str | None = None
+    """ISO date (inclusive): findings whose first record is on or after it."""
+    period_to: str | None = None
+    """ISO date (inclusive)."""
+
+
+@dataclass
+class ReportData:
+    title: str
+    body: str
+    """The oversight body issuing the report."""
+    classification: str
+    report_id: str
+    created_at: str
+    author: str
+    scope: ReportScope
+    period: tuple[str | None, str | None]
+    """First and last record time among the findings (local ISO text)."""
+    sources: list[dict[str, Any]]
+    """Import batches: file, sha256, kind, rows imported/rejected, who, when."""
+    pack: dict[str, Any] | None
+    """Criteria pack of the latest run: id, version, sha256, title."""
+    runs: list[dict[str, Any]]
+    not_evaluated: list[dict[str, Any]]
+    """Rules of the latest run that were not evaluated, with the reason."""
+    rules: dict[str, dict[str, Any]]
+    """Rule id -> title, severity, legal_refs, rationale (from the stored pack)."""
+    findings: list[dict[str, Any]]
+    """Findings in scope, each with decision fields, notes and history."""
+    sample: dict[str, Any] | None
+    """Latest sample: statement, seed, size, population_size, reviewed."""
+    chain_head: dict[str, Any]
+    """Audit-trail head: seq and hash."""
+    generator: str = field(default_factory=lambda: f"Oversight Workstation {__version__}")
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        by_sev = {s: 0 for s in SEVERITIES}
+        by_rule: dict[str, int] = {}
+        by_status: dict[str, int] = {}
+        by_month: dict[str, int] = {}
+        for f in self.findings:
+            by_sev[f["severity"]] += 1
+            by_rule[f["rule_id"]] = by_rule.get(f["rule_id"], 0) + 1
+            by_status[f["status"]] = by_status.get(f["status"], 0) + 1
+            month = (f.get("first_ts") or "")[:7]
+            if month:
+                by_month[month] = by_month.get(month, 0) + 1
+        return {"severity": by_sev, "rule": dict(sorted(by_rule.items())),
+                "status": dict(sorted(by_status.items())),
+                "month": dict(sorted(by_month.items()))}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | None = None,
+            body: str = "", classification: str = "OFFICIAL-SENSITIVE") -> ReportData:
+    """Gather everything a report shows. Read-only; the caller records the report."""
+    ws.require(Permission.READ)
+    scope = scope or ReportScope()
+    for sev in scope.severities:
+        if sev not in SEVERITIES:
+            raise UsageError(f"Unknown severity {sev!r}; use {', '.join(SEVERITIES)}.")
+    runs = [r for r in _runs(ws)]
+    if not runs:
+        raise UsageError("There is no detection run to report on; run `oversight check` first.")
+    latest = runs[-1]
+    pack_row = ws.conn.execute("SELECT pack_id, version, pack_sha256, title, source FROM packs"
+                               " WHERE pack_sha256 = ?", (latest["pack_sha256"],)).fetchone()
+    pack = parse_pack(pack_row[4], "stored pack")
+    rules = {r.id: {"id": r.id, "title": r.title, "severity": r.severity,
+                    "legal_refs": list(r.legal_refs), "rationale": r.rationale}
+             for r in pack.rules}
+    findings = []
+    ts_by_id = dict(ws.conn.execute("SELECT finding_id, first_ts_utc FROM findings"))
+    for f in list_findings(ws):
+        if scope.only_confirmed and f["status"] != "confirmed":
+            continue
+        if scope.rules and f["rule_id"] not in scope.rules:
+            continue
+        if scope.severities and f["severity"] not in scope.severities:
+            continue
+        first_ts = _first_local_ts(f)
+        day = (first_ts or "")[:10]
+        if scope.period_from and (not day or day < scope.period_from):
+            continue
+        if scope.period_to and (not day or day > scope.period_to):
+            continue
+        detail = triage.finding_detail(ws, f["id"])
+        findings.append({
+            "id": f["id"], "rule_id": f["rule_id"], "severity": f["severity"],
+            "status": f["status"], "reason": detail["reason"], "matching": f["matching"],
+            "message": f["message"], "record_ids": f["record_ids"],
+            "legal_refs": f["legal_refs"], "facts": f["facts"], "first_ts": first_ts,
+            "first_ts_utc": ts_by_id.get(f["id"]),
+            "assignee": detail["assignee"], "decided_by": detail["decided_by"],
+            "decided_at": detail["decided_at"], "approved_by": detail["approved_by"],
+            "pending_status": detail["pending_status"], "pending_by": detail["pending_by"],
+            "notes": detail["notes"], "history": detail["history"],
+        })
+        if f["rule_id"] not in rules:
+            rules[f["rule_id"]] = detail["rule"]
+    times = sorted(f["first_ts"] for f in findings if f["first_ts"])
+    head_seq, head_hash = audit.head(ws.conn)
+    sample_row = ws.conn.execute(
+        "SELECT sample_id, population, stratify_by, seed, size, population_size, item_ids"
+        " FROM samples ORDER BY sample_id DESC LIMIT 1").fetchone()
+    sample = None
+    if sample_row is not None:
+        items = json.loads(sample_row[6])
+        reviewed = sum(1 for (s,) in ws.conn.execute(
+            f"SELECT status FROM findings WHERE finding_id IN ({', '.join('?' * len(items))})",
+            items) if s != "open") if sample_row[1] == "findings" and items else 0
+        sample = {"sample_id": sample_row[0], "population": sample_row[1],
+                  "by": sample_row[2], "seed": sample_row[3], "size": sample_row[4],
+                  "population_size": sample_row[5], "reviewed": reviewed,
+                  "statement": f"{sample_row[4]} of {sample_row[5]} {sample_row[1]} sampled "
+                               f"for review, seed {sample_row[3]}"
+                               + (f", stratified by {sample_row[2]}" if sample_row[2] else "")
+                               + f"; {reviewed} of the {sample_row[4]} reviewed"}
+    meta = ws.meta()
+    return ReportData(
+        title=title or "Audit of logged law-enforcement operations",
+        body=body, classification=classification,
+        report_id=f"R-{hashlib.sha256((ws.workspace_id + _now()).encode()).hexdigest()[:12]}",
+        created_at=_now(), author=ws.user, scope=scope,
+        period=(times[0] if times else None, times[-1] if times else None),
+        sources=queries.batches(ws),
+        pack={"id": pack.id, "version": pack.version, "sha256": pack.sha256,
+              "title": pack.title},
+        runs=runs,
+        not_evaluated=[{"rule_id": r["rule_id"], "reason": r["reason"]}
+                       for r in latest["rules"] if not r["evaluated"]],
+        rules=rules, findings=findings, sample=sample,
+        chain_head={"seq": head_seq, "hash": head_hash,
+                    "workspace_id": meta.get("workspace_id")},
+    )
+
+
+def _runs(ws: Workspace) -> list[dict[str, Any]]:
+    from oversight.findings import list_runs
+
+    return list_runs(ws)
+
+
+def _first_local_ts(f: dict[str, Any]) -> str | None:
+    facts = f.get("facts") or {}
+    if "first" in facts:
+        return str(facts["first"])
+    ts = (facts.get("fields") or {}).get("ts")
+    return str(ts) if ts else None
+
+
+def manifest(data: ReportData) -> dict[str, Any]:
+    """The JSON document embedded in the PDF: the same data as the pages."""
+    return {
+        "format": "oversight-report-manifest", "version": 1,
+        "report_id": data.report_id, "title": data.title, "body": data.body,
+        "classification": data.classification, "created_at": data.created_at,
+        "author": data.author, "generator": data.generator,
+        "scope": asdict(data.scope), "period": list(data.period),
+        "sources": [{k: s[k] for k in ("batch_id", "kind", "file", "sha256", "rows_read",
+                                       "rows_imported", "rows_rejected", "imported_by",
+                                       "imported_at")} for s in data.sources],
+        "criteria_pack": data.pack,
+        "runs": [{k: r[k] for k in ("run_id", "pack", "version", "pack_sha256", "started_at",
+                                    "user", "hits")} for r in data.runs],
+        "not_evaluated": data.not_evaluated,
+        "sample": data.sample,
+        "counts": data.counts(),
+        "findings": [{k: f[k] for k in ("id", "rule_id", "severity", "status", "reason",
+                                        "message", "record_ids", "legal_refs", "decided_by",
+                                        "approved_by", "pending_status", "notes")}
+                     for f in data.findings],
+        "chain_head": data.chain_head,
+    }
+
+
+def manifest_digest(doc: dict[str, Any]) -> str:
+    """SHA-256 of the manifest's canonical JSON; the report prints it on its pages."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
