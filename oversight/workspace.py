@@ -61,6 +61,7 @@ class Permission(StrEnum):
     TRIAGE = "triage"
     APPROVE = "approve"
     ASSIGN = "assign"
+    REPORT = "report"
     MANAGE_USERS = "manage users"
     CONFIGURE = "configure"
 
@@ -71,7 +72,8 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.INSPECTOR: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT,
                                Permission.TRIAGE, Permission.ASSIGN}),
     Role.AUDITOR: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT,
-                             Permission.TRIAGE, Permission.ASSIGN, Permission.APPROVE}),
+                             Permission.TRIAGE, Permission.ASSIGN, Permission.APPROVE,
+                             Permission.REPORT}),
     Role.VIEWER: frozenset({Permission.READ}),
 }
 
@@ -82,6 +84,7 @@ _WHY: dict[Permission, str] = {
     Permission.TRIAGE: "mark findings or add notes",
     Permission.APPROVE: "approve decisions (four-eyes)",
     Permission.ASSIGN: "assign findings",
+    Permission.REPORT: "write reports",
     Permission.CONFIGURE: "change workspace settings",
     Permission.MANAGE_USERS: "manage users",
 }
