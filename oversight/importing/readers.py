@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from oversight.errors import InputFileError
 
-__all__ = ["FORMATS", "RawRow", "Source", "detect_format", "open_source"]
+__all__ = ["FORMATS", "RawRow", "Source", "detect_format", "open_source", "unreadable"]
 
 FORMATS = ("csv", "jsonl", "json", "xlsx")
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -96,6 +96,15 @@ class Source:
         self._closer()
 
 
+def unreadable(path: Path, exc: OSError) -> InputFileError:
+    """The sentence for a source file that cannot be opened or read."""
+    if isinstance(exc, FileNotFoundError):
+        return InputFileError(f"{path}: no such file.")
+    if isinstance(exc, IsADirectoryError):
+        return InputFileError(f"{path} is a folder, not a file.")
+    return InputFileError(f"{path} cannot be read: {exc.strerror}.")
+
+
 def detect_format(path: Path, head: bytes) -> str:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
@@ -128,12 +137,8 @@ def open_source(
         size = path.stat().st_size
         with path.open("rb") as fh:
             head = fh.read(_SNIFF_BYTES)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file.") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{path} is a folder, not a file.") from None
     except OSError as exc:
-        raise InputFileError(f"{path} cannot be read: {exc.strerror}.") from None
+        raise unreadable(path, exc) from None
     if size == 0:
         raise InputFileError(f"{path} is empty: there is nothing to import.")
     fmt = fmt or detect_format(path, head)

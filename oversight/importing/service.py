@@ -30,7 +30,7 @@ from db.store import Connection, IntegrityError
 from oversight.errors import AlreadyImported, InputFileError, OversightError
 from oversight.importing.convert import RowConverter
 from oversight.importing.profile import FieldMapping, MappingProfile, auto_profile, load_profile
-from oversight.importing.readers import RawRow, Source, open_source
+from oversight.importing.readers import RawRow, Source, open_source, unreadable
 from oversight.integrity import GROUP, RowDigest
 from oversight.progress import CancelToken, Progress, no_progress
 from oversight.records import NATURAL_KEY, FieldType, Kind, fields_of
@@ -109,12 +109,8 @@ def file_sha256(path: Path, progress: Progress = no_progress, size: int = 0) -> 
                 h.update(chunk)
                 done += len(chunk)
                 progress(done, size, "hashing")
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file.") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{path} is a folder, not a file.") from None
     except OSError as exc:
-        raise InputFileError(f"{path} cannot be read: {exc.strerror}.") from None
+        raise unreadable(path, exc) from None
     return h.hexdigest()
 
 
