@@ -144,3 +144,62 @@ def test_installed_entry_point_and_demo(tmp_path: Path) -> None:
 def test_help_and_version(flag: str) -> None:
     code, out, _ = run([flag])
     assert code == 0 and out
+
+
+def test_triage_commands(tmp_path: Path) -> None:
+    """mark (ids and filter), approve (four-eyes), note, assign, show, sample, history,
+    export, four-eyes through the command line."""
+    ws = str(tmp_path / "ws")
+    run(["init", ws])
+    for name, role in (("ines", "inspector"), ("aurelia", "auditor")):
+        assert run(["user", "add", ws, name, "--role", role],
+                   OVERSIGHT_NEW_PASSWORD=f"{name}-password")[0] == 0
+    ops = write(tmp_path / "ops.csv", (
+        "record_id,ts,action,actor_id,case_id,justification,recipient_id,recipient_type,"
+        "recipient_country\n"
+        "T-1,2026-03-04T10:00:00+01:00,transfer,o1,C1,j,R1,competent_authority,US\n"
+        "P-1,2026-03-04T23:30:00+01:00,consult,o2,C1,j,,,\n"
+        "P-2,2026-03-05T23:30:00+01:00,consult,o2,C1,j,,,\n"))
+    ines = {"user": "ines", "password": "ines-password"}
+    aurelia = {"user": "aurelia", "password": "aurelia-password"}
+    assert run(["import", ws, str(ops)], **ines)[0] == 0
+    assert run(["check", ws], **ines)[0] == 0
+    found = json.loads(run(["findings", ws, "--format", "json"])[1])
+    trf = next(f["id"] for f in found if f["rule_id"] == "TRF-01")
+    code, out, _ = run(["mark", ws, trf, "--status", "confirmed", "--note", "no basis",
+                        "--json"], **ines)
+    assert code == 0 and json.loads(out) == {"changed": [], "pending_approval": [trf],
+                                             "unchanged": []}
+    code, _, err = run(["approve", ws, trf], **ines)
+    assert code == 2 and "inspector role, which may not approve" in err
+    code, out, _ = run(["approve", ws, trf, "--note", "agreed"], **aurelia)
+    assert code == 0 and "1 finding(s) approved" in out
+    code, out, _ = run(["mark", ws, "--filter-rule", "PRO-03", "--status", "dismissed",
+                        "--reason", "justified", "--note", "night shift"], **ines)
+    assert code == 0 and "2 finding(s) dismissed" in out
+    code, _, err = run(["mark", ws, "--filter-rule", "NOPE-1", "--status", "in_review"], **ines)
+    assert code == 2 and "No finding matches" in err
+    code, _, err = run(["mark", ws, trf, "--status", "dismissed", "--note", "x"], **ines)
+    assert code == 2 and "Dismissing needs a reason" in err
+    assert run(["note", ws, trf, "--text", "Привет Γειά σου مرحبا <b>&"], **ines)[0] == 0
+    assert run(["assign", ws, trf, "--to", "aurelia"], **ines)[0] == 0
+    doc = json.loads(run(["show", ws, trf, "--json"])[1])
+    assert doc["status"] == "confirmed" and doc["approved_by"] == "aurelia"
+    assert doc["decided_by"] == "ines" and doc["assignee"] == "aurelia"
+    assert [n["text"] for n in doc["notes"]] == ["no basis", "agreed",
+                                                "Привет Γειά σου مرحبا <b>&"]
+    assert doc["records"][0]["record_id"] == "T-1"
+    assert doc["rule"]["legal_refs"] == ["Directive (EU) 2016/680, Arts. 35-38"]
+    s1 = json.loads(run(["sample", ws, "--size", "2", "--seed", "5", "--json"], **ines)[1])
+    s2 = json.loads(run(["sample", ws, "--size", "2", "--seed", "5", "--json"], **ines)[1])
+    assert s1["items"] == s2["items"] and s1["seed"] == 5
+    hist = json.loads(run(["history", ws, "--finding", trf, "--json"])[1])
+    assert [e["action"] for e in hist] == ["finding.mark", "finding.approve", "finding.note",
+                                           "finding.assign"]
+    out_csv = tmp_path / "f.csv"
+    assert run(["export", ws, "--out", str(out_csv)])[0] == 0
+    assert "Привет Γειά σου مرحبا <b>&" in out_csv.read_text(encoding="utf-8-sig")
+    assert run(["four-eyes", ws, "off"])[0] == 0
+    code, out, _ = run(["four-eyes", ws])
+    assert "Four-eyes approval: off." in out
+    assert json.loads(run(["verify", ws, "--json"])[1])["ok"] is True
