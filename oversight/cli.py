@@ -696,6 +696,114 @@ def four_eyes_cmd(workspace: Path, policy: str | None) -> None:
     out.print(f"Four-eyes approval: {current.value}.")
 
 
+# -- reports ----------------------------------------------------------------------------
+
+
+@main.command()
+@workspace_arg
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path),
+              help="The PDF to write.")
+@click.option("--template", default="full", show_default=True, help="full or summary.")
+@click.option("--only-confirmed", is_flag=True, help="Only confirmed findings.")
+@click.option("--rule", "rules", multiple=True, metavar="ID", help="Only these rules.")
+@click.option("--severity", "severities", multiple=True, type=click.Choice(list(SEVERITIES)))
+@click.option("--from", "period_from", metavar="YYYY-MM-DD", help="Findings from this day.")
+@click.option("--to", "period_to", metavar="YYYY-MM-DD", help="Findings up to this day.")
+@click.option("--title", help="Report title.")
+@click.option("--body", default="", help="The oversight body issuing the report.")
+@click.option("--classification", default="OFFICIAL-SENSITIVE", show_default=True)
+@click.option("--sign", "p12", type=click.Path(path_type=Path),
+              help="Sign with this PKCS#12 file (passphrase: OVERSIGHT_P12_PASSWORD or a "
+                   "prompt).")
+@click.option("--sign-field-visible/--sign-field-invisible", default=True, show_default=True,
+              help="A visible signature box on the signature page.")
+@click.option("--timestamp-url", help="RFC 3161 time-stamp server (PAdES B-T).")
+@json_option
+def report(workspace: Path, out_path: Path, template: str, only_confirmed: bool,
+           rules: tuple[str, ...], severities: tuple[str, ...], period_from: str | None,
+           period_to: str | None, title: str | None, body: str, classification: str,
+           p12: Path | None, sign_field_visible: bool, timestamp_url: str | None,
+           as_json: bool) -> None:
+    """Write a PDF audit report (auditors), signed with PAdES when --sign is given."""
+    from oversight.report.data import ReportScope
+    from oversight.report.service import SignOptions, produce_report
+
+    scope = ReportScope(only_confirmed, tuple(rules), tuple(severities), period_from,
+                        period_to)
+    with open_ws(workspace) as ws:
+        sign = None
+        if p12 is not None:
+            phrase = _ask(f"Passphrase of {p12.name}", "OVERSIGHT_P12_PASSWORD", hide=True)
+            sign = SignOptions(p12, phrase.encode("utf-8"), sign_field_visible, timestamp_url)
+        with progress_bar("report") as tick:
+            result = produce_report(ws, out_path, template, scope, title=title, body=body,
+                                    classification=classification, sign=sign, progress=tick)
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    out.print(f"Wrote {result.path}: {result.pages} pages, {result.findings} findings, "
+              f"{'signed' if result.signed else 'not signed'}; SHA-256 {result.sha256}.")
+    if result.signed:
+        out.print(f"Verify it with: oversight verify-report {result.path} --trust CA.pem")
+
+
+@main.group()
+def keys() -> None:
+    """Signing certificates for reports."""
+
+
+@keys.command("create-selfsigned")
+@click.option("--name", required=True, help="The signer's name (certificate common name).")
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path),
+              help="The PKCS#12 file to write.")
+@click.option("--with-ca", is_flag=True, help="Also make a tiny CA that issues the "
+              "certificate, and write its certificate as OUT.ca.pem for --trust.")
+@click.option("--email", help="E-mail address in the certificate.")
+def keys_create(name: str, out_path: Path, with_ca: bool, email: str | None) -> None:
+    """Create a self-signed signing certificate to try signing (passphrase:
+    OVERSIGHT_P12_PASSWORD or a prompt)."""
+    from oversight.report.sign import create_selfsigned
+
+    if out_path.exists():
+        raise UsageError(f"{out_path} already exists; choose another file name.")
+    phrase = _ask(f"Passphrase for {out_path.name}", "OVERSIGHT_P12_PASSWORD", hide=True,
+                  confirm=True)
+    made = create_selfsigned(name, out_path, phrase.encode("utf-8"), with_ca=with_ca,
+                             email=email)
+    files = made if isinstance(made, tuple) else (made,)
+    out.print("Wrote " + ", ".join(str(f) for f in files) + ".")
+
+
+@main.command("verify-report")
+@click.argument("pdf", type=click.Path(path_type=Path))
+@click.option("--trust", "trust", multiple=True, type=click.Path(path_type=Path),
+              help="A trusted root certificate (PEM or DER); repeat for several.")
+@json_option
+def verify_report_cmd(pdf: Path, trust: tuple[Path, ...], as_json: bool) -> None:
+    """Check a signed report: signature, no change since signing, signer, trust, manifest.
+    Exit 0 valid, 1 invalid."""
+    from oversight.report.sign import verify_report
+
+    if not pdf.is_file():
+        raise UsageError(f"{pdf}: no such file.")
+    for t in trust:
+        if not t.is_file():
+            raise UsageError(f"Trust root {t}: no such file.")
+    result = verify_report(pdf, list(trust) or None)
+    doc = result.to_json()
+    if as_json:
+        _emit_json(doc)
+    else:
+        for key, value in doc.items():
+            if key != "problems":
+                out.print(f"{key}: {value}", markup=False)
+        for p in result.problems:
+            out.print(f"PROBLEM {p}", markup=False)
+        out.print("VALID" if result.ok else "INVALID")
+    if not result.ok:
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("workspace", required=False, type=click.Path(path_type=Path))
 @click.option("--no-gui", is_flag=True, help="Do not open the desktop window.")

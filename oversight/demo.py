@@ -68,7 +68,26 @@ def build_demo(folder: Path, admin: str, password: str, operations: int, seed: i
                 for p in files.planted
             ]
         summary["review"] = review_demo(folder, password)
+    summary["report"] = report_demo(folder, password)
     return summary
+
+
+def report_demo(folder: Path, password: str) -> dict[str, Any]:
+    """A signed report of the demo review, with a self-signed certificate and its CA."""
+    from oversight.report.service import SignOptions, produce_report
+    from oversight.report.sign import create_selfsigned
+
+    out = folder / "reports"
+    out.mkdir(exist_ok=True)
+    p12 = out / "demo-signer.p12"
+    create_selfsigned("Aurelia Novak (demo auditor)", p12, password.encode("utf-8"),
+                      with_ca=True)
+    with Workspace.open(folder, AUDITOR, password) as ws:
+        result = produce_report(
+            ws, out / "demo-report.pdf", "full", title="Audit of logged operations (demo)",
+            body="Demo Oversight Authority",
+            sign=SignOptions(p12, password.encode("utf-8")))
+    return {**result.to_json(), "p12": str(p12), "ca": str(p12.with_suffix(".ca.pem"))}
 
 
 INSPECTOR, AUDITOR = "ines.garcia", "aurelia.novak"
@@ -148,6 +167,10 @@ def run_demo(folder: Path, operations: int, seed: int, out: Console,
               f"escalated, {len(review['in_review'])} in review, "
               f"{len(review['pending_approval'])} waiting for a second reviewer; "
               f"{review['sample']}.")
+    rep = summary["report"]
+    out.print(f"Signed report: [bold]{rep['path']}[/] ({rep['pages']} pages, "
+              f"{rep['findings']} findings).")
+    out.print(f"  Verify it: oversight verify-report {rep['path']} --trust {rep['ca']}")
     out.print(f"Users: [bold]{admin}[/] (admin), [bold]{INSPECTOR}[/] (inspector), "
               f"[bold]{AUDITOR}[/] (auditor), all with " + (
                   f"password [bold]{password}[/] (shown once; keep it)." if generated

@@ -1,0 +1,791 @@
+"""Embedding the manifest, signing a report (PAdES), test certificates, and verification.
+
+Why it is built this way:
+
+- The manifest (`oversight-manifest.json`) is attached to the PDF *before* signing, so the
+  signature covers it: a verifier can tie the visible pages (which print the manifest's
+  SHA-256 and the number of findings) to the machine-readable data, and both to the signer.
+- The signature is a PAdES baseline signature (SubFilter ``ETSI.CAdES.detached``), which
+  Adobe Reader, poppler's ``pdfsig`` and EU validators understand; B-B by default, B-T when
+  an RFC 3161 time-stamping server is given. Signing appends an incremental update and
+  must be the last write: anything appended afterwards leaves the signature intact but
+  no longer covering the whole file, which `verify_report` reports as a modification.
+- Verification uses pyHanko's validator offline (no fetching of certificates or
+  revocation data), with only the trust roots the user names, so the answer does not
+  depend on the machine's trust store or on the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, overload
+
+from asn1crypto import pem as asn1_pem  # type: ignore[import-untyped]
+from asn1crypto import pkcs12 as asn1_pkcs12
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from pyhanko.pdf_utils import embed
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko.sign.validation import (
+    EmbeddedPdfSignature,
+    PdfSignatureStatus,
+    SignatureCoverageLevel,
+    validate_pdf_signature,
+)
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.stamp import TextStampStyle
+from pyhanko_certvalidator import ValidationContext
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError as PypdfReadError
+
+from db.keyslots import write_atomic
+from oversight.errors import AuthenticationError, InputFileError, UsageError
+from oversight.report.data import manifest_digest
+
+__all__ = [
+    "MANIFEST_NAME",
+    "SIGNATURE_FIELD",
+    "ReportVerification",
+    "SignerIdentity",
+    "create_selfsigned",
+    "embed_manifest",
+    "sign_pdf",
+    "verify_report",
+]
+
+MANIFEST_NAME = "oversight-manifest.json"
+"""Name of the embedded manifest; `verify_report` looks for exactly this name."""
+
+SIGNATURE_FIELD = "OversightSignature"
+"""Name of the signature field `sign_pdf` creates."""
+
+KDF_ROUNDS = 600_000
+"""PBKDF2-SHA256 rounds protecting the PKCS#12 files we write (OWASP's 2023 figure)."""
+
+DOCUMENT_SIGNING_EKU = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+"""id-kp-documentSigning (RFC 9336)."""
+
+DEFAULT_BOX_SIZE = (220.0, 72.0)
+DEFAULT_BOX_MARGIN = 36.0
+
+# pyHanko logs expected outcomes ("self-signed", "no path to a trust root") at ERROR
+# level with tracebacks. Without any handler configured, Python's last-resort handler
+# would print them on stderr in the middle of `verify-report` output. A NullHandler on
+# the library loggers silences only that fallback; an application that configures
+# logging still receives the records.
+for _name in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def embed_manifest(pdf: bytes, manifest: dict[str, Any]) -> bytes:
+    """Attach the manifest as ``oversight-manifest.json`` (application/json).
+
+    Done as an incremental update *before* signing, so that the signature covers the
+    manifest. If the PDF already embeds the same manifest (same digest), it is returned
+    unchanged, so a builder that embeds it too does no harm. Refuses a PDF that already
+    holds a different manifest (a verifier must find exactly one) or that is already
+    signed (the update would fall outside the signature).
+    """
+    if not isinstance(manifest, dict):
+        raise UsageError("The manifest must be a JSON object (a dict).")
+    reader = _pyhanko_reader(pdf, "the report")
+    present = _attachments(pdf).get(MANIFEST_NAME)
+    if present:
+        if len(present) == 1 and _digest_of(present[0]) == manifest_digest(manifest):
+            return pdf
+        raise UsageError(f"The PDF already holds a different embedded {MANIFEST_NAME}.")
+    if _sig_fields_signed(reader):
+        raise UsageError("The PDF is already signed; embed the manifest before signing.")
+    data = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=2).encode("utf-8")
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    stream = embed.EmbeddedFileObject.from_file_data(
+        writer, data=data, mime_type="application/json",
+        params=embed.EmbeddedFileParams(embed_size=True, embed_checksum=True))
+    spec = embed.FileSpec(
+        file_spec_string=MANIFEST_NAME, file_name=MANIFEST_NAME, embedded_data=stream,
+        description="Oversight report manifest: the report's data as JSON; its SHA-256 "
+                    "(canonical JSON) is printed on the report's pages.")
+    embed.embed_file(writer, spec)
+    out = io.BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]  # pyHanko leaves it unannotated
+    return out.getvalue()
+
+
+def _digest_of(raw: bytes) -> str | None:
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return manifest_digest(doc) if isinstance(doc, dict) else None
+
+
+# --------------------------------------------------------------------------- signing
+
+
+def sign_pdf(pdf: bytes, p12: Path, passphrase: bytes | None, *, visible: bool = True,
+             box: tuple[float, float, float, float] | None = None, page: int = -1,
+             signer_name: str | None = None, timestamp_url: str | None = None,
+             reason: str = "Audit report", location: str | None = None) -> bytes:
+    """Sign ``pdf`` with the key in ``p12``: PAdES B-B, or B-T with ``timestamp_url``.
+
+    The signature is appended as an incremental update and must be the last change to
+    the file. A visible signature goes in ``box`` (x1, y1, x2, y2 in points, origin at the
+    bottom left) on ``page`` (0-based; negative counts from the end), by default the
+    bottom right corner of the last page; its stamp names the signer and the signing
+    time. ``visible=False`` makes an invisible signature (readers list it in their
+    signature panel).
+    """
+    reader = _pyhanko_reader(pdf, "the report")
+    if _sig_fields_signed(reader):
+        raise UsageError("The PDF is already signed; a report carries one signature.")
+    pages = _page_boxes(pdf)
+    if not -len(pages) <= page < len(pages):
+        raise UsageError(f"The report has {len(pages)} page(s); there is no page {page}.")
+    page_ix = page % len(pages)
+    spec_box = _field_box(box, pages[page_ix]) if visible else None
+    signer, cert = _load_signer(Path(p12), passphrase)
+    _check_usable(cert, Path(p12))
+    name = signer_name or _common_name(cert) or cert.subject.rfc4514_string()
+    meta = signers.PdfSignatureMetadata(
+        field_name=SIGNATURE_FIELD, md_algorithm="sha256", reason=reason,
+        location=location, name=name, subfilter=fields.SigSeedSubFilter.PADES,
+        signer_key_usage={"digital_signature", "non_repudiation"})
+    lines = ["Digitally signed by", "%(signer)s", "Date: %(ts)s", "Reason: %(reason)s"]
+    params = {"signer": _stamp_text(name), "reason": _stamp_text(reason)}
+    if location:
+        lines.append("Location: %(location)s")
+        params["location"] = _stamp_text(location)
+    style = TextStampStyle(stamp_text="\n".join(lines), border_width=1,
+                           timestamp_format="%Y-%m-%d %H:%M:%S %Z")
+    timestamper = HTTPTimeStamper(timestamp_url, timeout=30) if timestamp_url else None
+    pdf_signer = signers.PdfSigner(
+        meta, signer, timestamper=timestamper, stamp_style=style,
+        new_field_spec=fields.SigFieldSpec(SIGNATURE_FIELD, on_page=page_ix, box=spec_box))
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    try:
+        out = pdf_signer.sign_pdf(writer, appearance_text_params=params)
+    except TimestampRequestError as exc:
+        raise UsageError(f"The time-stamping server {timestamp_url} did not give a "
+                         f"timestamp ({exc.__cause__ or exc}); check the URL or sign "
+                         "without --timestamp-url (PAdES B-B).") from exc
+    except SigningError as exc:
+        raise UsageError(f"The report could not be signed: {exc}.") from exc
+    result: bytes = out.getvalue()
+    return result
+
+
+def _load_signer(p12: Path, passphrase: bytes | None) -> tuple[signers.SimpleSigner,
+                                                                  x509.Certificate]:
+    """Open the PKCS#12 file; tell a wrong passphrase apart from a file that is no key."""
+    try:
+        data = p12.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(f"The signing certificate {p12} does not exist.") from None
+    except OSError as exc:
+        raise InputFileError(f"The signing certificate {p12} cannot be read: "
+                             f"{exc.strerror or exc}.") from exc
+    try:
+        key, cert, _chain = pkcs12.load_key_and_certificates(data, passphrase)
+    except (ValueError, TypeError) as exc:
+        if not _looks_like_pkcs12(data):
+            raise InputFileError(f"{p12.name} is not a PKCS#12 (.p12/.pfx) file.") from exc
+        if not passphrase:
+            raise AuthenticationError(f"{p12.name} needs a passphrase.") from exc
+        raise AuthenticationError(f"The passphrase does not open {p12.name}.") from exc
+    if key is None or cert is None:
+        raise InputFileError(f"{p12.name} does not hold both a private key and its "
+                             "certificate; export the key with its certificate chain.")
+    try:
+        signer = signers.SimpleSigner.load_pkcs12_data(data, (), passphrase=passphrase)
+    except ValueError as exc:  # the same decoding has just succeeded: an odd key type
+        raise InputFileError(f"{p12.name} cannot be used for signing: {exc}.") from exc
+    return signer, cert
+
+
+def _looks_like_pkcs12(data: bytes) -> bool:
+    """True when the bytes parse as a PKCS#12 PFX structure (whatever the passphrase)."""
+    try:
+        pfx = asn1_pkcs12.Pfx.load(data, strict=True)
+        return pfx["version"].native == "v3" and pfx["auth_safe"]["content_type"].native in (
+            "data", "signed_data")
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def _check_usable(cert: x509.Certificate, p12: Path) -> None:
+    """Refuse a certificate that readers would reject anyway: out of date, wrong usage."""
+    now = dt.datetime.now(dt.UTC)
+    if cert.not_valid_after_utc < now:
+        raise UsageError(f"The certificate in {p12.name} expired on "
+                         f"{cert.not_valid_after_utc:%Y-%m-%d}.")
+    if cert.not_valid_before_utc > now + dt.timedelta(minutes=5):
+        raise UsageError(f"The certificate in {p12.name} is valid only from "
+                         f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC.")
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not (ku.digital_signature or ku.content_commitment):
+        raise UsageError(f"The certificate in {p12.name} is not meant for signing: its key "
+                         "usage lacks digitalSignature and nonRepudiation.")
+
+
+def _pyhanko_reader(pdf: bytes, what: str) -> PdfFileReader:
+    try:
+        return PdfFileReader(io.BytesIO(pdf), strict=False)
+    except Exception as exc:  # any parse failure of untrusted input means "not a PDF"
+        raise InputFileError(f"{what[0].upper()}{what[1:]} is not a readable PDF "
+                             f"({exc}).") from exc
+
+
+def _sig_fields_signed(reader: PdfFileReader) -> bool:
+    try:
+        return len(reader.embedded_signatures) > 0
+    except Exception:  # damaged signature fields: pyHanko's signing reports them itself
+        return False
+
+
+def _page_boxes(pdf: bytes) -> list[tuple[float, float, float, float]]:
+    try:
+        reader = PdfReader(io.BytesIO(pdf))
+        return [(float(p.mediabox.left), float(p.mediabox.bottom), float(p.mediabox.right),
+                 float(p.mediabox.top)) for p in reader.pages]
+    except (PypdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise InputFileError(f"The report is not a readable PDF ({exc}).") from exc
+
+
+def _field_box(box: tuple[float, float, float, float] | None,
+               media: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    if box is None:
+        w, h = DEFAULT_BOX_SIZE
+        right, bottom = media[2] - DEFAULT_BOX_MARGIN, media[1] + DEFAULT_BOX_MARGIN
+        box = (right - w, bottom, right, bottom + h)
+    x1, y1, x2, y2 = (round(v) for v in box)
+    if x2 - x1 < 20 or y2 - y1 < 10:
+        raise UsageError(f"The signature box {box} is too small or inverted; give "
+                         "(x1, y1, x2, y2) in points with x2 > x1 and y2 > y1.")
+    return x1, y1, x2, y2
+
+
+_NO_DECOMPOSITION = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i",
+                     "Œ": "OE", "œ": "oe", "Ŧ": "T", "ŧ": "t", "Ŋ": "N", "ŋ": "n", "ĸ": "k",
+                     "Ŀ": "L", "ŀ": "l", "‐": "-", "‑": "-", "–": "-", "—": "-", "‘": "'",
+                     "’": "'", "“": '"', "”": '"'}
+"""Letters Unicode does not decompose into a Latin-1 base letter plus accents."""
+
+
+def _stamp_text(text: str) -> str:
+    """Text the stamp's standard font (Courier, WinAnsi) can show.
+
+    pyHanko's built-in font covers Latin-1 only; other letters are shown without their
+    accents, or as '?'. The certificate and the signature dictionary keep the full name.
+    """
+    out = []
+    for ch in text:
+        if 0x20 <= ord(ch) < 0x7F or 0xA0 <= ord(ch) <= 0xFF:
+            out.append(ch)
+            continue
+        base = _NO_DECOMPOSITION.get(ch) or "".join(
+            c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        out.append(base if base and all(0x20 <= ord(c) < 0x7F for c in base) else "?")
+    return "".join(out)
+
+
+def _common_name(cert: x509.Certificate) -> str | None:
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else None
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+@overload
+def create_selfsigned(name: str, out: Path, passphrase: bytes, *,
+                      with_ca: Literal[False] = ..., days: int = ...,
+                      email: str | None = ...) -> Path: ...
+
+
+@overload
+def create_selfsigned(name: str, out: Path, passphrase: bytes, *, with_ca: Literal[True],
+                      days: int = ..., email: str | None = ...) -> tuple[Path, Path]: ...
+
+
+@overload
+def create_selfsigned(name: str, out: Path, passphrase: bytes, *, with_ca: bool,
+                      days: int = ..., email: str | None = ...) -> Path | tuple[Path, Path]:
+    ...
+
+
+def create_selfsigned(name: str, out: Path, passphrase: bytes, *, with_ca: bool = False,
+                      days: int = 825, email: str | None = None) -> Path | tuple[Path, Path]:
+    """Make a test signing key and certificate in ``out`` (PKCS#12, mode 0600).
+
+    For trying the signing workflow without an organisation's certificate: RSA-3072,
+    key usage digitalSignature + nonRepudiation, extended key usage documentSigning and
+    emailProtection (what Adobe Reader accepts for documents). With ``with_ca``, a tiny
+    CA issues the certificate instead of the certificate signing itself; its
+    certificate (public only) goes to ``out.with_suffix(".ca.pem")`` so that verifiers
+    can pass it as a trust root, and its key to ``<out stem>-ca.p12`` under the same
+    passphrase (keep both key files out of any repository). Returns the PKCS#12 path,
+    or (PKCS#12 path, CA certificate path). Existing files are never overwritten.
+    """
+    out = Path(out)
+    name = name.strip()
+    if not name:
+        raise UsageError("Give the signer's name (the certificate's common name).")
+    if len(name) > 64:
+        raise UsageError("The name may have at most 64 characters (X.509 common name).")
+    if not passphrase:
+        raise UsageError("Give a passphrase to protect the private key.")
+    if days < 1:
+        raise UsageError("The certificate must be valid for at least one day.")
+    if not out.parent.is_dir():
+        raise UsageError(f"The folder {out.parent} does not exist.")
+    ca_pem, ca_p12 = out.with_suffix(".ca.pem"), out.with_name(out.stem + "-ca.p12")
+    targets = [out, ca_pem, ca_p12] if with_ca else [out]
+    for target in targets:
+        if target.exists():
+            raise UsageError(f"{target} already exists; choose another file name.")
+    now = dt.datetime.now(dt.UTC)
+    start, end = now - dt.timedelta(minutes=5), now + dt.timedelta(days=days)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    subject_attrs = [x509.NameAttribute(NameOID.COMMON_NAME, name),
+                     x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME,
+                                        "Oversight Workstation test certificate")]
+    if email:
+        subject_attrs.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, email))
+    subject = x509.Name(subject_attrs)
+    builder = (x509.CertificateBuilder()
+               .subject_name(subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(start).not_valid_after(end)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(
+                   digital_signature=True, content_commitment=True, key_encipherment=False,
+                   data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                   crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+               .add_extension(x509.ExtendedKeyUsage(
+                   [DOCUMENT_SIGNING_EKU, ExtendedKeyUsageOID.EMAIL_PROTECTION]),
+                   critical=False)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                              critical=False))
+    if email:
+        try:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{email!r} is not a usable e-mail address ({exc}).") from exc
+    encryption = (serialization.PrivateFormat.PKCS12.encryption_builder()
+                  .kdf_rounds(KDF_ROUNDS)
+                  .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+                  .hmac_hash(hashes.SHA256())
+                  .build(passphrase))
+    if not with_ca:
+        cert = (builder.issuer_name(subject)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    key.public_key()), critical=False)
+                .sign(key, hashes.SHA256()))
+        write_atomic(out, pkcs12.serialize_key_and_certificates(
+            name.encode("utf-8"), key, cert, None, encryption))
+        return out
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    ca_name = x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, f"{name[:56]} test CA"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME,
+                           "Oversight Workstation test certificate")])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_cert = (x509.CertificateBuilder()
+               .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(start).not_valid_after(end + dt.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+               .add_extension(x509.KeyUsage(
+                   digital_signature=False, content_commitment=False, key_encipherment=False,
+                   data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                   crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+               .add_extension(ca_ski, critical=False)
+               .sign(ca_key, hashes.SHA256()))
+    cert = (builder.issuer_name(ca_name)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+                ca_ski), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    write_atomic(ca_p12, pkcs12.serialize_key_and_certificates(
+        f"{name} test CA".encode(), ca_key, ca_cert, None, encryption))
+    write_atomic(ca_pem, ca_cert.public_bytes(serialization.Encoding.PEM))
+    write_atomic(out, pkcs12.serialize_key_and_certificates(
+        name.encode("utf-8"), key, cert, [ca_cert], encryption))
+    return out, ca_pem
+
+
+# --------------------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class SignerIdentity:
+    """Who signed, as the signer's certificate says."""
+
+    common_name: str | None
+    subject: str
+    issuer: str
+    serial: str
+    """Serial number, hexadecimal."""
+    sha256: str
+    """SHA-256 fingerprint of the certificate (DER), lowercase hex."""
+    valid_until: str
+
+
+@dataclass(frozen=True)
+class ReportVerification:
+    """What `verify_report` found; ``ok`` is the verdict, ``problems`` say why not."""
+
+    file: str | None
+    signature_found: bool
+    signatures: int
+    """Signatures in the file (a report carries one)."""
+    intact: bool | None
+    """The signed bytes hash to the digest in the signature."""
+    valid: bool | None
+    """The signature over that digest verifies with the signer's certificate."""
+    coverage: str | None
+    """"entire file", "entire revision" (later updates appended), ..."""
+    modified_after_signing: bool | None
+    modification_level: str | None
+    """pyHanko's judgement of the changes after signing (NONE when there are none)."""
+    profile: str | None
+    """"PAdES B-B", "PAdES B-T", or the non-PAdES kind of signature."""
+    signer: SignerIdentity | None
+    signing_time: str | None
+    """Signing time as claimed by the signer (the PDF's /M), ISO 8601."""
+    timestamp: str | None
+    """Time from the RFC 3161 timestamp token (PAdES B-T), ISO 8601."""
+    timestamp_ok: bool | None
+    trust: str
+    """"trusted", "untrusted", "untrusted (no trust roots given)", "self-signed" (no roots
+    given, and the certificate signed itself), or "not checked (the signature does not
+    verify)"."""
+    trusted: bool
+    """The signer's certificate chains to one of the given trust roots."""
+    trust_roots: list[str]
+    bottom_line: bool | None
+    """pyHanko's overall judgement (includes trust, so False without trust roots)."""
+    manifest_found: bool
+    manifest_digest: str | None
+    findings: int | None
+    pages_show_digest: bool
+    pages_show_findings: bool
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Everything holds; trust counts only when trust roots were given."""
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.signer
+        return {
+            "ok": self.ok, "file": self.file, "signature_found": self.signature_found,
+            "signatures": self.signatures, "intact": self.intact, "valid": self.valid,
+            "coverage": self.coverage, "modified_after_signing": self.modified_after_signing,
+            "modification_level": self.modification_level, "profile": self.profile,
+            "signer": None if s is None else s.common_name or s.subject,
+            "signer_subject": None if s is None else s.subject,
+            "signer_issuer": None if s is None else s.issuer,
+            "signer_serial": None if s is None else s.serial,
+            "signer_sha256": None if s is None else s.sha256,
+            "signer_valid_until": None if s is None else s.valid_until,
+            "signing_time": self.signing_time, "timestamp": self.timestamp,
+            "timestamp_ok": self.timestamp_ok, "trust": self.trust, "trusted": self.trusted,
+            "trust_roots": list(self.trust_roots), "bottom_line": self.bottom_line,
+            "manifest_found": self.manifest_found, "manifest_digest": self.manifest_digest,
+            "findings": self.findings, "pages_show_digest": self.pages_show_digest,
+            "pages_show_findings": self.pages_show_findings,
+            "problems": list(self.problems),
+        }
+
+
+_COVERAGE = {
+    SignatureCoverageLevel.ENTIRE_FILE: "entire file",
+    SignatureCoverageLevel.ENTIRE_REVISION: "entire revision",
+    SignatureCoverageLevel.CONTIGUOUS_BLOCK_FROM_START: "contiguous block from the start",
+    SignatureCoverageLevel.UNCLEAR: "unclear",
+}
+
+_TRUST_PROBLEMS = {
+    "NO_CERTIFICATE_CHAIN_FOUND": "no chain of certificates leads to a given trust root",
+    "CHAIN_CONSTRAINTS_FAILURE": "its chain does not lead to a given trust root or breaks "
+                                 "a constraint (key usage, CA flags)",
+    "CERTIFICATE_CHAIN_GENERAL_FAILURE": "its certificate chain could not be validated",
+    "OUT_OF_BOUNDS_NO_POE": "it is outside its validity period",
+    "OUT_OF_BOUNDS_NOT_REVOKED": "it is outside its validity period",
+    "EXPIRED": "it has expired",
+    "NOT_YET_VALID": "it is not yet valid",
+    "REVOKED": "it has been revoked",
+    "REVOKED_NO_POE": "it has been revoked",
+    "TRY_LATER": "its revocation status is unknown",
+    "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "it uses an algorithm no longer accepted",
+}
+
+_DIGEST_RE = re.compile(r"Manifest SHA[-\u2010\u2011\u2013]?256:\s*((?:[0-9a-fA-F]\s*){64})")
+_FINDINGS_RE = re.compile(r"Findings in this report:\s*(\d[\d,]*)")
+
+
+def verify_report(pdf: bytes | Path, trust: list[Path] | None = None) -> ReportVerification:
+    """Check a signed report: signature, coverage, signer, trust, and the manifest.
+
+    Offline: no certificates or revocation data are fetched. Without trust roots the
+    signer's identity is reported but not vouched for ("self-signed" or "untrusted (no
+    trust roots given)") and that alone does not make the result fail; with trust roots
+    the signer's chain must validate against them. Any incremental update after the
+    signature (a note, a form fill, a metadata change, another signature) counts as a
+    modification. The manifest and page checks read the revision the signature covers.
+    """
+    if isinstance(pdf, Path):
+        file_name: str | None = str(pdf)
+        try:
+            data = pdf.read_bytes()
+        except FileNotFoundError:
+            raise InputFileError(f"{pdf}: no such file.") from None
+        except OSError as exc:
+            raise InputFileError(f"{pdf} cannot be read: {exc.strerror or exc}.") from exc
+    else:
+        file_name, data = None, bytes(pdf)
+    roots = _load_trust_roots(trust or [])
+    if b"%PDF-" not in data[:1024]:
+        raise InputFileError(f"{file_name or 'The file'} is not a PDF file.")
+    reader = _pyhanko_reader(data, file_name or "the file")
+    problems: list[str] = []
+    try:
+        sigs = [s for s in reader.embedded_signatures if s.sig_object_type == "/Sig"]
+    except Exception as exc:  # a damaged signature dictionary: the file is unusable
+        raise InputFileError(f"The signatures in {file_name or 'the PDF'} cannot be read "
+                             f"({exc}).") from exc
+    facts: dict[str, Any] = {
+        "signature_found": bool(sigs), "signatures": len(sigs), "intact": None,
+        "valid": None, "coverage": None, "modified_after_signing": None,
+        "modification_level": None, "profile": None, "signer": None, "signing_time": None,
+        "timestamp": None, "timestamp_ok": None, "trusted": False, "bottom_line": None,
+        "trust": "untrusted (no trust roots given)" if not roots else "untrusted",
+    }
+    signed_part = data
+    if not sigs:
+        problems.append("The PDF carries no digital signature.")
+    else:
+        sig = sigs[0]
+        signed_part = _check_signature(sig, data, roots, facts, problems)
+        if len(sigs) > 1:
+            problems.append(f"The PDF carries {len(sigs)} signatures; a report is signed "
+                            "once, so the later ones were added after it was issued.")
+    manifest = _check_manifest(signed_part, facts, problems)
+    return ReportVerification(
+        file=file_name, trust_roots=[str(p) for p in trust or []], problems=problems,
+        manifest_found=manifest is not None, **facts)
+
+
+def _check_signature(sig: EmbeddedPdfSignature, data: bytes, roots: list[asn1_x509.Certificate],
+                     facts: dict[str, Any], problems: list[str]) -> bytes:
+    """Validate the first signature; fill ``facts``; return the bytes it covers."""
+    context = ValidationContext(trust_roots=roots, allow_fetching=False)
+    usage = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"},
+                                match_all_key_usages=False)
+    try:
+        status: PdfSignatureStatus = validate_pdf_signature(
+            sig, signer_validation_context=context, key_usage_settings=usage)
+    except Exception as exc:  # a damaged signature is a finding, not a crash
+        problems.append(f"The signature cannot be validated: {exc}.")
+        return data
+    cert = x509.load_der_x509_certificate(status.signing_cert.dump())
+    facts["intact"], facts["valid"] = bool(status.intact), bool(status.valid)
+    if not status.intact:
+        problems.append("The signed content was changed after signing: its digest does not "
+                        "match the one in the signature.")
+    elif not status.valid:
+        problems.append("The signature value does not verify with the signer's certificate.")
+    coverage = status.coverage
+    facts["coverage"] = _COVERAGE.get(coverage, str(coverage)) if coverage else None
+    level = status.modification_level
+    facts["modification_level"] = level.name if level is not None else None
+    modified = coverage != SignatureCoverageLevel.ENTIRE_FILE
+    facts["modified_after_signing"] = modified
+    if modified:
+        problems.append("The file was modified after signing: the signature does not cover "
+                        f"the whole file (coverage: {facts['coverage']}; pyHanko's judgement "
+                        f"of the later changes: {facts['modification_level']}).")
+    if status.docmdp_ok is False:
+        problems.append("The changes after signing break the signature's modification "
+                        "policy.")
+    if not status.seed_value_ok:
+        problems.append(f"The signature breaks its field's constraints: "
+                        f"{status.seed_value_constraint_error}.")
+    subfilter = str(sig.sig_object.get("/SubFilter", ""))
+    ts = status.timestamp_validity
+    if subfilter == "/ETSI.CAdES.detached":
+        facts["profile"] = "PAdES B-T" if ts is not None else "PAdES B-B"
+    else:
+        facts["profile"] = f"{subfilter.lstrip('/') or 'unknown'} (not PAdES)"
+    if status.signer_reported_dt is not None:
+        facts["signing_time"] = status.signer_reported_dt.isoformat()
+    if ts is not None:
+        facts["timestamp"] = ts.timestamp.isoformat()
+        facts["timestamp_ok"] = bool(ts.intact and ts.valid)
+        if not facts["timestamp_ok"]:
+            problems.append("The signature's timestamp token does not verify.")
+        elif roots and not ts.trusted:
+            problems.append("The timestamp authority does not chain to the given trust "
+                            "roots; add the time-stamping authority's root with --trust.")
+    facts["signer"] = _identity(cert)
+    facts["bottom_line"] = bool(status.bottom_line)
+    # Trust is about the signer's certificate: does it chain to a given root? pyHanko
+    # only builds the chain once the signature value verifies.
+    chain_ok = status.validation_path is not None and status.trust_problem_indic is None
+    facts["trusted"] = bool(roots) and chain_ok
+    if not status.valid:
+        facts["trust"] = "not checked (the signature does not verify)"
+    elif roots and chain_ok:
+        facts["trust"] = "trusted"
+    elif roots:
+        indic = status.trust_problem_indic
+        code = str(getattr(indic, "name", indic))
+        why = _TRUST_PROBLEMS.get(code, code) if indic is not None else "no chain was found"
+        problems.append(f"The signer's certificate is not trusted against the given trust "
+                        f"roots: {why}.")
+    elif _self_signed(cert):
+        facts["trust"] = "self-signed"
+    if roots and not problems and not status.bottom_line:
+        problems.append("pyHanko's overall judgement of the signature is negative.")
+    start, length = int(sig.byte_range[2]), int(sig.byte_range[3])
+    end = start + length
+    return data[:end] if 0 < end <= len(data) else data
+
+
+_DN_NAMES = {NameOID.EMAIL_ADDRESS: "E"}
+
+
+def _identity(cert: x509.Certificate) -> SignerIdentity:
+    return SignerIdentity(
+        common_name=_common_name(cert), subject=cert.subject.rfc4514_string(_DN_NAMES),
+        issuer=cert.issuer.rfc4514_string(_DN_NAMES), serial=format(cert.serial_number, "X"),
+        sha256=cert.fingerprint(hashes.SHA256()).hex(),
+        valid_until=cert.not_valid_after_utc.isoformat())
+
+
+def _self_signed(cert: x509.Certificate) -> bool:
+    """Issued by itself: its own key verifies its signature."""
+    if cert.issuer != cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _load_trust_roots(paths: Sequence[Path]) -> list[asn1_x509.Certificate]:
+    """Certificates from PEM (one or several) or DER files."""
+    roots: list[asn1_x509.Certificate] = []
+    for path in paths:
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise InputFileError(f"Trust root {path}: no such file.") from None
+        except OSError as exc:
+            raise InputFileError(f"Trust root {path} cannot be read: "
+                                 f"{exc.strerror or exc}.") from exc
+        try:
+            if asn1_pem.detect(raw):
+                found = [asn1_x509.Certificate.load(der)
+                         for kind, _h, der in asn1_pem.unarmor(raw, multiple=True)
+                         if kind == "CERTIFICATE"]
+            else:
+                found = [asn1_x509.Certificate.load(raw)]
+            for cert in found:
+                _ = cert.subject.native  # force parsing: garbage fails here, not later
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InputFileError(f"Trust root {path} is not a certificate (PEM or DER).") \
+                from exc
+        if not found:
+            raise InputFileError(f"Trust root {path} holds no certificate.")
+        roots.extend(found)
+    return roots
+
+
+def _attachments(pdf: bytes) -> dict[str, list[bytes]]:
+    try:
+        return {str(k): list(v) for k, v in PdfReader(io.BytesIO(pdf)).attachments.items()}
+    except Exception:  # unreadable attachments count as none; the signing or the
+        return {}      # verification that follows reports on the PDF itself
+
+
+def _check_manifest(pdf: bytes, facts: dict[str, Any],
+                    problems: list[str]) -> dict[str, Any] | None:
+    """Find the manifest, recompute its digest, and compare with what the pages print."""
+    facts.update(manifest_digest=None, findings=None, pages_show_digest=False,
+                 pages_show_findings=False)
+    try:
+        reader = PdfReader(io.BytesIO(pdf))
+        entries = reader.attachments.get(MANIFEST_NAME)
+    except Exception as exc:  # damaged streams (zlib, parse errors) are findings too
+        problems.append(f"The embedded files cannot be read ({exc}).")
+        return None
+    if not entries:
+        problems.append(f"The PDF has no embedded {MANIFEST_NAME}.")
+        return None
+    if len(entries) > 1:
+        problems.append(f"The PDF embeds {MANIFEST_NAME} more than once.")
+    try:
+        doc = json.loads(entries[0].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append(f"The embedded {MANIFEST_NAME} is not valid JSON ({exc}).")
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
+        problems.append(f"The embedded {MANIFEST_NAME} is not a report manifest (no list "
+                        "of findings).")
+        return None
+    digest, count = manifest_digest(doc), len(doc["findings"])
+    facts.update(manifest_digest=digest, findings=count)
+    try:
+        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    except Exception as exc:  # as above: report, do not crash
+        problems.append(f"The text of the pages cannot be read ({exc}).")
+        return doc
+    printed = {re.sub(r"\s+", "", m).lower() for m in _DIGEST_RE.findall(text)}
+    if not printed:
+        problems.append("The pages do not print the manifest's SHA-256 "
+                        "(\"Manifest SHA-256: ...\").")
+    elif printed != {digest}:
+        other = ", ".join(sorted(printed - {digest})) or "none"
+        problems.append(f"The pages print the manifest SHA-256 {other}, but the embedded "
+                        f"manifest's SHA-256 is {digest}.")
+    else:
+        facts["pages_show_digest"] = True
+    counts = {int(m.replace(",", "")) for m in _FINDINGS_RE.findall(text)}
+    if not counts:
+        problems.append("The pages do not print the number of findings "
+                        "(\"Findings in this report: N\").")
+    elif counts != {count}:
+        shown = ", ".join(str(c) for c in sorted(counts))
+        problems.append(f"The pages say {shown} finding(s), but the embedded manifest "
+                        f"lists {count}.")
+    else:
+        facts["pages_show_findings"] = True
+    return doc

@@ -1,0 +1,507 @@
+"""Signing reports: the manifest embedded before signing, a PAdES signature that pyHanko
+and poppler's pdfsig both accept, tampering and later updates detected by both, trust
+against given roots, and the printed manifest digest tied to the embedded manifest.
+
+build.py is not used: a small report is drawn with ReportLab (uncompressed page streams,
+so a test can flip one byte of the printed text). Keys are made in temporary folders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import io
+import json
+import re
+import shutil
+import stat
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pypdf import PdfReader
+from reportlab.pdfgen import canvas
+
+from oversight.errors import AuthenticationError, InputFileError, UsageError
+from oversight.report.data import manifest_digest
+from oversight.report.sign import (
+    MANIFEST_NAME,
+    create_selfsigned,
+    embed_manifest,
+    sign_pdf,
+    verify_report,
+)
+
+PASS = b"correct horse battery staple"
+SIGNER = "Aurelia Novák"
+needs_pdfsig = pytest.mark.skipif(shutil.which("pdfsig") is None,
+                                  reason="poppler's pdfsig is not installed")
+
+
+def sample_manifest(n: int = 3) -> dict[str, Any]:
+    return {"format": "oversight-report-manifest", "version": 1, "report_id": "R-test",
+            "title": "Audit of logged operations", "findings": [
+                {"id": i, "rule_id": "R1", "severity": "high", "status": "open",
+                 "message": f"Finding {i}: stop without recorded grounds"}
+                for i in range(1, n + 1)]}
+
+
+def report_pdf(printed: dict[str, Any], pages: int = 2) -> bytes:
+    """A report whose every page prints the two manifest lines of ``printed``."""
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pageCompression=0)
+    for p in range(1, pages + 1):
+        c.drawString(72, 760, f"Audit report - page {p} of {pages}")
+        c.drawString(72, 740, "Irregularities found in the logged operations.")
+        c.drawString(72, 60, f"Findings in this report: {len(printed['findings'])}")
+        c.drawString(72, 46, f"Manifest SHA-256: {manifest_digest(printed)}")
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("keys")
+    p12, ca = create_selfsigned(SIGNER, d / "signer.p12", PASS, with_ca=True,
+                                email="aurelia@example.org")
+    _, other_ca = create_selfsigned("Somebody Else", d / "other.p12", PASS, with_ca=True)
+    self_p12 = create_selfsigned("Self Signer", d / "self.p12", PASS)
+    return {"p12": p12, "ca": ca, "ca_p12": d / "signer-ca.p12", "other_ca": other_ca,
+            "self": self_p12}
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    return sample_manifest()
+
+
+@pytest.fixture(scope="module")
+def unsigned(manifest: dict[str, Any]) -> bytes:
+    return embed_manifest(report_pdf(manifest), manifest)
+
+
+@pytest.fixture(scope="module")
+def signed(unsigned: bytes, keys: dict[str, Path]) -> bytes:
+    return sign_pdf(unsigned, keys["p12"], PASS, location="Prague")
+
+
+def pdfsig(tmp_path: Path, data: bytes, name: str = "x.pdf") -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    res = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr  # pdfsig exits 0 whatever it finds
+    return res.stdout
+
+
+def byte_range(data: bytes) -> tuple[int, int, int, int]:
+    m = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", data)
+    assert m is not None
+    a, b, c, d = (int(x) for x in m.groups())
+    return a, b, c, d
+
+
+def flip(data: bytes, at: int) -> bytes:
+    """Change one byte that the signature covers (not its /Contents, not the xref)."""
+    _, first_len, second_start, second_len = byte_range(data)
+    assert at < first_len or second_start <= at < second_start + second_len
+    out = bytearray(data)
+    out[at] ^= 0x01
+    return bytes(out)
+
+
+def sig_widgets(data: bytes) -> list[tuple[int, list[float]]]:
+    """(page index, /Rect) of every signature widget."""
+    found = []
+    for ix, page in enumerate(PdfReader(io.BytesIO(data)).pages):
+        for ref in page.get("/Annots") or []:
+            annot = ref.get_object()
+            ft = annot.get("/FT") or annot.get("/Parent", {}).get("/FT")
+            if annot.get("/Subtype") == "/Widget" and ft == "/Sig":
+                found.append((ix, [float(v) for v in annot["/Rect"]]))
+    return found
+
+
+# ------------------------------------------------------------------ manifest and signing
+
+
+def test_manifest_is_embedded_before_signing(unsigned: bytes, signed: bytes,
+                                             manifest: dict[str, Any],
+                                             keys: dict[str, Path]) -> None:
+    reader = PdfReader(io.BytesIO(signed))
+    assert json.loads(reader.attachments[MANIFEST_NAME][0]) == manifest
+    names = reader.trailer["/Root"]["/Names"]["/EmbeddedFiles"]["/Names"]
+    spec = names[names.index(MANIFEST_NAME) + 1].get_object()
+    assert spec["/EF"]["/F"].get_object()["/Subtype"] == "/application/json"
+    # The embedded file sits before the signed byte range ends: the signature covers it.
+    _, _, start, length = byte_range(signed)
+    assert signed.startswith(unsigned) and start + length == len(signed)
+    # The same manifest again (a builder may embed it too) changes nothing; another is refused.
+    assert embed_manifest(unsigned, manifest) == unsigned
+    with pytest.raises(UsageError, match="different embedded"):
+        embed_manifest(unsigned, sample_manifest(4))
+    with pytest.raises(UsageError, match="already signed"):
+        embed_manifest(sign_pdf(report_pdf(manifest), keys["p12"], PASS), manifest)
+    with pytest.raises(InputFileError, match="not a readable PDF"):
+        embed_manifest(b"not a pdf at all", manifest)
+
+
+def test_signing_twice_is_refused(signed: bytes, keys: dict[str, Path]) -> None:
+    with pytest.raises(UsageError, match="already signed"):
+        sign_pdf(signed, keys["p12"], PASS)
+
+
+def test_signed_report_verifies_and_is_trusted(tmp_path: Path, signed: bytes,
+                                               keys: dict[str, Path],
+                                               manifest: dict[str, Any]) -> None:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(signed)
+    v = verify_report(path, trust=[keys["ca"]])
+    assert v.ok, v.problems
+    assert v.signature_found and v.signatures == 1 and v.intact and v.valid
+    assert v.coverage == "entire file" and v.modified_after_signing is False
+    assert v.modification_level == "NONE"
+    assert v.profile == "PAdES B-B" and v.timestamp is None
+    assert v.trust == "trusted" and v.trusted and v.bottom_line is True
+    assert v.manifest_found and v.manifest_digest == manifest_digest(manifest)
+    assert v.findings == 3 and v.pages_show_digest and v.pages_show_findings
+    _, cert, chain = pkcs12.load_key_and_certificates(keys["p12"].read_bytes(), PASS)
+    assert cert is not None and len(chain) == 1  # the CA certificate travels with the key
+    assert v.signer is not None and v.signer.common_name == SIGNER
+    assert v.signer.sha256 == cert.fingerprint(hashes.SHA256()).hex()
+    assert v.signer.serial == format(cert.serial_number, "X")
+    assert "E=aurelia@example.org" in v.signer.subject and "test CA" in v.signer.issuer
+    assert v.signing_time is not None and v.signing_time[:4].isdigit()
+    doc = json.loads(json.dumps(v.to_json()))
+    assert doc["ok"] is True and doc["signer"] == SIGNER and doc["problems"] == []
+    assert doc["trust_roots"] == [str(keys["ca"])] and doc["file"] == str(path)
+
+
+def test_trust_is_reported_separately(tmp_path: Path, signed: bytes, keys: dict[str, Path],
+                                      unsigned: bytes) -> None:
+    v = verify_report(signed)
+    assert v.ok and v.intact and v.valid
+    assert v.trust == "untrusted (no trust roots given)" and not v.trusted
+    assert v.bottom_line is False  # pyHanko's judgement includes trust
+    v = verify_report(signed, trust=[keys["other_ca"]])
+    assert not v.ok and v.intact and v.valid and v.trust == "untrusted"
+    assert any("not trusted against the given trust roots" in p for p in v.problems)
+    both = verify_report(signed, trust=[keys["other_ca"], keys["ca"]])
+    assert both.ok and both.trust == "trusted"
+    selfsigned = sign_pdf(unsigned, keys["self"], PASS)
+    v = verify_report(selfsigned)
+    assert v.ok and v.trust == "self-signed"
+    v = verify_report(selfsigned, trust=[keys["ca"]])
+    assert not v.ok and v.trust == "untrusted"
+    # A self-signed certificate can itself be the trust root (exported without its key).
+    _, cert, _ = pkcs12.load_key_and_certificates(keys["self"].read_bytes(), PASS)
+    assert cert is not None
+    own = tmp_path / "self.pem"
+    own.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    v = verify_report(selfsigned, trust=[own])
+    assert v.ok and v.trust == "trusted"
+
+
+@needs_pdfsig
+def test_pdfsig_accepts_the_signature(tmp_path: Path, signed: bytes) -> None:
+    out = pdfsig(tmp_path, signed)
+    assert "Signature Validation: Signature is Valid." in out
+    assert "Total document signed" in out and "Not total document signed" not in out
+    assert "Signature Type: ETSI.CAdES.detached" in out
+    assert f"Signer Certificate Common Name: {SIGNER}" in out
+    # Trust is a separate line: our test CA is not in poppler's NSS database.
+    assert "Certificate Validation:" in out
+
+
+# ------------------------------------------------------------------ tampering and updates
+
+
+def _in_page_text(data: bytes) -> int:
+    return data.index(b"Findings in this report") + 3
+
+
+def _in_manifest_stream(data: bytes) -> int:
+    obj = data.index(b"/Type /EmbeddedFile")
+    start = data.index(b"stream", obj) + len(b"stream\n")
+    end = data.index(b"endstream", start)
+    return (start + end) // 2
+
+
+@pytest.mark.parametrize("where", [_in_page_text, _in_manifest_stream],
+                         ids=["page-content", "manifest"])
+def test_one_flipped_byte_is_detected_by_both(tmp_path: Path, signed: bytes,
+                                              keys: dict[str, Path], where: Any) -> None:
+    bad = flip(signed, where(signed))
+    v = verify_report(bad, trust=[keys["ca"]])
+    assert not v.ok and v.signature_found and v.intact is False
+    assert any("changed after signing" in p for p in v.problems)
+    if shutil.which("pdfsig"):
+        out = pdfsig(tmp_path, bad)
+        assert "Signature Validation: Digest Mismatch." in out
+        assert "Signature is Valid" not in out
+
+
+def _add_annotation(data: bytes) -> bytes:
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    page_ref, _ = w.find_page_for_modification(0)
+    annot = generic.DictionaryObject({
+        generic.pdf_name("/Type"): generic.pdf_name("/Annot"),
+        generic.pdf_name("/Subtype"): generic.pdf_name("/Text"),
+        generic.pdf_name("/Rect"): generic.ArrayObject(
+            [generic.FloatObject(v) for v in (100, 100, 120, 120)]),
+        generic.pdf_name("/Contents"): generic.pdf_string("added after signing")})
+    w.register_annotation(page_ref, w.add_object(annot))
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def _change_metadata(data: bytes) -> bytes:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    w.document_meta.title = "Retitled after signing"
+    w.update_root()
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("update", [_add_annotation, _change_metadata],
+                         ids=["annotation", "metadata"])
+def test_update_after_signing_is_a_modification(tmp_path: Path, signed: bytes,
+                                                keys: dict[str, Path], update: Any) -> None:
+    later = update(signed)
+    assert later.startswith(signed) and len(later) > len(signed)
+    v = verify_report(later, trust=[keys["ca"]])
+    assert not v.ok
+    assert v.intact and v.valid  # the signed revision itself is untouched...
+    assert v.modified_after_signing is True and v.coverage == "entire revision"
+    assert any("modified after signing" in p for p in v.problems)
+    assert v.pages_show_digest and v.pages_show_findings  # ...and checked as signed
+    if shutil.which("pdfsig"):
+        out = pdfsig(tmp_path, later)
+        assert "Not total document signed" in out
+        assert "Signature Validation: Signature is Valid." in out
+
+
+# ------------------------------------------------------------------ certificates and inputs
+
+
+def test_passphrase_and_key_file_errors(tmp_path: Path, unsigned: bytes,
+                                        keys: dict[str, Path]) -> None:
+    with pytest.raises(AuthenticationError, match=r"^The passphrase does not open signer\.p12\.$"):
+        sign_pdf(unsigned, keys["p12"], b"wrong passphrase")
+    with pytest.raises(AuthenticationError, match="needs a passphrase"):
+        sign_pdf(unsigned, keys["p12"], None)
+    with pytest.raises(InputFileError, match="does not exist"):
+        sign_pdf(unsigned, tmp_path / "missing.p12", PASS)
+    garbage = tmp_path / "garbage.p12"
+    garbage.write_bytes(b"\x30\x82 this is not a key" * 10)
+    with pytest.raises(InputFileError, match="not a PKCS#12"):
+        sign_pdf(unsigned, garbage, PASS)
+    pem_only = tmp_path / "ca-as-p12.p12"
+    pem_only.write_bytes(keys["ca"].read_bytes())
+    with pytest.raises(InputFileError, match="not a PKCS#12"):
+        sign_pdf(unsigned, pem_only, PASS)
+
+
+def test_certificates_created(tmp_path: Path, keys: dict[str, Path]) -> None:
+    for f in (keys["p12"], keys["ca"], keys["ca_p12"], keys["self"]):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    assert keys["ca"] == keys["p12"].with_suffix(".ca.pem")
+    pem = keys["ca"].read_text()
+    assert "BEGIN CERTIFICATE" in pem and "PRIVATE KEY" not in pem
+    ca_cert = x509.load_pem_x509_certificate(pem.encode())
+    assert ca_cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    ca_key, ca_in_p12, _ = pkcs12.load_key_and_certificates(keys["ca_p12"].read_bytes(), PASS)
+    assert ca_key is not None and ca_in_p12 == ca_cert
+    key, cert, _ = pkcs12.load_key_and_certificates(keys["p12"].read_bytes(), PASS)
+    assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 3072
+    assert cert is not None and cert.issuer == ca_cert.subject
+    cert.verify_directly_issued_by(ca_cert)
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert ku.critical and ku.value.digital_signature and ku.value.content_commitment
+    assert not ku.value.key_cert_sign
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in eku
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.RFC822Name) == ["aurelia@example.org"]
+    _, self_cert, _ = pkcs12.load_key_and_certificates(keys["self"].read_bytes(), PASS)
+    assert self_cert is not None and self_cert.issuer == self_cert.subject
+    with pytest.raises(UsageError, match="already exists"):
+        create_selfsigned("Again", keys["p12"], PASS)
+    with pytest.raises(UsageError, match="passphrase"):
+        create_selfsigned("No Pass", tmp_path / "n.p12", b"")
+    with pytest.raises(UsageError, match="does not exist"):
+        create_selfsigned("Nowhere", tmp_path / "no" / "such" / "x.p12", PASS)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_unsigned_report_is_not_ok(unsigned: bytes) -> None:
+    v = verify_report(unsigned)
+    assert not v.ok and not v.signature_found and v.intact is None
+    assert v.problems[0] == "The PDF carries no digital signature."
+    assert v.pages_show_digest and v.pages_show_findings  # the manifest checks still run
+
+
+def test_verify_inputs(tmp_path: Path, signed: bytes) -> None:
+    with pytest.raises(InputFileError, match="no such file"):
+        verify_report(tmp_path / "missing.pdf")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(InputFileError, match="not a PDF"):
+        verify_report(text)
+    with pytest.raises(InputFileError, match="not a certificate"):
+        verify_report(signed, trust=[text])
+    with pytest.raises(InputFileError, match="no such file"):
+        verify_report(signed, trust=[tmp_path / "missing.pem"])
+
+
+def test_manifest_that_does_not_match_the_pages(keys: dict[str, Path],
+                                                manifest: dict[str, Any]) -> None:
+    other = dict(manifest, title="A different report")  # same number of findings
+    v = verify_report(sign_pdf(embed_manifest(report_pdf(manifest), other), keys["p12"],
+                               PASS), trust=[keys["ca"]])
+    assert v.intact and v.trusted and not v.ok
+    assert not v.pages_show_digest and v.pages_show_findings
+    assert v.problems == [f"The pages print the manifest SHA-256 {manifest_digest(manifest)}, "
+                          f"but the embedded manifest's SHA-256 is {manifest_digest(other)}."]
+    fewer = sample_manifest(2)
+    printed_wrong_count = report_pdf(dict(fewer, findings=manifest["findings"]))
+    v = verify_report(sign_pdf(embed_manifest(printed_wrong_count, fewer), keys["p12"], PASS))
+    assert not v.ok and any("say 3 finding(s), but the embedded manifest lists 2" in p
+                            for p in v.problems)
+    v = verify_report(sign_pdf(report_pdf(manifest), keys["p12"], PASS))
+    assert not v.ok and v.problems == [f"The PDF has no embedded {MANIFEST_NAME}."]
+
+
+# ------------------------------------------------------------------ appearance
+
+
+def test_visible_signature_on_the_last_page(signed: bytes) -> None:
+    widgets = sig_widgets(signed)
+    assert len(widgets) == 1
+    page, (x1, y1, x2, y2) = widgets[0]
+    assert page == 1 and x2 - x1 > 100 and y2 - y1 > 40
+    if shutil.which("pdftotext"):  # poppler renders the widget's appearance
+        text = subprocess.run(["pdftotext", "-f", "2", "-l", "2", "-", "-"], input=signed,
+                              capture_output=True, check=True).stdout.decode("utf-8")
+        assert "Digitally signed by\nAurelia Novák\nDate: 20" in text
+        assert "Location: Prague" in text
+
+
+def test_box_page_and_invisible(unsigned: bytes, keys: dict[str, Path]) -> None:
+    placed = sign_pdf(unsigned, keys["p12"], PASS, box=(50, 600, 300, 680), page=0)
+    assert sig_widgets(placed) == [(0, [50.0, 600.0, 300.0, 680.0])]
+    assert verify_report(placed).ok
+    hidden = sign_pdf(unsigned, keys["p12"], PASS, visible=False)
+    assert all(rect == [0.0, 0.0, 0.0, 0.0] for _, rect in sig_widgets(hidden))
+    assert verify_report(hidden, trust=[keys["ca"]]).ok
+    with pytest.raises(UsageError, match="no page 5"):
+        sign_pdf(unsigned, keys["p12"], PASS, page=5)
+    with pytest.raises(UsageError, match="too small or inverted"):
+        sign_pdf(unsigned, keys["p12"], PASS, box=(300, 600, 50, 680))
+
+
+# ------------------------------------------------------------------ PAdES B-T
+
+
+class _TSAHandler(http.server.BaseHTTPRequestHandler):
+    stamper: Any = None
+
+    def do_POST(self) -> None:
+        from asn1crypto import tsp
+
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        resp = self.stamper.request_tsa_response(tsp.TimeStampReq.load(body)).dump()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/timestamp-reply")
+        self.send_header("Content-Length", str(len(resp)))
+        self.end_headers()
+        self.wfile.write(resp)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def tsa_url(keys: dict[str, Path]) -> Iterator[str]:
+    """A local RFC 3161 server whose certificate the test CA issued."""
+    from pyhanko.keys.internal import (
+        translate_pyca_cryptography_cert_to_asn1,
+        translate_pyca_cryptography_key_to_asn1,
+    )
+    from pyhanko.sign.timestamps import DummyTimeStamper
+
+    ca_key, ca_cert, _ = pkcs12.load_key_and_certificates(keys["ca_p12"].read_bytes(), PASS)
+    assert isinstance(ca_key, rsa.RSAPrivateKey) and ca_cert is not None
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = ca_cert.not_valid_before_utc
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(ca_cert.not_valid_after_utc)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
+                           critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    _TSAHandler.stamper = DummyTimeStamper(
+        tsa_cert=translate_pyca_cryptography_cert_to_asn1(cert),
+        tsa_key=translate_pyca_cryptography_key_to_asn1(key),
+        certs_to_embed=[translate_pyca_cryptography_cert_to_asn1(ca_cert)])
+    server = http.server.HTTPServer(("127.0.0.1", 0), _TSAHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_pades_b_t_with_a_timestamp_server(tmp_path: Path, unsigned: bytes,
+                                           keys: dict[str, Path], tsa_url: str) -> None:
+    stamped = sign_pdf(unsigned, keys["p12"], PASS, timestamp_url=tsa_url)
+    v = verify_report(stamped, trust=[keys["ca"]])
+    assert v.ok, v.problems
+    assert v.profile == "PAdES B-T" and v.timestamp is not None and v.timestamp_ok
+    assert v.bottom_line is True
+    v = verify_report(stamped, trust=[keys["other_ca"]])
+    assert not v.ok and any("timestamp authority" in p for p in v.problems)
+    if shutil.which("pdfsig"):
+        out = pdfsig(tmp_path, stamped)
+        assert "Signature Validation: Signature is Valid." in out
+
+
+def test_unreachable_timestamp_server(unsigned: bytes, keys: dict[str, Path]) -> None:
+    with pytest.raises(UsageError, match="did not give a timestamp"):
+        sign_pdf(unsigned, keys["p12"], PASS, timestamp_url="http://127.0.0.1:9/tsa")
+
+
+def test_certificate_without_private_key(tmp_path: Path, unsigned: bytes) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Cert Only")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    only = tmp_path / "cert-only.p12"
+    only.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"x", None, cert, None, serialization.BestAvailableEncryption(PASS)))
+    with pytest.raises(InputFileError, match="private key"):
+        sign_pdf(unsigned, only, PASS)
