@@ -1,4 +1,5 @@
-"""The PySide6 desktop workstation (planned: see the desktop-workstation issue).
+"""The PySide6 desktop workstation (see docs/gui.md).
 
-It will talk to the core through the `oversight` service API only, never SQL.
+It talks to the core through the `oversight` service API only, never SQL; `ui.qt` is
+the one module that imports Qt. Entry point: `ui.app.main(argv)`.
 """
