@@ -810,10 +810,38 @@ def verify_report_cmd(pdf: Path, trust: tuple[Path, ...], as_json: bool) -> None
 @click.option("--operations", "n_ops", type=int, default=50_000, show_default=True)
 @click.option("--seed", type=int, default=20261128, show_default=True)
 def demo(workspace: Path | None, no_gui: bool, n_ops: int, seed: int) -> None:
-    """Build a demo workspace with synthetic data and planted irregularities."""
+    """Build a demo workspace with synthetic data and planted irregularities, review it,
+    write a signed report, and open the workstation when a display is available."""
     from oversight.demo import run_demo
 
-    run_demo(workspace or Path("oversight-demo"), n_ops, seed, out, progress_bar)
+    folder = workspace or Path("oversight-demo")
+    run_demo(folder, n_ops, seed, out, progress_bar)
+    if no_gui or not _display_available():
+        out.print(f"Open it in the workstation with: oversight gui {folder}")
+        return
+    out.print("Opening the workstation…")
+    _open_gui([str(folder)])
+
+
+def _display_available() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _open_gui(argv: list[str]) -> None:
+    from ui.app import main as gui_main  # the only place the CLI reaches into ui/
+
+    code = gui_main(argv)
+    if code:
+        sys.exit(code)
+
+
+@main.command()
+@click.argument("workspace", required=False, type=click.Path(path_type=Path))
+def gui(workspace: Path | None) -> None:
+    """Open the desktop workstation (optionally on WORKSPACE)."""
+    _open_gui([str(workspace)] if workspace else [])
 
 
 if __name__ == "__main__":

@@ -180,4 +180,3 @@ def run_demo(folder: Path, operations: int, seed: int, out: Console,
     out.print(f"  oversight records {folder} --where action=transfer --limit 3")
     out.print(f"  oversight imports {folder}")
     out.print(f"  oversight verify {folder}")
-    out.print("The desktop workstation is not built yet; the demo ran without a window.")

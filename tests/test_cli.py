@@ -203,3 +203,21 @@ def test_triage_commands(tmp_path: Path) -> None:
     code, out, _ = run(["four-eyes", ws])
     assert "Four-eyes approval: off." in out
     assert json.loads(run(["verify", ws, "--json"])[1])["ok"] is True
+
+
+def test_demo_without_display_says_how_to_open_the_workstation(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    import oversight.cli as cli
+
+    opened: list[list[str]] = []
+    monkeypatch.setattr(cli, "_open_gui", opened.append)
+    monkeypatch.setattr("oversight.demo.run_demo", lambda *a, **k: None)
+    runner = CliRunner()
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    res = runner.invoke(main, ["demo", str(tmp_path / "d")], env=env)
+    assert res.exit_code == 0 and "oversight gui" in res.stdout and opened == []
+    res = runner.invoke(main, ["demo", str(tmp_path / "d")], env={"DISPLAY": ":0"})
+    assert res.exit_code == 0 and opened == [[str(tmp_path / "d")]]
+    res = runner.invoke(main, ["demo", str(tmp_path / "d"), "--no-gui"], env={"DISPLAY": ":0"})
+    assert opened == [[str(tmp_path / "d")]]

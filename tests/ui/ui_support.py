@@ -1,0 +1,70 @@
+"""Constants and the scripted Prompts of the GUI tests (plain helpers, no fixtures)."""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from oversight.demo import AUDITOR, INSPECTOR
+from oversight.errors import Cancelled
+from ui.prompts import Prompts
+
+PASSWORD = "demo-password"
+ADMIN = "admin"
+VIEWER = "victor.viewer"
+__all__ = ["ADMIN", "AUDITOR", "INSPECTOR", "PASSWORD", "VIEWER", "FakePrompts"]
+
+
+class FakePrompts(Prompts):
+    """Answers questions from queues; records errors and messages."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, deque[Any]] = {}
+        self.asked: list[tuple[str, Any]] = []
+        self.errors: list[BaseException] = []
+        self.infos: list[tuple[str, str]] = []
+
+    def answer(self, question: str, *values: Any) -> None:
+        self.answers.setdefault(question, deque()).extend(values)
+
+    def _next(self, question: str, detail: Any = None) -> Any:
+        self.asked.append((question, detail))
+        queue = self.answers.get(question)
+        if not queue:
+            raise AssertionError(f"unexpected question: {question} ({detail})")
+        return queue.popleft()
+
+    def error(self, parent: Any, exc: BaseException) -> None:
+        if not isinstance(exc, Cancelled):
+            self.errors.append(exc)
+
+    def info(self, parent: Any, title: str, text: str) -> None:
+        self.infos.append((title, text))
+
+    def confirm(self, parent: Any, title: str, text: str) -> bool:
+        return bool(self._next("confirm", title))
+
+    def choose_folder(self, parent: Any, title: str, start: str = "") -> Path | None:
+        return self._next("choose_folder", title)
+
+    def choose_new_folder(self, parent: Any, title: str, start: str = "") -> Path | None:
+        return self._next("choose_new_folder", title)
+
+    def choose_file(self, parent: Any, title: str, filters: str) -> Path | None:
+        return self._next("choose_file", title)
+
+    def import_options(self, parent: Any, path: Path) -> Any:
+        return self._next("import_options", path)
+
+    def note(self, parent: Any, title: str, prompt: str, required: bool = True) -> str | None:
+        return self._next("note", title)
+
+    def dismiss(self, parent: Any, count: int) -> tuple[str, str] | None:
+        return self._next("dismiss", count)
+
+    def assign(self, parent: Any, users: list[str], current: str | None) -> str | None:
+        return self._next("assign", users)
+
+    def approve(self, parent: Any, count: int) -> str | None:
+        return self._next("approve", count)

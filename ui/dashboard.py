@@ -1,0 +1,228 @@
+"""The dashboard: where the review stands, at a glance."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from typing import Any
+
+from oversight import browse, queries
+from oversight.criteria.pack import SEVERITIES
+from oversight.findings import STATUSES, list_runs
+from oversight.workspace import Permission
+from ui.models import SEVERITY_COLORS, TableModel
+from ui.qt import Qt, QtWidgets, Signal
+from ui.session import Session
+from ui.widgets import BarChart, make_table
+
+__all__ = ["STATUS_COLORS", "DashboardPage"]
+
+STATUS_COLORS = {"open": "#5f6368", "in_review": "#1a73e8", "pending_approval": "#e8710a",
+                 "confirmed": "#b3261e", "escalated": "#8e24aa", "dismissed": "#9aa0a6"}
+_STATUS_ORDER = ("open", "in_review", "pending_approval", "confirmed", "escalated",
+                 "dismissed")
+
+
+def _group(title: str, *widgets: QtWidgets.QWidget) -> QtWidgets.QGroupBox:
+    box = QtWidgets.QGroupBox(title)
+    layout = QtWidgets.QVBoxLayout(box)
+    for w in widgets:
+        layout.addWidget(w)
+    return box
+
+
+class DashboardPage(QtWidgets.QWidget):
+    verify_requested = Signal()
+
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._stale = True
+        self.summary = QtWidgets.QLabel()
+        self.summary.setWordWrap(True)
+        self.severity_chart = BarChart()
+        self.status_chart = BarChart()
+        self.rules = TableModel(["Rule", "Title", "Severity", "Findings", "Open", "Decided"])
+        self.rules_view = make_table(self.rules, stretch_last=False)
+        header = self.rules_view.horizontalHeader()
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        for col in (0, 2, 3, 4, 5):
+            header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.run_label = QtWidgets.QLabel()
+        self.run_label.setWordWrap(True)
+        self.run_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.verify_label = QtWidgets.QLabel()
+        self.verify_label.setWordWrap(True)
+        self.verify_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.verify_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.verify_button = QtWidgets.QPushButton("Verify now")
+        self.verify_button.setToolTip("Recompute the audit chain and the digests of every "
+                                      "imported batch (runs in the background).")
+        self.verify_button.clicked.connect(self.verify_requested)
+        self.batches = TableModel(["Batch", "Kind", "File", "Imported", "Rejected", "By",
+                                   "When", "SHA-256"])
+        self.batches_view = make_table(self.batches)
+        bheader = self.batches_view.horizontalHeader()
+        for col in range(7):
+            bheader.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+
+        verify_row = QtWidgets.QHBoxLayout()
+        verify_row.addWidget(self.verify_label, 1)
+        verify_row.addWidget(self.verify_button, 0, Qt.AlignmentFlag.AlignTop)
+        verify_box = QtWidgets.QGroupBox("Integrity")
+        verify_box.setLayout(verify_row)
+
+        grid = QtWidgets.QGridLayout()
+        grid.addWidget(self.summary, 0, 0, 1, 2)
+        grid.addWidget(_group("Findings by severity", self.severity_chart), 1, 0)
+        grid.addWidget(_group("Findings by status", self.status_chart), 1, 1)
+        grid.addWidget(_group("Findings per rule", self.rules_view), 2, 0, 2, 1)
+        grid.addWidget(_group("Last detection run", self.run_label), 2, 1)
+        grid.addWidget(verify_box, 3, 1)
+        grid.addWidget(_group("Sources imported", self.batches_view), 4, 0, 1, 2)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 2)
+        grid.setRowStretch(2, 1)
+        grid.setRowStretch(3, 1)
+
+        inner = QtWidgets.QWidget()
+        inner.setLayout(grid)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setWidget(inner)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+
+        session.changed.connect(self._changed)
+        session.ready_changed.connect(self._ready)
+        session.locked_changed.connect(self._locked)
+        self.apply_permissions()
+
+    def apply_permissions(self) -> None:
+        ok = self.session.can(Permission.READ)
+        self.verify_button.setEnabled(ok and self.session.ready)
+
+    # -- refreshing --------------------------------------------------------------------
+
+    def _changed(self, kinds: frozenset[str]) -> None:
+        self._stale = True
+        if self.isVisible():
+            self.refresh()
+
+    def _ready(self, ready: bool) -> None:
+        self.verify_button.setEnabled(ready)
+        if ready and self._stale and self.isVisible():
+            self.refresh()
+
+    def _locked(self, locked: bool) -> None:
+        if locked:
+            self.clear()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
+
+    def clear(self) -> None:
+        self._stale = True
+        self.summary.clear()
+        self.severity_chart.set_bars([])
+        self.status_chart.set_bars([])
+        self.rules.set_rows([])
+        self.batches.set_rows([])
+        self.run_label.clear()
+        self.verify_label.clear()
+
+    def refresh(self) -> None:
+        if not self.session.ready:
+            return
+        try:
+            findings = self.session.read(browse.finding_rows)
+            runs = self.session.read(list_runs)
+            batches = self.session.read(queries.batches)
+            operations = self.session.read(browse.count)
+        except Exception as exc:  # a damaged or vanished workspace: say so once
+            self.session.prompts.error(self, exc)
+            return
+        self._stale = False
+        self._fill(findings, runs, batches, operations)
+
+    def _fill(self, findings: list[dict[str, Any]], runs: list[dict[str, Any]],
+              batches: list[dict[str, Any]], operations: int) -> None:
+        s = self.session
+        by_severity = Counter(str(f["severity"]) for f in findings)
+        by_status = Counter(str(f["status"]) for f in findings)
+        open_count = by_status.get("open", 0)
+        self.summary.setText(
+            f"<b>{_esc(s.folder.name)}</b> — signed in as <b>{_esc(s.user)}</b> ({s.role.value}). "
+            f"{operations:,} operations, {len(findings):,} findings, {open_count:,} open, "
+            f"{by_status.get('pending_approval', 0):,} waiting for a second reviewer.")
+        self.severity_chart.set_bars([(sev, by_severity.get(sev, 0), SEVERITY_COLORS[sev])
+                                      for sev in reversed(SEVERITIES)])
+        statuses = [st for st in _STATUS_ORDER if st in STATUSES]
+        self.status_chart.set_bars([(st.replace("_", " "), by_status.get(st, 0),
+                                     STATUS_COLORS[st]) for st in statuses])
+        last = runs[-1] if runs else None
+        titles: dict[str, str] = {}
+        if last is not None:
+            titles = {str(r["rule_id"]): str(r.get("title", "")) for r in last["rules"]}
+        per_rule: dict[str, list[dict[str, Any]]] = {}
+        for f in findings:
+            per_rule.setdefault(str(f["rule_id"]), []).append(f)
+        rows, colors = [], []
+        for rule_id, items in per_rule.items():  # already most severe first
+            severity = str(items[0]["severity"])
+            decided = sum(1 for f in items if f["status"] in ("confirmed", "dismissed",
+                                                               "escalated"))
+            rows.append((rule_id, titles.get(rule_id, ""), severity, len(items),
+                         sum(1 for f in items if f["status"] == "open"), decided))
+            colors.append(SEVERITY_COLORS.get(severity))
+        self.rules.set_rows(rows, colors)
+        if last is None:
+            self.run_label.setText("No detection run yet. Use Workspace ▸ Run detection.")
+        else:
+            evaluated = sum(1 for r in last["rules"] if r.get("evaluated"))
+            self.run_label.setText(
+                f"Run {last['run_id']}: pack <b>{_esc(last['pack'])}</b> {_esc(last['version'])}"
+                f"<br>{_esc(str(last['finished_at'])[:19].replace('T', ' '))} UTC by "
+                f"{_esc(last['user'])}<br>{evaluated} of {len(last['rules'])} rules evaluated, "
+                f"{last['hits']:,} hits, {last['new']:,} new findings"
+                f"<br><small>pack SHA-256 {_esc(str(last['pack_sha256'])[:16])}…</small>")
+        self.batches.set_rows([
+            (b["batch_id"], b["kind"], b["file"], b["rows_imported"], b["rows_rejected"],
+             b["imported_by"], str(b["imported_at"])[:16].replace("T", " "),
+             str(b["sha256"])[:16] + "…") for b in batches])
+        # As tall as its rows (up to eight), so the rule table gets the rest.
+        view = self.batches_view
+        visible = max(1, min(8, len(batches)))
+        view.setFixedHeight(view.horizontalHeader().height()
+                            + visible * view.verticalHeader().defaultSectionSize()
+                            + 2 * view.frameWidth() + 2)
+        self.show_verify()
+
+    def show_verify(self) -> None:
+        report = self.session.last_verify
+        if report is None:
+            self.verify_label.setText("Not verified in this session. Verify recomputes the "
+                                      "hash chain of the audit trail and every batch digest.")
+            return
+        chain = report.chain
+        events = f"{chain.events:,} audit events" if chain is not None else "audit trail"
+        if report.ok:
+            self.verify_label.setText(
+                f"<span style='color:#188038'><b>Intact.</b></span> {events} and "
+                f"{report.batches_checked} batches checked; no problem found.")
+        else:
+            problems = "".join(f"<li>{_esc(p)}</li>" for p in report.problems[:5])
+            more = (f"<br>…and {len(report.problems) - 5} more." if len(report.problems) > 5
+                    else "")
+            self.verify_label.setText(
+                f"<span style='color:#b3261e'><b>{len(report.problems)} problem(s) "
+                f"found.</b></span><ul>{problems}</ul>{more}")
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))

@@ -1,0 +1,539 @@
+"""The main window: sidebar pages, the long jobs, locking and role-shaped actions."""
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+from typing import Any
+
+from oversight import browse
+from oversight.criteria.engine import RunSummary, run_detection
+from oversight.criteria.pack import Pack, default_pack, load_pack
+from oversight.errors import OversightError
+from oversight.importing import import_file
+from oversight.importing.service import ImportResult
+from oversight.integrity import VerifyReport, verify_workspace
+from oversight.progress import CancelToken, Progress
+from oversight.records import Kind
+from oversight.workspace import Permission, Workspace
+from ui.dashboard import DashboardPage
+from ui.jobs import Job, ProgressDialog
+from ui.operations_page import OperationsPage
+from ui.prompts import Prompts
+from ui.qt import QObject, Qt, QtCore, QtGui, QtWidgets, Signal
+from ui.session import Session
+from ui.settings import Settings
+from ui.triage_page import TriagePage
+
+__all__ = ["SHORTCUTS", "IdleWatcher", "LockScreen", "MainWindow", "PreferencesDialog"]
+
+#: (keys, what they do) for the shortcuts help and docs/gui.md.
+SHORTCUTS = (
+    ("Ctrl+1 … Ctrl+4", "Dashboard, Findings, Pending my approval, Operations"),
+    ("J / K", "Next / previous finding"),
+    ("C", "Confirm the selected findings (asks for a note)"),
+    ("D", "Dismiss (asks for a reason and a note)"),
+    ("E", "Escalate (optional note)"),
+    ("R / O", "Mark in review / reopen"),
+    ("N", "Add a note"),
+    ("A", "Assign"),
+    ("P", "Approve (Pending my approval)"),
+    ("Ctrl+I", "Import a file"),
+    ("Ctrl+D", "Run detection"),
+    ("Ctrl+L", "Lock now"),
+    ("Ctrl+W", "Close the workspace"),
+    ("Ctrl+Q", "Quit"),
+)
+
+_INPUT_EVENTS = frozenset({
+    QtCore.QEvent.Type.KeyPress, QtCore.QEvent.Type.MouseButtonPress,
+    QtCore.QEvent.Type.MouseMove, QtCore.QEvent.Type.Wheel, QtCore.QEvent.Type.TouchBegin,
+})
+
+
+class IdleWatcher(QObject):
+    """Emits ``idle`` after ``timeout_ms`` without keyboard or mouse input anywhere
+    in the application."""
+
+    idle = Signal()
+
+    def __init__(self, timeout_ms: int, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.timer = QtCore.QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(timeout_ms)
+        self.timer.timeout.connect(self.idle)
+        self._last_restart = 0.0
+        app = QtCore.QCoreApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+        self.timer.start()
+
+    def set_timeout(self, timeout_ms: int) -> None:
+        self.timer.setInterval(timeout_ms)
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+        app = QtCore.QCoreApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QtCore.QEvent) -> bool:
+        if event.type() in _INPUT_EVENTS:
+            now = time.monotonic()
+            # Restarting on every mouse move is wasteful; twice a second is plenty.
+            if now - self._last_restart > 0.5 or not self.timer.isActive():
+                self._last_restart = now
+                self.timer.start()
+        return False
+
+
+class LockScreen(QtWidgets.QWidget):
+    """What a locked window shows: no data, a password field."""
+
+    unlock_requested = Signal(str)
+    close_requested = Signal()
+
+    def __init__(self, user: str, folder: Path, parent: QtWidgets.QWidget | None = None
+                 ) -> None:
+        super().__init__(parent)
+        title = QtWidgets.QLabel("<h2>Workspace locked</h2>")
+        who = QtWidgets.QLabel(f"{html.escape(folder.name)} — signed in as "
+                               f"<b>{html.escape(user)}</b>. Enter your password to go on.")
+        who.setWordWrap(True)
+        self.password = QtWidgets.QLineEdit()
+        self.password.setEchoMode(QtWidgets.QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText("Password")
+        self.password.returnPressed.connect(self._unlock)
+        self.error = QtWidgets.QLabel()
+        self.error.setStyleSheet("color: #b3261e")
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
+        self.error.setWordWrap(True)
+        self.unlock_button = QtWidgets.QPushButton("Unlock")
+        self.unlock_button.setDefault(True)
+        self.unlock_button.clicked.connect(self._unlock)
+        close = QtWidgets.QPushButton("Close workspace")
+        close.clicked.connect(self.close_requested)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(close)
+        buttons.addStretch(1)
+        buttons.addWidget(self.unlock_button)
+        box = QtWidgets.QFrame()
+        box.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
+        box.setMinimumWidth(400)
+        box.setMaximumWidth(480)
+        inner = QtWidgets.QVBoxLayout(box)
+        for w in (title, who, self.password, self.error):
+            inner.addWidget(w)
+        inner.addLayout(buttons)
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.addStretch(1)
+        row = QtWidgets.QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(box)
+        row.addStretch(1)
+        outer.addLayout(row)
+        outer.addStretch(2)
+
+    def _unlock(self) -> None:
+        self.unlock_requested.emit(self.password.text())
+
+    def reset(self) -> None:
+        self.password.clear()
+        self.error.clear()
+        self.password.setFocus()
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.password.selectAll()
+        self.password.setFocus()
+
+
+class PreferencesDialog(QtWidgets.QDialog):
+    def __init__(self, parent: QtWidgets.QWidget | None, minutes: int) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.minutes = QtWidgets.QSpinBox()
+        self.minutes.setRange(1, 240)
+        self.minutes.setSuffix(" minutes")
+        self.minutes.setValue(minutes)
+        form = QtWidgets.QFormLayout(self)
+        form.addRow("Lock after idle for:", self.minutes)
+        buttons = QtWidgets.QDialogButtonBox(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok
+            | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """One open workspace. Emits ``closed`` when the workspace is closed."""
+
+    closed = Signal()
+    PAGES = ("Dashboard", "Findings", "Pending my approval", "Operations")
+
+    def __init__(self, session: Session, settings: Settings, prompts: Prompts,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.settings = settings
+        self.prompts = prompts
+        self.progress_dialog: ProgressDialog | None = None
+        self.last_result: Any = None
+        self._closing = False
+        self.setWindowTitle(f"{session.folder.name} — Oversight Workstation")
+
+        self.dashboard = DashboardPage(session)
+        self.triage = TriagePage(session, settings)
+        self.approvals = TriagePage(session, settings, approval=True)
+        self.operations = OperationsPage(session, settings)
+        self.pages = QtWidgets.QStackedWidget()
+        for page in (self.dashboard, self.triage, self.approvals, self.operations):
+            self.pages.addWidget(page)
+        self.sidebar = QtWidgets.QListWidget()
+        self.sidebar.addItems(list(self.PAGES))
+        self.sidebar.setStyleSheet("QListWidget::item { padding: 6px 4px; }")
+        self.sidebar.setFixedWidth(self.sidebar.fontMetrics().horizontalAdvance(
+            "Pending my approval (999)") + 24)
+        self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
+        content = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(content)
+        row.setContentsMargins(4, 4, 4, 4)
+        row.addWidget(self.sidebar)
+        row.addWidget(self.pages, 1)
+        self.lock_screen = LockScreen(session.user, session.folder)
+        self.lock_screen.unlock_requested.connect(self.unlock)
+        self.lock_screen.close_requested.connect(self.close)
+        self.outer = QtWidgets.QStackedWidget()
+        self.outer.addWidget(content)
+        self.outer.addWidget(self.lock_screen)
+        self.setCentralWidget(self.outer)
+
+        self.user_label = QtWidgets.QLabel(f"{session.user} ({session.role.value})")
+        self.statusBar().addPermanentWidget(self.user_label)
+        for page in (self.triage, self.approvals, self.operations):
+            page.message.connect(self.show_message)
+        self.dashboard.verify_requested.connect(self.verify)
+        self.operations.open_finding.connect(self.open_finding)
+
+        self._build_actions()
+        self.idle = IdleWatcher(settings.idle_minutes() * 60_000, self)
+        self.idle.idle.connect(self._idle)
+
+        session.ready_changed.connect(self._ready_changed)
+        session.locked_changed.connect(self._locked_changed)
+        session.changed.connect(self._changed)
+        session.job_started.connect(self._job_started)
+
+        geometry = settings.bytes_value("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 720)
+        self.sidebar.setCurrentRow(0)
+        self.apply_permissions()
+        self._update_pending()
+
+    # -- actions -----------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        ws_menu = bar.addMenu("&Workspace")
+        ws_menu.setToolTipsVisible(True)
+
+        def action(menu: QtWidgets.QMenu, text: str, shortcut: str | None, slot: Any,
+                   permission: Permission | None = None) -> QtGui.QAction:
+            act = QtGui.QAction(text, self)
+            if shortcut:
+                act.setShortcut(QtGui.QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            act.setData(permission.value if permission is not None else None)
+            menu.addAction(act)
+            return act
+
+        self.import_action = action(ws_menu, "&Import file…", "Ctrl+I", self.import_file,
+                                    Permission.IMPORT)
+        self.detect_action = action(ws_menu, "Run &detection", "Ctrl+D",
+                                    lambda: self.run_detection(), Permission.DETECT)
+        self.detect_pack_action = action(ws_menu, "Run detection with a criteria &pack…",
+                                         None, self.run_detection_with_pack,
+                                         Permission.DETECT)
+        self.verify_action = action(ws_menu, "&Verify integrity", None, self.verify,
+                                    Permission.READ)
+        ws_menu.addSeparator()
+        self.lock_action = action(ws_menu, "&Lock now", "Ctrl+L", self.lock)
+        self.close_action = action(ws_menu, "&Close workspace", "Ctrl+W", self.close)
+        self.quit_action = action(ws_menu, "&Quit", "Ctrl+Q", self.quit)
+        self.job_actions = (self.import_action, self.detect_action, self.detect_pack_action,
+                            self.verify_action)
+
+        view = bar.addMenu("&View")
+        for i, name in enumerate(self.PAGES):
+            action(view, name, f"Ctrl+{i + 1}",
+                   lambda _=False, i=i: self.sidebar.setCurrentRow(i))
+        settings_menu = bar.addMenu("&Settings")
+        action(settings_menu, "&Preferences…", None, self.preferences)
+        help_menu = bar.addMenu("&Help")
+        action(help_menu, "&Keyboard shortcuts", "F1", self.show_shortcuts)
+
+        self.toolbar = self.addToolBar("Workspace")
+        self.toolbar.setObjectName("workspace-toolbar")
+        self.toolbar.setMovable(False)
+        for act in (self.import_action, self.detect_action, self.verify_action):
+            self.toolbar.addAction(act)
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.lock_action)
+
+    def apply_permissions(self) -> None:
+        """Disable what this role may not do, saying why; disable jobs while busy."""
+        ready = self.session.ready
+        for act in self.job_actions:
+            perm = act.data()
+            if perm is not None and not self.session.can(Permission(perm)):
+                act.setEnabled(False)
+                act.setToolTip(self.session.why_not(Permission(perm)))
+            else:
+                act.setEnabled(ready)
+                act.setToolTip(act.text().replace("&", "").rstrip("…") if ready else
+                               "Wait for the running job to finish.")
+        self.triage.update_actions()
+        self.approvals.update_actions()
+
+    # -- state changes -----------------------------------------------------------------
+
+    def _ready_changed(self, ready: bool) -> None:
+        # While a job holds the workspace nothing on this thread may read it.
+        self.pages.setEnabled(ready or self.session.locked)
+        self.sidebar.setEnabled(ready or self.session.locked)
+        self.apply_permissions()
+        self.dashboard.apply_permissions()
+        if ready:
+            self._update_pending()
+
+    def _locked_changed(self, locked: bool) -> None:
+        if locked:
+            self.outer.setCurrentWidget(self.lock_screen)
+            self.lock_screen.reset()
+            self.statusBar().clearMessage()
+            self.sidebar.item(2).setText(self.PAGES[2])
+        else:
+            self.outer.setCurrentIndex(0)
+            self.idle.set_timeout(self.settings.idle_minutes() * 60_000)
+        for act in self.job_actions:
+            act.setVisible(not locked)
+        self.lock_action.setEnabled(not locked)
+        self.toolbar.setVisible(not locked)
+
+    def _changed(self, kinds: frozenset[str]) -> None:
+        if "findings" in kinds or "runs" in kinds:
+            self._update_pending()
+
+    def _update_pending(self) -> None:
+        """The sidebar counts the decisions waiting for this user (approvers only)."""
+        if not self.session.ready or not self.session.can(Permission.APPROVE):
+            return
+        try:
+            pending = self.session.read(
+                browse.finding_rows, browse.FindingFilters(pending_for=self.session.user))
+        except OversightError:
+            return
+        label = self.PAGES[2] + (f" ({len(pending)})" if pending else "")
+        self.sidebar.item(2).setText(label)
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def open_finding(self, finding_id: str) -> None:
+        self.sidebar.setCurrentRow(1)
+        row = self.triage.model.row_of(finding_id)
+        if row < 0:  # filtered out: clear the filters so it shows
+            self.triage.status_filter.setCurrentIndex(0)
+            self.triage.severity_filter.setCurrentIndex(0)
+            self.triage.rule_filter.setCurrentIndex(0)
+            self.triage.text_filter.clear()
+            self.triage.matching_filter.setChecked(False)
+            self.triage.refresh()
+            row = self.triage.model.row_of(finding_id)
+        if row >= 0:
+            index = self.triage.model.index(row, 0)
+            self.triage.view.selectionModel().setCurrentIndex(
+                index, QtCore.QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QtCore.QItemSelectionModel.SelectionFlag.Rows)
+            self.triage.view.scrollTo(index)
+
+    # -- locking -----------------------------------------------------------------------
+
+    def lock(self) -> None:
+        self.session.lock()
+
+    def _idle(self) -> None:
+        if not self.session.locked:
+            self.session.lock()
+            self.show_message("Locked after inactivity.")
+
+    def unlock(self, password: str) -> None:
+        try:
+            QtWidgets.QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                self.session.unlock(password)
+            finally:
+                QtWidgets.QApplication.restoreOverrideCursor()
+        except OversightError as exc:
+            self.lock_screen.show_error(exc.message)
+            return
+        except Exception as exc:
+            self.prompts.error(self, exc)
+            return
+        self.lock_screen.reset()
+
+    # -- long jobs ---------------------------------------------------------------------
+
+    def _job_started(self, job: Job) -> None:
+        dialog = ProgressDialog(self, job)
+        self.progress_dialog = dialog
+        job.ended.connect(self._job_ended)
+        dialog.show()
+
+    def _job_ended(self) -> None:
+        self.progress_dialog = None
+
+    def start(self, title: str, fn: Any, changes: set[str], on_success: Any) -> Job | None:
+        if self.session.busy:
+            self.show_message("Another job is running; wait for it to finish.")
+            return None
+        return self.session.start_job(title, fn, changes, on_success, parent=self)
+
+    def run_detection(self, pack: Pack | None = None) -> Job | None:
+        if not self.detect_action.isEnabled():
+            return None
+        chosen = pack if pack is not None else default_pack()
+
+        def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> RunSummary:
+            return run_detection(ws, chosen, progress=progress, cancel=cancel)
+
+        return self.start(f"Detection: {chosen.id} {chosen.version}", work,
+                          {"findings", "runs"}, self._detection_done)
+
+    def run_detection_with_pack(self) -> None:
+        path = self.prompts.choose_file(self, "Criteria pack", "Criteria packs (*.yaml *.yml)")
+        if path is None:
+            return
+        try:
+            pack = load_pack(path)
+        except Exception as exc:  # a ValidationError lists every issue under Details
+            self.prompts.error(self, exc)
+            return
+        self.run_detection(pack)
+
+    def _detection_done(self, summary: RunSummary) -> None:
+        self.last_result = summary
+        doc = summary.to_json()
+        skipped = [r for r in summary.rules if not r.evaluated]
+        text = (f"Detection run {summary.run_id} ({summary.pack_id} {summary.pack_version}): "
+                f"{doc['hits']:,} hits, {doc['new']:,} new findings; "
+                f"{len(summary.rules) - len(skipped)} of {len(summary.rules)} rules evaluated.")
+        self.show_message(text)
+        if skipped:
+            text += "\n\nNot evaluated:\n" + "\n".join(
+                f"• {r.rule_id}: {r.reason}" for r in skipped[:10])
+        self.prompts.info(self, "Detection finished", text)
+
+    def import_file(self) -> Job | None:
+        if not self.import_action.isEnabled():
+            return None
+        path = self.prompts.choose_file(
+            self, "Import file", "Logs and registers (*.csv *.jsonl *.json *.xlsx);;"
+            "All files (*)")
+        if path is None:
+            return None
+        options = self.prompts.import_options(self, path)
+        if options is None:
+            return None
+        kind, profile = options
+        return self.start_import(path, kind, profile)
+
+    def start_import(self, path: Path, kind: Kind | None, profile: Path | None) -> Job | None:
+        def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> ImportResult:
+            return import_file(ws, path, kind, profile, progress=progress, cancel=cancel)
+
+        return self.start(f"Importing {path.name}", work, {"operations", "batches"},
+                          self._import_done)
+
+    def _import_done(self, result: ImportResult) -> None:
+        self.last_result = result
+        text = (f"{Path(result.file).name}: batch {result.batch_id}, {result.kind}. "
+                f"Imported {result.rows_imported:,} of {result.rows_read:,} rows; "
+                f"{result.rows_rejected:,} rejected.")
+        self.show_message(text)
+        if result.sample_rejects:
+            text += "\n\nFirst rejected rows:\n" + "\n".join(
+                f"• line {r.line}: {r.reason}" for r in result.sample_rejects[:8])
+        if result.kind == "operations":
+            text += "\n\nRun detection to check the new operations against the criteria."
+        self.prompts.info(self, "Import finished", text)
+
+    def verify(self) -> Job | None:
+        if not self.verify_action.isEnabled():
+            return None
+
+        def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> VerifyReport:
+            return verify_workspace(ws.conn, progress)
+
+        return self.start("Verifying the workspace", work, {"verify"}, self._verify_done)
+
+    def _verify_done(self, report: VerifyReport) -> None:
+        self.session.last_verify = report
+        self.last_result = report
+        self.dashboard.show_verify()
+        if report.ok:
+            self.show_message("Verified: the workspace is intact.")
+        else:
+            self.prompts.info(self, "Verification found problems", "\n".join(
+                f"• {p}" for p in report.problems))
+
+    # -- other dialogs -----------------------------------------------------------------
+
+    def preferences(self) -> None:
+        dialog = PreferencesDialog(self, self.settings.idle_minutes())
+        dialog.accepted.connect(lambda: self.set_idle_minutes(dialog.minutes.value()))
+        dialog.open()
+
+    def set_idle_minutes(self, minutes: int) -> None:
+        self.settings.set_idle_minutes(minutes)
+        self.idle.set_timeout(self.settings.idle_minutes() * 60_000)
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td>"
+                       f"<td>{html.escape(v)}</td></tr>" for k, v in SHORTCUTS)
+        box = QtWidgets.QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(f"<table>{rows}</table>")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # -- closing -----------------------------------------------------------------------
+
+    def quit(self) -> None:
+        """End the application (the controller closes this window on the way out)."""
+        QtCore.QCoreApplication.quit()
+
+    def save_state(self) -> None:
+        self.settings.set_bytes("window/geometry", self.saveGeometry())
+        for page in (self.triage, self.approvals, self.operations):
+            page.save_state()
+        self.settings.sync()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if self._closing:
+            event.accept()
+            return
+        self._closing = True
+        self.save_state()
+        self.idle.stop()
+        if self.progress_dialog is not None:
+            self.progress_dialog.request_cancel()
+        self.session.close()
+        event.accept()
+        self.closed.emit()
