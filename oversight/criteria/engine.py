@@ -28,7 +28,7 @@ from oversight.errors import Cancelled, UsageError
 from oversight.progress import CancelToken, Progress, no_progress
 from oversight.workspace import Permission, Workspace
 
-__all__ = ["RuleOutcome", "RunSummary", "run_detection"]
+__all__ = ["RuleOutcome", "RunSummary", "preview_hits", "run_detection"]
 
 #: Each register as of its latest import per id, materialised once per run (in memory:
 #: temp_store is MEMORY) with an index, so joins cost one lookup per operation.
@@ -139,6 +139,46 @@ def run_detection(
     except DbError as exc:
         if token.cancelled and "interrupt" in str(exc).lower():
             raise Cancelled("Detection cancelled; no run was recorded.") from None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+def preview_hits(
+    ws: Workspace,
+    pack: Pack,
+    rule_ids: Sequence[str] | None = None,
+    cancel: CancelToken | None = None,
+) -> dict[str, set[str]]:
+    """The finding ids per rule that a run of ``pack`` (or of ``rule_ids``) WOULD
+    produce on the current data, computed with the same code as a run.
+
+    Read-only: writes nothing to the main database (only the run's temporary register
+    tables, in memory). A rule a run would not evaluate maps to an empty set."""
+    ws.require(Permission.READ)
+    selected = _select(pack, rule_ids)
+    conn = ws.conn
+    conn.create_function("regexp", 2, _regexp, deterministic=True)
+    token = cancel or CancelToken()
+    conn.set_progress_handler(lambda: 1 if token.cancelled else 0, 20_000)
+    try:
+        available = {kind: int(conn.execute(f"SELECT count(*) FROM {kind}").fetchone()[0])
+                     for kind in ("operations", "authorisations", "cases")}
+        for statement in _MATERIALISE:
+            conn.execute(statement)
+        batch_sha = dict(conn.execute("SELECT batch_id, sha256 FROM batches").fetchall())
+        out: dict[str, set[str]] = {}
+        for rule in selected:
+            token.check()
+            ids: set[str] = set()
+            if _why_not(conn, rule, available) is None:
+                ids = {h.finding_id for h in _hits(conn, pack, rule, batch_sha)}
+            out[rule.id] = ids
+        token.check()
+        return out
+    except DbError as exc:
+        if token.cancelled and "interrupt" in str(exc).lower():
+            raise Cancelled("Preview cancelled.") from None
         raise
     finally:
         conn.set_progress_handler(None, 0)
@@ -331,7 +371,7 @@ def _windows(members: list[tuple[Any, ...]], agg: Aggregate
     ends: list[tuple[int, int, int]] = []  # (first index, last index, count)
     lo = 0
     hi = 0  # members[lo:hi] is the current window
-    for i, t in enumerate(times):
+    for t in times:
         while hi < len(members) and times[hi] <= t:
             counts[members[hi][4] if agg.distinct else hi] += 1
             hi += 1
@@ -346,7 +386,6 @@ def _windows(members: list[tuple[Any, ...]], agg: Aggregate
             ends.append((lo, hi - 1, n))
         elif n > agg.limit:
             ends[-1] = (lo, hi - 1, max(n, ends[-1][2]))
-        _ = i
     if not ends:
         return []
     clusters: list[tuple[int, int, int]] = []
