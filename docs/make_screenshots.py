@@ -101,3 +101,41 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
+
+
+def shoot_import_wizard(out: Path = ROOT / "docs" / "screenshots") -> Path:
+    """The import wizard's mapping step (docs/gui.md), on a small sample log.
+
+        cd docs && QT_QPA_PLATFORM=offscreen ../.venv/bin/python -c \\
+            "import make_screenshots as m; m.shoot_import_wizard()"
+    """
+    from ui.import_wizard import ImportWizard
+    from ui.session import Session
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["screenshots"])
+    assert isinstance(app, QtWidgets.QApplication)
+    app.setStyle("Fusion")
+    with tempfile.TemporaryDirectory(prefix="oversight-shots-") as tmp:
+        folder = Path(tmp) / "demo-workspace"
+        build_demo(folder, "admin", PASSWORD, 2000, 20261128)
+        log = Path(tmp) / "query-log-2026-03.csv"
+        log.write_text(
+            "Log No,Date,Officer,Badge,Operation,Persons,Terminal,Note\n"
+            "Q-1001,2026-03-01T09:12:00+01:00,PC Smith,GB-MET-0412,consult,P-000212,"
+            "WS-4003,routine check\n"
+            "Q-1002,2026-03-01T23:47:00+01:00,PC Jones,GB-MET-0977,consult,"
+            "P-000212;P-000388,WS-4011,night shift\n", encoding="utf-8")
+        session = Session(Workspace.open(folder, INSPECTOR, PASSWORD), Prompts())
+        wizard = ImportWizard(session, Prompts())
+        wizard.add_files([log])
+        wizard.resize(900, 600)
+        wizard.show()
+        wizard.next()
+        wizard.set_target("Officer", "")
+        wizard.set_target("Badge", "actor_id")
+        wizard.set_target("Note", "justification")
+        wizard.set_target("Log No", "record_id")
+        save(wizard, out, "import-wizard.png")
+        wizard.close()
+        session.close()
+    return out / "import-wizard.png"

@@ -23,6 +23,7 @@ from rich.table import Table
 from oversight import __version__, queries, triage
 from oversight.criteria.engine import RunSummary, run_detection
 from oversight.criteria.pack import SEVERITIES, Pack, default_pack, load_pack
+from oversight.criteria.versions import activate, active_pack, list_versions, save_version
 from oversight.csvsafe import csv_text
 from oversight.errors import OversightError, UsageError, ValidationError
 from oversight.exports import export_findings
@@ -430,10 +431,50 @@ def criteria_show(file: Path | None, as_json: bool) -> None:
             for r in pack.rules])
 
 
+
+@criteria.command("versions")
+@workspace_arg
+@json_option
+def criteria_versions(workspace: Path, as_json: bool) -> None:
+    """List the pack versions kept in a workspace; the active one is marked."""
+    with open_ws(workspace) as ws:
+        found = list_versions(ws)
+    if as_json:
+        _emit_json([{"sha256": v.sha256, "pack": v.pack_id, "version": v.version,
+                     "title": v.title, "added_at": v.added_at, "added_by": v.added_by,
+                     "active": v.active, "note": v.note} for v in found])
+        return
+    _table(["active", "pack", "version", "sha256", "saved by", "saved at", "note"],
+           [["*" if v.active else "", v.pack_id, v.version, v.sha256[:16], v.added_by,
+             v.added_at[:16], v.note] for v in found])
+
+
+@criteria.command("activate")
+@workspace_arg
+@click.argument("sha256")
+def criteria_activate(workspace: Path, sha256: str) -> None:
+    """Make a stored pack version (SHA-256 or a unique prefix) the active one (admins)."""
+    with open_ws(workspace) as ws:
+        v = activate(ws, sha256)
+    out.print(f"{v.pack_id} {v.version} (sha256 {v.sha256[:16]}…) is now the active pack.")
+
+
+@criteria.command("save")
+@workspace_arg
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--note", default="", help="Why (kept in the audit trail).")
+def criteria_save(workspace: Path, file: Path, note: str) -> None:
+    """Validate a pack file, keep it in the workspace and make it active (admins)."""
+    pack = load_pack(file)
+    with open_ws(workspace) as ws:
+        v = save_version(ws, pack.source, note, str(file))
+    out.print(f"Saved {v.pack_id} {v.version} (sha256 {v.sha256[:16]}…); it is now active.")
+
 @main.command()
 @workspace_arg
 @click.option("--criteria", "pack_path", type=click.Path(path_type=Path),
-              help="Criteria pack (YAML); default: the built-in led-baseline pack.")
+              help="Criteria pack (YAML); default: the workspace's active pack version, "
+                   "else the built-in led-baseline pack.")
 @click.option("--rule", "rules", multiple=True, metavar="ID", help="Run only this rule.")
 @click.option("--fail-on", type=click.Choice(list(SEVERITIES)),
               help="Exit 1 if an open finding of this pack (and these rules) at or above "
@@ -442,8 +483,9 @@ def criteria_show(file: Path | None, as_json: bool) -> None:
 def check(workspace: Path, pack_path: Path | None, rules: tuple[str, ...],
           fail_on: str | None, as_json: bool) -> None:
     """Run the criteria over the workspace; record the run and its findings."""
-    pack = _load_pack(pack_path)
+    pack = load_pack(pack_path) if pack_path is not None else None
     with open_ws(workspace) as ws, progress_bar("detection") as tick:
+        pack = pack if pack is not None else active_pack(ws)  # the active version
         summary = run_detection(ws, pack, list(rules) or None, progress=tick)
         failing = (open_at_or_above(ws, fail_on, pack.id, list(rules) or None)
                    if fail_on else 0)

@@ -9,7 +9,8 @@ from typing import Any
 
 from oversight import browse
 from oversight.criteria.engine import RunSummary, run_detection
-from oversight.criteria.pack import Pack, default_pack, load_pack
+from oversight.criteria.pack import Pack, load_pack
+from oversight.criteria.versions import active_pack
 from oversight.errors import OversightError
 from oversight.importing import import_file
 from oversight.importing.service import ImportResult
@@ -17,11 +18,14 @@ from oversight.integrity import VerifyReport, verify_workspace
 from oversight.progress import CancelToken, Progress
 from oversight.records import Kind
 from oversight.workspace import Permission, Workspace
+from ui.admin_tools import install_admin_tools
+from ui.criteria_page import install_criteria_page
 from ui.dashboard import DashboardPage
 from ui.jobs import Job, ProgressDialog
 from ui.operations_page import OperationsPage
 from ui.prompts import Prompts
 from ui.qt import QObject, Qt, QtCore, QtGui, QtWidgets, Signal
+from ui.report_dialog import install_report_actions
 from ui.session import Session
 from ui.settings import Settings
 from ui.triage_page import TriagePage
@@ -220,6 +224,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.operations.open_finding.connect(self.open_finding)
 
         self._build_actions()
+        install_criteria_page(self)  # sidebar entry: pack versions, impact
+        # Import wizard, Users… (admins) and the "Audit trail" sidebar page.
+        self.admin_tools = install_admin_tools(self)
         self.idle = IdleWatcher(settings.idle_minutes() * 60_000, self)
         self.idle.idle.connect(self._idle)
 
@@ -284,6 +291,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.toolbar.addAction(act)
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.lock_action)
+        # Reports menu (produce, verify) and the timeline of an authorisation or case.
+        install_report_actions(self)
 
     def apply_permissions(self) -> None:
         """Disable what this role may not do, saying why; disable jobs while busy."""
@@ -407,7 +416,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def run_detection(self, pack: Pack | None = None) -> Job | None:
         if not self.detect_action.isEnabled():
             return None
-        chosen = pack if pack is not None else default_pack()
+        # Without a pack: the workspace's active pack version (else the built-in one).
+        chosen = pack if pack is not None else self.session.read(active_pack)
 
         def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> RunSummary:
             return run_detection(ws, chosen, progress=progress, cancel=cancel)

@@ -1,0 +1,746 @@
+"""The import wizard: files, kind, a column-by-column mapping, a preview, the import.
+
+Steps: choose one or several files (or drop them on the first page) and what they
+hold; check the mapping the workstation guessed, column by column (a canonical field,
+the record id, or *keep as extra*), with an optional time zone and encoding, and save
+it as a mapping profile if wanted; preview the first records and rejects with that
+mapping; import in the background with a progress bar and Cancel; read the summary.
+
+The edited mapping is a profile in the documented YAML format, validated with
+``parse_profile`` like any profile. For the preview and the import it is written to a
+private temporary folder that is deleted straight after (a profile holds column names,
+no personal data). Every file is one batch in one transaction: Cancel rolls back the
+file being imported; files finished before stay imported.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oversight.errors import Cancelled, OversightError, ValidationError
+from oversight.gui_support_import import RECORD_ID, FileSample, profile_text, sample_columns
+from oversight.importing import import_file
+from oversight.importing.profile import auto_profile, parse_profile
+from oversight.importing.service import ImportResult, preview
+from oversight.progress import CancelToken, Progress
+from oversight.records import NATURAL_KEY, Kind, fields_of
+from oversight.workspace import Permission, Workspace
+from ui.errors import describe
+from ui.jobs import Job, ProgressDialog, stage_text
+from ui.models import TableModel, cell_text
+from ui.prompts import Prompts
+from ui.qt import Qt, QtCore, QtGui, QtWidgets
+from ui.session import Session
+from ui.widgets import make_table
+
+__all__ = ["FileOutcome", "ImportWizard", "MappingModel", "TargetDelegate"]
+
+Index = QtCore.QModelIndex | QtCore.QPersistentModelIndex
+_NO_PARENT = QtCore.QModelIndex()
+EXTRA = ""
+EXTRA_LABEL = "(keep as extra)"
+KIND_LABELS = ((Kind.OPERATIONS, "Operations (log of actions)"),
+               (Kind.AUTHORISATIONS, "Authorisations (warrants, approvals)"),
+               (Kind.CASES, "Cases"))
+ENCODINGS = ("", "utf-8", "cp1252", "latin-1", "utf-16")
+TIMEZONES = ("UTC", "Europe/London", "Europe/Berlin", "Europe/Paris", "Europe/Madrid",
+             "Europe/Rome", "Europe/Warsaw", "Europe/Athens", "Europe/Helsinki")
+FILE_FILTERS = "Logs and registers (*.csv *.tsv *.txt *.jsonl *.json *.xlsx);;All files (*)"
+
+
+def sentence(exc: BaseException) -> str:
+    return describe(exc)[0]
+
+
+@dataclass
+class FileOutcome:
+    """One file of an import: its result, or the sentence saying why it failed."""
+
+    path: Path
+    result: ImportResult | None
+    error: str | None = None
+
+
+class MappingModel(QtCore.QAbstractTableModel):
+    """One row per source column: its name, a sample value, and its target (a
+    canonical field, RECORD_ID, or EXTRA). Only the target is editable."""
+
+    HEADERS = ("Source column", "First value", "Maps to")
+    TARGET = 2
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[list[str]] = []
+        self.choices: list[tuple[str, str]] = [(EXTRA, EXTRA_LABEL)]
+
+    def set_mapping(self, kind: Kind, sample: FileSample, targets: dict[str, str]) -> None:
+        self.beginResetModel()
+        self.choices = [(EXTRA, EXTRA_LABEL), (RECORD_ID, "record_id (the record's own id)")]
+        self.choices += [(name, f"{name} ({spec.type.value})")
+                         for name, spec in fields_of(kind).items()]
+        self._rows = [[col, sample.samples.get(col, ""), targets.get(col, EXTRA)]
+                      for col in sample.columns]
+        self.endResetModel()
+
+    def update_samples(self, sample: FileSample) -> None:
+        for row in self._rows:
+            row[1] = sample.samples.get(row[0], row[1])
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 1), self.index(len(self._rows) - 1, 1))
+
+    def label(self, target: str) -> str:
+        return next((label for key, label in self.choices if key == target), target)
+
+    def assignments(self) -> list[tuple[str, str | None]]:
+        return [(r[0], r[2] or None) for r in self._rows]
+
+    def target(self, row: int) -> str:
+        return self._rows[row][2]
+
+    def row_of(self, column: str) -> int:
+        return next((i for i, r in enumerate(self._rows) if r[0] == column), -1)
+
+    def set_target(self, column: str, target: str) -> bool:
+        row = self.row_of(column)
+        return row >= 0 and self.setData(self.index(row, self.TARGET), target)
+
+    # -- Qt model ----------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = _NO_PARENT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = _NO_PARENT) -> int:
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(self.HEADERS)):
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.label(row[2]) if col == self.TARGET else row[col]
+        if role == Qt.ItemDataRole.EditRole:
+            return row[col]
+        if role == Qt.ItemDataRole.ToolTipRole and col == 1 and len(row[1]) > 30:
+            return row[1]
+        return None
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if (role != Qt.ItemDataRole.EditRole or not index.isValid()
+                or index.column() != self.TARGET or not 0 <= index.row() < len(self._rows)):
+            return False
+        target = str(value or "")
+        if target not in {key for key, _ in self.choices}:
+            return False
+        self._rows[index.row()][2] = target
+        self.dataChanged.emit(index, index)
+        return True
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() == self.TARGET:
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+
+class TargetDelegate(QtWidgets.QStyledItemDelegate):
+    """A combo of the kind's canonical fields and *keep as extra* per source column."""
+
+    def createEditor(self, parent: QtWidgets.QWidget, option: QtWidgets.QStyleOptionViewItem,
+                     index: Index) -> QtWidgets.QWidget:
+        combo = QtWidgets.QComboBox(parent)
+        model = index.model()
+        if isinstance(model, MappingModel):
+            for key, label in model.choices:
+                combo.addItem(label, key)
+        combo.activated.connect(lambda _=0, c=combo: self.commitData.emit(c))
+        return combo
+
+    def setEditorData(self, editor: QtWidgets.QWidget, index: Index) -> None:
+        if isinstance(editor, QtWidgets.QComboBox):
+            found = editor.findData(index.data(Qt.ItemDataRole.EditRole))
+            editor.setCurrentIndex(max(found, 0))
+
+    def setModelData(self, editor: QtWidgets.QWidget, model: QtCore.QAbstractItemModel,
+                     index: Index) -> None:
+        if isinstance(editor, QtWidgets.QComboBox):
+            model.setData(index, editor.currentData(), Qt.ItemDataRole.EditRole)
+
+
+def _error_label() -> QtWidgets.QLabel:
+    label = QtWidgets.QLabel()
+    label.setStyleSheet("color: #b3261e")
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class FilesPage(QtWidgets.QWizardPage):
+    def __init__(self, wizard: ImportWizard) -> None:
+        super().__init__()
+        self.wiz = wizard
+        self.setTitle("Files to import")
+        self.setSubTitle("Add one or several files (or drop them here) and say what they "
+                         "hold. Several files should share the same columns: one mapping "
+                         "serves them all.")
+        self.setAcceptDrops(True)
+        self.files = QtWidgets.QListWidget()
+        self.files.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
+        add = QtWidgets.QPushButton("&Add files…")
+        add.clicked.connect(self.wiz.browse_files)
+        remove = QtWidgets.QPushButton("&Remove")
+        remove.clicked.connect(self.remove_selected)
+        self.kind = QtWidgets.QComboBox()
+        for kind, label in KIND_LABELS:
+            self.kind.addItem(label, kind.value)
+        self.error = _error_label()
+        buttons = QtWidgets.QVBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch(1)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.files, 1)
+        row.addLayout(buttons)
+        form = QtWidgets.QFormLayout()
+        form.addRow("The files &hold:", self.kind)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(row, 1)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+
+    def paths(self) -> list[Path]:
+        return [Path(self.files.item(i).text()) for i in range(self.files.count())]
+
+    def add_paths(self, paths: list[Path]) -> None:
+        have = set(self.paths())
+        for path in paths:
+            if path not in have:
+                self.files.addItem(str(path))
+                have.add(path)
+        self.error.clear()
+        self.completeChanged.emit()
+
+    def remove_selected(self) -> None:
+        for item in self.files.selectedItems():
+            self.files.takeItem(self.files.row(item))
+        self.completeChanged.emit()
+
+    def kind_value(self) -> Kind:
+        return Kind(str(self.kind.currentData()))
+
+    def set_kind(self, kind: Kind) -> None:
+        self.kind.setCurrentIndex(self.kind.findData(kind.value))
+
+    def isComplete(self) -> bool:
+        return self.files.count() > 0
+
+    def validatePage(self) -> bool:
+        return self.wiz.read_columns()
+
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.add_paths(paths)
+            event.acceptProposedAction()
+
+
+class MappingPage(QtWidgets.QWizardPage):
+    def __init__(self, wizard: ImportWizard) -> None:
+        super().__init__()
+        self.wiz = wizard
+        self.setTitle("Mapping")
+        self.setSubTitle("Each source column maps to a canonical field (what the criteria "
+                         "read) or is kept as extra under its own header. Nothing is dropped.")
+        self.model = MappingModel(self)
+        self.view = make_table(self.model, stretch_last=True)
+        self.view.setItemDelegateForColumn(MappingModel.TARGET, TargetDelegate(self.view))
+        self.view.verticalHeader().setDefaultSectionSize(self.view.fontMetrics().height() + 14)
+        self.view.setColumnWidth(0, 200)
+        self.view.setColumnWidth(1, 220)
+        self.timezone = QtWidgets.QComboBox()
+        self.timezone.setEditable(True)
+        self.timezone.addItems(list(TIMEZONES))
+        self.timezone.setToolTip("For timestamps without an offset (an IANA name such as "
+                                 "Europe/Berlin).")
+        self.encoding = QtWidgets.QComboBox()
+        self.encoding.setEditable(True)
+        for enc in ENCODINGS:
+            self.encoding.addItem(enc or "UTF-8 (detected)", enc)
+        self.encoding.activated.connect(lambda _=0: self.wiz.reload_samples())
+        save = QtWidgets.QPushButton("&Save as profile…")
+        save.clicked.connect(self.wiz.save_profile_as)
+        self.error = _error_label()
+        tz_label = QtWidgets.QLabel("&Time zone:")
+        tz_label.setBuddy(self.timezone)
+        enc_label = QtWidgets.QLabel("&Encoding:")
+        enc_label.setBuddy(self.encoding)
+        options = QtWidgets.QHBoxLayout()
+        options.addWidget(tz_label)
+        options.addWidget(self.timezone)
+        options.addSpacing(12)
+        options.addWidget(enc_label)
+        options.addWidget(self.encoding)
+        options.addStretch(1)
+        options.addWidget(save)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(options)
+        layout.addWidget(self.error)
+
+    def initializePage(self) -> None:
+        self.wiz.fill_mapping()
+        for row in range(self.model.rowCount()):
+            self.view.openPersistentEditor(self.model.index(row, MappingModel.TARGET))
+        self.error.clear()
+
+    def encoding_value(self) -> str | None:
+        text = self.encoding.currentText().strip()
+        data = self.encoding.currentData()
+        if data is not None and self.encoding.itemText(self.encoding.currentIndex()) == text:
+            return str(data) or None
+        return text or None
+
+    def validatePage(self) -> bool:
+        try:
+            self.wiz.checked_profile()
+        except Exception as exc:
+            self.error.setText(_issues_text(exc))
+            return False
+        self.error.clear()
+        return True
+
+
+def _issues_text(exc: BaseException) -> str:
+    """The sentence, and for a profile that fails validation every issue."""
+    text = sentence(exc)
+    if isinstance(exc, ValidationError):
+        text += "\n" + "\n".join(f"• {issue.message}" for issue in exc.issues)
+    return text
+
+
+class PreviewPage(QtWidgets.QWizardPage):
+    def __init__(self, wizard: ImportWizard) -> None:
+        super().__init__()
+        self.wiz = wizard
+        self.setTitle("Preview")
+        self.setSubTitle("What the import will do with this mapping. Nothing has been "
+                         "written yet.")
+        self.setCommitPage(True)
+        self.setButtonText(QtWidgets.QWizard.WizardButton.CommitButton, "&Import")
+        self.counts = QtWidgets.QLabel()
+        self.counts.setWordWrap(True)
+        self.counts.setTextFormat(Qt.TextFormat.PlainText)
+        self.records = TableModel(["record_id"], self)
+        self.records_view = make_table(self.records, stretch_last=True)
+        self.rejects = TableModel(["File", "Line", "Column", "Field", "Value", "Reason"], self)
+        self.rejects_view = make_table(self.rejects, stretch_last=True)
+        self.error = _error_label()
+        self.ok = False
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.counts)
+        layout.addWidget(QtWidgets.QLabel("First records:"))
+        layout.addWidget(self.records_view, 2)
+        layout.addWidget(QtWidgets.QLabel("First rejected rows:"))
+        layout.addWidget(self.rejects_view, 1)
+        layout.addWidget(self.error)
+
+    def initializePage(self) -> None:
+        self.ok = self.wiz.run_preview()
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return self.ok
+
+
+class ImportPage(QtWidgets.QWizardPage):
+    def __init__(self, wizard: ImportWizard) -> None:
+        super().__init__()
+        self.wiz = wizard
+        self.setTitle("Import")
+        self.status = QtWidgets.QLabel("Starting…")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setWordWrap(True)
+        self.bar = QtWidgets.QProgressBar()
+        self.bar.setRange(0, 0)
+        self.cancel_button = QtWidgets.QPushButton("&Cancel import")
+        self.cancel_button.clicked.connect(self.wiz.cancel_import)
+        self.summary = QtWidgets.QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.rejects = TableModel(["File", "Line", "Column", "Field", "Value", "Reason"], self)
+        self.rejects_view = make_table(self.rejects, stretch_last=True)
+        self.rejects_view.hide()
+        self.finished_ok = False
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.cancel_button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addLayout(row)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.rejects_view, 1)
+
+    def initializePage(self) -> None:
+        self.finished_ok = False
+        self.wiz.start_import()
+
+    def isComplete(self) -> bool:
+        return self.finished_ok
+
+    def on_progress(self, done: int, total: int, stage: str) -> None:
+        if stage.startswith("Importing file"):
+            self.setSubTitle(stage)
+            return
+        if self.wiz.job is not None and self.wiz.job.cancelled:
+            return
+        self.status.setText(stage_text(done, total, stage))
+        if total:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(min(1000, 1000 * done // total))
+        else:
+            self.bar.setRange(0, 0)
+
+
+class ImportWizard(QtWidgets.QWizard):
+    """Import one or several files with an edited mapping. Not modal."""
+
+    def __init__(self, session: Session, prompts: Prompts,
+                 parent: QtWidgets.QWidget | None = None,
+                 choose_files: Callable[[QtWidgets.QWidget], list[Path]] | None = None,
+                 choose_save: Callable[[QtWidgets.QWidget], Path | None] | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.prompts = prompts
+        self._choose_files = choose_files or _dialog_files
+        self._choose_save = choose_save or _dialog_save
+        self.setWindowTitle("Import wizard")
+        self.setWizardStyle(QtWidgets.QWizard.WizardStyle.ClassicStyle)
+        self.setOption(QtWidgets.QWizard.WizardOption.NoBackButtonOnLastPage, True)
+        self.setOption(QtWidgets.QWizard.WizardOption.NoCancelButtonOnLastPage, True)
+        self.resize(900, 600)
+        self.sample: FileSample | None = None
+        self.job: Job | None = None
+        self.outcomes: list[FileOutcome] = []
+        self.previews: list[FileOutcome] = []
+        self.files_page = FilesPage(self)
+        self.mapping_page = MappingPage(self)
+        self.preview_page = PreviewPage(self)
+        self.import_page = ImportPage(self)
+        for page in (self.files_page, self.mapping_page, self.preview_page, self.import_page):
+            self.addPage(page)
+
+    # -- files -------------------------------------------------------------------------
+
+    def browse_files(self) -> None:
+        paths = self._choose_files(self)
+        if paths:
+            self.files_page.add_paths(paths)
+
+    def add_files(self, paths: list[Path], kind: Kind | None = None) -> None:
+        self.files_page.add_paths([Path(p) for p in paths])
+        if kind is not None:
+            self.files_page.set_kind(kind)
+
+    @property
+    def files(self) -> list[Path]:
+        return self.files_page.paths()
+
+    @property
+    def kind(self) -> Kind:
+        return self.files_page.kind_value()
+
+    def read_columns(self, encoding: str | None = None) -> bool:
+        """Read the first file's columns; a file that cannot be read gives a sentence."""
+        files = self.files
+        if not files:
+            return False
+        try:
+            for path in files:
+                if not path.is_file():
+                    raise OversightError(f"{path} is not a file (it does not exist or is a "
+                                         "folder).")
+            self.sample = sample_columns(files[0], encoding)
+        except Exception as exc:
+            self.files_page.error.setText(sentence(exc))
+            return False
+        self.files_page.error.clear()
+        return True
+
+    # -- mapping -----------------------------------------------------------------------
+
+    def fill_mapping(self) -> None:
+        assert self.sample is not None
+        auto = auto_profile(self.kind, self.sample.columns)
+        targets: dict[str, str] = {}
+        if auto.record_id is not None:
+            targets[auto.record_id.columns[0]] = RECORD_ID
+        for name, fm in auto.fields.items():
+            for col in fm.columns:
+                targets.setdefault(col, name)
+        self.mapping_page.model.set_mapping(self.kind, self.sample, targets)
+
+    @property
+    def mapping(self) -> MappingModel:
+        return self.mapping_page.model
+
+    def set_target(self, column: str, target: str) -> None:
+        """Map ``column`` to ``target`` (a field name, "record_id", or "" for extra)."""
+        if not self.mapping.set_target(column, target):
+            raise ValueError(f"cannot map {column!r} to {target!r}")
+        index = self.mapping.index(self.mapping.row_of(column), MappingModel.TARGET)
+        editor = self.mapping_page.view.indexWidget(index)
+        if isinstance(editor, QtWidgets.QComboBox):
+            editor.setCurrentIndex(max(editor.findData(target), 0))
+
+    def reload_samples(self) -> None:
+        files = self.files
+        if not files:
+            return
+        try:
+            sample = sample_columns(files[0], self.mapping_page.encoding_value())
+        except Exception as exc:
+            self.mapping_page.error.setText(sentence(exc))
+            return
+        self.mapping_page.error.clear()
+        self.mapping.update_samples(sample)
+
+    def profile_text(self) -> str:
+        name = ", ".join(p.name for p in self.files[:3])
+        return profile_text(self.kind, self.mapping.assignments(),
+                            timezone=self.mapping_page.timezone.currentText().strip(),
+                            encoding=self.mapping_page.encoding_value(),
+                            description=f"Made with the import wizard for {name}")
+
+    def checked_profile(self) -> str:
+        """The profile text, validated; raises ValidationError listing every issue."""
+        text = self.profile_text()
+        natural = NATURAL_KEY[self.kind]
+        parse_profile(text, "the edited mapping", self.kind)
+        if natural is not None and natural not in dict(
+                (t, c) for c, t in self.mapping.assignments() if t):
+            raise OversightError(f"Map a column to {natural}: every {self.kind.value} record "
+                                 "needs one.")
+        return text
+
+    def save_profile(self, path: Path) -> bool:
+        try:
+            text = self.checked_profile()
+            Path(path).write_text(text, encoding="utf-8")
+        except Exception as exc:
+            self.mapping_page.error.setText(_issues_text(exc))
+            return False
+        self.mapping_page.error.setText("")
+        self.mapping_page.setSubTitle(f"Mapping saved as {path}.")
+        return True
+
+    def save_profile_as(self) -> None:
+        path = self._choose_save(self)
+        if path is not None:
+            self.save_profile(path)
+
+    # -- preview -----------------------------------------------------------------------
+
+    def run_preview(self) -> bool:
+        page = self.preview_page
+        page.error.clear()
+        page.records.set_rows([])
+        page.rejects.set_rows([])
+        self.previews = []
+        if not self.session.ready:
+            page.error.setText("Wait for the running job to finish, then go back and on.")
+            return False
+        try:
+            text = self.checked_profile()
+        except Exception as exc:
+            page.error.setText(_issues_text(exc))
+            return False
+        QtWidgets.QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            with tempfile.TemporaryDirectory(prefix="oversight-profile-") as tmp:
+                profile = Path(tmp) / "profile.yaml"
+                profile.write_text(text, encoding="utf-8")
+                for path in self.files:
+                    try:
+                        result = self.session.read(preview, path, self.kind, profile)
+                    except Exception as exc:
+                        self.previews.append(FileOutcome(path, None, sentence(exc)))
+                    else:
+                        self.previews.append(FileOutcome(path, result))
+        finally:
+            QtWidgets.QApplication.restoreOverrideCursor()
+        self._show_preview()
+        return any(o.result is not None for o in self.previews)
+
+    def _show_preview(self) -> None:
+        page = self.preview_page
+        lines: list[str] = []
+        records: list[dict[str, Any]] = []
+        rejects: list[tuple[Any, ...]] = []
+        errors: list[str] = []
+        for outcome in self.previews:
+            res = outcome.result
+            if res is None:
+                errors.append(outcome.error or "")
+                continue
+            lines.append(f"{outcome.path.name}: {res.rows_read:,} rows, {res.rows_imported:,} "
+                         f"would import, {res.rows_rejected:,} rejected; kept as extra: "
+                         f"{', '.join(res.extra_columns) or 'none'}.")
+            if not records:
+                records = res.sample_records
+            rejects.extend(_reject_rows(outcome.path, res))
+        page.counts.setText("\n".join(lines))
+        page.error.setText("\n".join(errors))
+        headers: list[str] = []
+        for rec in records:
+            for key in rec:
+                if key not in headers:
+                    headers.append(key)
+        model = TableModel(headers or ["record_id"], page)
+        model.set_rows([[cell_text(rec.get(h)) for h in headers] for rec in records])
+        page.records = model
+        page.records_view.setModel(model)
+        page.rejects.set_rows(rejects)
+
+    # -- import ------------------------------------------------------------------------
+
+    def start_import(self) -> None:
+        page = self.import_page
+        page.summary.clear()
+        page.rejects.set_rows([])
+        page.rejects_view.hide()
+        page.cancel_button.setEnabled(True)
+        page.bar.setRange(0, 0)
+        page.status.setText("Starting…")
+        self.outcomes = []
+        outcomes = self.outcomes
+        files, kind = list(self.files), self.kind
+        try:
+            text = self.checked_profile()
+        except Exception as exc:
+            self._finish(_issues_text(exc))
+            return
+
+        def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> list[FileOutcome]:
+            with tempfile.TemporaryDirectory(prefix="oversight-profile-") as tmp:
+                profile = Path(tmp) / "profile.yaml"
+                profile.write_text(text, encoding="utf-8")
+                for n, path in enumerate(files, 1):
+                    progress(0, 0, f"Importing file {n} of {len(files)}: {path.name}")
+                    try:
+                        result = import_file(ws, path, kind, profile, progress=progress,
+                                             cancel=cancel)
+                    except Cancelled:
+                        raise
+                    except OversightError as exc:
+                        outcomes.append(FileOutcome(path, None, exc.message))
+                    else:
+                        outcomes.append(FileOutcome(path, result))
+            return outcomes
+
+        if not self.session.can(Permission.IMPORT):
+            self._finish(self.session.why_not(Permission.IMPORT))
+            return
+        job = self.session.start_job(f"Importing {len(files)} file(s)", work,
+                                     {"operations", "batches"}, parent=self)
+        if job is None:
+            self._finish("Another job is running or the workspace is locked; nothing was "
+                         "imported.")
+            return
+        self.job = job
+        # The main window shows a progress window for every job; this page is ours.
+        owner = self.parentWidget()
+        if owner is not None:
+            for dialog in owner.findChildren(ProgressDialog):
+                if dialog.job is job:
+                    dialog.hide()
+        job.progress.connect(page.on_progress)
+        job.ended.connect(self._job_ended)
+
+    def cancel_import(self) -> None:
+        if self.job is not None and self.job.running and not self.job.cancelled:
+            self.job.cancel()
+            self.import_page.status.setText("Cancelling… (the file being imported is rolled "
+                                            "back)")
+            self.import_page.cancel_button.setEnabled(False)
+
+    def _job_ended(self) -> None:
+        job = self.job
+        assert job is not None
+        self.job = None
+        if job.error is None:
+            head = "Import finished."
+        elif isinstance(job.error, Cancelled):
+            head = "Import cancelled: nothing of the file being imported was written."
+        else:
+            head = f"Import stopped: {sentence(job.error)}"
+        self._finish(head)
+
+    def _finish(self, head: str) -> None:
+        page = self.import_page
+        lines = [head]
+        rejects: list[tuple[Any, ...]] = []
+        for outcome in self.outcomes:
+            res = outcome.result
+            if res is None:
+                lines.append(f"{outcome.path.name}: not imported. {outcome.error}")
+                continue
+            lines.append(f"{outcome.path.name}: batch {res.batch_id}, {res.kind}: imported "
+                         f"{res.rows_imported:,} of {res.rows_read:,} rows; "
+                         f"{res.rows_rejected:,} rejected.")
+            rejects.extend(_reject_rows(outcome.path, res))
+        page.summary.setText("\n".join(lines))
+        page.status.setText(head)
+        page.bar.setRange(0, 1)
+        page.bar.setValue(1)
+        page.cancel_button.setEnabled(False)
+        page.rejects.set_rows(rejects)
+        page.rejects_view.setVisible(bool(rejects))
+        page.finished_ok = True
+        page.completeChanged.emit()
+
+    # -- closing -----------------------------------------------------------------------
+
+    def reject(self) -> None:
+        """Cancel (or Esc) while importing cancels the import; the wizard stays to
+        show what happened."""
+        if self.job is not None and self.job.running:
+            self.cancel_import()
+            return
+        super().reject()
+
+
+def _reject_rows(path: Path, result: ImportResult) -> list[tuple[Any, ...]]:
+    return [(path.name, r.line, r.column or "", r.field or "", r.value or "", r.reason)
+            for r in result.sample_rejects]
+
+
+def _dialog_files(parent: QtWidgets.QWidget) -> list[Path]:
+    names, _ = QtWidgets.QFileDialog.getOpenFileNames(parent, "Files to import", "",
+                                                      FILE_FILTERS)
+    return [Path(n) for n in names]
+
+
+def _dialog_save(parent: QtWidgets.QWidget) -> Path | None:
+    name, _ = QtWidgets.QFileDialog.getSaveFileName(
+        parent, "Save mapping profile", "mapping.yaml", "Mapping profiles (*.yaml *.yml)")
+    return Path(name) if name else None

@@ -1,0 +1,484 @@
+"""Producing a report from the workstation (auditors), and the Reports menu.
+
+The dialog gathers what ``produce_report`` takes (scope, template, wording, signing
+certificate, output file), runs it as a background job of the session (progress and
+Cancel in the dialog itself), then shows the result and checks the written file with
+``verify_report`` at once, so the auditor sees VALID before sending it anywhere.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from oversight import browse
+from oversight.criteria.pack import SEVERITIES
+from oversight.errors import OversightError, UsageError
+from oversight.progress import CancelToken, Progress
+from oversight.report.build import available_templates
+from oversight.report.data import ReportScope
+from oversight.report.service import ReportResult, SignOptions, produce_report
+from oversight.report.sign import verify_report
+from oversight.workspace import Permission, Workspace
+from ui.errors import describe, is_cancel
+from ui.jobs import Job
+from ui.qt import Qt, QtCore, QtGui, QtWidgets
+from ui.session import Session
+from ui.verify_dialog import VerificationView, VerifyDialog
+
+__all__ = ["ReportDialog", "install_report_actions", "scope_from"]
+
+_STAGES = {"gathering": "Gathering the findings", "building": "Building the pages",
+           "signing": "Signing", "writing": "Writing the file", "done": "Finishing"}
+CLASSIFICATIONS = ("OFFICIAL-SENSITIVE", "OFFICIAL", "RESTRICTED", "CONFIDENTIAL",
+                   "INTERNAL")
+
+
+def _date(text: str, what: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise UsageError(f"The {what} date {text!r} is not a date like 2026-03-31.") from None
+
+
+def scope_from(only_confirmed: bool, severities: list[str], rules: list[str],
+               period_from: str, period_to: str) -> ReportScope:
+    """The scope the form describes; raises UsageError with a sentence."""
+    start, end = _date(period_from, "from"), _date(period_to, "to")
+    if start and end and start > end:
+        raise UsageError(f"The period starts ({start}) after it ends ({end}).")
+    return ReportScope(only_confirmed=only_confirmed, rules=tuple(rules),
+                       severities=tuple(severities), period_from=start, period_to=end)
+
+
+def _why_not_report(session: Session) -> str:
+    return (f"Your role ({session.role.value}) may not write reports; only auditors "
+            "produce them.")
+
+
+class ReportDialog(QtWidgets.QDialog):
+    """Produce (and sign) a report. ``open_url`` opens the output folder (injectable)."""
+
+    def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None,
+                 open_url: Callable[[QtCore.QUrl], Any] | None = None,
+                 choose_file: Callable[[str, str, bool], Path | None] | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.open_url = open_url or QtGui.QDesktopServices.openUrl
+        self._choose_file = choose_file
+        self.job: Job | None = None
+        self.report_result: ReportResult | None = None
+        self.setWindowTitle("Produce a report")
+        self.setMinimumWidth(640)
+
+        # -- scope
+        self.only_confirmed = QtWidgets.QCheckBox("Only confirmed breaches")
+        self.severity_boxes: dict[str, QtWidgets.QCheckBox] = {}
+        sev_row = QtWidgets.QHBoxLayout()
+        for sev in reversed(SEVERITIES):
+            box = QtWidgets.QCheckBox(sev)
+            box.setChecked(True)
+            self.severity_boxes[sev] = box
+            sev_row.addWidget(box)
+        sev_row.addStretch(1)
+        self.rules = QtWidgets.QListWidget()
+        self.rules.setMaximumHeight(90)
+        self.rules.setToolTip("Tick rules to report only those; none ticked: every rule.")
+        self.period_from = QtWidgets.QLineEdit()
+        self.period_from.setPlaceholderText("From YYYY-MM-DD")
+        self.period_to = QtWidgets.QLineEdit()
+        self.period_to.setPlaceholderText("To YYYY-MM-DD")
+        period = QtWidgets.QHBoxLayout()
+        period.addWidget(self.period_from)
+        period.addWidget(self.period_to)
+        scope_box = QtWidgets.QGroupBox("Findings in the report")
+        scope_form = QtWidgets.QFormLayout(scope_box)
+        scope_form.addRow(self.only_confirmed)
+        scope_form.addRow("Severities:", sev_row)
+        scope_form.addRow("Rules:", self.rules)
+        scope_form.addRow("Period:", period)
+
+        # -- wording
+        self.template = QtWidgets.QComboBox()
+        for name in available_templates():
+            self.template.addItem(name, name)
+        self.template.setCurrentIndex(max(0, self.template.findData("full")))
+        self.title = QtWidgets.QLineEdit()
+        self.title.setPlaceholderText("Default: the template's title")
+        self.body = QtWidgets.QLineEdit()
+        self.body.setPlaceholderText("The oversight body issuing the report")
+        self.classification = QtWidgets.QComboBox()
+        self.classification.setEditable(True)
+        self.classification.addItems(list(CLASSIFICATIONS))
+        text_box = QtWidgets.QGroupBox("Report")
+        text_form = QtWidgets.QFormLayout(text_box)
+        text_form.addRow("&Template:", self.template)
+        text_form.addRow("T&itle:", self.title)
+        text_form.addRow("Issued &by:", self.body)
+        text_form.addRow("&Classification:", self.classification)
+
+        # -- signing and output
+        self.p12 = QtWidgets.QLineEdit()
+        self.p12.setPlaceholderText("Optional: PKCS#12 file (.p12/.pfx); empty: unsigned")
+        self.passphrase = QtWidgets.QLineEdit()
+        self.passphrase.setEchoMode(QtWidgets.QLineEdit.EchoMode.Password)
+        self.visible = QtWidgets.QCheckBox("Visible signature box on the last page")
+        self.visible.setChecked(True)
+        self.output = QtWidgets.QLineEdit(str(Path.home() / f"{session.folder.name}-report-"
+                                              f"{date.today().isoformat()}.pdf"))
+        sign_box = QtWidgets.QGroupBox("Signature and file")
+        sign_form = QtWidgets.QFormLayout(sign_box)
+        sign_form.addRow("Signing certificate:", self._browse_row(self.p12, self._browse_p12))
+        sign_form.addRow("&Passphrase:", self.passphrase)
+        sign_form.addRow(self.visible)
+        sign_form.addRow("Save as:", self._browse_row(self.output, self._browse_output))
+
+        # -- running and result
+        self.status = QtWidgets.QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.bar = QtWidgets.QProgressBar()
+        self.bar.setRange(0, 4)
+        self.bar.hide()
+        self.verification = VerificationView()
+        self.verification.fields.setMinimumHeight(150)
+        self.verification.hide()
+        self.produce_button = QtWidgets.QPushButton("Produce report")
+        self.produce_button.setDefault(True)
+        self.produce_button.clicked.connect(self.produce)
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.hide()
+        self.folder_button = QtWidgets.QPushButton("Open folder")
+        self.folder_button.clicked.connect(self.open_folder)
+        self.folder_button.hide()
+        close = QtWidgets.QPushButton("Close")
+        close.clicked.connect(self.reject)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.folder_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.produce_button)
+        buttons.addWidget(close)
+
+        self.form_widgets = (scope_box, text_box, sign_box)
+        columns = QtWidgets.QHBoxLayout()
+        left = QtWidgets.QVBoxLayout()
+        left.addWidget(scope_box)
+        left.addWidget(text_box)
+        right = QtWidgets.QVBoxLayout()
+        right.addWidget(sign_box)
+        right.addWidget(self.status)
+        right.addWidget(self.bar)
+        right.addStretch(1)
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 1)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(columns)
+        layout.addWidget(self.verification, 1)
+        layout.addLayout(buttons)
+
+        self._load_rules()
+        if not session.can(Permission.REPORT):
+            self.produce_button.setEnabled(False)
+            self.produce_button.setToolTip(_why_not_report(session))
+            self.say(_why_not_report(session), error=True)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _browse_row(self, edit: QtWidgets.QLineEdit, slot: Any) -> QtWidgets.QHBoxLayout:
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(edit, 1)
+        button = QtWidgets.QPushButton("Browse…")
+        button.clicked.connect(slot)
+        row.addWidget(button)
+        return row
+
+    def _choose(self, title: str, filters: str, save: bool) -> Path | None:
+        if self._choose_file is not None:
+            return self._choose_file(title, filters, save)
+        if save:
+            name, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, self.output.text(),
+                                                            filters)
+        else:
+            name, _ = QtWidgets.QFileDialog.getOpenFileName(self, title, "", filters)
+        return Path(name) if name else None
+
+    def _browse_p12(self) -> None:
+        path = self._choose("Signing certificate", "PKCS#12 (*.p12 *.pfx);;All files (*)",
+                            False)
+        if path is not None:
+            self.p12.setText(str(path))
+            self.passphrase.setFocus()
+
+    def _browse_output(self) -> None:
+        path = self._choose("Save the report as", "PDF files (*.pdf)", True)
+        if path is not None:
+            if path.suffix.lower() != ".pdf":
+                path = path.with_name(path.name + ".pdf")
+            self.output.setText(str(path))
+
+    def _load_rules(self) -> None:
+        if not self.session.ready:
+            return
+        try:
+            rules = sorted({str(r["rule_id"]) for r in
+                            self.session.read(browse.finding_rows)})
+        except OversightError:
+            rules = []
+        for rule in rules:
+            item = QtWidgets.QListWidgetItem(rule)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.rules.addItem(item)
+
+    def say(self, text: str, error: bool = False) -> None:
+        escaped = html.escape(text)
+        self.status.setText(f"<span style='color:#b3261e'>{escaped}</span>" if error
+                            else escaped)
+
+    def scope(self) -> ReportScope:
+        rules = [self.rules.item(i).text() for i in range(self.rules.count())
+                 if self.rules.item(i).checkState() == Qt.CheckState.Checked]
+        severities = [s for s, box in self.severity_boxes.items() if box.isChecked()]
+        if not severities:
+            raise UsageError("Tick at least one severity.")
+        if len(severities) == len(SEVERITIES):
+            severities = []
+        return scope_from(self.only_confirmed.isChecked(), severities, rules,
+                          self.period_from.text(), self.period_to.text())
+
+    def sign_options(self) -> SignOptions | None:
+        name = self.p12.text().strip()
+        if not name:
+            return None
+        secret = self.passphrase.text()
+        return SignOptions(Path(name).expanduser(), secret.encode() if secret else None,
+                           visible=self.visible.isChecked())
+
+    def trust_roots(self) -> list[Path]:
+        """The test CA next to a test certificate (NAME.ca.pem), if there is one."""
+        name = self.p12.text().strip()
+        if not name:
+            return []
+        ca = Path(name).expanduser().with_suffix(".ca.pem")
+        return [ca] if ca.is_file() else []
+
+    # -- running ---------------------------------------------------------------------
+
+    def produce(self) -> Job | None:
+        if not self.session.can(Permission.REPORT) or self.job is not None:
+            return None
+        try:
+            scope = self.scope()
+            sign = self.sign_options()
+            out = Path(self.output.text().strip()).expanduser()
+            if not self.output.text().strip():
+                raise UsageError("Choose where to save the report.")
+        except OversightError as exc:
+            self.say(exc.message, error=True)
+            return None
+        if not self.session.ready:
+            self.say("Another job is running; wait for it to finish.", error=True)
+            return None
+        template = str(self.template.currentData())
+        title = self.title.text().strip() or None
+        body = self.body.text().strip()
+        classification = self.classification.currentText().strip() or "OFFICIAL-SENSITIVE"
+
+        def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> ReportResult:
+            return produce_report(ws, out, template, scope, title=title, body=body,
+                                  classification=classification, sign=sign,
+                                  progress=progress, cancel=cancel)
+
+        self.report_result = None
+        self.verification.hide()
+        self.folder_button.hide()
+        job = self.session.start_job(f"Report {out.name}", work, {"audit"}, self._done,
+                                     parent=self)
+        if job is None:
+            self.say("The workspace is busy or locked.", error=True)
+            return None
+        self.job = job
+        job.progress.connect(self._progress)
+        job.failed.connect(self._failed)
+        job.ended.connect(self._ended)
+        # The main window shows every job in a progress window; this dialog shows its
+        # own progress and Cancel, so that one is not needed.
+        other = getattr(self.parent(), "progress_dialog", None)
+        if isinstance(other, QtWidgets.QDialog) and getattr(other, "job", None) is job:
+            other.hide()
+        for w in self.form_widgets:
+            w.setEnabled(False)
+        self.produce_button.setEnabled(False)
+        self.cancel_button.show()
+        self.cancel_button.setEnabled(True)
+        self.bar.setValue(0)
+        self.bar.show()
+        self.say("Starting…")
+        return job
+
+    def cancel(self) -> None:
+        if self.job is not None and not self.job.cancelled:
+            self.job.cancel()
+            self.cancel_button.setEnabled(False)
+            self.say("Cancelling… (nothing will be written)")
+
+    def _progress(self, done: int, total: int, stage: str) -> None:
+        if self.job is None or self.job.cancelled:
+            return
+        self.bar.setRange(0, max(1, total))
+        self.bar.setValue(done)
+        self.say(_STAGES.get(stage, stage) + "…")
+
+    def _failed(self, exc: BaseException) -> None:
+        if is_cancel(exc):
+            self.say("Cancelled; no report was written.")
+        else:
+            self.say("The report was not produced: " + describe(exc)[0], error=True)
+
+    def _ended(self) -> None:
+        self.job = None
+        self.bar.hide()
+        self.cancel_button.hide()
+        for w in self.form_widgets:
+            w.setEnabled(True)
+        self.produce_button.setEnabled(self.session.can(Permission.REPORT))
+
+    def _done(self, result: ReportResult) -> None:
+        self.report_result = result
+        self.status.setText(
+            f"<b>Report written</b>: {html.escape(str(result.path))}<br>"
+            f"{result.pages:,} pages, {result.findings:,} findings, "
+            f"{'signed' if result.signed else 'not signed'} (template {result.template}).<br>"
+            f"SHA-256: <code>{result.sha256}</code>")
+        self.folder_button.show()
+        self.verification.show()
+        if not result.signed:
+            self.verification.show_error("Not signed, so there is no signature to verify.")
+            return
+        try:
+            self.verification.show_result(verify_report(result.path, self.trust_roots()))
+        except OversightError as exc:
+            self.verification.show_error(exc.message)
+
+    def open_folder(self) -> None:
+        if self.report_result is not None:
+            self.open_url(QtCore.QUrl.fromLocalFile(str(self.report_result.path.parent)))
+
+    def reject(self) -> None:
+        if self.job is not None:  # Esc or Close while running: cancel first
+            self.cancel()
+            return
+        super().reject()
+
+
+def install_report_actions(window: Any) -> QtWidgets.QMenu:
+    """Add the Reports menu to a MainWindow: produce (auditors), verify, timeline."""
+    from ui.timeline import TimelineDialog
+
+    session: Session = window.session
+    bar = window.menuBar()
+    menu = QtWidgets.QMenu("&Reports", bar)
+    before = next((a for a in bar.actions() if a.text() in ("&Settings", "&Help")), None)
+    if before is not None:
+        bar.insertMenu(before, menu)
+    else:
+        bar.addMenu(menu)
+    menu.setToolTipsVisible(True)
+    produce = QtGui.QAction("&Produce a report…", window)
+    produce.setShortcut(QtGui.QKeySequence("Ctrl+R"))
+    verify = QtGui.QAction("&Verify a report…", window)
+    timeline = QtGui.QAction("&Timeline of an authorisation or case…", window)
+    timeline.setShortcut(QtGui.QKeySequence("Ctrl+T"))
+    for act in (produce, verify, timeline):
+        menu.addAction(act)
+
+    def open_report() -> None:
+        if produce.isEnabled():
+            dialog = ReportDialog(session, window)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            window.report_dialog = dialog
+            dialog.open()
+
+    def open_verify() -> None:
+        dialog = VerifyDialog(window, window.prompts)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.verify_dialog = dialog
+        dialog.open()
+
+    def open_timeline(kind: str = "authorisation", ident: str = "") -> None:
+        dialog = TimelineDialog(session, window, kind, ident)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.timeline_dialog = dialog
+        dialog.show()
+
+    def update() -> None:
+        if not session.can(Permission.REPORT):
+            produce.setEnabled(False)
+            produce.setToolTip(_why_not_report(session))
+        else:
+            produce.setEnabled(session.ready)
+            produce.setToolTip("Produce a report" if session.ready
+                               else "Wait for the running job to finish.")
+        timeline.setEnabled(session.ready)
+
+    produce.triggered.connect(open_report)
+    verify.triggered.connect(open_verify)
+    timeline.triggered.connect(lambda: open_timeline())
+    session.ready_changed.connect(lambda _ready: update())
+    update()
+    window.report_action, window.verify_report_action = produce, verify
+    window.timeline_action = timeline
+    window.open_timeline = open_timeline
+    _install_timeline_button(window, open_timeline)
+    return menu
+
+
+def _install_timeline_button(window: Any, open_timeline: Callable[[str, str], None]) -> None:
+    """A "Timeline" button under the operations detail pane, for an operation that
+    cites an authorisation (or else a case)."""
+    page = window.operations
+    detail = page.fields_view.parentWidget()
+    layout = detail.layout() if detail is not None else None
+    if not isinstance(layout, QtWidgets.QBoxLayout):
+        return
+    button = QtWidgets.QPushButton("Timeline")
+    button.setEnabled(False)
+    button.setToolTip("Select an operation that cites an authorisation or a case.")
+    layout.insertWidget(1, button)
+    target: list[tuple[str, str]] = []
+
+    def current_changed(current: QtCore.QModelIndex, _previous: QtCore.QModelIndex) -> None:
+        target.clear()
+        rec = page.model.record(current.row()) if current.isValid() and \
+            window.session.ready else None
+        fields = rec["fields"] if rec is not None else {}
+        for kind, key in (("authorisation", "authorisation_id"), ("case", "case_id")):
+            value = str(fields.get(key) or "").strip()
+            if value:
+                target.append((kind, value))
+                break
+        button.setEnabled(bool(target))
+        button.setToolTip(f"Timeline of {target[0][0]} {target[0][1]}" if target else
+                          "Select an operation that cites an authorisation or a case.")
+
+    page.view.selectionModel().currentChanged.connect(current_changed)
+    def reset() -> None:
+        target.clear()
+        button.setEnabled(False)
+
+    def clicked() -> None:
+        if target:
+            open_timeline(*target[0])
+
+    page.model.modelReset.connect(reset)
+    button.clicked.connect(clicked)
+    window.timeline_button = button
