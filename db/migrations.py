@@ -274,6 +274,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "workspace, users, audit trail, imports", V1),
     Migration(2, "criteria packs, detection runs and findings", V2),
     Migration(3, "triage: decisions, append-only notes, assignment, samples", V3),
+    Migration(4, "index operations by action (filters, detection, browsing)",
+              "CREATE INDEX operations_action ON operations(action)"),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

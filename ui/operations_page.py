@@ -65,7 +65,8 @@ class OperationsPage(QtWidgets.QWidget):
                                      self)
         self.model.fetch_failed.connect(self._fetch_failed)
         self.view = make_table(self.model, stretch_last=True, multi=True)
-        self.view.verticalHeader().setVisible(True)
+        # No row-number header: sizing it asks every row for its label (a million calls).
+        self.view.verticalHeader().setVisible(False)
         self.view.setSortingEnabled(False)
         header = self.view.horizontalHeader()
         header.setSectionsMovable(True)
@@ -179,7 +180,7 @@ class OperationsPage(QtWidgets.QWidget):
         except OversightError as exc:
             self.say(exc.message, error=True)
             return
-        self.refresh()
+        self.refresh(data_changed=False)
 
     # -- model plumbing ----------------------------------------------------------------
 
@@ -239,15 +240,18 @@ class OperationsPage(QtWidgets.QWidget):
         if self._stale:
             self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, data_changed: bool = True) -> None:
+        """Re-read the view; a new filter alone (``data_changed`` False) keeps the total
+        and the action list, which only change with the data."""
         if not self.session.ready:
             self._stale = True
             return
         keep = self._selected_rids()
         current = self._current_rid()
         try:
-            self.total = self.session.read(browse.count)
-            self._fill_actions()
+            if data_changed or self._stale:
+                self.total = self.session.read(browse.count)
+                self._fill_actions()
             self.model.reload()
         except OversightError as exc:
             self.say(exc.message, error=True)
