@@ -276,6 +276,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "triage: decisions, append-only notes, assignment, samples", V3),
     Migration(4, "index operations by action (filters, detection, browsing)",
               "CREATE INDEX operations_action ON operations(action)"),
+    # Indexes keyed by case or warrant id take random inserts and made a million-row
+    # import twice as slow (bench/import_speed.py); the few look-ups by those ids scan.
+    Migration(5, "drop the case and authorisation indexes of operations",
+              "DROP INDEX operations_case; DROP INDEX operations_authorisation"),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -45,7 +45,7 @@ _OPS = fields_of(Kind.OPERATIONS)
 _EXTRA_SORTS = {"rid": "rid", "record_id": "record_id", "batch_id": "batch_id, line",
                 "line": "line"}
 #: Columns with an index (db.migrations), which values() can skip through.
-_INDEXED = frozenset({"action", "authorisation_id", "case_id"})
+_INDEXED = frozenset({"action"})
 _SEVERITY_RANK = ("CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1"
                   " WHEN 'medium' THEN 2 ELSE 3 END")
 

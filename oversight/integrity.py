@@ -184,6 +184,14 @@ def _verify(conn: Connection, report: VerifyReport,
             )
         report.batches_checked += 1
     tick(len(batches), len(batches), "imported rows")
+    for kind in Kind:
+        orphans = int(conn.execute(
+            f"SELECT count(*) FROM {kind.value} WHERE batch_id NOT IN"
+            " (SELECT batch_id FROM batches)").fetchone()[0])
+        if orphans:
+            report.problems.append(
+                f"{orphans} {kind.value} row(s) belong to no import batch (added outside "
+                "an import).")
     _check_triage(conn, report)
     recorded = {int(b) for b in events}
     for missing in sorted(recorded - {int(b[0]) for b in batches}):

@@ -150,3 +150,19 @@ def test_open_with_damaged_schema_page_is_a_sentence(imported: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(StorageError, match=r"cannot be decrypted|damaged"):
         Workspace.open(imported, ADMIN, ADMIN_PW)
+
+
+def test_rows_added_outside_an_import(imported: Path) -> None:
+    conn = raw(imported)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("INSERT INTO operations(batch_id, line, record_id, extra)"
+                 " VALUES (99, 1, 'forged', '{}')")
+    conn.close()
+    assert check(imported) == [
+        "1 operations row(s) belong to no import batch (added outside an import)."]
+
+
+def test_import_leaves_foreign_keys_on(imported: Path) -> None:
+    with Workspace.open(imported, ADMIN, ADMIN_PW) as ws:
+        import_file(ws, write(imported.parent / "more.csv", "record_id,action\nX-1,erase\n"))
+        assert ws.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
