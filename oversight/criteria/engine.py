@@ -16,6 +16,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -129,19 +130,9 @@ def run_detection(
     ws.require(Permission.DETECT)
     selected = _select(pack, rule_ids)
     started = _now()
-    conn = ws.conn
-    conn.create_function("regexp", 2, _regexp, deterministic=True)
-    token = cancel or CancelToken()
-    conn.set_progress_handler(lambda: 1 if token.cancelled else 0, 20_000)
-    try:
-        with ws.write():
-            return _run(ws, conn, pack, selected, rule_ids is None, started, progress, token)
-    except DbError as exc:
-        if token.cancelled and "interrupt" in str(exc).lower():
-            raise Cancelled("Detection cancelled; no run was recorded.") from None
-        raise
-    finally:
-        conn.set_progress_handler(None, 0)
+    stopped = "Detection cancelled; no run was recorded."
+    with _interruptible(ws.conn, cancel, stopped) as token, ws.write():
+        return _run(ws, ws.conn, pack, selected, rule_ids is None, started, progress, token)
 
 
 def preview_hits(
@@ -158,15 +149,8 @@ def preview_hits(
     ws.require(Permission.READ)
     selected = _select(pack, rule_ids)
     conn = ws.conn
-    conn.create_function("regexp", 2, _regexp, deterministic=True)
-    token = cancel or CancelToken()
-    conn.set_progress_handler(lambda: 1 if token.cancelled else 0, 20_000)
-    try:
-        available = {kind: int(conn.execute(f"SELECT count(*) FROM {kind}").fetchone()[0])
-                     for kind in ("operations", "authorisations", "cases")}
-        for statement in _MATERIALISE:
-            conn.execute(statement)
-        batch_sha = dict(conn.execute("SELECT batch_id, sha256 FROM batches").fetchall())
+    with _interruptible(conn, cancel, "Preview cancelled.") as token:
+        available, batch_sha = _prepare(conn)
         out: dict[str, set[str]] = {}
         for rule in selected:
             token.check()
@@ -176,12 +160,33 @@ def preview_hits(
             out[rule.id] = ids
         token.check()
         return out
+
+
+@contextmanager
+def _interruptible(conn: Connection, cancel: CancelToken | None, message: str
+                   ) -> Iterator[CancelToken]:
+    """Let a cancel token stop a long SQL statement (SQLite's progress handler), and
+    report that as Cancelled with ``message``."""
+    conn.create_function("regexp", 2, _regexp, deterministic=True)
+    token = cancel or CancelToken()
+    conn.set_progress_handler(lambda: 1 if token.cancelled else 0, 20_000)
+    try:
+        yield token
     except DbError as exc:
         if token.cancelled and "interrupt" in str(exc).lower():
-            raise Cancelled("Preview cancelled.") from None
+            raise Cancelled(message) from None
         raise
     finally:
         conn.set_progress_handler(None, 0)
+
+
+def _prepare(conn: Connection) -> tuple[dict[str, int], dict[int, str]]:
+    """Counts of each record kind, the registers materialised, and batch digests."""
+    available = {kind: int(conn.execute(f"SELECT count(*) FROM {kind}").fetchone()[0])
+                 for kind in ("operations", "authorisations", "cases")}
+    for statement in _MATERIALISE:
+        conn.execute(statement)
+    return available, dict(conn.execute("SELECT batch_id, sha256 FROM batches").fetchall())
 
 
 def _select(pack: Pack, rule_ids: Sequence[str] | None) -> list[Rule]:
@@ -206,11 +211,7 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
         (pack.sha256, pack.id, pack.version, json.dumps([r.id for r in rules]), started,
          ws.user))
     run_id = int(cur.lastrowid)
-    available = {kind: int(conn.execute(f"SELECT count(*) FROM {kind}").fetchone()[0])
-                 for kind in ("operations", "authorisations", "cases")}
-    for statement in _MATERIALISE:
-        conn.execute(statement)
-    batch_sha = dict(conn.execute("SELECT batch_id, sha256 FROM batches").fetchall())
+    available, batch_sha = _prepare(conn)
     outcomes: list[RuleOutcome] = []
     for n, rule in enumerate(rules):
         token.check()
