@@ -8,61 +8,13 @@ from typing import Any
 
 from oversight.criteria.pack import Pack
 from oversight.criteria.versions import PackVersion, RuleImpact
-from ui.models import SEVERITY_COLORS
+from ui.models import SEVERITY_COLORS, TableModel
 from ui.qt import Qt, QtCore, QtGui, Signal
 
 __all__ = ["RulesModel", "TableModel", "run_rows", "version_rows"]
 
 Index = QtCore.QModelIndex | QtCore.QPersistentModelIndex
 _NO_PARENT = QtCore.QModelIndex()
-
-
-class TableModel(QtCore.QAbstractTableModel):
-    """Read-only rows of text under fixed headers."""
-
-    def __init__(self, headers: Sequence[str], parent: QtCore.QObject | None = None) -> None:
-        super().__init__(parent)
-        self.headers = tuple(headers)
-        self._rows: list[tuple[Any, ...]] = []
-        self._tips: list[str | None] = []
-
-    def set_rows(self, rows: Sequence[tuple[Any, ...]],
-                 tips: Sequence[str | None] | None = None) -> None:
-        self.beginResetModel()
-        self._rows = [tuple(r) for r in rows]
-        self._tips = list(tips) if tips is not None else [None] * len(self._rows)
-        self.endResetModel()
-
-    def row(self, row: int) -> tuple[Any, ...]:
-        return self._rows[row]
-
-    def rowCount(self, parent: Index = _NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = _NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self.headers)):
-            return self.headers[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            value = self._rows[index.row()][index.column()]
-            return "" if value is None else str(value)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tips[index.row()]
-        return None
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
 def version_rows(found: Sequence[PackVersion]) -> list[tuple[Any, ...]]:

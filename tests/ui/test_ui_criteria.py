@@ -110,8 +110,8 @@ def test_edit_preview_and_save_as_admin(qtbot: Any, open_page: Opener,
     assert page.pack is not None and page.pack.version == "1.0.0+ws.1"
     assert page.pack.parameters["office_hours_end"] == "20:00"
     assert page.versions_model.rowCount() == 2
-    assert page.versions_model.row(0)[1] == "1.0.0+ws.1"
-    assert page.versions_model.row(0)[5] == "active"
+    assert page.versions_model.row_values(0)[1] == "1.0.0+ws.1"
+    assert page.versions_model.row_values(0)[5] == "active"
     assert not page.has_changes()
 
     # Run detection with the new version; the last run shows it per rule.
@@ -119,7 +119,7 @@ def test_edit_preview_and_save_as_admin(qtbot: Any, open_page: Opener,
     qtbot.waitUntil(lambda: "1.0.0+ws.1" in page.run_label.text())
     run = page.session.read(list_runs)[-1]
     assert run["version"] == "1.0.0+ws.1"
-    hits = {r[0]: r[3] for r in (page.run_model.row(i)
+    hits = {r[0]: r[3] for r in (page.run_model.row_values(i)
                                  for i in range(page.run_model.rowCount()))}
     assert hits["PRO-03"] == pro03.after
 
