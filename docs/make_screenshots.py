@@ -3,7 +3,9 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py [OUT_DIR]
 
 Builds the demo workspace in a temporary folder, opens the windows at 1366x768 (the
-smallest screen the workstation is designed for) and saves PNGs with widget.grab().
+smallest screen the workstation is designed for) and saves PNGs with widget.grab():
+every screenshot README.md and docs/gui.md show (start, login, dashboard, findings,
+operations, locked, approvals, report-dialog, timeline, criteria, import-wizard).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,13 +97,90 @@ def main(argv: list[str]) -> int:
         auditor.sidebar.setCurrentRow(2)
         auditor.approvals.view.selectRow(0)
         save(auditor, out, "approvals.png")
+        shoot_criteria(auditor, out)
+        shoot_report_dialog(auditor, out, Path(tmp))
         auditor.close()
         station.shutdown()
+        shoot_timeline(out, Path(tmp))
+    shoot_import_wizard(out)
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+def shoot_report_dialog(window: Any, out: Path, tmp: Path) -> Path:
+    """Reports ▸ Produce a report… (auditors): a signed report produced with a test
+    certificate, and the verifier's verdict on the written file."""
+    from oversight.report.sign import create_selfsigned
+    from ui.report_dialog import ReportDialog
+
+    p12, _ca = create_selfsigned("Aurelia Novák", tmp / "aurelia.p12", b"signing-pass",
+                                 with_ca=True)
+    dialog = ReportDialog(window.session, window, open_url=lambda _url: None)
+    dialog.output.setText(str(tmp / "quarterly-review.pdf"))
+    dialog.p12.setText(str(p12))
+    dialog.passphrase.setText("signing-pass")
+    dialog.title.setText("Quarterly review of data processing")
+    dialog.body.setText("Office of the Oversight Commissioner")
+    dialog.resize(1000, 820)
+    dialog.show()
+    job = dialog.produce()
+    if job is not None:
+        loop = QtCore.QEventLoop()
+        job.ended.connect(loop.quit)
+        loop.exec()
+    save(dialog, out, "report-dialog.png")
+    dialog.close()
+    return out / "report-dialog.png"
+
+
+def shoot_timeline(out: Path, tmp: Path) -> Path:
+    """The timeline of an authorisation cancelled while operations went on citing it
+    (a small workspace of its own: the demo's authorisations are each cited a few
+    times only)."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from oversight.importing import import_file
+    from oversight.records import Kind
+    from ui.session import Session
+    from ui.timeline import TimelineDialog
+
+    work = tmp / "timeline"
+    work.mkdir()
+    (work / "auth.csv").write_text(
+        "authorisation_id,regime,legal_basis,approval,valid_from,valid_to,cancelled_at,"
+        "case_id\nRIPA-DS-2026-0201,directed surveillance,RIPA 2000 s.28,approved,"
+        "2026-03-02T09:00:00+00:00,2026-05-31,2026-05-12T16:00:00+00:00,"
+        "GB-MET-2026-0044\n", encoding="utf-8")
+    rnd = random.Random(3)
+    lines = ["record_id,ts,action,actor_id,authorisation_id,case_id"]
+    first = datetime(2026, 2, 20, tzinfo=UTC)
+    for i in range(70):
+        ts = first + timedelta(hours=rnd.randint(0, 24 * 110))
+        action = rnd.choice(["consult", "consult", "collect", "disclose"])
+        lines.append(f"OP-{i:04d},{ts.isoformat()},{action},GB-MET-{rnd.randint(100, 140)},"
+                     "RIPA-DS-2026-0201,GB-MET-2026-0044")
+    (work / "ops.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with Workspace.create(work / "ws", "admin", PASSWORD) as ws:
+        import_file(ws, work / "auth.csv", Kind.AUTHORISATIONS)
+        import_file(ws, work / "ops.csv", Kind.OPERATIONS)
+    session = Session(Workspace.open(work / "ws", "admin", PASSWORD), Prompts())
+    dialog = TimelineDialog(session, None, "authorisation", "RIPA-DS-2026-0201")
+    dialog.resize(1000, 600)
+    dialog.show()
+    save(dialog, out, "timeline.png")
+    dialog.close()
+    session.close()
+    return out / "timeline.png"
+
+
+def shoot_criteria(window: Any, out: Path) -> Path:
+    """The Criteria page with the first rule selected."""
+    row = next(i for i in range(window.sidebar.count())
+               if window.sidebar.item(i).text() == "Criteria")
+    window.sidebar.setCurrentRow(row)
+    window.criteria.rules_view.selectRow(0)
+    save(window, out, "criteria.png")
+    return out / "criteria.png"
 
 
 def shoot_import_wizard(out: Path = ROOT / "docs" / "screenshots") -> Path:
@@ -139,3 +219,7 @@ def shoot_import_wizard(out: Path = ROOT / "docs" / "screenshots") -> Path:
         wizard.close()
         session.close()
     return out / "import-wizard.png"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -15,7 +15,7 @@ from ui.errors import describe
 from ui.models import TableModel
 from ui.qt import Qt, QtCore, QtWidgets, Signal
 from ui.session import Session
-from ui.widgets import make_table
+from ui.widgets import make_table, readable
 
 __all__ = ["AuditPage", "event_row", "verify_text"]
 
@@ -168,5 +168,6 @@ class AuditPage(QtWidgets.QWidget):
         self.session.last_verify = report
         text = verify_text(report)
         self.verify_label.setText(text)
-        self.verify_label.setStyleSheet("" if report.ok else "color: #b3261e")
+        self.verify_label.setStyleSheet(
+            "" if report.ok else f"color: {readable('#b3261e', self)}")
         self.message.emit(text)

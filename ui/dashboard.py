@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 from oversight import browse, queries
@@ -13,14 +14,35 @@ from oversight.workspace import Permission
 from ui.models import SEVERITY_COLORS, TableModel
 from ui.qt import Qt, QtWidgets, Signal
 from ui.session import Session
-from ui.widgets import BarChart, make_table
+from ui.widgets import BarChart, ColumnChart, make_table, readable
 
-__all__ = ["STATUS_COLORS", "DashboardPage"]
+__all__ = ["STATUS_COLORS", "DashboardPage", "findings_per_month"]
 
 STATUS_COLORS = {"open": "#5f6368", "in_review": "#1a73e8", "pending_approval": "#e8710a",
                  "confirmed": "#b3261e", "escalated": "#8e24aa", "dismissed": "#9aa0a6"}
+OK_COLOR, BAD_COLOR = "#188038", "#b3261e"
 _STATUS_ORDER = ("open", "in_review", "pending_approval", "confirmed", "escalated",
                  "dismissed")
+
+
+def findings_per_month(findings: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """(YYYY-MM, count) of findings by the UTC month of their first record, from the
+    first month to the last with the empty months in between (no time: left out)."""
+    counts: Counter[tuple[int, int]] = Counter()
+    for f in findings:
+        micros = f.get("first_ts_utc")
+        if micros is None:
+            continue
+        moment = datetime.fromtimestamp(int(micros) / 1_000_000, UTC)
+        counts[(moment.year, moment.month)] += 1
+    if not counts:
+        return []
+    (year, month), last = min(counts), max(counts)
+    out = []
+    while (year, month) <= last:
+        out.append((f"{year:04d}-{month:02d}", counts.get((year, month), 0)))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
 
 
 def _group(title: str, *widgets: QtWidgets.QWidget) -> QtWidgets.QGroupBox:
@@ -42,6 +64,9 @@ class DashboardPage(QtWidgets.QWidget):
         self.summary.setWordWrap(True)
         self.severity_chart = BarChart()
         self.status_chart = BarChart()
+        self.month_chart = ColumnChart()
+        self.month_chart.setMaximumHeight(110)
+        self.month_chart.setToolTip("Findings by the month of their first record (UTC).")
         self.rules = TableModel(["Rule", "Title", "Severity", "Findings", "Open", "Decided"])
         self.rules_view = make_table(self.rules, stretch_last=False)
         header = self.rules_view.horizontalHeader()
@@ -77,14 +102,16 @@ class DashboardPage(QtWidgets.QWidget):
         grid.addWidget(self.summary, 0, 0, 1, 2)
         grid.addWidget(_group("Findings by severity", self.severity_chart), 1, 0)
         grid.addWidget(_group("Findings by status", self.status_chart), 1, 1)
-        grid.addWidget(_group("Findings per rule", self.rules_view), 2, 0, 2, 1)
-        grid.addWidget(_group("Last detection run", self.run_label), 2, 1)
-        grid.addWidget(verify_box, 3, 1)
-        grid.addWidget(_group("Sources imported", self.batches_view), 4, 0, 1, 2)
+        grid.addWidget(_group("Findings over time (by month of first record)",
+                              self.month_chart), 2, 0, 1, 2)
+        grid.addWidget(_group("Findings per rule", self.rules_view), 3, 0, 2, 1)
+        grid.addWidget(_group("Last detection run", self.run_label), 3, 1)
+        grid.addWidget(verify_box, 4, 1)
+        grid.addWidget(_group("Sources imported", self.batches_view), 5, 0, 1, 2)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
-        grid.setRowStretch(2, 1)
         grid.setRowStretch(3, 1)
+        grid.setRowStretch(4, 1)
 
         inner = QtWidgets.QWidget()
         inner.setLayout(grid)
@@ -131,6 +158,7 @@ class DashboardPage(QtWidgets.QWidget):
         self.summary.clear()
         self.severity_chart.set_bars([])
         self.status_chart.set_bars([])
+        self.month_chart.set_columns([])
         self.rules.set_rows([])
         self.batches.set_rows([])
         self.run_label.clear()
@@ -165,6 +193,7 @@ class DashboardPage(QtWidgets.QWidget):
         statuses = [st for st in _STATUS_ORDER if st in STATUSES]
         self.status_chart.set_bars([(st.replace("_", " "), by_status.get(st, 0),
                                      STATUS_COLORS[st]) for st in statuses])
+        self.month_chart.set_columns(findings_per_month(findings))
         last = runs[-1] if runs else None
         titles: dict[str, str] = {}
         if last is not None:
@@ -212,15 +241,17 @@ class DashboardPage(QtWidgets.QWidget):
         chain = report.chain
         events = f"{chain.events:,} audit events" if chain is not None else "audit trail"
         if report.ok:
+            ok = readable(OK_COLOR, self)
             self.verify_label.setText(
-                f"<span style='color:#188038'><b>Intact.</b></span> {events} and "
+                f"<span style='color:{ok}'><b>Intact.</b></span> {events} and "
                 f"{report.batches_checked} batches checked; no problem found.")
         else:
             problems = "".join(f"<li>{_esc(p)}</li>" for p in report.problems[:5])
             more = (f"<br>…and {len(report.problems) - 5} more." if len(report.problems) > 5
                     else "")
+            bad = readable(BAD_COLOR, self)
             self.verify_label.setText(
-                f"<span style='color:#b3261e'><b>{len(report.problems)} problem(s) "
+                f"<span style='color:{bad}'><b>{len(report.problems)} problem(s) "
                 f"found.</b></span><ul>{problems}</ul>{more}")
 
 

@@ -35,7 +35,7 @@ from ui.models import TableModel, cell_text
 from ui.prompts import Prompts
 from ui.qt import Qt, QtCore, QtGui, QtWidgets
 from ui.session import Session
-from ui.widgets import make_table
+from ui.widgets import make_table, readable
 
 __all__ = ["FileOutcome", "ImportWizard", "MappingModel", "TargetDelegate"]
 
@@ -182,7 +182,7 @@ class TargetDelegate(QtWidgets.QStyledItemDelegate):
 
 def _error_label() -> QtWidgets.QLabel:
     label = QtWidgets.QLabel()
-    label.setStyleSheet("color: #b3261e")
+    label.setStyleSheet(f"color: {readable('#b3261e')}")
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

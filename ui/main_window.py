@@ -29,6 +29,7 @@ from ui.report_dialog import install_report_actions
 from ui.session import Session
 from ui.settings import Settings
 from ui.triage_page import TriagePage
+from ui.widgets import readable
 
 __all__ = ["SHORTCUTS", "IdleWatcher", "LockScreen", "MainWindow", "PreferencesDialog"]
 
@@ -112,7 +113,7 @@ class LockScreen(QtWidgets.QWidget):
         self.password.setPlaceholderText("Password")
         self.password.returnPressed.connect(self._unlock)
         self.error = QtWidgets.QLabel()
-        self.error.setStyleSheet("color: #b3261e")
+        self.error.setStyleSheet(f"color: {readable('#b3261e', self)}")
         self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setWordWrap(True)
         self.unlock_button = QtWidgets.QPushButton("Unlock")

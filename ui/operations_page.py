@@ -15,7 +15,7 @@ from ui.models import ID_ROLE, SEVERITY_COLORS, OperationsModel, TableModel, cel
 from ui.qt import Qt, QtCore, QtWidgets, Signal
 from ui.session import Session
 from ui.settings import Settings
-from ui.widgets import make_table, restore_header, save_header
+from ui.widgets import column_menu, make_table, readable, restore_header, save_header
 
 __all__ = ["OperationsPage", "parse_when", "record_rows"]
 
@@ -78,6 +78,11 @@ class OperationsPage(QtWidgets.QWidget):
             for col, width in enumerate((200, 110, 110, 140, 80, 150, 150, 120, 60, 70, 110)):
                 self.view.setColumnWidth(col, width)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
+        # Right-click on the header: tick the columns to show (remembered at once).
+        self.columns_menu: QtWidgets.QMenu | None = None
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+        header.setToolTip("Right-click to choose the columns shown.")
 
         self.fields = TableModel(["Field", "Value", "From"])
         self.fields_view = make_table(self.fields, stretch_last=False)
@@ -193,7 +198,8 @@ class OperationsPage(QtWidgets.QWidget):
     def say(self, text: str, error: bool = False) -> None:
         """A line under the table (user text escaped)."""
         escaped = html.escape(text)
-        self.status.setText(f"<span style='color:#b3261e'>{escaped}</span>" if error
+        self.status.setText(f"<span style='color:{readable('#b3261e', self)}'>{escaped}</span>"
+                            if error
                             else escaped)
 
     def _fetch_failed(self, exc: BaseException) -> None:
@@ -334,6 +340,16 @@ class OperationsPage(QtWidgets.QWidget):
     def _finding_clicked(self, index: QtCore.QModelIndex) -> None:
         if index.isValid():
             self.open_finding.emit(str(self.record_findings.row_values(index.row())[4]))
+
+    def _header_menu(self, pos: QtCore.QPoint) -> None:
+        if self.columns_menu is not None:
+            self.columns_menu.deleteLater()
+        self.columns_menu = column_menu(self.view, self._columns_changed, self)
+        self.columns_menu.popup(self.view.horizontalHeader().mapToGlobal(pos))
+
+    def _columns_changed(self) -> None:
+        save_header(self.settings, "operations", self.view)
+        self.settings.sync()
 
     def save_state(self) -> None:
         save_header(self.settings, "operations", self.view)

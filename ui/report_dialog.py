@@ -28,6 +28,7 @@ from ui.jobs import Job
 from ui.qt import Qt, QtCore, QtGui, QtWidgets
 from ui.session import Session
 from ui.verify_dialog import VerificationView, VerifyDialog
+from ui.widgets import readable
 
 __all__ = ["ReportDialog", "install_report_actions", "scope_from"]
 
@@ -241,7 +242,8 @@ class ReportDialog(QtWidgets.QDialog):
 
     def say(self, text: str, error: bool = False) -> None:
         escaped = html.escape(text)
-        self.status.setText(f"<span style='color:#b3261e'>{escaped}</span>" if error
+        self.status.setText(f"<span style='color:{readable('#b3261e', self)}'>{escaped}</span>"
+                            if error
                             else escaped)
 
     def scope(self) -> ReportScope:

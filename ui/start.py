@@ -11,6 +11,7 @@ from oversight.workspace import Workspace, is_workspace
 from ui.prompts import Prompts
 from ui.qt import Qt, QtWidgets, Signal
 from ui.settings import Settings
+from ui.widgets import readable
 
 __all__ = ["CreateDialog", "LoginDialog", "StartWindow"]
 
@@ -35,7 +36,7 @@ class _SignIn(QtWidgets.QDialog):
         self.workspace: Workspace | None = None
         self.message = QtWidgets.QLabel()
         self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #b3261e")
+        self.message.setStyleSheet(f"color: {readable('#b3261e', self)}")
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 

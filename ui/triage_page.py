@@ -21,9 +21,9 @@ from ui.prompts import reason_label
 from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.session import Session
 from ui.settings import Settings
-from ui.widgets import make_table, restore_header, save_header
+from ui.widgets import make_table, readable, restore_header, save_header
 
-__all__ = ["TriagePage", "detail_html"]
+__all__ = ["TriagePage", "detail_html", "registers_html"]
 
 _SHORTCUT = Qt.ShortcutContext.WidgetWithChildrenShortcut
 
@@ -32,19 +32,74 @@ def _e(value: Any) -> str:
     return html.escape(cell_text(value))
 
 
-def _value(value: Any) -> str:
-    return "<i style='color:#808080'>none</i>" if value is None or value == "" else _e(value)
+def _value(value: Any, grey: str = "#808080") -> str:
+    return f"<i style='color:{grey}'>none</i>" if value is None or value == "" else _e(value)
+
+
+def _when(value: Any) -> str:
+    return str(value)[:16].replace("T", " ") if value else ""
+
+
+def _ids(values: Any, limit: int = 12) -> str:
+    """A list of ids, the first ``limit`` of them and how many more."""
+    items = [str(v) for v in values] if isinstance(values, list | tuple) else (
+        [str(values)] if values else [])
+    text = ", ".join(items[:limit])
+    if len(items) > limit:
+        text += f" …and {len(items) - limit} more"
+    return text
+
+
+def _register_rows(kind: str, rec: dict[str, Any]) -> list[tuple[str, Any]]:
+    f = rec.get("fields") or {}
+    if kind == "authorisations":
+        valid = f"{_when(f.get('valid_from'))} → {_when(f.get('valid_to'))}".strip(" →")
+        issuer = str(f.get("issuer_id") or "")
+        if f.get("issuer_role"):
+            issuer += f" ({f['issuer_role']})"
+        approval = str(f.get("approval") or "")
+        if f.get("approved_at"):
+            approval += f" on {_when(f['approved_at'])}"
+        return [("regime", f.get("regime")), ("legal basis", f.get("legal_basis")),
+                ("valid", valid), ("cancelled", _when(f.get("cancelled_at")) or None),
+                ("issuer", issuer), ("approval", approval),
+                ("urgent", "yes" if f.get("urgent") else "no"),
+                ("case", f.get("case_id")),
+                ("actions", _ids(f.get("actions")).replace("_", " ")),
+                ("subjects", _ids(f.get("subject_ids")))]
+    return [("offence", f.get("offence")), ("opened", _when(f.get("opened_at")) or None),
+            ("closed", _when(f.get("closed_at")) or "still open"),
+            ("team", _ids(f.get("team"))), ("subjects", _ids(f.get("subject_ids")))]
+
+
+def registers_html(registers: dict[str, Any], grey: str = "#808080") -> str:
+    """The authorisations and cases the finding's records cite (values escaped)."""
+    out = []
+    for key, title in (("authorisations", "Authorisation consulted"),
+                       ("cases", "Case consulted")):
+        for rec in registers.get(key) or []:
+            ident = rec.get("record_id") or (rec.get("fields") or {}).get(
+                "authorisation_id" if key == "authorisations" else "case_id")
+            out.append(f"<h4>{title}: {_e(ident)}</h4><table cellspacing='0' cellpadding='2'>"
+                       + "".join(f"<tr><td><b>{_e(k)}</b>&nbsp;</td><td>{_value(v, grey)}"
+                                 "</td></tr>" for k, v in _register_rows(key, rec))
+                       + "</table>")
+    return "".join(out)
 
 
 def _para(text: Any) -> str:
     return _e(text).replace("\n", "<br>")
 
 
-def detail_html(d: dict[str, Any]) -> str:
-    """A finding's detail pane (every user-provided value escaped)."""
+def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> str:
+    """A finding's detail pane (every user-provided value escaped). Colours are made
+    readable on ``widget``'s base colour (else the application's), light or dark."""
     rule = d.get("rule") or {}
     sev = str(d["severity"])
-    color = SEVERITY_COLORS.get(sev, "#888")
+    base = QtGui.QPalette.ColorRole.Base
+    color = readable(SEVERITY_COLORS.get(sev, "#888888"), widget, base, 3.0)
+    warn = readable("#e8710a", widget, base)
+    grey = readable("#808080", widget, base)
     out = [
         f"<h3 style='margin-bottom:2px'><span style='color:{color}'>■</span> "
         f"{_e(d['rule_id'])} — {_e(rule.get('title', ''))}</h3>",
@@ -58,12 +113,12 @@ def detail_html(d: dict[str, Any]) -> str:
         out.append(f"<p><small>Decided by {_e(d['decided_by'])} on "
                    f"{_e(str(d['decided_at'])[:16].replace('T', ' '))}{extra}.</small></p>")
     if d.get("status") == "pending_approval":
-        out.append(f"<p style='color:#e8710a'><b>Waiting for a second reviewer:</b> "
+        out.append(f"<p style='color:{warn}'><b>Waiting for a second reviewer:</b> "
                    f"{_e(d['pending_by'])} marked it {_e(d['pending_status'])}"
                    + (f" ({_e(reason_label(str(d['pending_reason'])))})"
                       if d.get("pending_reason") else "") + ".</p>")
     if not d.get("matching", True):
-        out.append(f"<p style='color:#808080'><b>No longer matching:</b> "
+        out.append(f"<p style='color:{grey}'><b>No longer matching:</b> "
                    f"{_e(d.get('no_longer_matching_reason'))}</p>")
     out.append(f"<p style='font-size:large'>{_para(d['message'])}</p>")
     refs = d.get("legal_refs") or rule.get("legal_refs") or []
@@ -83,7 +138,7 @@ def detail_html(d: dict[str, Any]) -> str:
             flat.append((key, value))
     if flat:
         out.append("<h4>Facts</h4><table cellspacing='0' cellpadding='2'>"
-                   + "".join(f"<tr><td><b>{_e(k)}</b>&nbsp;</td><td>{_value(v)}</td></tr>"
+                   + "".join(f"<tr><td><b>{_e(k)}</b>&nbsp;</td><td>{_value(v, grey)}</td></tr>"
                              for k, v in flat) + "</table>")
     records = d.get("records") or []
     if records:
@@ -104,6 +159,7 @@ def detail_html(d: dict[str, Any]) -> str:
         if len(records) > len(shown):
             out.append(f"<p><small>…and {len(records) - len(shown)} more; the operations "
                        "browser shows them all.</small></p>")
+    out.append(registers_html(d.get("registers") or {}, grey))
     history = d.get("history") or []
     out.append("<h4>History</h4>")
     if history:
@@ -444,7 +500,7 @@ class TriagePage(QtWidgets.QWidget):
             return
         self._detail_id = finding_id
         scroll = self.detail.verticalScrollBar().value()
-        self.detail.setHtml(detail_html(d))
+        self.detail.setHtml(detail_html(d, self.detail))
         if force:
             self.detail.verticalScrollBar().setValue(scroll)
 

@@ -13,7 +13,7 @@ from ui.models import TableModel
 from ui.prompts import Prompts
 from ui.qt import Qt, QtWidgets
 from ui.session import Session
-from ui.widgets import make_table
+from ui.widgets import make_table, readable
 
 __all__ = ["AddUserDialog", "PasswordDialog", "UsersDialog"]
 
@@ -34,7 +34,7 @@ class _PasswordForm(QtWidgets.QDialog):
         self.again.setEchoMode(QtWidgets.QLineEdit.EchoMode.Password)
         self.hint = QtWidgets.QLabel()
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
-        self.hint.setStyleSheet("color: #b3261e")
+        self.hint.setStyleSheet(f"color: {readable('#b3261e', self)}")
         self.hint.setWordWrap(True)
         self.buttons = QtWidgets.QDialogButtonBox(
             QtWidgets.QDialogButtonBox.StandardButton.Ok

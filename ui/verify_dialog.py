@@ -14,6 +14,7 @@ from oversight.errors import OversightError
 from oversight.report.sign import ReportVerification, verify_report
 from ui.errors import describe
 from ui.qt import Qt, QtWidgets
+from ui.widgets import readable
 
 __all__ = ["VerificationView", "VerifyDialog", "verification_rows"]
 
@@ -95,11 +96,12 @@ class VerificationView(QtWidgets.QWidget):
 
     def show_error(self, text: str) -> None:
         self.clear()
-        self.verdict.setText(f"<span style='color:{BAD_COLOR}'>{html.escape(text)}</span>")
+        bad = readable(BAD_COLOR, self)
+        self.verdict.setText(f"<span style='color:{bad}'>{html.escape(text)}</span>")
 
     def show_result(self, v: ReportVerification) -> None:
         self.result = v
-        color = OK_COLOR if v.ok else BAD_COLOR
+        color = readable(OK_COLOR if v.ok else BAD_COLOR, self)
         says = ("The signature holds and the report is as it was signed."
                 if v.ok else "Do not rely on this report as it stands.")
         trust = ""

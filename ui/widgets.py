@@ -1,13 +1,63 @@
-"""Small widgets shared by the views: a painted bar chart and table helpers."""
+"""Small widgets shared by the views: painted charts, table helpers, a column chooser
+and the colour helpers that keep custom colours readable in a light or dark palette."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ui.qt import Qt, QtCore, QtGui, QtWidgets
 from ui.settings import Settings
 
-__all__ = ["BarChart", "make_table", "restore_header", "save_header"]
+__all__ = ["BarChart", "ColumnChart", "column_menu", "contrast_ratio", "is_dark",
+           "make_table", "readable", "restore_header", "save_header"]
+
+
+# -- colours ---------------------------------------------------------------------------
+
+
+def _palette(widget: QtWidgets.QWidget | None = None) -> QtGui.QPalette:
+    if widget is not None:
+        return widget.palette()
+    return QtGui.QGuiApplication.palette()
+
+
+def is_dark(widget: QtWidgets.QWidget | None = None) -> bool:
+    """Whether the palette in use (the widget's, else the application's) is dark."""
+    return _palette(widget).color(QtGui.QPalette.ColorRole.Window).lightness() < 128
+
+
+def _luminance(color: QtGui.QColor) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    return (0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF())
+            + 0.0722 * channel(color.blueF()))
+
+
+def contrast_ratio(a: QtGui.QColor, b: QtGui.QColor) -> float:
+    """The WCAG contrast ratio of two colours (1 to 21)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable(color: str, widget: QtWidgets.QWidget | None = None,
+             role: QtGui.QPalette.ColorRole = QtGui.QPalette.ColorRole.Window,
+             minimum: float = 4.5) -> str:
+    """``color`` (a hex name) as text on the palette's ``role`` background: kept as it is
+    where it reads well, else lightened (dark palette) or darkened (light palette) in
+    steps until the contrast ratio reaches ``minimum``. Returns a hex name."""
+    background = _palette(widget).color(role)
+    out = QtGui.QColor(color)
+    dark = background.lightness() < 128
+    for _ in range(12):
+        if contrast_ratio(out, background) >= minimum:
+            break
+        out = out.lighter(125) if dark else out.darker(125)
+        if dark and out.lightness() >= 250:
+            break
+    return str(out.name())
+
+
+# -- charts ----------------------------------------------------------------------------
 
 
 class BarChart(QtWidgets.QWidget):
@@ -77,6 +127,74 @@ class BarChart(QtWidgets.QWidget):
             painter.end()
 
 
+class ColumnChart(QtWidgets.QWidget):
+    """Vertical columns over labelled periods (findings per month), painted with QPainter."""
+
+    def __init__(self, color: str = "#1a73e8", parent: QtWidgets.QWidget | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self._columns: list[tuple[str, int]] = []
+        self._color = color
+        self.setMinimumHeight(90)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
+                           QtWidgets.QSizePolicy.Policy.Preferred)
+
+    def set_columns(self, columns: Sequence[tuple[str, int]]) -> None:
+        """(label, value) per column, oldest first."""
+        self._columns = list(columns)
+        self.setAccessibleDescription(", ".join(f"{label}: {value}"
+                                                for label, value in self._columns))
+        self.update()
+
+    def columns(self) -> list[tuple[str, int]]:
+        return list(self._columns)
+
+    def sizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(320, 110)
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        painter = QtGui.QPainter(self)
+        try:
+            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+            metrics = self.fontMetrics()
+            palette = self.palette()
+            if not self._columns:
+                painter.setPen(palette.color(QtGui.QPalette.ColorRole.PlaceholderText))
+                painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Nothing yet")
+                return
+            text_color = palette.color(QtGui.QPalette.ColorRole.WindowText)
+            line_h = metrics.height()
+            top, bottom = line_h + 4, self.height() - line_h - 6
+            span = max(1, bottom - top)
+            slot = max(1.0, self.width() / len(self._columns))
+            peak = max(1, max(v for _, v in self._columns))
+            # Label every month if they fit, else every n-th one.
+            label_w = max(metrics.horizontalAdvance(lab) for lab, _ in self._columns) + 8
+            every = max(1, int(label_w // slot) + (1 if label_w % slot else 0))
+            painter.setPen(palette.color(QtGui.QPalette.ColorRole.Mid))
+            painter.drawLine(0, bottom, self.width(), bottom)
+            for i, (label, value) in enumerate(self._columns):
+                x = i * slot
+                height = round(span * value / peak)
+                if value and height < 2:
+                    height = 2
+                bar = QtCore.QRectF(x + slot * 0.15, bottom - height, slot * 0.7, height)
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(QtGui.QColor(self._color))
+                painter.drawRoundedRect(bar, 2, 2)
+                painter.setPen(text_color)
+                if value:
+                    painter.drawText(QtCore.QRectF(x, bottom - height - line_h - 2, slot,
+                                                   line_h),
+                                     Qt.AlignmentFlag.AlignCenter, f"{value:,}")
+                if i % every == 0:
+                    painter.drawText(QtCore.QRectF(x + slot / 2 - label_w / 2, bottom + 3,
+                                                   label_w, line_h),
+                                     Qt.AlignmentFlag.AlignCenter, label)
+        finally:
+            painter.end()
+
+
 def make_table(model: QtCore.QAbstractItemModel, *, stretch_last: bool = True,
                multi: bool = False) -> QtWidgets.QTableView:
     """A compact, row-selecting table view."""
@@ -104,3 +222,37 @@ def save_header(settings: Settings, key: str, view: QtWidgets.QTableView) -> Non
 def restore_header(settings: Settings, key: str, view: QtWidgets.QTableView) -> bool:
     state = settings.bytes_value(f"columns/{key}")
     return bool(state is not None and view.horizontalHeader().restoreState(state))
+
+
+def column_menu(view: QtWidgets.QTableView, on_change: Callable[[], None] | None = None,
+                parent: QtWidgets.QWidget | None = None) -> QtWidgets.QMenu:
+    """A menu with one checkable action per column of ``view``: unticking hides the
+    column, ticking shows it again; the last visible column cannot be hidden.
+    ``on_change`` runs after each change (to remember the choice)."""
+    model = view.model()
+    header = view.horizontalHeader()
+    menu = QtWidgets.QMenu(parent or view)
+    menu.setTitle("Columns")
+    visible = [c for c in range(model.columnCount()) if not header.isSectionHidden(c)]
+    for col in range(model.columnCount()):
+        name = str(model.headerData(col, Qt.Orientation.Horizontal,
+                                    Qt.ItemDataRole.DisplayRole) or f"Column {col + 1}")
+        action = menu.addAction(name)
+        action.setCheckable(True)
+        action.setChecked(not header.isSectionHidden(col))
+        if visible == [col]:
+            action.setEnabled(False)
+            action.setToolTip("At least one column stays visible.")
+
+        def toggled(checked: bool, col: int = col) -> None:
+            shown = [c for c in range(model.columnCount()) if not header.isSectionHidden(c)]
+            if not checked and shown == [col]:
+                return
+            header.setSectionHidden(col, not checked)
+            if checked and header.sectionSize(col) < 20:
+                header.resizeSection(col, 100)
+            if on_change is not None:
+                on_change()
+
+        action.toggled.connect(toggled)
+    return menu
