@@ -223,6 +223,8 @@ class MainWindow(QtWidgets.QMainWindow):
             page.message.connect(self.show_message)
         self.dashboard.verify_requested.connect(self.verify)
         self.operations.open_finding.connect(self.open_finding)
+        for page in (self.triage, self.approvals):
+            page.open_record.connect(self.open_record)
 
         self._build_actions()
         install_criteria_page(self)  # sidebar entry: pack versions, impact
@@ -353,6 +355,12 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
+
+    def open_record(self, rid: int) -> None:
+        """From a finding's records to the operation in the browser."""
+        self.sidebar.setCurrentRow(3)
+        if not self.operations.show_record(rid):
+            self.statusBar().showMessage("That operation is no longer in the workspace.", 8000)
 
     def open_finding(self, finding_id: str) -> None:
         self.sidebar.setCurrentRow(1)

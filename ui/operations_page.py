@@ -295,6 +295,27 @@ class OperationsPage(QtWidgets.QWidget):
         index = self.view.currentIndex()
         return int(index.data(ID_ROLE)) if index.isValid() else None
 
+    def show_record(self, rid: int) -> bool:
+        """Select the operation with row id ``rid``, clearing the filters if they hide
+        it; False if it does not exist."""
+        if self.model.row_of(rid) < 0:
+            self.search.clear()
+            self.action_filter.setCurrentIndex(0)
+            self.actor_filter.clear()
+            self.since.clear()
+            self.until.clear()
+            self.apply_filters()
+        if self.model.row_of(rid) < 0:
+            return False
+        self.view.selectionModel().clearSelection()
+        row = self.model.row_of(rid)
+        index = self.model.index(row, 0)
+        self.view.selectionModel().setCurrentIndex(
+            index, QtCore.QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QtCore.QItemSelectionModel.SelectionFlag.Rows)
+        self.view.scrollTo(index, QtWidgets.QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
+
     def _restore(self, keep: list[int], current: int | None) -> None:
         sel = self.view.selectionModel()
         selection = QtCore.QItemSelection()

@@ -146,7 +146,9 @@ def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> s
         out.append(f"<h4>Records involved ({len(d.get('record_ids') or records):,})</h4>")
         for r in shown:
             f = r["fields"]
-            parts = [f"<b>{_e(r['record_id'])}</b>",
+            link = f"record:{int(r['rid'])}" if "rid" in r else ""
+            parts = [f"<a href='{link}'><b>{_e(r['record_id'])}</b></a>" if link
+                     else f"<b>{_e(r['record_id'])}</b>",
                      _e(str(f.get("ts", "")).replace("T", " ")),
                      f"{_e(f.get('action'))} by {_e(f.get('actor_id'))}"]
             if f.get("case_id"):
@@ -200,6 +202,8 @@ class TriagePage(QtWidgets.QWidget):
     the decisions waiting for this user's approval)."""
 
     message = Signal(str)
+    open_record = Signal(int)
+    """A record id in the detail was clicked: show that operation (its row id)."""
 
     def __init__(self, session: Session, settings: Settings, approval: bool = False,
                  parent: QtWidgets.QWidget | None = None) -> None:
@@ -225,6 +229,7 @@ class TriagePage(QtWidgets.QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.detail = QtWidgets.QTextBrowser()
         self.detail.setOpenLinks(False)
+        self.detail.anchorClicked.connect(self._anchor)
         self.detail.setPlaceholderText("Select a finding to see its rule, facts, records, "
                                        "history and notes.")
         self.count_label = QtWidgets.QLabel()
@@ -358,6 +363,11 @@ class TriagePage(QtWidgets.QWidget):
     def current_id(self) -> str | None:
         index = self.view.currentIndex()
         return str(index.data(ID_ROLE)) if index.isValid() else None
+
+    def _anchor(self, url: QtCore.QUrl) -> None:
+        rid = _record_rid(url)
+        if rid is not None:
+            self.open_record.emit(rid)
 
     def update_actions(self) -> None:
         ready = self.session.ready
@@ -626,3 +636,11 @@ class TriagePage(QtWidgets.QWidget):
     def save_state(self) -> None:
         save_header(self.settings, self.key, self.view)
         self.settings.set_bytes(f"splitter/{self.key}", self.splitter.saveState())
+
+
+def _record_rid(url: QtCore.QUrl) -> int | None:
+    """The row id of a ``record:RID`` link in the detail pane, else None."""
+    text = url.toString()
+    if text.startswith("record:") and text[7:].isdigit():
+        return int(text[7:])
+    return None

@@ -190,3 +190,24 @@ def test_detail_shows_rule_facts_records_history_notes(open_window: Opener) -> N
                  "Legal references", "Rationale", "Facts", "Records involved", "History",
                  "Notes", "approved by aurelia.novak", "Agreed: no basis under Arts. 36-38."):
         assert part in text, part
+
+
+def test_records_in_the_detail_open_the_operation(qtbot: Any, open_window: Opener) -> None:
+    """Clicking a record id in a finding's detail shows that operation in the browser,
+    clearing browser filters that would hide it."""
+    window = open_window(AUDITOR, page=1)
+    page = window.triage
+    _select_rows(page, [0])
+    detail = _status(window, page.model.row_dict(0)["id"])
+    rid = detail["records"][0]["rid"]
+    assert f"record:{rid}" in page.detail.toHtml()
+    window.operations.search.setText("action=arrest")  # a filter hiding the record
+    window.operations.apply_filters()
+    with qtbot.waitSignal(page.open_record, timeout=2000) as blocker:
+        page.detail.anchorClicked.emit(QtCore.QUrl(f"record:{rid}"))
+    assert blocker.args == [rid]
+    assert window.sidebar.currentRow() == 3
+    current = window.operations.view.currentIndex()
+    assert current.isValid()
+    assert window.operations.model.rid_at(current.row()) == rid
+    assert window.operations.search.text() == ""
