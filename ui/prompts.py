@@ -19,6 +19,7 @@ __all__ = [
     "ApproveDialog",
     "AssignDialog",
     "DismissDialog",
+    "FormDialog",
     "ImportDialog",
     "NoteDialog",
     "Prompts",
@@ -32,7 +33,7 @@ def reason_label(reason: str) -> str:
     return reason.replace("_", " ").capitalize()
 
 
-class _Form(QtWidgets.QDialog):
+class FormDialog(QtWidgets.QDialog):
     """A dialog with a form and OK/Cancel; OK is enabled only when ``valid()``."""
 
     def __init__(self, parent: Widget, title: str, ok_text: str = "OK") -> None:
@@ -75,7 +76,7 @@ def _note_edit(placeholder: str) -> QtWidgets.QPlainTextEdit:
     return edit
 
 
-class NoteDialog(_Form):
+class NoteDialog(FormDialog):
     """A note, required or optional, for one or more findings."""
 
     def __init__(self, parent: Widget, title: str, prompt: str, required: bool = True,
@@ -98,7 +99,7 @@ class NoteDialog(_Form):
         return bool(self.text().strip()) or not self.required
 
 
-class DismissDialog(_Form):
+class DismissDialog(FormDialog):
     """Dismissing needs a reason from the fixed list and a note."""
 
     def __init__(self, parent: Widget, count: int) -> None:
@@ -120,7 +121,7 @@ class DismissDialog(_Form):
         return bool(self.edit.toPlainText().strip())
 
 
-class AssignDialog(_Form):
+class AssignDialog(FormDialog):
     """Pick an active user, or nobody."""
 
     NOBODY = "(nobody)"
@@ -148,7 +149,7 @@ class ApproveDialog(NoteDialog):
                          "The decision then takes effect.", required=False, ok_text="Approve")
 
 
-class ImportDialog(_Form):
+class ImportDialog(FormDialog):
     """What kind of records a file holds, and an optional mapping profile."""
 
     def __init__(self, parent: Widget, path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from oversight.workspace import MIN_PASSWORD_LENGTH, Permission, Role, Workspace
 from ui.errors import describe
 from ui.models import TableModel
-from ui.prompts import Prompts
+from ui.prompts import FormDialog, Prompts
 from ui.qt import Qt, QtWidgets
 from ui.session import Session
 from ui.widgets import make_table, readable
@@ -20,14 +20,11 @@ __all__ = ["AddUserDialog", "PasswordDialog", "UsersDialog"]
 Widget = QtWidgets.QWidget | None
 
 
-class _PasswordForm(QtWidgets.QDialog):
+class _PasswordForm(FormDialog):
     """A form with a password typed twice; OK only when valid, the reason shown."""
 
     def __init__(self, parent: Widget, title: str, ok_text: str) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        self.setMinimumWidth(420)
-        self.form = QtWidgets.QFormLayout()
+        super().__init__(parent, title, ok_text)
         self.password = QtWidgets.QLineEdit()
         self.password.setEchoMode(QtWidgets.QLineEdit.EchoMode.Password)
         self.again = QtWidgets.QLineEdit()
@@ -36,16 +33,9 @@ class _PasswordForm(QtWidgets.QDialog):
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.hint.setStyleSheet(f"color: {readable('#b3261e', self)}")
         self.hint.setWordWrap(True)
-        self.buttons = QtWidgets.QDialogButtonBox(
-            QtWidgets.QDialogButtonBox.StandardButton.Ok
-            | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button.setText(ok_text)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(self.form)
-        layout.addWidget(self.hint)
-        layout.addWidget(self.buttons)
+        layout = self.layout()
+        assert isinstance(layout, QtWidgets.QVBoxLayout)
+        layout.insertWidget(1, self.hint)  # between the form and the buttons
         for edit in (self.password, self.again):
             edit.textChanged.connect(self.update_ok)
 
@@ -54,10 +44,6 @@ class _PasswordForm(QtWidgets.QDialog):
         self.form.addRow("Password &again:", self.again)
         self.update_ok()
 
-    @property
-    def ok_button(self) -> QtWidgets.QPushButton:
-        return self.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok)
-
     def problem(self) -> str:
         if len(self.password.text()) < MIN_PASSWORD_LENGTH:
             return f"A password needs at least {MIN_PASSWORD_LENGTH} characters."
@@ -65,14 +51,12 @@ class _PasswordForm(QtWidgets.QDialog):
             return "The two passwords differ."
         return ""
 
-    def update_ok(self) -> None:
-        problem = self.problem()
-        self.hint.setText(problem)
-        self.ok_button.setEnabled(not problem)
+    def valid(self) -> bool:
+        return not self.problem()
 
-    def accept(self) -> None:
-        if not self.problem():
-            super().accept()
+    def update_ok(self) -> None:
+        self.hint.setText(self.problem())
+        super().update_ok()
 
 
 class AddUserDialog(_PasswordForm):
