@@ -467,16 +467,23 @@ class CriteriaPage(QtWidgets.QWidget):
         if edited is None:
             return None
         text, new = edited
-        note = self.prompts.note(self, "Save as new version",
-                                 f"Save {new.id} {new.version} and make it the active pack? "
-                                 "Say what changed and why (kept in the audit trail).")
-        if note is None:
-            return None
-        saved = self.session.write(self, {"criteria"}, versions.save_version, text, note,
-                                   f"{new.id} {new.version}")
+        saved = self._save(text, "Save as new version",
+                           f"Save {new.id} {new.version} and make it the active pack? Say "
+                           "what changed and why (kept in the audit trail).",
+                           f"{new.id} {new.version}")
         if saved is not None:
             self.message.emit(f"Saved {saved.pack_id} {saved.version} "
                               f"(sha256 {saved.sha256[:16]}…); it is now the active pack.")
+        return saved
+
+    def _save(self, text: str, title: str, question: str, source: str
+              ) -> PackVersion | None:
+        """Ask for the note, then keep the pack text as the active version."""
+        note = self.prompts.note(self, title, question)
+        if note is None:
+            return None
+        saved: PackVersion | None = self.session.write(
+            self, {"criteria"}, versions.save_version, text, note, source)
         return saved
 
     def activate_selected(self) -> PackVersion | None:
@@ -541,13 +548,9 @@ class CriteriaPage(QtWidgets.QWidget):
         if found is None:
             return None
         text, pack = found
-        note = self.prompts.note(self, "Import pack",
-                                 f"Save {pack.id} {pack.version} from {path.name} and make "
-                                 "it the active pack? Say why (kept in the audit trail).")
-        if note is None:
-            return None
-        saved = self.session.write(self, {"criteria"}, versions.save_version, text, note,
-                                   str(path))
+        saved = self._save(text, "Import pack",
+                           f"Save {pack.id} {pack.version} from {path.name} and make it the "
+                           "active pack? Say why (kept in the audit trail).", str(path))
         if saved is not None:
             self.message.emit(f"Imported {saved.pack_id} {saved.version}; it is now active.")
         return saved
