@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from oversight import audit, queries
-from oversight.criteria.pack import SEVERITIES
+from oversight.criteria.pack import SEVERITIES, Pack, parse_pack
 from oversight.errors import PermissionDenied, UsageError
 from oversight.findings import list_findings
 from oversight.records import Kind
@@ -345,9 +346,7 @@ def notes(ws: Workspace, finding_id: str) -> list[dict[str, Any]]:
 
 
 def _rule_text(source: str, rule_id: str) -> dict[str, Any]:
-    from oversight.criteria.pack import parse_pack
-
-    pack = parse_pack(source, "stored pack")
+    pack = _stored_pack(source)
     rule = pack.rule(rule_id)
     if rule is None:  # pragma: no cover - a finding's last run always had its rule
         return {"id": rule_id}
@@ -355,6 +354,12 @@ def _rule_text(source: str, rule_id: str) -> dict[str, Any]:
             "legal_refs": list(rule.legal_refs), "rationale": rule.rationale,
             "when": rule.when_text, "false_positives": rule.false_positives,
             "pack": pack.id, "version": pack.version}
+
+
+@lru_cache(maxsize=8)
+def _stored_pack(source: str) -> Pack:
+    """A stored pack, parsed once: a report shows hundreds of findings of one pack."""
+    return parse_pack(source, "stored pack")
 
 
 def history(ws: Workspace, finding_id: str | None = None, user: str | None = None,

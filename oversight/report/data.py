@@ -16,7 +16,7 @@ from typing import Any
 from oversight import __version__, audit, queries, triage
 from oversight.criteria.pack import SEVERITIES, parse_pack
 from oversight.errors import UsageError
-from oversight.findings import list_findings
+from oversight.findings import list_findings, list_runs
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["ReportData", "ReportScope", "collect", "manifest", "manifest_digest"]
@@ -93,7 +93,7 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
     for sev in scope.severities:
         if sev not in SEVERITIES:
             raise UsageError(f"Unknown severity {sev!r}; use {', '.join(SEVERITIES)}.")
-    runs = [r for r in _runs(ws)]
+    runs = list_runs(ws)
     if not runs:
         raise UsageError("There is no detection run to report on; run `oversight check` first.")
     latest = runs[-1]
@@ -167,12 +167,6 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
         chain_head={"seq": head_seq, "hash": head_hash,
                     "workspace_id": meta.get("workspace_id")},
     )
-
-
-def _runs(ws: Workspace) -> list[dict[str, Any]]:
-    from oversight.findings import list_runs
-
-    return list_runs(ws)
 
 
 def _first_local_ts(f: dict[str, Any]) -> str | None:
