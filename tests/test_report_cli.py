@@ -97,3 +97,11 @@ def test_report_roles_and_usage(demo_ws: Path, tmp_path: Path) -> None:
                         str(p12)], OVERSIGHT_P12_PASSWORD="wrong-passphrase")
     assert code == 2 and "passphrase" in err
     assert not (tmp_path / "w.pdf").exists()
+
+
+def test_report_period_must_be_real_dates(demo_ws: Path, tmp_path: Path) -> None:
+    for args, says in ((["--from", "2026-13-45"], "not a date"),
+                       (["--from", "2026-05-01", "--to", "2026-04-01"], "ends")):
+        code, _, err = run(["report", str(demo_ws), "--out", str(tmp_path / "p.pdf"), *args])
+        assert code == 2 and says in err
+        assert not (tmp_path / "p.pdf").exists()

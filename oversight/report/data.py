@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from oversight import __version__, audit, queries, triage
@@ -90,6 +90,16 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
     """Gather everything a report shows. Read-only; the caller records the report."""
     ws.require(Permission.READ)
     scope = scope or ReportScope()
+    for label, day in (("--from", scope.period_from), ("--to", scope.period_to)):
+        if day is not None:
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                raise UsageError(f"The period {label} {day!r} is not a date such as "
+                                 "2026-03-31.") from None
+    if scope.period_from and scope.period_to and scope.period_from > scope.period_to:
+        raise UsageError(f"The period ends ({scope.period_to}) before it starts "
+                         f"({scope.period_from}).")
     for sev in scope.severities:
         if sev not in SEVERITIES:
             raise UsageError(f"Unknown severity {sev!r}; use {', '.join(SEVERITIES)}.")
