@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +17,52 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ADMIN, ADMIN_PW = "alice", "alice-password"
 INSPECTOR, INSPECTOR_PW = "ines", "ines-password"
 VIEWER, VIEWER_PW = "victor", "victor-password"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "police-uk-stop-and-search"
 ROOT = Path(__file__).resolve().parents[1]
+#: Real published police records (Open Government Licence v3.0), kept in the repository.
+POLICE_UK = ROOT / "tests" / "data" / "police-uk"
+
+
+# -- the repository is self-contained -------------------------------------------------------
+# A clean clone has nothing beside it, so no test may read a file next to the repository
+# (a sibling folder such as ../shared only exists on developers' machines). Python's audit
+# hooks see every open, listing and glob; one outside the repository but under its parent
+# folder fails the test that made it.
+
+_OUTSIDE: list[str] = []
+_EVENTS = {"open", "os.listdir", "os.scandir", "glob.glob", "os.chdir"}
+
+
+def outside_repository(path: object, root: Path = ROOT) -> bool:
+    """Whether ``path`` lies beside the repository (under its parent, not inside it)."""
+    if isinstance(path, int) or path is None:
+        return False
+    try:
+        text = os.fsdecode(path)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    full = os.path.abspath(text)
+    parent = str(root.parent)
+    inside = full == str(root) or full.startswith(str(root) + os.sep)
+    return not inside and full.startswith(parent + os.sep)
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if event in _EVENTS and args and outside_repository(args[0]):
+        _OUTSIDE.append(f"{event} {args[0]!r}")
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture(autouse=True)
+def _self_contained() -> Iterator[None]:
+    before = len(_OUTSIDE)
+    yield
+    found = _OUTSIDE[before:]
+    if found:
+        del _OUTSIDE[before:]
+        pytest.fail("the test read outside the repository (a clean clone has nothing "
+                    f"beside it): {'; '.join(found[:5])}")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ADMIN, ADMIN_PW, ROOT, SHARED_DATA, VIEWER, VIEWER_PW, write
+from conftest import ADMIN, ADMIN_PW, POLICE_UK, ROOT, VIEWER, VIEWER_PW, write
 from test_import import OPS_CSV
 
 from oversight.cli import main
@@ -93,7 +93,7 @@ def test_dry_run_prints_mapping_and_writes_nothing(tmp_path: Path) -> None:
     ws = str(tmp_path / "ws")
     run(["init", ws])
     profile = str(ROOT / "examples" / "police-uk-stop-and-search.yaml")
-    src = str(sorted(SHARED_DATA.glob("*.csv"))[0])
+    src = str(sorted(POLICE_UK.glob("*.csv"))[0])
     code, out, _ = run(["import", ws, src, "--mapping", profile, "--dry-run"])
     assert code == 0 and "Would import 351 of 351 rows, reject 0." in out
     assert "Kept as extra: Type, Part of a policing operation" in out

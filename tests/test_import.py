@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SHARED_DATA, counts, write
+from conftest import POLICE_UK, ROOT, counts, write
 
 from oversight import queries
 from oversight.errors import (
@@ -409,7 +409,7 @@ def test_police_uk_files_import_with_zero_rejects_and_every_column(admin_ws: Wor
     import csv
 
     profile = ROOT / "examples" / "police-uk-stop-and-search.yaml"
-    files = sorted(SHARED_DATA.glob("*.csv"))
+    files = sorted(POLICE_UK.glob("*.csv"))
     assert len(files) == 3
     total = 0
     for path in files:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, SHARED_DATA
+from conftest import POLICE_UK, ROOT
 
 from oversight import queries
 from oversight.cli import main
@@ -80,7 +80,7 @@ def s60_bursts(rows: list[Row], gap: timedelta = timedelta(hours=24)) -> list[li
 def source_rows() -> list[Row]:
     """Every row of the three files, with the record id the import gives it."""
     rows: list[Row] = []
-    for path in sorted(SHARED_DATA.glob("*.csv")):
+    for path in sorted(POLICE_UK.glob("*.csv")):
         prefix = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -102,7 +102,7 @@ def rows() -> list[Row]:
 
 @pytest.fixture
 def police_ws(admin_ws: Workspace) -> Workspace:
-    files = sorted(SHARED_DATA.glob("*.csv"))
+    files = sorted(POLICE_UK.glob("*.csv"))
     assert len(files) == 3
     for path in files:
         res = import_file(admin_ws, path, profile_path=PROFILE)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
+from tools import require
 
 from oversight import triage
 from oversight.criteria.pack import SEVERITIES
@@ -50,7 +51,7 @@ NAMES = {
 
 def pdftotext(path: Path, first: int | None = None, last: int | None = None,
               *extra: str) -> str:
-    args = ["pdftotext", "-enc", "UTF-8", *extra]
+    args = [require("pdftotext"), "-enc", "UTF-8", *extra]
     if first is not None:
         args += ["-f", str(first), "-l", str(last or first)]
     out = subprocess.run([*args, str(path), "-"], capture_output=True, check=True)
@@ -221,7 +222,7 @@ def test_outline_has_sections_and_rules(demo: dict[str, Built]) -> None:
 
 
 def test_fonts_are_embedded(demo: dict[str, Built]) -> None:
-    out = subprocess.run(["pdffonts", str(demo["full"].path)], capture_output=True,
+    out = subprocess.run([require("pdffonts"), str(demo["full"].path)], capture_output=True,
                          text=True, check=True).stdout.splitlines()[2:]
     assert len(out) >= 3
     for line in out:
@@ -355,7 +356,7 @@ def test_hostile_text_everywhere_builds_and_prints_literally(tmp_path: Path) -> 
                    for a in p.get("/Annots") or [])
     # Nothing is drawn outside the page's frame (long words and tables are wrapped).
     width = float(PdfReader(io.BytesIO(report.pdf)).pages[0].mediabox.width)
-    bbox = subprocess.run(["pdftotext", "-bbox", str(path), "-"], capture_output=True,
+    bbox = subprocess.run([require("pdftotext"), "-bbox", str(path), "-"], capture_output=True,
                           text=True, check=True).stdout
     right_edges = [float(x) for x in re.findall(r'xMax="([\d.]+)"', bbox)]
     assert right_edges and max(right_edges) <= width - 17 * 2.8346

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlcipher3
 from conftest import ADMIN, ADMIN_PW, INSPECTOR, INSPECTOR_PW, VIEWER, VIEWER_PW, counts
+from tools import require
 
 from db.keyslots import MIN_MEMORY_KIB, SlotFile
 from oversight.audit import verify_chain
@@ -68,13 +69,14 @@ def test_short_password_refused(tmp_path: Path) -> None:
 
 
 def test_sqlite3_cli_cannot_read_workspace(ws_path: Path) -> None:
-    sqlite3_bin = shutil.which("sqlite3")
-    assert sqlite3_bin, "the sqlite3 CLI is installed by .ci/run"
-    res = subprocess.run([sqlite3_bin, str(ws_path / DB_NAME), ".tables"],
+    res = subprocess.run([require("sqlite3"), str(ws_path / DB_NAME), ".tables"],
                          capture_output=True, text=True, check=False)
     assert res.returncode != 0
     assert "not a database" in res.stderr
-    # And the Python sqlite3 module without a key fails the same way.
+
+
+def test_sqlite3_module_cannot_read_workspace(ws_path: Path) -> None:
+    # Python's own sqlite3, without a key, fails the same way (no external program).
     conn = sqlite3.connect(ws_path / DB_NAME)
     with pytest.raises(sqlite3.DatabaseError, match="not a database"):
         conn.execute("SELECT * FROM sqlite_master").fetchall()
