@@ -220,4 +220,6 @@ def test_demo_without_display_says_how_to_open_the_workstation(tmp_path: Path,
     res = runner.invoke(main, ["demo", str(tmp_path / "d")], env={"DISPLAY": ":0"})
     assert res.exit_code == 0 and opened == [[str(tmp_path / "d")]]
     res = runner.invoke(main, ["demo", str(tmp_path / "d"), "--no-gui"], env={"DISPLAY": ":0"})
-    assert opened == [[str(tmp_path / "d")]]
+    assert res.exit_code == 0, res.output
+    assert "oversight gui" in res.stdout  # says how to open it instead
+    assert opened == [[str(tmp_path / "d")]]  # and did not open a window this time

@@ -3,6 +3,9 @@ conditions into exactly the SQL expected; CLI commands for detection."""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 from importlib import resources
 from pathlib import Path
@@ -13,7 +16,7 @@ from conftest import ADMIN, ADMIN_PW, write
 
 from oversight.cli import main
 from oversight.criteria.expr import ExprError, Scope, parse
-from oversight.criteria.pack import default_pack, load_pack, parse_pack
+from oversight.criteria.pack import default_pack, parse_pack
 from oversight.criteria.sql import Compiler
 from oversight.errors import ValidationError
 
@@ -157,13 +160,14 @@ def test_check_findings_runs_cli(tmp_path: Path) -> None:
         "recipient_id,recipient_type\n"
         "T-1,2026-03-04T10:00:00+01:00,transfer,o1,C1,j,US,,R1,competent_authority\n"
         "T-2,2026-03-04T11:00:00+01:00,transfer,o1,C1,j,GB,adequacy,R2,competent_authority\n"
-        "C-1,2026-03-04T11:00:00+01:00,consult,o1,,=cmd|' /C calc'!A0,,,,\n"))
+        "C-1,2026-03-04T11:00:00+01:00,consult,o1,,=cmd|' /C calc'!A0,,,,\n"
+        "=HYPERLINK(\"http://x\"),2026-03-04T11:00:00+01:00,consult,o1,,j,,,,\n"))
     assert runner.invoke(main, ["import", ws, str(ops)], env=env).exit_code == 0
     res = runner.invoke(main, ["check", ws, "--json", "--fail-on", "critical"], env=env)
     assert res.exit_code == 1, res.stderr
     doc = json.loads(res.stdout)
     by_rule = {r["rule_id"]: r for r in doc["rules"]}
-    assert by_rule["TRF-01"]["hits"] == 1 and by_rule["PUR-01"]["hits"] == 1
+    assert by_rule["TRF-01"]["hits"] == 1 and by_rule["PUR-01"]["hits"] == 2
     assert by_rule["AUT-02"]["evaluated"] is False
     assert "authorisation register" in by_rule["AUT-02"]["reason"]
     assert doc["fail_on"] == {"severity": "critical", "open_findings": 1}
@@ -178,10 +182,13 @@ def test_check_findings_runs_cli(tmp_path: Path) -> None:
     assert trf[0]["facts"]["fields"]["recipient_country"] == "US"
     assert trf[0]["legal_refs"] == ["Directive (EU) 2016/680, Arts. 35-38"]
     assert trf[0]["status"] == "open" and trf[0]["first_run"] == 1 and trf[0]["last_run"] == 2
-    res = runner.invoke(main, ["findings", ws, "--format", "csv", "--rule", "PRO-03"], env=env)
-    assert res.exit_code == 0
+    # A record id that a spreadsheet would run as a formula is exported neutralised: the
+    # cell starts with an apostrophe and keeps the whole text.
     res = runner.invoke(main, ["findings", ws, "--format", "csv", "--rule", "PUR-01"], env=env)
-    assert "'=cmd" not in res.stdout  # the justification is not part of the CSV columns
+    assert res.exit_code == 0, res.stderr
+    table = list(csv.DictReader(io.StringIO(res.stdout, newline="")))
+    assert sorted(r["record_ids"] for r in table) == ["'=HYPERLINK(\"http://x\")", "C-1"]
+    assert not any(v.startswith(("=", "+", "-", "@")) for r in table for v in r.values())
     res = runner.invoke(main, ["runs", ws, "--json"], env=env)
     runs = json.loads(res.stdout)
     assert [r["run_id"] for r in runs] == [1, 2]
@@ -193,7 +200,8 @@ def test_criteria_show_lists_rules() -> None:
     doc = json.loads(res.stdout)
     assert doc["pack"] == "led-baseline" and len(doc["rules"]) == 19
     text = resources.files("oversight.packs").joinpath("led-baseline.yaml").read_text()
-    assert load_pack.__name__ and doc["sha256"] == default_pack().sha256
+    # The pack's digest is the SHA-256 of the file as shipped, computed here independently.
+    assert doc["sha256"] == hashlib.sha256(text.encode("utf-8")).hexdigest()
     assert text.startswith("pack: led-baseline")
 
 

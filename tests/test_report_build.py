@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 import subprocess
 import unicodedata
@@ -69,6 +70,7 @@ class Built:
     path: Path
     text: str
     counts: dict[str, int]
+    folder: Path
 
 
 def _write(tmp: Path, name: str, report: BuiltReport) -> Path:
@@ -95,7 +97,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
         report = build_pdf(data, template)
         path = _write(tmp, f"{template}.pdf", report)
         out[template] = Built(data, report, path, pdftotext(path),
-                              {s: severity.get(s, 0) for s in SEVERITIES})
+                              {s: severity.get(s, 0) for s in SEVERITIES}, folder)
     return out
 
 
@@ -157,10 +159,20 @@ def test_manifest_digest_line_matches_embedded_manifest(demo: dict[str, Built]) 
     full = demo["full"]
     digest = manifest_digest(manifest(full.data))
     assert full.report.manifest_digest == digest
-    assert full.report.manifest == manifest(full.data)
     assert f"Manifest SHA-256: {digest}" in full.text.splitlines()
     embedded = PdfReader(io.BytesIO(full.report.pdf)).attachments[MANIFEST_NAME][0]
     assert hashlib.sha256(embedded).hexdigest() == digest
+    # What travels inside the PDF says what the workspace holds, read back independently.
+    doc = json.loads(embedded)
+    with Workspace.open(full.folder, INSPECTOR, PASSWORD) as ws:
+        listed = list_findings(ws)
+        head = ws.conn.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+                               ).fetchone()
+    assert sorted(f["id"] for f in doc["findings"]) == sorted(f["id"] for f in listed)
+    assert {f["id"]: f["status"] for f in doc["findings"]} == {
+        f["id"]: f["status"] for f in listed}
+    assert (doc["chain_head"]["seq"], doc["chain_head"]["hash"]) == (head[0], head[1])
+    assert sum(doc["counts"]["severity"].values()) == len(listed)
 
 
 def test_markup_in_a_note_prints_literally_and_is_no_link(demo: dict[str, Built]) -> None:
@@ -411,4 +423,7 @@ def test_scope_and_classification_come_from_the_data(tmp_path: Path) -> None:
     assert text.count(default) >= 2 * report.pages
     assert ("restricted to: confirmed findings only; severities High; first record on or "
             "after 2026-01-01") in text
-    assert replace(data, classification="X").classification == "X"
+    # A body's own marking replaces the template's default on every page.
+    marked = build_pdf(replace(data, classification="SECRET-TEST-MARK"), "summary")
+    text = flat(pdftotext(_write(tmp_path, "marked.pdf", marked)))
+    assert text.count("SECRET-TEST-MARK") >= marked.pages and default not in text

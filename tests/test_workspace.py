@@ -188,13 +188,38 @@ def test_only_admins_manage_users(ws_path: Path, user: str, password: str) -> No
         assert counts(ws) == before
 
 
-def test_last_admin_and_self_removal_refused(admin_ws: Workspace) -> None:
-    with pytest.raises(UsageError, match="cannot remove yourself"):
-        admin_ws.remove_user(ADMIN)
-    admin_ws.add_user("root2", Role.ADMIN, "root2-password")
-    admin_ws.remove_user("root2")
+def _active_admins(ws: Workspace) -> list[str]:
+    return [u.name for u in ws.users() if u.role is Role.ADMIN and u.active]
+
+
+def test_a_workspace_always_keeps_an_admin(ws_path: Path) -> None:
+    """Only admins remove users and nobody removes themselves, so whoever removes the
+    second-to-last admin is the last one, and nobody is left who could remove them."""
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        with pytest.raises(UsageError, match="cannot remove yourself"):
+            ws.remove_user(ADMIN)
+        ws.add_user("root2", Role.ADMIN, "root2-password")
+        assert _active_admins(ws) == [ADMIN, "root2"]
+    with Workspace.open(ws_path, "root2", "root2-password") as ws:
+        ws.remove_user(ADMIN)  # one admin may remove another...
+        assert _active_admins(ws) == ["root2"]
+        before = counts(ws)
+        with pytest.raises(UsageError, match="cannot remove yourself"):
+            ws.remove_user("root2")  # ...but the last one cannot go
+        assert counts(ws) == before and _active_admins(ws) == ["root2"]
+    with pytest.raises(AuthenticationError, match="no user named 'alice'"):
+        Workspace.open(ws_path, ADMIN, ADMIN_PW)
+    for user, password in ((INSPECTOR, INSPECTOR_PW), (VIEWER, VIEWER_PW)):
+        with Workspace.open(ws_path, user, password) as ws, \
+                pytest.raises(PermissionDenied, match="may not manage users"):
+            ws.remove_user("root2")
+
+
+def test_adding_an_existing_user_is_refused(admin_ws: Workspace) -> None:
+    before = counts(admin_ws)
     with pytest.raises(UsageError, match="already exists"):
         admin_ws.add_user(INSPECTOR, Role.VIEWER, "whatever-pw")
+    assert counts(admin_ws) == before
 
 
 def test_schema_newer_than_code_refused(ws_path: Path) -> None:
