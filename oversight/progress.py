@@ -36,6 +36,11 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    def wait(self, timeout: float) -> bool:
+        """Block until cancel() is called or ``timeout`` seconds pass; True if cancelled.
+        (A worker that must hold still until the user decides, e.g. in tests.)"""
+        return self._event.wait(timeout)
+
     def check(self) -> None:
         """Raise Cancelled if cancel() was called."""
         if self._event.is_set():
