@@ -16,7 +16,8 @@ from typing import BinaryIO
 
 from oversight.errors import InputFileError, UsageError
 
-__all__ = ["RegularFile", "check_output_path", "kind_of", "open_regular", "read_capped"]
+__all__ = ["RegularFile", "check_output_path", "kind_of", "open_regular", "read_capped",
+           "size_text"]
 
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _NOCTTY = getattr(os, "O_NOCTTY", 0)
@@ -34,6 +35,11 @@ def kind_of(mode: int) -> str:
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
     return "not a regular file"
+
+
+def _not_regular(shown: str, mode: int) -> InputFileError:
+    return InputFileError(f"{shown} is {kind_of(mode)}, not a regular file; only regular "
+                          "files are read (copy the data into a file first).")
 
 
 @dataclass(frozen=True)
@@ -66,13 +72,17 @@ def open_regular(path: Path, what: str = "") -> tuple[BinaryIO, RegularFile]:
     except IsADirectoryError:
         raise InputFileError(f"{shown} is a folder, not a file.") from None
     except OSError as exc:
+        try:  # a socket cannot be opened at all (ENXIO): say what it is
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):
+            raise _not_regular(shown, mode) from None
         raise InputFileError(f"{shown} cannot be read: {exc.strerror}.") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise InputFileError(
-                f"{shown} is {kind_of(st.st_mode)}, not a regular file; only regular files "
-                "are read (copy the data into a file first).")
+            raise _not_regular(shown, st.st_mode)
         if _NONBLOCK:
             import fcntl  # POSIX only, like O_NONBLOCK itself
 
@@ -95,15 +105,16 @@ def read_capped(path: Path, limit: int, what: str) -> bytes:
         if info.size > limit:
             raise InputFileError(
                 f"The {what} {path} is {info.size:,} bytes; a {what} may be at most "
-                f"{_size(limit)} ({limit:,} bytes).")
+                f"{size_text(limit)} ({limit:,} bytes).")
         data = fh.read(limit + 1)
     if len(data) > limit:  # grew since fstat
-        raise InputFileError(f"The {what} {path} is larger than {_size(limit)}, the most a "
+        raise InputFileError(f"The {what} {path} is larger than {size_text(limit)}, the most a "
                              f"{what} may be.")
     return data
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+    """A byte count in words: '1 MiB', else with thousands separators."""
     for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= factor and n % factor == 0:
             return f"{n // factor} {unit}"

@@ -235,3 +235,320 @@ def test_patterns_re2_cannot_run_are_refused_at_validation(pattern: str, column:
     assert code == 2
     assert f"{path}:10:{column}: bad regular expression" in err
     assert "RE2 syntax" in err
+
+
+# -- import: JSON nesting, NUL bytes, non-regular files, symbolic links -------------------
+
+OPS_HEAD = "record_id,ts,action,Note\n"
+OP_ROW = "OP-{n},2026-03-04T10:00:00+01:00,consult,note {n}\n"
+
+
+def _unchanged(ws_path: Path, before: dict[str, int], head: tuple[int, str]) -> None:
+    from conftest import counts
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        assert counts(ws) == before
+        assert _head(ws) == head
+
+
+def _state(ws_path: Path) -> tuple[dict[str, int], tuple[int, str]]:
+    from conftest import counts
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        return counts(ws), _head(ws)
+
+
+def _head(ws: Workspace) -> tuple[int, str]:
+    row = ws.conn.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+                          ).fetchone()
+    return int(row[0]), str(row[1])
+
+
+def test_jsonl_line_nested_100000_deep_is_a_reject_with_its_line(tmp_path: Path,
+                                                                  ws_path: Path) -> None:
+    deep = '{"record_id": "OP-2", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    lines = ['{"record_id": "OP-1", "ts": "2026-03-04T10:00:00Z", "action": "consult"}',
+             deep,
+             '{"record_id": "OP-3", "x": ' + "[" * 65 + "]" * 65 + "}",
+             '{"record_id": "OP-4", "ts": "2026-03-04T10:00:00Z", "action": "consult"}']
+    path = write(tmp_path / "deep.jsonl", "\n".join(lines) + "\n")
+    code, out, err = run(["import", str(ws_path), str(path), "--json"])
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["rows_imported"] == 2 and doc["rows_rejected"] == 2
+    rejects = {r["line"]: r["reason"] for r in doc["sample_rejects"]}
+    assert set(rejects) == {2, 3}
+    assert all("more than 64 levels deep" in r for r in rejects.values())
+
+
+def test_json_array_nested_100000_deep_is_a_sentence_with_its_line(tmp_path: Path,
+                                                                   ws_path: Path) -> None:
+    before = _state(ws_path)
+    path = write(tmp_path / "deep.json",
+                 '[\n{"record_id": "OP-1"},\n{"record_id": "OP-2", "x": '
+                 + "[" * 100_000 + "]" * 100_000 + "}\n]\n")
+    code, _, err = run(["import", str(ws_path), str(path)])
+    assert code == 2
+    assert f"{path}, line 3: the item starting here nests objects and arrays" in err
+    _unchanged(ws_path, *before)
+
+
+def test_json_array_item_deeper_than_the_cap_is_a_reject(tmp_path: Path,
+                                                          ws_path: Path) -> None:
+    path = write(tmp_path / "deep.json",
+                 '[\n{"record_id": "OP-1", "ts": "2026-03-04T10:00:00Z"},\n'
+                 '{"record_id": "OP-2", "x": ' + "[" * 70 + "]" * 70 + "}\n]\n")
+    code, out, _ = run(["import", str(ws_path), str(path), "--json"])
+    doc = json.loads(out)
+    assert code == 0 and doc["rows_imported"] == 1
+    assert doc["sample_rejects"][0]["line"] == 3
+    assert "more than 64 levels deep" in doc["sample_rejects"][0]["reason"]
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_nul_byte_after_the_first_64_kib_rejects_its_row(tmp_path: Path, ws_path: Path,
+                                                          parallel: bool) -> None:
+    rows = [OP_ROW.format(n=n) for n in range(1, 3001)]  # about 130 KiB
+    rows[2499] = "OP-2500,2026-03-04T10:00:00+01:00,consult,bad\x00value\n"
+    path = write(tmp_path / "ops.csv", OPS_HEAD + "".join(rows))
+    assert path.stat().st_size > 64 * 1024 and b"\x00" not in path.read_bytes()[:65536]
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        result = import_file(ws, path, parallel=parallel)
+        stored = ws.conn.execute("SELECT count(*) FROM operations WHERE extra LIKE ?",
+                                 ("%bad%",)).fetchone()[0]
+        reject = ws.conn.execute("SELECT line, reason, value FROM rejects").fetchone()
+    assert result.rows_imported == 2999 and result.rows_rejected == 1
+    assert stored == 0
+    assert reject[0] == 2501  # the header is line 1
+    assert reject[1] == ("column 4 ('Note') holds a NUL byte at character 4 of its value; "
+                         "binary data is not imported")
+    assert "\x00" not in reject[2]
+
+
+def test_fifo_is_refused_before_anything_opens_it(tmp_path: Path, ws_path: Path) -> None:
+    fifo = tmp_path / "ops.csv"
+    os.mkfifo(fifo)
+    before = _state(ws_path)
+    done = run_bounded(["import", str(ws_path), str(fifo)], timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (f"error: {fifo} is a named pipe (FIFO), not a regular "
+                                   "file; only regular files are read (copy the data into a "
+                                   "file first).")
+    _unchanged(ws_path, *before)
+    done = run_bounded(["import", str(ws_path), str(fifo), "--dry-run"], timeout=60)
+    assert done.returncode == 2 and "named pipe (FIFO)" in done.stderr
+
+
+def test_socket_and_device_are_refused(tmp_path: Path, ws_path: Path) -> None:
+    import socket
+    sock_path = tmp_path / "s.csv"
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(sock_path))
+        code, _, err = run(["import", str(ws_path), str(sock_path)])
+        assert code == 2 and "is a socket, not a regular file" in err
+    finally:
+        server.close()
+    code, _, err = run(["import", str(ws_path), "/dev/zero"])
+    assert code == 2 and "/dev/zero is a device, not a regular file" in err
+
+
+def test_symbolic_link_is_followed_and_both_names_recorded(tmp_path: Path,
+                                                           ws_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    real = write(tmp_path / "real" / "ops.csv", OPS_HEAD + OP_ROW.format(n=1))
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    code, out, err = run(["import", str(ws_path), str(link), "--json"])
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["file"] == str(link) and doc["resolved_path"] == str(real.resolve())
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        name = ws.conn.execute("SELECT file_name FROM batches").fetchone()[0]
+        payload = json.loads(ws.conn.execute(
+            "SELECT payload FROM audit_events WHERE action = 'import'").fetchone()[0])
+    assert name == "link.csv"
+    assert payload["file"] == "link.csv" and payload["resolved_path"] == str(real.resolve())
+    # A plain file records no second name.
+    plain = write(tmp_path / "plain.csv", OPS_HEAD + OP_ROW.format(n=2))
+    code, out, _ = run(["import", str(ws_path), str(plain), "--json"])
+    assert json.loads(out)["resolved_path"] is None
+
+
+# -- XLSX ----------------------------------------------------------------------------------
+
+SHEET = "xl/worksheets/sheet1.xml"
+SHEET_HEAD = (b'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns='
+              b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+SHEET_TAIL = b"</sheetData></worksheet>"
+
+
+def _cell(ref: str, value: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>'
+
+
+def _row(n: int, *values: str, extra: str = "") -> bytes:
+    cells = "".join(_cell(f"{'ABCD'[i]}{n}", v) for i, v in enumerate(values))
+    return f'<row r="{n}">{cells}{extra}</row>'.encode()
+
+
+def _workbook(path: Path, sheet: bytes | None = None,
+              raw_sheet: tuple[bytes, int, int] | None = None) -> Path:
+    """A real workbook (written by openpyxl) whose sheet part is replaced by ``sheet``, or
+    by ``raw_sheet`` = (raw deflate stream, CRC-32, uncompressed size) written as is."""
+    import zipfile
+    import zlib
+
+    from openpyxl import Workbook
+    base = path.with_suffix(".base.xlsx")
+    wb = Workbook()
+    wb.active.append(["record_id", "ts", "action"])
+    wb.save(base)
+    with zipfile.ZipFile(base) as zin:
+        parts = [(i.filename, zin.read(i.filename)) for i in zin.infolist()]
+    entries = []
+    for name, data in parts:
+        if name == SHEET and raw_sheet is not None:
+            entries.append((name, *raw_sheet))
+            continue
+        if name == SHEET and sheet is not None:
+            data = sheet
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        entries.append((name, c.compress(data) + c.flush(), zlib.crc32(data), len(data)))
+    _write_zip(path, entries)
+    return path
+
+
+def _write_zip(path: Path, entries: list[tuple[str, bytes, int, int]]) -> None:
+    """A zip archive of already-deflated members (zipfile cannot write those)."""
+    import struct
+    central = b""
+    with path.open("wb") as fh:
+        for name, data, crc, size in entries:
+            offset = fh.tell()
+            raw = name.encode()
+            fh.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc,
+                                 len(data), size, len(raw), 0) + raw)
+            fh.write(data)
+            central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21,
+                                   crc, len(data), size, len(raw), 0, 0, 0, 0, 0,
+                                   offset) + raw
+        start = fh.tell()
+        fh.write(central)
+        fh.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries),
+                             len(central), start, 0))
+
+
+def _bomb_sheet(target: int) -> tuple[bytes, int, int]:
+    """A well-formed sheet part that inflates to ``target`` bytes (a header, one record and
+    blank space between the XML elements) from a raw deflate stream of about a thousandth
+    of that: one mebibyte of space compressed once and, standing alone after a full
+    flush, repeated."""
+    import zlib
+    start = SHEET_HEAD + _row(1, "record_id", "ts", "action") + _row(
+        2, "OP-1", "2026-03-04T10:00:00Z", "consult")
+    unit = b" " * (1 << 20)
+    times = (target - len(start) - len(SHEET_TAIL)) // len(unit)
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = comp.compress(start) + comp.flush(zlib.Z_FULL_FLUSH)
+    block = comp.compress(unit) + comp.flush(zlib.Z_FULL_FLUSH)
+    stream = head + block * times + comp.compress(SHEET_TAIL) + comp.flush()
+    crc = zlib.crc32(start)
+    for _ in range(times):
+        crc = zlib.crc32(unit, crc)
+    crc = zlib.crc32(SHEET_TAIL, crc)
+    return stream, crc, len(start) + len(unit) * times + len(SHEET_TAIL)
+
+
+@pytest.mark.slow
+def test_decompression_bomb_is_refused_before_parsing(tmp_path: Path, ws_path: Path) -> None:
+    """The reported case: 1.1 MB on disk, a 1.2 GB sheet, imported with 2.45 GB of memory."""
+    import zipfile
+    bomb = _workbook(tmp_path / "bomb.xlsx", raw_sheet=_bomb_sheet(1_200_000_000))
+    assert bomb.stat().st_size < 2_000_000
+    with zipfile.ZipFile(bomb) as z:
+        assert z.getinfo(SHEET).file_size > 1_150_000_000
+        with z.open(SHEET) as part:  # a real stream: it inflates to what it declares
+            assert part.read(len(SHEET_HEAD)) == SHEET_HEAD
+            part.seek(z.getinfo(SHEET).file_size - len(SHEET_TAIL))
+            assert part.read() == SHEET_TAIL  # the CRC-32 matched, or read() would raise
+    before = _state(ws_path)
+    done = run_bounded(["import", str(ws_path), str(bomb)], timeout=120, memory=1 << 30)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"the part {SHEET} grows from" in done.stderr
+    assert "more than 200 times (a decompression bomb?)" in done.stderr
+    _unchanged(ws_path, *before)
+
+
+def test_workbook_beyond_the_uncompressed_cap_is_refused(tmp_path: Path, ws_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    from oversight.importing import readers
+    rows = b"".join(_row(n, f"OP-{n}", "2026-03-04T10:00:00Z", "consult")
+                    for n in range(2, 2000))
+    book = _workbook(tmp_path / "big.xlsx", SHEET_HEAD + _row(1, "record_id", "ts", "action")
+                     + rows + SHEET_TAIL)
+    monkeypatch.setattr(readers, "MAX_XLSX_UNCOMPRESSED", 200_000)
+    code, _, err = run(["import", str(ws_path), str(book)])
+    assert code == 2
+    assert "bytes, more than the 200,000 bytes a workbook may hold" in err
+    monkeypatch.undo()
+    assert run(["import", str(ws_path), str(book)])[0] == 0
+
+
+@pytest.mark.parametrize("damage", ["sheet-xml", "truncated-zip", "workbook-xml"])
+def test_malformed_workbook_is_a_sentence(damage: str, tmp_path: Path, ws_path: Path) -> None:
+    good = SHEET_HEAD + _row(1, "record_id", "ts", "action") + SHEET_TAIL
+    if damage == "sheet-xml":
+        book = _workbook(tmp_path / "bad.xlsx", good.replace(b"</row>", b"</rowx>"))
+    elif damage == "truncated-zip":
+        book = _workbook(tmp_path / "bad.xlsx", good)
+        book.write_bytes(book.read_bytes()[:-40])
+    else:
+        import zipfile
+        book = _workbook(tmp_path / "ok.xlsx", good)
+        bad = tmp_path / "bad.xlsx"
+        with zipfile.ZipFile(book) as zin, zipfile.ZipFile(bad, "w") as zout:
+            for info in zin.infolist():
+                data = zin.read(info.filename)
+                if info.filename == "xl/workbook.xml":
+                    data = data[: len(data) // 2]
+                zout.writestr(info, data)
+        book = bad
+    before = _state(ws_path)
+    code, _, err = run(["import", str(ws_path), str(book)])
+    assert code == 2, err
+    assert err.startswith(f"error: {book} is not a readable XLSX workbook")
+    assert err.count("\n") == 1
+    _unchanged(ws_path, *before)
+
+
+def test_formula_cells_import_their_saved_value_and_uncached_ones_are_rejected(
+        tmp_path: Path, ws_path: Path) -> None:
+    def formula(ref: str, f: str, value: str | None, t: str = "") -> str:
+        v = "" if value is None else f"<v>{value}</v>"
+        return f'<c r="{ref}"{t}><f>{f}</f>{v}</c>'
+
+    sheet = (SHEET_HEAD + _row(1, "record_id", "ts", "action", "Total")
+             + _row(2, "OP-1", "2026-03-04T10:00:00Z", "consult",
+                    extra="").replace(b"</row>", formula("D2", "1+2", "3").encode() + b"</row>")
+             + _row(3, "OP-2", "2026-03-04T10:00:00Z", "consult").replace(
+                 b"</row>", formula("D3", "1+2", None).encode() + b"</row>")
+             + _row(4, "OP-3", "2026-03-04T10:00:00Z", "consult").replace(
+                 b"</row>", formula("D4", "A4&amp;A4", "", ' t="str"').encode() + b"</row>")
+             + _row(5, "OP-4", "2026-03-04T10:00:00Z", "consult").replace(
+                 b"</row>", b'<c r="D5"><f>SUM(A1:A2)</f><v></v></c></row>')
+             + SHEET_TAIL)
+    book = _workbook(tmp_path / "f.xlsx", sheet)
+    code, out, err = run(["import", str(ws_path), str(book), "--json"])
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["rows_imported"], doc["rows_rejected"]) == (2, 2)
+    rejects = {r["line"]: r for r in doc["sample_rejects"]}
+    assert set(rejects) == {3, 5}
+    assert rejects[3]["reason"].startswith("cell D3 ('Total') holds a formula with no saved "
+                                           "result")
+    assert rejects[3]["value"] == "=1+2" and rejects[5]["value"] == "=SUM(A1:A2)"
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        extra = dict(ws.conn.execute("SELECT record_id, extra FROM operations").fetchall())
+    assert json.loads(extra["OP-1"])["Total"] == 3  # the saved result, not the formula
+    assert "OP-3" in extra  # a formula whose saved result is empty text is kept as it is
