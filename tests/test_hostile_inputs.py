@@ -552,3 +552,76 @@ def test_formula_cells_import_their_saved_value_and_uncached_ones_are_rejected(
         extra = dict(ws.conn.execute("SELECT record_id, extra FROM operations").fetchall())
     assert json.loads(extra["OP-1"])["Total"] == 3  # the saved result, not the formula
     assert "OP-3" in extra  # a formula whose saved result is empty text is kept as it is
+
+
+# -- --out ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command, name", [("report", "review.pdf"), ("export", "review.csv")])
+def test_out_naming_a_folder_is_refused_before_any_work(command: str, name: str,
+                                                         tmp_path: Path) -> None:
+    folder = tmp_path / name
+    folder.mkdir()
+    # The workspace does not even exist: the refusal comes before it is opened.
+    code, _, err = run([command, str(tmp_path / "no-workspace"), "--out", str(folder)])
+    assert code == 2
+    assert err.startswith(f"error: The {command} file {folder} is a folder; name a file")
+    code, _, err = run([command, str(tmp_path / "no-workspace"), "--out", str(folder),
+                        "--force"])
+    assert code == 2 and "is a folder" in err
+
+
+def test_export_refuses_an_existing_file_unless_forced(tmp_path: Path, ws_path: Path) -> None:
+    out = write(tmp_path / "review.csv", "keep me\n")
+    code, _, err = run(["export", str(ws_path), "--out", str(out)])
+    assert code == 2
+    assert f"The export file {out} already exists; give --force to replace it" in err
+    assert out.read_text() == "keep me\n"
+    code, stdout, err = run(["export", str(ws_path), "--out", str(out), "--force"])
+    assert code == 0, err
+    assert out.read_text(encoding="utf-8-sig").startswith("id,rule_id,severity")
+
+
+def test_out_naming_a_symbolic_link_is_refused_even_forced(tmp_path: Path,
+                                                           ws_path: Path) -> None:
+    target = write(tmp_path / "elsewhere.csv", "untouched\n")
+    link = tmp_path / "review.csv"
+    link.symlink_to(target)
+    for extra in ([], ["--force"]):
+        code, _, err = run(["export", str(ws_path), "--out", str(link), *extra])
+        assert code == 2 and f"The export file {link} is a symbolic link" in err
+    assert link.is_symlink() and target.read_text() == "untouched\n"
+    dangling = tmp_path / "r.pdf"
+    dangling.symlink_to(tmp_path / "missing.pdf")
+    code, _, err = run(["report", str(ws_path), "--out", str(dangling)])
+    assert code == 2 and "is a symbolic link" in err
+    assert not (tmp_path / "missing.pdf").exists()
+
+
+def test_report_replaces_an_existing_file_only_with_force(tmp_path: Path, police_ws: Path
+                                                          ) -> None:
+    from oversight.workspace import Role
+    ws_path = police_ws
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        ws.add_user("aude", Role.AUDITOR, "aude-password")
+    assert run(["check", str(ws_path), "--criteria",
+                str(ROOT / "examples" / "police-uk-stop-and-search.criteria.yaml")])[0] == 0
+    out = write(tmp_path / "review.pdf", "an older report")
+    env = {"OVERSIGHT_USER": "aude", "OVERSIGHT_PASSWORD": "aude-password"}
+    code, _, err = run(["report", str(ws_path), "--out", str(out)], **env)
+    assert code == 2 and "already exists; give --force" in err
+    assert out.read_text() == "an older report"
+    code, _, err = run(["report", str(ws_path), "--out", str(out), "--force"], **env)
+    assert code == 0, err
+    assert out.read_bytes().startswith(b"%PDF-")
+
+
+def test_services_refuse_a_folder_before_building(tmp_path: Path, ws_path: Path) -> None:
+    """The GUI calls the services directly (its save dialog asks about replacing a file);
+    a folder named like a report is still refused before the report is built."""
+    from oversight.errors import UsageError
+    from oversight.exports import export_findings
+    (tmp_path / "r.csv").mkdir()
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws, \
+            pytest.raises(UsageError, match="is a folder"):
+        export_findings(ws, tmp_path / "r.csv")
