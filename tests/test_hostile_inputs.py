@@ -577,7 +577,7 @@ def test_export_refuses_an_existing_file_unless_forced(tmp_path: Path, ws_path: 
     assert code == 2
     assert f"The export file {out} already exists; give --force to replace it" in err
     assert out.read_text() == "keep me\n"
-    code, stdout, err = run(["export", str(ws_path), "--out", str(out), "--force"])
+    code, _, err = run(["export", str(ws_path), "--out", str(out), "--force"])
     assert code == 0, err
     assert out.read_text(encoding="utf-8-sig").startswith("id,rule_id,severity")
 
@@ -625,3 +625,49 @@ def test_services_refuse_a_folder_before_building(tmp_path: Path, ws_path: Path)
     with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws, \
             pytest.raises(UsageError, match="is a folder"):
         export_findings(ws, tmp_path / "r.csv")
+
+
+# -- the workspace's own files ------------------------------------------------------------
+
+
+def test_database_wal_and_shm_are_created_owner_only(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # the usual umask, under which SQLite made them 0644
+    try:
+        with Workspace.create(tmp_path / "ws", ADMIN, ADMIN_PW) as ws:
+            ws.conn.execute("SELECT count(*) FROM users").fetchone()
+            files = [ws.db_path, Path(f"{ws.db_path}-wal"), Path(f"{ws.db_path}-shm")]
+            assert all(f.exists() for f in files)
+            modes = {f.name: oct(f.stat().st_mode & 0o777) for f in files}
+    finally:
+        os.umask(old)
+    assert modes == {"workspace.db": "0o600", "workspace.db-wal": "0o600",
+                     "workspace.db-shm": "0o600"}
+
+
+def test_older_workspace_files_are_narrowed_when_opened(ws_path: Path) -> None:
+    db_file = ws_path / "workspace.db"
+    os.chmod(db_file, 0o644)
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        ws.conn.execute("SELECT count(*) FROM users").fetchone()
+        shm = Path(f"{db_file}-shm")
+        assert oct(shm.stat().st_mode & 0o777) == "0o600"
+    assert oct(db_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_changed_workspace_id_in_keyslots_is_named_not_a_wrong_password(ws_path: Path
+                                                                         ) -> None:
+    slots_file = ws_path / "keyslots.json"
+    doc = json.loads(slots_file.read_text())
+    real = doc["workspace_id"]
+    doc["workspace_id"] = "0" * 32
+    slots_file.write_text(json.dumps(doc))
+    code, _, err = run(["verify", str(ws_path)])
+    assert code == 2
+    assert "Wrong password" not in err
+    assert (f"names workspace '{'0' * 32}', but the slot of user 'alice' was made for "
+            f"workspace '{real}'") in err
+    # A wrong password is still called so.
+    doc["workspace_id"] = real
+    slots_file.write_text(json.dumps(doc))
+    code, _, err = run(["verify", str(ws_path)], OVERSIGHT_PASSWORD="not-the-password")
+    assert code == 2 and "Wrong password for user 'alice'." in err
