@@ -534,10 +534,20 @@ def _open_xlsx(path: Path, size: int, sheet: str | None) -> Source:
     from openpyxl.utils.cell import get_column_letter
 
     _check_workbook_sizes(path)
+    # Our own handle, so it is closed even when openpyxl fails half-way through opening.
+    fh, _ = open_regular(path)
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
+        wb = load_workbook(fh, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl's parsers raise many kinds on damaged files
+        fh.close()
         raise _broken(path, exc) from None
+
+    def close() -> None:
+        try:
+            wb.close()
+        finally:
+            fh.close()
+
     try:
         if sheet is not None:
             if sheet not in wb.sheetnames:
@@ -573,7 +583,7 @@ def _open_xlsx(path: Path, size: int, sheet: str | None) -> Source:
             raise InputFileError(f"{path}, row 1: a header cell holds a formula with no "
                                  "saved result; recalculate and save the workbook.")
     except BaseException:
-        wb.close()
+        close()
         raise
     state = {"row": 1}
     title = ws.title
@@ -612,5 +622,5 @@ def _open_xlsx(path: Path, size: int, sheet: str | None) -> Source:
     total_rows = max(ws.max_row or 1, 1)
     src = Source(path, "xlsx", columns, gen(), size)
     src._position = lambda: size * min(state["row"], total_rows) // total_rows
-    src._closer = wb.close
+    src._closer = close
     return src
