@@ -159,6 +159,17 @@ class SlotFile:
                 f"The key slot of user {user!r} in {self.path} has been altered or damaged; "
                 "restore the file from a backup or ask an admin to reset your password."
             )
+        # The workspace id is bound into the wrapped key (AAD), so a changed id would
+        # read as a wrong password; the slot records (under its checksum) the id it was
+        # made for, which tells the two apart. Slots made before that record nothing.
+        made_for = body.get("workspace_id")
+        if made_for is not None and made_for != self.workspace_id:
+            raise SlotFileError(
+                f"The key-slot file {self.path} names workspace {self.workspace_id!r}, but "
+                f"the slot of user {user!r} was made for workspace {made_for!r}: the file's "
+                "workspace id has been changed, or the slot comes from another workspace. "
+                "Restore the key-slot file from a backup."
+            )
         try:
             kdf = body["kdf"]
             params = KdfParams(
@@ -223,6 +234,7 @@ class SlotFile:
             },
             "aead": "aes-256-gcm",
             "nonce": _b64(nonce),
+            "workspace_id": self.workspace_id,  # what the slot was made for (see unlock)
         }
         kek = _derive(password, salt, params)
         body["wrapped_key"] = _b64(AESGCM(kek).encrypt(nonce, key, self._aad(user, body)))

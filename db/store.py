@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "IntegrityError",
     "connect",
     "known_error",
+    "owner_only",
     "transaction",
 ]
 
@@ -101,6 +102,7 @@ def connect(
         target, uri = f"file:{path}?mode=ro", True
     else:
         target, uri = str(path), False
+        owner_only(path)
     with mapped_errors(path):
         conn = sqlcipher3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
         try:
@@ -124,6 +126,23 @@ def connect(
             conn.close()
             raise
     return conn
+
+
+def owner_only(path: Path) -> None:
+    """Make the database file (creating it empty if new) and its -wal and -shm files
+    readable and writable by their owner only (0600). SQLite creates -wal and -shm with
+    the database file's own mode, so a database created 0600 keeps all three private;
+    files left wider by an older version are narrowed when the workspace is opened."""
+    if not path.exists():
+        with suppress(OSError):  # exists by now, or cannot be made: SQLite will say so
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = os.stat(name).st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(name, mode & 0o700)
+        except OSError:  # absent, or not ours to change: SQLite reports what matters
+            continue
 
 
 @contextmanager

@@ -32,6 +32,7 @@ from oversight.importing import import_file, preview
 from oversight.importing.service import ImportResult
 from oversight.integrity import verify_workspace
 from oversight.records import Kind
+from oversight.safefile import check_output_path
 from oversight.workspace import Workspace, parse_role
 
 out = Console(soft_wrap=True, highlight=False)
@@ -142,6 +143,9 @@ def _note_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
 
 json_option = click.option("--json", "as_json", is_flag=True, callback=_note_json,
                            help="One JSON document on stdout.")
+force_option = click.option("--force", is_flag=True,
+                            help="Replace the --out file if it exists (never a folder or a "
+                                 "symbolic link).")
 workspace_arg = click.argument("workspace", type=click.Path(path_type=Path))
 
 
@@ -296,6 +300,9 @@ def _print_import(res: ImportResult) -> None:
     else:
         out.print(f"[bold]{res.file}[/]: batch {res.batch_id}, {res.kind}: imported "
                   f"{res.rows_imported} of {res.rows_read} rows, rejected {res.rows_rejected}.")
+    if res.resolved_path:
+        out.print(f"{res.file} is a symbolic link to {res.resolved_path}; both names are "
+                  "recorded.", markup=False)
     if res.sample_rejects:
         _table(["line", "column", "field", "value", "reason"],
                [[r.line, r.column, r.field, (r.value or "")[:40], r.reason]
@@ -717,9 +724,11 @@ def history(workspace: Path, finding: str | None, user_name: str | None, limit: 
 @click.option("--rule")
 @click.option("--severity", type=click.Choice(list(SEVERITIES)))
 @click.option("--status", type=click.Choice(list(STATUSES)))
+@force_option
 def export(workspace: Path, out_path: Path, rule: str | None, severity: str | None,
-           status: str | None) -> None:
+           status: str | None, force: bool) -> None:
     """Export findings with status, reason, notes and record references."""
+    check_output_path(out_path, force, "export file")
     with open_ws(workspace) as ws:
         n = export_findings(ws, out_path, rule, severity, status)
     out.print(f"Wrote {n} finding(s) to {out_path}.")
@@ -760,15 +769,18 @@ def four_eyes_cmd(workspace: Path, policy: str | None) -> None:
 @click.option("--sign-field-visible/--sign-field-invisible", default=True, show_default=True,
               help="A visible signature box on the signature page.")
 @click.option("--timestamp-url", help="RFC 3161 time-stamp server (PAdES B-T).")
+@force_option
 @json_option
 def report(workspace: Path, out_path: Path, template: str, only_confirmed: bool,
            rules: tuple[str, ...], severities: tuple[str, ...], period_from: str | None,
            period_to: str | None, title: str | None, body: str, classification: str,
            p12: Path | None, sign_field_visible: bool, timestamp_url: str | None,
-           as_json: bool) -> None:
+           force: bool, as_json: bool) -> None:
     """Write a PDF audit report (auditors), signed with PAdES when --sign is given."""
     from oversight.report.data import ReportScope
     from oversight.report.service import SignOptions, produce_report
+
+    check_output_path(out_path, force, "report file")
 
     scope = ReportScope(only_confirmed, tuple(rules), tuple(severities), period_from,
                         period_to)
@@ -808,6 +820,7 @@ def keys_create(name: str, out_path: Path, with_ca: bool, email: str | None) -> 
 
     if out_path.exists():
         raise UsageError(f"{out_path} already exists; choose another file name.")
+    check_output_path(out_path, False, "certificate file")  # a folder, link or FIFO
     phrase = _ask(f"Passphrase for {out_path.name}", "OVERSIGHT_P12_PASSWORD", hide=True,
                   confirm=True)
     made = create_selfsigned(name, out_path, phrase.encode("utf-8"), with_ca=with_ca,

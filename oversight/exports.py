@@ -13,6 +13,7 @@ from db.keyslots import write_atomic
 from oversight.csvsafe import write_csv
 from oversight.errors import UsageError
 from oversight.findings import list_findings
+from oversight.safefile import check_output_path
 from oversight.triage import notes
 from oversight.workspace import Permission, Workspace
 
@@ -31,6 +32,7 @@ def export_findings(ws: Workspace, out: Path, rule: str | None = None,
         raise UsageError(f"Export to a .csv or .json file, not {out.name!r}.")
     if not out.parent.is_dir():
         raise UsageError(f"The folder {out.parent} does not exist.")
+    check_output_path(out, True, "export file")  # a folder or link: before any work
     rows = list_findings(ws, rule, severity, status)
     extra = {r[0]: r[1:] for r in ws.conn.execute(
         "SELECT finding_id, reason, assignee, decided_by, approved_by FROM findings")}

@@ -1,13 +1,29 @@
-"""YAML loading that remembers where each value came from (for error locations)."""
+"""YAML loading that remembers where each value came from (for error locations).
+
+Packs, profiles and templates may come from anyone, so loading is bounded before any
+value is built: a document is at most MAX_YAML_BYTES, aliases and anchors (``&a`` /
+``*a``, the "billion laughs" expansion) are refused, and so is nesting deeper than
+MAX_YAML_DEPTH; each refusal names the line and column. libyaml parses when present
+(every PyYAML wheel has it): the pure-Python parser takes seconds per megabyte.
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["Located", "load_located"]
+from oversight.errors import Issue, ValidationError
+
+__all__ = ["MAX_YAML_BYTES", "MAX_YAML_DEPTH", "Located", "YamlRefused", "load_located",
+           "load_plain", "read_yaml_file", "yaml_error"]
+
+MAX_YAML_BYTES = 1 << 20
+"""1 MiB: fifty times the built-in pack, and parsed in well under a second."""
+MAX_YAML_DEPTH = 50
+"""Mappings and lists inside each other; the formats need fewer than ten."""
 
 Path_ = tuple[str | int, ...]
 
@@ -73,7 +89,10 @@ class Located:
         return self.lines.get((), None)
 
 
-class _Loader(yaml.SafeLoader):
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]
     """SafeLoader with YAML 1.2 booleans: only true/false, so a map key such as
     ``no`` or ``on`` stays the text it looks like."""
 
@@ -88,8 +107,85 @@ _Loader.add_implicit_resolver(
 )
 
 
+class YamlRefused(yaml.MarkedYAMLError):
+    """Well-formed YAML this program will not load (size, aliases, depth)."""
+
+    def __init__(self, problem: str, mark: Any = None) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+
+
+def _check_limits(text: str) -> None:
+    """Walk the parse events (libyaml, no values built): refuse aliases, anchors and deep
+    nesting at their line and column before anything is composed or constructed."""
+    if len(text) > MAX_YAML_BYTES or len(text.encode("utf-8")) > MAX_YAML_BYTES:
+        raise YamlRefused(f"the document is larger than {MAX_YAML_BYTES // (1 << 20)} MiB "
+                          f"({MAX_YAML_BYTES:,} bytes), the most this program reads")
+    loader = _Loader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                raise YamlRefused(f"an alias (*{event.anchor}) refers to another part of the "
+                                  "document; aliases and anchors are not accepted, write the "
+                                  "value out in full", event.start_mark)
+            if getattr(event, "anchor", None) is not None:
+                raise YamlRefused(f"an anchor (&{event.anchor}) marks a value for reuse; "
+                                  "aliases and anchors are not accepted, remove it",
+                                  event.start_mark)
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise YamlRefused(f"lists and mappings are nested more than "
+                                      f"{MAX_YAML_DEPTH} deep", event.start_mark)
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    finally:
+        loader.dispose()
+
+
+def yaml_error(exc: yaml.YAMLError, what: str, name: str, hint: str = "") -> ValidationError:
+    """The sentence for a YAML document that cannot be loaded: a syntax error (with
+    ``hint``) or a refused one (the limit it broke), with its line and column."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    if isinstance(exc, YamlRefused):
+        return ValidationError(f"The {what} {name} is refused: {exc.problem}.",
+                               [Issue(str(exc.problem), name, line, column)])
+    return ValidationError(f"The {what} {name} is not valid YAML.", [Issue(
+        f"YAML syntax error: {getattr(exc, 'problem', None) or exc}{hint}", name, line, column)])
+
+
+def read_yaml_file(path: Path, what: str) -> str:
+    """The text of a YAML file a user names: a regular file of at most MAX_YAML_BYTES,
+    in UTF-8; anything else is an InputFileError sentence."""
+    from oversight.errors import InputFileError
+    from oversight.safefile import read_capped
+
+    data = read_capped(path, MAX_YAML_BYTES, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputFileError(f"The {what} {path} cannot be read: line {line} is not UTF-8 "
+                             f"text ({exc.reason}).") from None
+
+
+def load_plain(text: str) -> Any:
+    """Load ``text`` (within the same limits as load_located) into plain values."""
+    _check_limits(text)
+    loader = _Loader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def load_located(text: str, file: str) -> Located:
-    """Parse ``text`` safely; raise yaml.YAMLError on syntax errors."""
+    """Parse ``text`` safely; raise yaml.YAMLError on syntax errors and YamlRefused on a
+    document beyond the limits."""
+    _check_limits(text)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -24,6 +23,7 @@ from typing import Any
 from db.store import Connection, DbError
 from oversight.criteria.expr import BOOL, LIST, FieldRef
 from oversight.criteria.pack import Aggregate, Pack, Rule
+from oversight.criteria.regex import regexp
 from oversight.criteria.sql import Compiler, field_sql
 from oversight.errors import Cancelled, UsageError
 from oversight.progress import CancelToken, Progress, no_progress
@@ -113,12 +113,6 @@ def _finding_id(pack: Pack, rule: Rule, part: str, key: str) -> str:
     return f"{rule.id}-{digest[:16]}"
 
 
-def _regexp(pattern: str, value: Any) -> int:
-    if value is None:
-        return 0
-    return 1 if re.search(pattern, str(value)) else 0
-
-
 def run_detection(
     ws: Workspace,
     pack: Pack,
@@ -156,7 +150,8 @@ def preview_hits(
             token.check()
             ids: set[str] = set()
             if _why_not(conn, rule, available) is None:
-                ids = {h.finding_id for h in _hits(conn, pack, rule, batch_sha)}
+                hits, _ = _evaluate(conn, pack, rule, batch_sha, token)
+                ids = {h.finding_id for h in hits or ()}
             out[rule.id] = ids
         token.check()
         return out
@@ -167,7 +162,7 @@ def _interruptible(conn: Connection, cancel: CancelToken | None, message: str
                    ) -> Iterator[CancelToken]:
     """Let a cancel token stop a long SQL statement (SQLite's progress handler), and
     report that as Cancelled with ``message``."""
-    conn.create_function("regexp", 2, _regexp, deterministic=True)
+    conn.create_function("regexp", 2, regexp, deterministic=True)
     token = cancel or CancelToken()
     conn.set_progress_handler(lambda: 1 if token.cancelled else 0, 20_000)
     try:
@@ -218,10 +213,12 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
         progress(n, len(rules), rule.id)
         outcome = RuleOutcome(rule.id, rule.title, rule.severity, evaluated=False)
         outcome.reason = _why_not(conn, rule, available)
+        hits: list[_Hit] | None = None
         t0 = time.perf_counter()
         if outcome.reason is None:
+            hits, outcome.reason = _evaluate(conn, pack, rule, batch_sha, token)
+        if hits is not None:
             outcome.evaluated = True
-            hits = list(_hits(conn, pack, rule, batch_sha))
             outcome.hits = len(hits)
             outcome.new, outcome.stale = _store(conn, pack, rule, hits, run_id)
         outcome.seconds = time.perf_counter() - t0
@@ -262,6 +259,26 @@ def _why_not(conn: Connection, rule: Rule, available: dict[str, int]) -> str | N
                         " LIMIT 1").fetchone() is None:
             return f"no imported operation has a column {column!r}"
     return None
+
+
+#: SQLite's words for a statement beyond its limits (expression depth, bound values...).
+_TOO_COMPLEX = ("too large", "too many", "too big", "too complex", "stack overflow",
+                "user-defined function raised exception")
+
+
+def _evaluate(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str],
+              token: CancelToken) -> tuple[list[_Hit] | None, str | None]:
+    """The rule's hits, or (None, why) when its query is beyond what SQLite or the
+    compiler can take: that rule is then not evaluated, the others still are."""
+    try:
+        return list(_hits(conn, pack, rule, batch_sha)), None
+    except RecursionError:
+        return None, "its condition is nested too deeply to be compiled"
+    except DbError as exc:
+        text = str(exc)
+        if token.cancelled or not any(word in text.lower() for word in _TOO_COMPLEX):
+            raise
+        return None, f"the database cannot run its condition ({text})"
 
 
 def _joins(refs: Sequence[FieldRef]) -> str:

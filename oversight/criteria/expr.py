@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from oversight.criteria.regex import PatternError, compile_pattern
 from oversight.records import FieldType, Kind, fields_of
 
 __all__ = [
@@ -35,6 +36,12 @@ __all__ = [
     "Unary",
     "parse",
 ]
+
+MAX_NESTING = 40
+"""Brackets, function calls and 'not's inside each other (the parser recurses on them)."""
+MAX_DEPTH = 100
+"""Levels of the parsed condition, each 'and'/'or' of a chain counting as one: the SQL
+compiler recurses on them and SQLite refuses expressions deeper than 1000."""
 
 # -- types --------------------------------------------------------------------------------
 
@@ -214,6 +221,14 @@ class _Parser:
         self.toks = tokenize(text)
         self.i = 0
         self.scope = scope
+        self.nesting = 0
+
+    def enter(self, offset: int) -> None:
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise ExprError(f"the condition nests brackets, function calls or 'not' more "
+                            f"than {MAX_NESTING} deep here; split it into simpler "
+                            "conditions", offset)
 
     def peek(self, k: int = 0) -> Tok:
         return self.toks[min(self.i + k, len(self.toks) - 1)]
@@ -248,10 +263,12 @@ class _Parser:
         return node
 
     def or_(self) -> Node:
+        self.enter(self.peek().offset)
         node = self.and_()
         while (tok := self.accept("or")) is not None:
             right = self.and_()
             node = self.boolean("or", node, right, tok.offset)
+        self.nesting -= 1
         return node
 
     def and_(self) -> Node:
@@ -269,7 +286,9 @@ class _Parser:
     def not_(self) -> Node:
         tok = self.accept("not")
         if tok is not None:
+            self.enter(tok.offset)
             arg = self.not_()
+            self.nesting -= 1
             _want(arg, BOOL, "'not' applies to a condition")
             return Unary(tok.offset, BOOL, "not", arg)
         return self.comparison()
@@ -306,10 +325,11 @@ class _Parser:
                                 right.offset)
             if op == "matches":
                 try:
-                    re.compile(right.value)
-                except re.error as exc:
-                    raise ExprError(f"bad regular expression {right.value!r}: {exc}; "
-                                    "check brackets and escapes", right.offset) from None
+                    compile_pattern(right.value)
+                except PatternError as exc:
+                    raise ExprError(f"bad regular expression {right.value!r}: {exc.reason}; "
+                                    "check brackets and escapes (RE2 syntax: no "
+                                    "backreferences or lookaround)", right.offset) from None
             return Binary(tok.offset, BOOL, op, left, right)
         return left
 
@@ -506,11 +526,41 @@ def _membership(item: Node, container: Node, offset: int) -> Node:
     return Binary(offset, BOOL, "in", item, container)
 
 
+def children(node: Node) -> tuple[Node, ...]:
+    """The nodes directly inside ``node``."""
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Unary):
+        return (node.arg,)
+    if isinstance(node, Call):
+        return node.args
+    if isinstance(node, Index):
+        return (node.key,)
+    return ()
+
+
+def tree_depth(node: Node) -> tuple[int, Node]:
+    """Levels of ``node`` and the deepest node, without recursion (any depth)."""
+    best = (1, node)
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > best[0]:
+            best = (depth, current)
+        stack.extend((child, depth + 1) for child in children(current))
+    return best
+
+
 def parse(text: str, scope: Scope, want: str = BOOL) -> Node:
     """Parse and type-check ``text``; raise ExprError with an offset and a fix."""
     if not text or not text.strip():
         raise ExprError("the condition is empty", 0)
     node = _Parser(text, scope).parse()
+    depth, deepest = tree_depth(node)
+    if depth > MAX_DEPTH:
+        raise ExprError(f"the condition is {depth} levels deep (each 'and'/'or' of a chain "
+                        f"counts as one), more than the {MAX_DEPTH} allowed; put the values in "
+                        "a list and test with 'in', or split the rule", deepest.offset)
     if want == BOOL and node.type != BOOL:
         raise ExprError(f"a condition must be true or false, but this is a {node.type}; "
                         "compare it with something (e.g. = \"value\") or use blank(...)", 0)

@@ -30,9 +30,9 @@ from oversight.criteria.expr import (
     parse,
 )
 from oversight.criteria.template import Template, TemplateError
-from oversight.errors import InputFileError, Issue, ValidationError
+from oversight.errors import Issue, ValidationError
 from oversight.records import FieldType, Kind, fields_of
-from oversight.yamlsrc import Located, load_located
+from oversight.yamlsrc import Located, load_located, read_yaml_file, yaml_error
 
 __all__ = ["DEFAULT_PACK", "SEVERITIES", "Aggregate", "Pack", "Rule", "default_pack",
            "load_pack", "parse_pack"]
@@ -124,13 +124,7 @@ def default_pack() -> Pack:
 
 
 def load_pack(path: Path) -> Pack:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileError(f"The criteria pack {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"The criteria pack {path} cannot be read ({exc}).") from None
-    return parse_pack(text, str(path))
+    return parse_pack(read_yaml_file(Path(path), "criteria pack"), str(path))
 
 
 def parse_pack(text: str, name: str) -> Pack:
@@ -138,10 +132,7 @@ def parse_pack(text: str, name: str) -> Pack:
     try:
         doc = load_located(text, name)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ValidationError(f"The criteria pack {name} is not valid YAML.", [Issue(
-            f"YAML syntax error: {getattr(exc, 'problem', exc)}; check indentation and quotes",
-            name, mark.line + 1 if mark else None, mark.column + 1 if mark else None)]) from None
+        raise yaml_error(exc, "criteria pack", name, "; check indentation and quotes") from None
     return _Validator(doc, text).run()
 
 

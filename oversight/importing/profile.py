@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from oversight.errors import InputFileError, Issue, ValidationError
+from oversight.errors import Issue, ValidationError
 from oversight.records import NATURAL_KEY, FieldType, Kind, fields_of
-from oversight.yamlsrc import load_located
+from oversight.yamlsrc import load_located, read_yaml_file, yaml_error
 
 __all__ = ["DEFAULT_MISSING", "FieldMapping", "MappingProfile", "auto_profile", "load_profile",
            "normalise_header"]
@@ -133,12 +133,7 @@ def _used(col: str, fields: dict[str, FieldMapping], record_id: FieldMapping | N
 
 def load_profile(path: Path, kind_hint: Kind | None = None) -> MappingProfile:
     """Read and validate a profile; report every problem at once."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileError(f"The mapping profile {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"The mapping profile {path} cannot be read ({exc}).") from None
+    text = read_yaml_file(Path(path), "mapping profile")
     return parse_profile(text, str(path), kind_hint)
 
 
@@ -146,12 +141,7 @@ def parse_profile(text: str, name: str, kind_hint: Kind | None = None) -> Mappin
     try:
         doc = load_located(text, name)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ValidationError(
-            f"The mapping profile {name} is not valid YAML.",
-            [Issue(f"YAML syntax error: {getattr(exc, 'problem', exc)}", name, line)],
-        ) from None
+        raise yaml_error(exc, "mapping profile", name) from None
     issues: list[Issue] = []
     data = doc.data
 

@@ -13,16 +13,31 @@ import csv
 import hashlib
 import io
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from oversight.errors import InputFileError
+from oversight.safefile import open_regular, size_text
 
-__all__ = ["FORMATS", "RawRow", "Source", "detect_format", "open_source", "unreadable"]
+__all__ = ["FORMATS", "MAX_JSON_DEPTH", "MAX_XLSX_RATIO", "MAX_XLSX_UNCOMPRESSED", "RawRow",
+           "Source", "detect_format", "open_source", "unreadable"]
 
 FORMATS = ("csv", "jsonl", "json", "xlsx")
+MAX_JSON_DEPTH = 64
+"""Objects and arrays inside each other in one JSON record; deeper records are rejected.
+(Python's own JSON decoder gives up near 1000 levels, with a RecursionError.)"""
+MAX_XLSX_UNCOMPRESSED = 1 << 30
+"""1 GiB: the most a workbook may hold once decompressed, checked before parsing (a full
+sheet of 1,048,576 rows of 15 columns is about 0.6 GiB)."""
+MAX_XLSX_RATIO = 200
+"""How much a part of a workbook may grow when decompressed (parts above 1 MiB): real
+sheets grow 5 to 50 times; a decompression bomb grows a thousand times and more."""
+MAX_XLSX_SHARED_STRINGS = 256 << 20
+"""256 MiB: the shared-strings part is held in memory whole while the sheet is read."""
+_NUL = "\x00"
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = (",", ";", "\t", "|")
@@ -133,12 +148,13 @@ def open_source(
     delimiter: str | None = None,
 ) -> Source:
     """Open ``path`` for streaming; check it is non-empty text (or a workbook)."""
+    fh, info = open_regular(path)  # a FIFO, socket or device is refused, never opened
     try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
+        with fh:
             head = fh.read(_SNIFF_BYTES)
     except OSError as exc:
         raise unreadable(path, exc) from None
+    size = info.size
     if size == 0:
         raise InputFileError(f"{path} is empty: there is nothing to import.")
     fmt = fmt or detect_format(path, head)
@@ -274,7 +290,18 @@ def _csv_rows(
             yield (start, None, f"the row has {len(row)} fields but the header has {width}",
                    delimiter.join(row)[:1000])
             continue
+        if _NUL in "".join(row):
+            yield (start, None, _nul_problem(row, columns), delimiter.join(row)[:1000]
+                   .replace(_NUL, "\\x00"))
+            continue
         yield (start, row, None, None)
+
+
+def _nul_problem(row: list[str], columns: list[str]) -> str:
+    """Where the NUL character is: column (1-based), its header, its place in the value."""
+    number, value = next((i, v) for i, v in enumerate(row, start=1) if _NUL in v)
+    return (f"column {number} ({columns[number - 1]!r}) holds a NUL byte at character "
+            f"{value.index(_NUL) + 1} of its value; binary data is not imported")
 
 
 def _jsonl_rows(path: Path, text: IO[str], encoding: str) -> Iterator[RawRow]:
@@ -295,11 +322,34 @@ def _jsonl_rows(path: Path, text: IO[str], encoding: str) -> Iterator[RawRow]:
             yield (number, None, f"not valid JSON at column {exc.colno}: {exc.msg}",
                    line.rstrip("\r\n")[:1000])
             continue
+        except RecursionError:
+            yield (number, None, _TOO_DEEP, line.rstrip("\r\n")[:1000])
+            continue
         if not isinstance(obj, dict):
             yield (number, None, "the line holds JSON but not an object",
                    line.rstrip("\r\n")[:1000])
             continue
+        if _too_deep(obj):
+            yield (number, None, _TOO_DEEP, line.rstrip("\r\n")[:1000])
+            continue
         yield (number, obj, None, None)
+
+
+_TOO_DEEP = (f"the record nests objects and arrays more than {MAX_JSON_DEPTH} levels deep; "
+             "flatten it before importing")
+
+
+def _too_deep(obj: dict[str, Any]) -> bool:
+    """Whether ``obj`` nests deeper than MAX_JSON_DEPTH (flat records cost one pass over
+    their values; only containers are walked, without recursion)."""
+    stack: list[tuple[Any, int]] = [(v, 2) for v in obj.values() if isinstance(v, (dict, list))]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        items = value.values() if isinstance(value, dict) else value
+        stack.extend((v, depth + 1) for v in items if isinstance(v, (dict, list)))
+    return False
 
 
 def _json_array_rows(path: Path, text: IO[str], encoding: str) -> Iterator[RawRow]:
@@ -370,25 +420,134 @@ def _json_array_rows(path: Path, text: IO[str], encoding: str) -> Iterator[RawRo
                 if runs_on and fill():
                     continue  # the value runs past the buffer: read more
                 err_line = line + buf.count("\n", pos, exc.pos)
-                raise InputFileError(f"{path}, line {err_line}: invalid JSON: {exc.msg}.") from None
+                err_col = exc.pos - buf.rfind("\n", 0, exc.pos)
+                raise InputFileError(f"{path}, line {err_line}, column {err_col}: invalid "
+                                     f"JSON: {exc.msg}.") from None
+            except RecursionError:
+                raise InputFileError(
+                    f"{path}, line {line}: the item starting here nests objects and arrays "
+                    f"more than {MAX_JSON_DEPTH} levels deep (far more: the reader cannot "
+                    "follow it); flatten it before importing.") from None
         start = line
         line += buf.count("\n", pos, end)
+        item = buf[pos:min(end, pos + 1000)]
         pos = end
-        if isinstance(obj, dict):
+        if isinstance(obj, dict) and _too_deep(obj):
+            yield (start, None, _TOO_DEEP, item)
+        elif isinstance(obj, dict):
             yield (start, obj, None, None)
         else:
-            yield (start, None, "the array item is not an object", json.dumps(obj)[:1000])
+            yield (start, None, "the array item is not an object", item)
+
+
+def _check_workbook_sizes(path: Path) -> None:
+    """Refuse a workbook whose parts decompress to more than the caps, before any XML is
+    parsed. The sizes checked are the ones the archive declares, which are also the most
+    Python's zipfile will ever decompress (it stops there and checks the CRC)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise InputFileError(f"{path} is not a readable XLSX workbook ({exc}).") from None
+    for part in parts:
+        if part.file_size > (1 << 20) and part.file_size > MAX_XLSX_RATIO * max(
+                part.compress_size, 1):
+            raise InputFileError(
+                f"{path}: the part {part.filename} grows from {part.compress_size:,} to "
+                f"{part.file_size:,} bytes when decompressed, more than {MAX_XLSX_RATIO} "
+                "times (a decompression bomb?); it is not read. Export the data as CSV.")
+        if part.filename.lower().endswith("sharedstrings.xml") and (
+                part.file_size > MAX_XLSX_SHARED_STRINGS):
+            raise InputFileError(
+                f"{path}: its shared strings take {part.file_size:,} bytes, more than the "
+                f"{MAX_XLSX_SHARED_STRINGS >> 20} MiB this program holds in memory; export "
+                "the data as CSV.")
+    total = sum(p.file_size for p in parts)
+    if total > MAX_XLSX_UNCOMPRESSED:
+        raise InputFileError(
+            f"{path} decompresses to {total:,} bytes, more than the "
+            f"{size_text(MAX_XLSX_UNCOMPRESSED)} a workbook may hold; split it or export it "
+            "as CSV.")
+
+
+def _broken(path: Path, exc: BaseException, where: str = "") -> InputFileError:
+    """The sentence for a workbook openpyxl cannot read: damaged zip, malformed XML..."""
+    detail = str(exc).strip() or type(exc).__name__
+    return InputFileError(f"{path} is not a readable XLSX workbook{where} ({detail[:300]}); "
+                          "open it in a spreadsheet program and save it again, or export "
+                          "it as CSV.")
+
+
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
+
+
+def _uncached_formulas(archive: Any, part: str) -> dict[int, list[tuple[int, str]]]:
+    """Cells of the sheet ``part`` holding a formula with no saved result, by row:
+    row -> [(column, formula)]. openpyxl's values-only reading shows those cells as
+    empty, which would drop what the file holds; the import rejects their rows instead."""
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    with archive.open(part) as fh:  # a cheap byte scan first: most logs have no formula
+        tail = b""
+        while chunk := fh.read(1 << 20):
+            if _FORMULA_TAG.search(tail + chunk):
+                break
+            tail = chunk[-64:]
+        else:
+            return {}
+    found: dict[int, list[tuple[int, str]]] = {}
+    row_number = column = 0
+    with archive.open(part) as fh:
+        for event, element in iterparse(fh, events=("start", "end")):
+            name = element.tag.rpartition("}")[2]
+            if event == "start":
+                if name == "row":
+                    row_number = int(element.get("r") or row_number + 1)
+                    column = 0
+                continue
+            if name == "c":
+                ref = element.get("r")
+                if ref:
+                    row_number, column = coordinate_to_tuple(ref)
+                else:
+                    column += 1
+                children = {child.tag.rpartition("}")[2]: child for child in element}
+                formula, value = children.get("f"), children.get("v")
+                # No <v>, or an empty one that is not a text result (openpyxl and other
+                # writers that do not calculate leave <v></v> behind a formula).
+                if formula is not None and (value is None or (
+                        not value.text and element.get("t") not in ("str", "s"))):
+                    found.setdefault(row_number, []).append(
+                        (column, "=" + (formula.text or "")[:200]))
+                element.clear()
+            elif name == "row":
+                element.clear()
+    return found
 
 
 def _open_xlsx(path: Path, size: int, sheet: str | None) -> Source:
-    import zipfile
-
     from openpyxl import load_workbook
+    from openpyxl.utils.cell import get_column_letter
 
+    _check_workbook_sizes(path)
+    # Our own handle, so it is closed even when openpyxl fails half-way through opening.
+    fh, _ = open_regular(path)
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise InputFileError(f"{path} is not a readable XLSX workbook ({exc}).") from None
+        wb = load_workbook(fh, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl's parsers raise many kinds on damaged files
+        fh.close()
+        raise _broken(path, exc) from None
+
+    def close() -> None:
+        try:
+            wb.close()
+        finally:
+            fh.close()
+
     try:
         if sheet is not None:
             if sheet not in wb.sheetnames:
@@ -396,10 +555,16 @@ def _open_xlsx(path: Path, size: int, sheet: str | None) -> Source:
                     f"{path} has no sheet named {sheet!r}; it has: {', '.join(wb.sheetnames)}."
                 )
             ws = wb[sheet]
+        elif not wb.worksheets:
+            raise InputFileError(f"{path} holds no worksheet.")
         else:
             ws = wb.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        header = next(rows, None)
+        try:
+            uncached = _uncached_formulas(wb._archive, ws._worksheet_path)
+            rows = ws.iter_rows(values_only=True)
+            header = next(rows, None)
+        except Exception as exc:
+            raise _broken(path, exc, f" (sheet {ws.title!r})") from None
         if header is None or all(h is None for h in header):
             raise InputFileError(f"{path}: the first row of sheet {ws.title!r} is empty.")
         while header and header[-1] is None:
@@ -414,27 +579,48 @@ def _open_xlsx(path: Path, size: int, sheet: str | None) -> Source:
                     f"{path}, row 1, column {number}: the header {text!r} repeats."
                 )
             columns.append(text)
+        if 1 in uncached:
+            raise InputFileError(f"{path}, row 1: a header cell holds a formula with no "
+                                 "saved result; recalculate and save the workbook.")
     except BaseException:
-        wb.close()
+        close()
         raise
     state = {"row": 1}
+    title = ws.title
 
     def gen() -> Iterator[RawRow]:
         width = len(columns)
-        for number, values in enumerate(rows, start=2):
+        number = 1
+        while True:
+            try:
+                values = next(rows, None)
+            except Exception as exc:
+                raise _broken(path, exc, f" (sheet {title!r}, after row {number})") from None
+            if values is None:
+                return
+            number += 1
             state["row"] = number
-            if values is None or all(v is None or v == "" for v in values):
+            if number in uncached:
+                col, formula = min(uncached[number])
+                head = f" ({columns[col - 1]!r})" if col <= width else ""
+                yield (number, None,
+                       f"cell {get_column_letter(col)}{number}{head} holds a formula with no "
+                       "saved result, so its value is unknown; open the workbook in a "
+                       "spreadsheet program, let it recalculate, save it and import again",
+                       formula)
+                continue
+            if all(v is None or v == "" for v in values):
                 continue
             extra = values[width:]
             if any(v is not None and v != "" for v in extra):
                 yield (number, None, f"the row has values beyond the {width} headed columns",
                        repr(values)[:1000])
                 continue
-            cells = list(values[:width]) + [None] * (width - len(values))
-            yield (number, cells, None, None)
+            cells_ = list(values[:width]) + [None] * (width - len(values))
+            yield (number, cells_, None, None)
 
     total_rows = max(ws.max_row or 1, 1)
     src = Source(path, "xlsx", columns, gen(), size)
     src._position = lambda: size * min(state["row"], total_rows) // total_rows
-    src._closer = wb.close
+    src._closer = close
     return src

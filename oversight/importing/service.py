@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from db.store import Connection, IntegrityError
 from oversight.errors import AlreadyImported, InputFileError, OversightError
@@ -34,6 +34,7 @@ from oversight.importing.readers import RawRow, Source, open_source, unreadable
 from oversight.integrity import GROUP, RowDigest
 from oversight.progress import CancelToken, Progress, no_progress
 from oversight.records import NATURAL_KEY, FieldType, Kind, fields_of
+from oversight.safefile import open_regular
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["ImportResult", "Reject", "file_sha256", "import_file", "preview"]
@@ -75,10 +76,13 @@ class ImportResult:
     rows_digest: str | None = None
     sample_records: list[dict[str, Any]] = field(default_factory=list)
     sample_rejects: list[Reject] = field(default_factory=list)
+    resolved_path: str | None = None
+    """The real file read when ``file`` is (or passes through) a symbolic link."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
+            "resolved_path": self.resolved_path,
             "kind": self.kind,
             "format": self.format,
             "sha256": self.sha256,
@@ -101,10 +105,15 @@ class ImportResult:
 
 
 def file_sha256(path: Path, progress: Progress = no_progress, size: int = 0) -> str:
+    fh, _ = open_regular(path)
+    return _hash(fh, path, progress, size)
+
+
+def _hash(fh: BinaryIO, path: Path, progress: Progress, size: int) -> str:
     h = hashlib.sha256()
     done = 0
     try:
-        with path.open("rb") as fh:
+        with fh:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
                 done += len(chunk)
@@ -127,6 +136,8 @@ class _Plan:
     def __init__(self, path: Path, kind: Kind | None, profile_path: Path | None) -> None:
         profile = load_profile(profile_path, kind) if profile_path is not None else None
         self.path = path
+        #: The real file when ``path`` is or passes a symbolic link (recorded with it).
+        self.resolved: Path | None = None
         self.source: Source = open_source(
             path,
             fmt=profile.format if profile else None,
@@ -271,12 +282,17 @@ def _result(plan: _Plan, sha: str, size: int, dry_run: bool) -> ImportResult:
     )
 
 
-def _start(ws: Workspace, path: Path, progress: Progress) -> tuple[Path, int, str]:
+def _start(ws: Workspace, path: Path, progress: Progress
+           ) -> tuple[Path, int, str, Path | None]:
+    """Check the file is a regular one (a FIFO, socket or device is refused before
+    anything reads it), hash it, refuse it if already imported. Returns the path, size,
+    SHA-256 and, when the name given is or passes a symbolic link, the real path."""
     path = Path(path)
-    size = path.stat().st_size if path.is_file() else 0
-    sha = file_sha256(path, progress, size)
+    fh, info = open_regular(path)
+    fh.close()
+    sha = file_sha256(path, progress, info.size)  # which refuses a swapped-in FIFO too
     _check_not_imported(ws, sha, path)
-    return path, size, sha
+    return path, info.size, sha, info.resolved if info.via_link else None
 
 
 def preview(
@@ -289,10 +305,11 @@ def preview(
 ) -> ImportResult:
     """What import_file would do: mapping, counts, first records and rejects. Writes nothing."""
     ws.require(Permission.READ)
-    path, size, sha = _start(ws, path, progress)
+    path, size, sha, resolved = _start(ws, path, progress)
     plan = _Plan(path, kind, profile_path)
     try:
         result = _result(plan, sha, size, dry_run=True)
+        result.resolved_path = None if resolved is None else str(resolved)
         seen: dict[str, int] = {}
         dups = plan.checks_duplicates()
         for n, (line, row, rejects) in enumerate(plan.records(0, sha), 1):
@@ -337,8 +354,9 @@ def import_file(
     ``parallel`` forces (True) or forbids (False) the helper process; by default it
     is used for files of PARALLEL_FROM_BYTES and more."""
     ws.require(Permission.IMPORT)
-    path, size, sha = _start(ws, path, progress)
+    path, size, sha, resolved = _start(ws, path, progress)
     plan = _Plan(path, kind, profile_path)
+    plan.resolved = resolved
     # Every row gets the batch id this transaction has just created, so the per-row
     # foreign-key lookup proves nothing and costs a tenth of the import; it is off for
     # this transaction only (verify checks that every row belongs to a batch).
@@ -475,6 +493,7 @@ def _import(
     batch_id = int(cur.lastrowid)
     result = _result(plan, sha, size, dry_run=False)
     result.batch_id = batch_id
+    result.resolved_path = None if plan.resolved is None else str(plan.resolved)
     insert = (f"INSERT INTO {kind.value}({', '.join(plan.columns)}) "
               f"VALUES ({', '.join('?' * len(plan.columns))})")
     insert_reject = ("INSERT INTO rejects(batch_id, line, column_name, field, value, reason)"
@@ -568,6 +587,8 @@ def _import(
         "batch_id": batch_id,
         "kind": kind.value,
         "file": plan.path.name,
+        # The file really read, when the name given was a symbolic link (else None).
+        "resolved_path": result.resolved_path,
         "size": size,
         "sha256": sha,
         "format": plan.source.format,

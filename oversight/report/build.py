@@ -66,6 +66,7 @@ from oversight.criteria.pack import SEVERITIES
 from oversight.errors import Issue, UsageError, ValidationError
 from oversight.progress import CancelToken, Progress
 from oversight.report.data import ReportData, manifest, manifest_digest
+from oversight.yamlsrc import load_plain
 
 __all__ = [
     "MANIFEST_NAME",
@@ -218,7 +219,7 @@ def _resolve(name: str, seen: tuple[str, ...]) -> dict[str, Any]:
     if not _NAME_RE.match(name) or not (_root() / name / _TEMPLATE_FILE).is_file():
         raise UsageError(f"{where}: there is no template named {name!r} to extend.")
     try:
-        own = yaml.safe_load((_root() / name / _TEMPLATE_FILE).read_text(encoding="utf-8"))
+        own = load_plain((_root() / name / _TEMPLATE_FILE).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise UsageError(f"{where} is not valid YAML: {exc}") from exc
     if not isinstance(own, dict):

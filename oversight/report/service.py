@@ -16,6 +16,7 @@ from db.keyslots import write_atomic
 from oversight.errors import UsageError
 from oversight.progress import CancelToken, Progress, no_progress
 from oversight.report.data import ReportScope, collect
+from oversight.safefile import check_output_path
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["ReportResult", "SignOptions", "produce_report"]
@@ -65,6 +66,7 @@ def produce_report(ws: Workspace, out: Path, template: str = "full",
         raise UsageError(f"Write the report to a .pdf file, not {out.name!r}.")
     if not out.parent.is_dir():
         raise UsageError(f"The folder {out.parent} does not exist.")
+    check_output_path(out, True, "report file")  # a folder or link: before the build
     if sign is not None and not Path(sign.p12).is_file():
         raise UsageError(f"The signing certificate {sign.p12} does not exist.")
     progress(0, 4, "gathering")
