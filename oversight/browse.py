@@ -133,10 +133,12 @@ def sort_keys() -> list[str]:
 
 
 def count(ws: Workspace, filters: Filters | None = None) -> int:
-    """How many operations match, without fetching their ids."""
+    """How many operations match, without fetching their ids (retracted batches are
+    not counted)."""
     ws.require(Permission.READ)
     where, params = _where(filters or Filters())
-    return int(ws.conn.execute(f"SELECT count(*) FROM operations{where}", params).fetchone()[0])
+    return int(ws.conn.execute(f"SELECT count(*) FROM live_operations{where}",
+                               params).fetchone()[0])
 
 
 def rids(ws: Workspace, filters: Filters | None = None, sort: str = "rid",
@@ -148,12 +150,13 @@ def rids(ws: Workspace, filters: Filters | None = None, sort: str = "rid",
     if not where and sort == "rid":
         # Operations are only ever appended, so their row ids are usually 1..N without
         # gaps: then the list is a range, with no need to read a million rows.
-        n = ws.conn.execute("SELECT count(*) FROM operations").fetchone()[0]
-        low, high = ws.conn.execute("SELECT min(rid), max(rid) FROM operations").fetchone()
+        n = ws.conn.execute("SELECT count(*) FROM live_operations").fetchone()[0]
+        low, high = ws.conn.execute(
+            "SELECT min(rid), max(rid) FROM live_operations").fetchone()
         if n and high - low + 1 == n:
             ids = range(int(high), int(low) - 1, -1) if descending else range(low, high + 1)
             return list(ids)
-    sql = f"SELECT rid FROM operations{where} ORDER BY {order}"
+    sql = f"SELECT rid FROM live_operations{where} ORDER BY {order}"
     return [int(r[0]) for r in ws.conn.execute(sql, params)]
 
 
@@ -179,11 +182,11 @@ def values(ws: Workspace, field: str, limit: int = 500) -> list[str]:
     if col in _INDEXED:
         # Skip through the index one distinct value at a time (a few dozen look-ups)
         # instead of reading a million index entries.
-        sql = (f"WITH RECURSIVE v(x) AS (SELECT min({col}) FROM operations UNION ALL "
-               f"SELECT (SELECT min({col}) FROM operations WHERE {col} > v.x) FROM v "
+        sql = (f"WITH RECURSIVE v(x) AS (SELECT min({col}) FROM live_operations UNION ALL "
+               f"SELECT (SELECT min({col}) FROM live_operations WHERE {col} > v.x) FROM v "
                f"WHERE v.x IS NOT NULL) SELECT x FROM v WHERE x IS NOT NULL LIMIT ?")
     else:
-        sql = (f"SELECT DISTINCT {col} FROM operations WHERE {col} IS NOT NULL"
+        sql = (f"SELECT DISTINCT {col} FROM live_operations WHERE {col} IS NOT NULL"
                f" ORDER BY {col} LIMIT ?")
     return [str(r[0]) for r in ws.conn.execute(sql, (limit,))]
 
