@@ -257,8 +257,8 @@ def _check_not_imported(ws: Workspace, sha: str, path: Path) -> None:
         raise AlreadyImported(
             f"{path.name} is already in this workspace: batch {row[0]} ({row[1]}), imported by "
             f"{row[2]} on {row[3][:10]}; the same file is never imported twice. If that import "
-            f"was wrong, retract it first (`oversight retract WORKSPACE {row[0]} --reason "
-            "TEXT`), then import the file again."
+            f"was wrong, an admin or its importer can retract it (the Sources page, or "
+            f"`oversight retract WORKSPACE {row[0]} --reason TEXT`) and import the file again."
         )
 
 
