@@ -24,7 +24,7 @@ from oversight.errors import PermissionDenied, UsageError
 from oversight.records import Kind
 from oversight.workspace import Permission, Role, Workspace
 
-__all__ = ["LIVE", "SOURCE_RETRACTED", "Retraction", "live", "retract_batch",
+__all__ = ["LIVE", "SOURCE_RETRACTED", "Retraction", "live", "live_table", "retract_batch",
            "retraction_label", "retractions_in_chain", "why_not_retract"]
 
 #: The views every reader uses instead of the record tables.
@@ -37,6 +37,17 @@ SOURCE_RETRACTED = "source retracted"
 def live(kind: Kind) -> str:
     """The view of ``kind``'s records that are not retracted."""
     return LIVE[kind]
+
+
+def live_table(conn: Any, kind: Kind) -> str:
+    """What to read ``kind``'s live records from: the view when a batch of that kind is
+    retracted, else the table itself (the same rows). The view must look at each row's
+    batch, which a query answered from an index alone (a filtered count in the
+    operations browser) would otherwise not read: with nothing retracted, it need not."""
+    retracted = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM batches WHERE kind = ? AND retracted_at IS NOT NULL)",
+        (kind.value,)).fetchone()[0]
+    return LIVE[kind] if retracted else kind.value
 
 
 @dataclass(frozen=True)
