@@ -6,11 +6,13 @@ with its record in ``schema_migrations``. Never edit a released migration: add o
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from db.errors import SchemaTooNew
+from db.errors import SchemaTooNew, StoreError
 from db.store import Connection, transaction
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "schema_version"]
@@ -24,6 +26,13 @@ class Migration:
     """Short description, stored in schema_migrations."""
     sql: str
     """Statements run in one transaction."""
+    run: Callable[[Connection], None] | None = None
+    """Python run after ``sql`` in the same transaction (a table rebuild that must read
+    the schema it finds, e.g. columns other migrations added)."""
+    foreign_keys_off: bool = False
+    """Run with foreign-key enforcement off (SQLite's 12-step ALTER procedure: the
+    pragma cannot change inside a transaction, so ``migrate`` sets it around it and
+    runs ``PRAGMA foreign_key_check`` before committing)."""
 
 
 _TS = "TEXT"  # local ISO 8601 with offset, as recorded
@@ -270,6 +279,63 @@ CREATE TABLE samples (
 INSERT INTO workspace_meta(key, value) VALUES ('four_eyes', 'critical')
 """
 
+# -- 6: retractable batches -----------------------------------------------------------------
+# A batch can be retracted (oversight.retraction): its rows stay, digested and checked by
+# verify, but leave every query through the live_* views, and the same file may then be
+# imported again. Only one *live* batch per file: batches.sha256 loses its UNIQUE
+# constraint (a table rebuild, below) for a partial unique index.
+
+V6 = """
+ALTER TABLE batches ADD COLUMN retracted_at TEXT;
+ALTER TABLE batches ADD COLUMN retracted_by TEXT;
+ALTER TABLE batches ADD COLUMN retraction_reason TEXT;
+CREATE UNIQUE INDEX batches_live_sha256 ON batches(sha256) WHERE retracted_at IS NULL;
+CREATE VIEW live_operations AS SELECT * FROM operations WHERE batch_id NOT IN
+    (SELECT batch_id FROM batches WHERE retracted_at IS NOT NULL);
+CREATE VIEW live_authorisations AS SELECT * FROM authorisations WHERE batch_id NOT IN
+    (SELECT batch_id FROM batches WHERE retracted_at IS NOT NULL);
+CREATE VIEW live_cases AS SELECT * FROM cases WHERE batch_id NOT IN
+    (SELECT batch_id FROM batches WHERE retracted_at IS NOT NULL)
+"""
+
+
+def _drop_unique_sha256(conn: Connection) -> None:
+    """Rebuild ``batches`` without ``UNIQUE`` on sha256 (SQLite's 12-step procedure:
+    new table, copy, drop, rename, recreate its indexes, triggers and the views).
+
+    The new definition is the stored one with that word removed, and every column found
+    is copied, so columns added by any earlier migration survive. Views and triggers
+    that name ``batches`` are dropped first and recreated last: SQLite checks the whole
+    schema when a table is renamed, and they would name a table that is briefly gone."""
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'batches'").fetchone()
+    definition, found = re.subn(r"(\bsha256\s+TEXT\s+NOT\s+NULL)\s+UNIQUE\b", r"\1",
+                                str(row[0]), count=1, flags=re.IGNORECASE)
+    if not found:
+        raise StoreError("The batches table does not have the expected shape "
+                         "(sha256 TEXT NOT NULL UNIQUE); the workspace cannot be upgraded.")
+    definition = re.sub(r"^\s*CREATE\s+TABLE\s+\"?batches\"?", "CREATE TABLE batches_rebuilt",
+                        definition, count=1, flags=re.IGNORECASE)
+    columns = ", ".join(f'"{r[1]}"' for r in conn.execute("PRAGMA table_info(batches)"))
+    own = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'batches' AND type IN"
+        " ('index', 'trigger') AND sql IS NOT NULL").fetchall()
+    naming = [(t, n, s) for t, n, s in conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('view', 'trigger')"
+        " AND tbl_name != 'batches' AND sql IS NOT NULL").fetchall()
+        if re.search(r"\bbatches\b", str(s), re.IGNORECASE)]
+    for kind, name, _sql in naming:
+        conn.execute(f'DROP {kind.upper()} "{name}"')
+    conn.execute(definition)
+    conn.execute(f"INSERT INTO batches_rebuilt({columns}) SELECT {columns} FROM batches")
+    conn.execute("DROP TABLE batches")
+    conn.execute("ALTER TABLE batches_rebuilt RENAME TO batches")
+    for (sql,) in own:
+        conn.execute(sql)
+    for _kind, _name, sql in naming:
+        conn.execute(sql)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "workspace, users, audit trail, imports", V1),
     Migration(2, "criteria packs, detection runs and findings", V2),
@@ -280,6 +346,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # import twice as slow (bench/import_speed.py); the few look-ups by those ids scan.
     Migration(5, "drop the case and authorisation indexes of operations",
               "DROP INDEX operations_case; DROP INDEX operations_authorisation"),
+    Migration(6, "retractable batches: live views, one live batch per file", V6,
+              run=_drop_unique_sha256, foreign_keys_off=True),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -300,14 +368,30 @@ def migrate(conn: Connection, path: Path) -> list[Migration]:
     for step in MIGRATIONS:
         if step.version <= current:
             continue
-        with transaction(conn, path):
-            for statement in _statements(step.sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
-                (step.version, step.name, datetime.now(UTC).isoformat()),
-            )
-            conn.execute(f"PRAGMA user_version = {int(step.version)}")
+        enforcing = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+        if step.foreign_keys_off and enforcing:
+            conn.execute("PRAGMA foreign_keys = OFF")  # outside any transaction
+        try:
+            with transaction(conn, path):
+                for statement in _statements(step.sql):
+                    conn.execute(statement)
+                if step.run is not None:
+                    step.run(conn)
+                if step.foreign_keys_off:
+                    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(
+                            f"Upgrading the workspace at {path.parent} to schema version "
+                            f"{step.version} would leave {len(broken)} row(s) referring to "
+                            f"nothing (first in table {broken[0][0]}); nothing was changed.")
+                conn.execute(
+                    "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+                    (step.version, step.name, datetime.now(UTC).isoformat()),
+                )
+                conn.execute(f"PRAGMA user_version = {int(step.version)}")
+        finally:
+            if step.foreign_keys_off and enforcing:
+                conn.execute("PRAGMA foreign_keys = ON")
         applied.append(step)
     return applied
 

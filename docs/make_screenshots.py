@@ -139,6 +139,8 @@ def shoot_timeline(out: Path, tmp: Path) -> Path:
     import random
     from datetime import UTC, datetime, timedelta
 
+    from oversight.criteria.engine import run_detection
+    from oversight.criteria.pack import default_pack
     from oversight.importing import import_file
     from oversight.records import Kind
     from ui.session import Session
@@ -163,10 +165,14 @@ def shoot_timeline(out: Path, tmp: Path) -> Path:
     with Workspace.create(work / "ws", "admin", PASSWORD) as ws:
         import_file(ws, work / "auth.csv", Kind.AUTHORISATIONS)
         import_file(ws, work / "ops.csv", Kind.OPERATIONS)
+        run_detection(ws, default_pack())  # so a tick's findings can be shown
     session = Session(Workspace.open(work / "ws", "admin", PASSWORD), Prompts())
     dialog = TimelineDialog(session, None, "authorisation", "RIPA-DS-2026-0201")
-    dialog.resize(1000, 600)
+    dialog.resize(1000, 680)
     dialog.show()
+    assert dialog.tl is not None
+    flagged = next(m for m in dialog.tl.marks if m.place == "cancelled")
+    dialog.select_operation(flagged.rid)  # as a click on its tick
     save(dialog, out, "timeline.png")
     dialog.close()
     session.close()
@@ -208,7 +214,7 @@ def shoot_import_wizard(out: Path = ROOT / "docs" / "screenshots") -> Path:
         session = Session(Workspace.open(folder, INSPECTOR, PASSWORD), Prompts())
         wizard = ImportWizard(session, Prompts())
         wizard.add_files([log])
-        wizard.resize(900, 600)
+        wizard.resize(900, 620)
         wizard.show()
         wizard.next()
         wizard.set_target("Officer", "")

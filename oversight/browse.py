@@ -5,6 +5,7 @@ its sort order (``rids``), and fetches just the rows it is showing (``rows``); s
 or filtering produces a new id list, and a selection survives because it is keyed by
 id. Every value typed by a user travels as an SQL parameter; column names come from
 the record catalogue (`oversight.records`) or fixed tables here, never from user text.
+Operations of a retracted batch are never shown or counted (`retraction.live_table`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from oversight.errors import UsageError
 from oversight.findings import STATUSES
 from oversight.queries import records
 from oversight.records import FieldType, Kind, fields_of
+from oversight.retraction import live_table
 from oversight.workspace import Permission, Workspace
 
 __all__ = [
@@ -133,10 +135,12 @@ def sort_keys() -> list[str]:
 
 
 def count(ws: Workspace, filters: Filters | None = None) -> int:
-    """How many operations match, without fetching their ids."""
+    """How many operations match, without fetching their ids (retracted batches are
+    not counted)."""
     ws.require(Permission.READ)
     where, params = _where(filters or Filters())
-    return int(ws.conn.execute(f"SELECT count(*) FROM operations{where}", params).fetchone()[0])
+    table = live_table(ws.conn, Kind.OPERATIONS)
+    return int(ws.conn.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0])
 
 
 def rids(ws: Workspace, filters: Filters | None = None, sort: str = "rid",
@@ -145,15 +149,16 @@ def rids(ws: Workspace, filters: Filters | None = None, sort: str = "rid",
     ws.require(Permission.READ)
     order = _order(sort, descending)
     where, params = _where(filters or Filters())
+    table = live_table(ws.conn, Kind.OPERATIONS)
     if not where and sort == "rid":
         # Operations are only ever appended, so their row ids are usually 1..N without
         # gaps: then the list is a range, with no need to read a million rows.
-        n = ws.conn.execute("SELECT count(*) FROM operations").fetchone()[0]
-        low, high = ws.conn.execute("SELECT min(rid), max(rid) FROM operations").fetchone()
+        n = ws.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        low, high = ws.conn.execute(f"SELECT min(rid), max(rid) FROM {table}").fetchone()
         if n and high - low + 1 == n:
             ids = range(int(high), int(low) - 1, -1) if descending else range(low, high + 1)
             return list(ids)
-    sql = f"SELECT rid FROM operations{where} ORDER BY {order}"
+    sql = f"SELECT rid FROM {table}{where} ORDER BY {order}"
     return [int(r[0]) for r in ws.conn.execute(sql, params)]
 
 
@@ -176,14 +181,15 @@ def values(ws: Workspace, field: str, limit: int = 500) -> list[str]:
     if spec is None or spec.type not in (FieldType.TEXT, FieldType.WORD, FieldType.COUNTRY):
         raise UsageError(f"{field!r} is not a text field of operations.")
     col = spec.name
+    table = live_table(ws.conn, Kind.OPERATIONS)
     if col in _INDEXED:
         # Skip through the index one distinct value at a time (a few dozen look-ups)
         # instead of reading a million index entries.
-        sql = (f"WITH RECURSIVE v(x) AS (SELECT min({col}) FROM operations UNION ALL "
-               f"SELECT (SELECT min({col}) FROM operations WHERE {col} > v.x) FROM v "
+        sql = (f"WITH RECURSIVE v(x) AS (SELECT min({col}) FROM {table} UNION ALL "
+               f"SELECT (SELECT min({col}) FROM {table} WHERE {col} > v.x) FROM v "
                f"WHERE v.x IS NOT NULL) SELECT x FROM v WHERE x IS NOT NULL LIMIT ?")
     else:
-        sql = (f"SELECT DISTINCT {col} FROM operations WHERE {col} IS NOT NULL"
+        sql = (f"SELECT DISTINCT {col} FROM {table} WHERE {col} IS NOT NULL"
                f" ORDER BY {col} LIMIT ?")
     return [str(r[0]) for r in ws.conn.execute(sql, (limit,))]
 

@@ -32,6 +32,7 @@ from oversight.importing import import_file, preview
 from oversight.importing.service import ImportResult
 from oversight.integrity import verify_workspace
 from oversight.records import Kind
+from oversight.retraction import retract_batch
 from oversight.safefile import check_output_path
 from oversight.workspace import Workspace, parse_role
 
@@ -313,16 +314,43 @@ def _print_import(res: ImportResult) -> None:
 @workspace_arg
 @json_option
 def imports(workspace: Path, as_json: bool) -> None:
-    """List import batches: file, SHA-256, counts, who and when."""
+    """List import batches: file, SHA-256, counts, who and when (and retractions)."""
     with open_ws(workspace) as ws:
-        rows = queries.batches(ws)
+        rows = queries.batches(ws, include_retracted=True)
     if as_json:
         _emit_json(rows)
         return
-    _table(["batch", "kind", "file", "sha256", "read", "imported", "rejected", "by", "when"],
+    _table(["batch", "kind", "file", "sha256", "read", "imported", "rejected", "by", "when",
+            "retracted"],
            [[b["batch_id"], b["kind"], b["file"], b["sha256"][:16] + "…", b["rows_read"],
-             b["rows_imported"], b["rows_rejected"], b["imported_by"], b["imported_at"][:19]]
+             b["rows_imported"], b["rows_rejected"], b["imported_by"], b["imported_at"][:19],
+             "" if b["retracted_at"] is None else
+             f"{b['retracted_at'][:10]} by {b['retracted_by']}: {b['retraction_reason']}"]
             for b in rows])
+
+
+@main.command()
+@workspace_arg
+@click.argument("batch", type=int)
+@click.option("--reason", required=True, help="Why the batch is retracted (kept in the "
+              "audit trail and shown with every finding it affects).")
+@json_option
+def retract(workspace: Path, batch: int, reason: str, as_json: bool) -> None:
+    """Retract an import batch (admins, or its importer): its records leave every query
+    and detection run; nothing is deleted; the file may be imported again."""
+    with open_ws(workspace) as ws:
+        done = retract_batch(ws, batch, reason)
+    if as_json:
+        _emit_json({"ok": True, **done.to_json()})
+        return
+    out.print(f"Retracted batch {done.batch_id} ({done.file}, {done.kind}, "
+              f"{done.rows_imported} rows): its records leave every query and detection run.")
+    if done.findings_labelled:
+        out.print(f"{len(done.findings_labelled)} finding(s) rested only on it and are "
+                  "labelled source retracted (kept, with their decisions and notes).")
+    if done.findings_partly or done.kind != Kind.OPERATIONS.value:
+        out.print("Run detection again (`oversight check`): findings that also rest on this "
+                  "batch's records or register entries are re-evaluated then.")
 
 
 @main.command()

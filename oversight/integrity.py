@@ -19,6 +19,7 @@ from typing import Any
 from db.store import Connection, DbError
 from oversight import audit
 from oversight.records import Kind, storage_columns
+from oversight.retraction import retractions_in_chain
 
 __all__ = ["RowDigest", "VerifyReport", "verify_workspace"]
 
@@ -193,6 +194,7 @@ def _verify(conn: Connection, report: VerifyReport,
                 f"{orphans} {kind.value} row(s) belong to no import batch (added outside "
                 "an import).")
     _check_triage(conn, report)
+    _check_retractions(conn, report)
     recorded = {int(b) for b in events}
     for missing in sorted(recorded - {int(b[0]) for b in batches}):
         report.problems.append(
@@ -230,6 +232,34 @@ def _check_triage(conn: Connection, report: VerifyReport) -> None:
             report.problems.append(
                 f"Finding {fid} is {status} but its decisions in the audit trail leave it "
                 f"{expected_status.get(fid, 'open')}.")
+
+
+def _check_retractions(conn: Connection, report: VerifyReport) -> None:
+    """A batch is retracted exactly when, by whom and why a ``batch.retract`` event of
+    the audit chain says (oversight.retraction); its rows are checked like any other."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(batches)")}
+    if "retracted_at" not in columns:
+        return
+    expected = retractions_in_chain(conn)
+    actual = {int(r[0]): (r[1], r[2], r[3], r[4]) for r in conn.execute(
+        "SELECT batch_id, retracted_at, retracted_by, retraction_reason, sha256 FROM batches"
+        " WHERE retracted_at IS NOT NULL OR batch_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted(expected)),))}
+    for batch_id in sorted(set(actual) | set(expected)):
+        row, event = actual.get(batch_id), expected.get(batch_id)
+        if event is None:
+            report.problems.append(f"Batch {batch_id} is marked retracted, but no retraction "
+                                   "in the audit trail records it.")
+        elif row is None:
+            report.problems.append(f"Batch {batch_id} is retracted in the audit trail but "
+                                   "missing from the workspace.")
+        elif row[:3] != (event.get("retracted_at"), event.get("user"), event.get("reason")) \
+                or row[3] != event.get("sha256"):
+            state = "not retracted" if row[0] is None else "retracted differently"
+            when = str(event.get("retracted_at"))[:10]
+            report.problems.append(f"Batch {batch_id} is {state} in the workspace, but the "
+                                   "audit trail records its retraction "
+                                   f"by {event.get('user')} on {when}.")
 
 
 def _import_events(conn: Connection) -> dict[int, dict[str, Any]]:

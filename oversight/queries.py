@@ -7,26 +7,33 @@ from typing import Any
 
 from oversight.errors import UsageError
 from oversight.records import FieldType, Kind, fields_of, storage_columns
+from oversight.retraction import live
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["batches", "parse_where", "records", "rejects"]
 
 
-def batches(ws: Workspace) -> list[dict[str, Any]]:
+def batches(ws: Workspace, include_retracted: bool = False) -> list[dict[str, Any]]:
+    """Import batches, oldest first; retracted ones (oversight.retraction) only when
+    asked, each then with who retracted it, when and why."""
     ws.require(Permission.READ)
     rows = ws.conn.execute(
         "SELECT batch_id, kind, file_name, file_size, sha256, format, profile_sha256,"
-        " rows_read, rows_imported, rows_rejected, rows_digest, imported_by, imported_at"
-        " FROM batches ORDER BY batch_id"
+        " rows_read, rows_imported, rows_rejected, rows_digest, imported_by, imported_at,"
+        " retracted_at, retracted_by, retraction_reason FROM batches"
+        + ("" if include_retracted else " WHERE retracted_at IS NULL")
+        + " ORDER BY batch_id"
     ).fetchall()
     keys = ("batch_id", "kind", "file", "size", "sha256", "format", "profile_sha256",
             "rows_read", "rows_imported", "rows_rejected", "rows_digest", "imported_by",
-            "imported_at")
+            "imported_at", "retracted_at", "retracted_by", "retraction_reason")
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
 def rejects(ws: Workspace, batch_id: int | None = None, limit: int | None = None
             ) -> list[dict[str, Any]]:
+    """Rejected rows of the live batches, or of the one batch asked for (retracted or
+    not)."""
     ws.require(Permission.READ)
     sql = ("SELECT r.batch_id, b.file_name, r.line, r.column_name, r.field, r.value, r.reason"
            " FROM rejects r JOIN batches b USING (batch_id)")
@@ -37,6 +44,8 @@ def rejects(ws: Workspace, batch_id: int | None = None, limit: int | None = None
             raise UsageError(f"There is no batch {batch_id}; `oversight imports` lists them.")
         sql += " WHERE r.batch_id = ?"
         params.append(batch_id)
+    else:
+        sql += " WHERE b.retracted_at IS NULL"
     sql += " ORDER BY r.batch_id, r.line, r.reject_id"
     if limit is not None:
         sql += " LIMIT ?"
@@ -63,7 +72,7 @@ def records(
     offset: int = 0,
     rid_in: list[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Stored records with canonical and extra fields.
+    """Stored records with canonical and extra fields (never those of a retracted batch).
 
     ``where`` matches canonical fields by value (a list field matches if it contains
     the value; a timestamp matches by prefix, so a date selects a day) and any other
@@ -97,7 +106,7 @@ def records(
         clauses.append(f"rid IN ({', '.join('?' * len(rid_in))})")
         params.extend(rid_in)
     cols = ["rid", "batch_id", "line", "record_id", *storage_columns(kind)]
-    sql = f"SELECT {', '.join(cols)} FROM {kind.value}"
+    sql = f"SELECT {', '.join(cols)} FROM {live(kind)}"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
     sql += " ORDER BY rid"

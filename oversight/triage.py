@@ -410,7 +410,7 @@ def draw_sample(ws: Workspace, size: int, by: str | None = None, seed: int | Non
         if by is not None:
             raise UsageError("Records are sampled without strata.")
         items = [(str(r[0]), "") for r in ws.conn.execute(
-            "SELECT record_id FROM operations ORDER BY rid")]
+            "SELECT record_id FROM live_operations ORDER BY rid")]
     else:
         raise UsageError("Sample findings or records.")
     if not items:

@@ -1,5 +1,6 @@
-"""Hooks the import wizard, the audit trail page and the users dialog into the main
-window: one call from MainWindow, so the window itself barely changes."""
+"""Hooks the import wizard, the audit trail page, the sources page (batches and their
+retraction) and the users dialog into the main window: one call from MainWindow, so
+the window itself barely changes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from oversight.workspace import Permission
 from ui.audit_page import AuditPage
 from ui.import_wizard import ImportWizard
 from ui.qt import QObject, Qt, QtGui, QtWidgets
+from ui.sources_page import SourcesPage, install_sources_page
 from ui.users_dialog import UsersDialog
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ class AdminTools(QObject):
         self.import_wizard_action = QtGui.QAction("Import &wizard…", window)
         self.users_action = QtGui.QAction("&Users…", window)
         self.audit_page = AuditPage(window.session)
+        self.sources_page: SourcesPage | None = None
 
 
 def install_admin_tools(window: MainWindow) -> AdminTools:
@@ -120,4 +123,6 @@ def install_admin_tools(window: MainWindow) -> AdminTools:
     tools.audit_page.message.connect(window.show_message)
     window.pages.addWidget(tools.audit_page)
     window.sidebar.addItem(AUDIT_PAGE_TITLE)
+    # Import batches, live and retracted; retracting one (ui/sources_page.py).
+    tools.sources_page = install_sources_page(window)
     return tools

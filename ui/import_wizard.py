@@ -7,10 +7,15 @@ it as a mapping profile if wanted; preview the first records and rejects with th
 mapping; import in the background with a progress bar and Cancel; read the summary.
 
 The edited mapping is a profile in the documented YAML format, validated with
-``parse_profile`` like any profile. For the preview and the import it is written to a
-private temporary folder that is deleted straight after (a profile holds column names,
-no personal data). Every file is one batch in one transaction: Cancel rolls back the
-file being imported; files finished before stay imported.
+``parse_profile`` like any profile; a saved profile can be loaded back (what the
+column-by-column choices cannot express, such as a timestamp format or a constant
+field, is kept from it). Before the import the wizard checks the mapping against the
+rules of the workspace's active criteria pack (`oversight.pack_mapping`) and names every
+field it leaves empty and every column it consumes that a rule reads. For the preview
+and the import the profile is written to a private temporary folder that is deleted
+straight after (a profile holds column names, no personal data). Every file is one batch
+in one transaction: Cancel rolls back the file being imported; files finished before
+stay imported. The last page offers to run detection at once.
 """
 
 from __future__ import annotations
@@ -21,11 +26,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oversight.criteria.engine import RunSummary, run_detection
+from oversight.criteria.pack import Pack
+from oversight.criteria.versions import active_pack
 from oversight.errors import Cancelled, OversightError, ValidationError
-from oversight.gui_support_import import RECORD_ID, FileSample, profile_text, sample_columns
+from oversight.gui_support_import import (
+    RECORD_ID,
+    SOURCE_SUFFIXES,
+    FileSample,
+    profile_targets,
+    profile_text,
+    sample_columns,
+)
 from oversight.importing import import_file
-from oversight.importing.profile import auto_profile, parse_profile
+from oversight.importing.profile import MappingProfile, auto_profile, load_profile, parse_profile
 from oversight.importing.service import ImportResult, preview
+from oversight.pack_mapping import MappingWarning, mapping_warnings
 from oversight.progress import CancelToken, Progress
 from oversight.records import NATURAL_KEY, Kind, fields_of
 from oversight.workspace import Permission, Workspace
@@ -37,7 +53,7 @@ from ui.qt import Qt, QtCore, QtGui, QtWidgets
 from ui.session import Session
 from ui.widgets import make_table, readable
 
-__all__ = ["FileOutcome", "ImportWizard", "MappingModel", "TargetDelegate"]
+__all__ = ["FILE_FILTERS", "FileOutcome", "ImportWizard", "MappingModel", "TargetDelegate"]
 
 Index = QtCore.QModelIndex | QtCore.QPersistentModelIndex
 _NO_PARENT = QtCore.QModelIndex()
@@ -49,7 +65,10 @@ KIND_LABELS = ((Kind.OPERATIONS, "Operations (log of actions)"),
 ENCODINGS = ("", "utf-8", "cp1252", "latin-1", "utf-16")
 TIMEZONES = ("UTC", "Europe/London", "Europe/Berlin", "Europe/Paris", "Europe/Madrid",
              "Europe/Rome", "Europe/Warsaw", "Europe/Athens", "Europe/Helsinki")
-FILE_FILTERS = "Logs and registers (*.csv *.tsv *.txt *.jsonl *.json *.xlsx);;All files (*)"
+#: The file dialogs' filters, for the wizard and Workspace ▸ Import file… alike.
+FILE_FILTERS = ("Logs and registers (" + " ".join(f"*{s}" for s in SOURCE_SUFFIXES)
+                + ");;All files (*)")
+PROFILE_FILTERS = "Mapping profiles (*.yaml *.yml)"
 
 
 def sentence(exc: BaseException) -> str:
@@ -287,6 +306,16 @@ class MappingPage(QtWidgets.QWizardPage):
         self.encoding.activated.connect(lambda _=0: self.wiz.reload_samples())
         save = QtWidgets.QPushButton("&Save as profile…")
         save.clicked.connect(self.wiz.save_profile_as)
+        self.load_button = QtWidgets.QPushButton("&Load profile…")
+        self.load_button.setToolTip("Map the columns as a saved mapping profile (YAML) says.")
+        self.load_button.clicked.connect(self.wiz.load_profile_from)
+        self.save_button = save
+        self.loaded = QtWidgets.QLabel()
+        self.loaded.setWordWrap(True)
+        self.loaded.setTextFormat(Qt.TextFormat.PlainText)
+        self.loaded.hide()
+        self.warnings = WarningsBox()
+        self.model.dataChanged.connect(lambda *_: self.wiz.update_warnings())
         self.error = _error_label()
         tz_label = QtWidgets.QLabel("&Time zone:")
         tz_label.setBuddy(self.timezone)
@@ -299,17 +328,24 @@ class MappingPage(QtWidgets.QWizardPage):
         options.addWidget(enc_label)
         options.addWidget(self.encoding)
         options.addStretch(1)
+        options.addWidget(self.load_button)
         options.addWidget(save)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.view, 1)
         layout.addLayout(options)
+        layout.addWidget(self.loaded)
+        layout.addWidget(self.warnings)
         layout.addWidget(self.error)
 
     def initializePage(self) -> None:
         self.wiz.fill_mapping()
+        self.open_editors()
+        self.error.clear()
+        self.wiz.update_warnings()
+
+    def open_editors(self) -> None:
         for row in range(self.model.rowCount()):
             self.view.openPersistentEditor(self.model.index(row, MappingModel.TARGET))
-        self.error.clear()
 
     def encoding_value(self) -> str | None:
         text = self.encoding.currentText().strip()
@@ -326,6 +362,48 @@ class MappingPage(QtWidgets.QWizardPage):
             return False
         self.error.clear()
         return True
+
+
+class WarningsBox(QtWidgets.QScrollArea):
+    """The mapping's warnings: a heading and one line each, scrolling past a few lines
+    so that they never push the mapping or the preview off a small screen."""
+
+    LINES = 6
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QtWidgets.QLabel()
+        self.label.setStyleSheet(f"color: {readable('#8a4b00')}")
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.setWidget(self.label)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMaximumHeight(self.LINES * self.fontMetrics().lineSpacing() + 8)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred,
+                           QtWidgets.QSizePolicy.Policy.Maximum)
+        self.hide()
+
+    def text(self) -> str:
+        return str(self.label.text())
+
+    def setText(self, text: str) -> None:  # as QLabel, so callers need not care
+        self.label.setText(text)
+        self.setVisible(bool(text))
+
+
+def warnings_text(pack: Pack, warnings: list[MappingWarning]) -> str:
+    """The mapping warnings as the wizard shows them ("" when there is none)."""
+    if not warnings:
+        return ""
+    rules = {r for w in warnings for r in w.rules}
+    lines = [f"This mapping starves {len(rules)} rule(s) of the active criteria pack "
+             f"{pack.id} {pack.version} ({len(warnings)} warning(s)):"]
+    lines += [f"• {w.message}." for w in warnings]
+    return "\n".join(lines)
 
 
 def _issues_text(exc: BaseException) -> str:
@@ -353,13 +431,30 @@ class PreviewPage(QtWidgets.QWizardPage):
         self.rejects = TableModel(["File", "Line", "Column", "Field", "Value", "Reason"], self)
         self.rejects_view = make_table(self.rejects, stretch_last=True)
         self.error = _error_label()
+        self.warnings = WarningsBox()
         self.ok = False
+        # The two tables share what height there is (a 1366x768 screen included): each
+        # scrolls, neither squeezes the counts or the warnings out of sight.
+        records = QtWidgets.QWidget()
+        top = QtWidgets.QVBoxLayout(records)
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(QtWidgets.QLabel("First records:"))
+        top.addWidget(self.records_view, 1)
+        rejects = QtWidgets.QWidget()
+        bottom = QtWidgets.QVBoxLayout(rejects)
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.addWidget(QtWidgets.QLabel("First rejected rows:"))
+        bottom.addWidget(self.rejects_view, 1)
+        self.splitter = QtWidgets.QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(records)
+        self.splitter.addWidget(rejects)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.counts)
-        layout.addWidget(QtWidgets.QLabel("First records:"))
-        layout.addWidget(self.records_view, 2)
-        layout.addWidget(QtWidgets.QLabel("First rejected rows:"))
-        layout.addWidget(self.rejects_view, 1)
+        layout.addWidget(self.warnings)
+        layout.addWidget(self.splitter, 1)
         layout.addWidget(self.error)
 
     def initializePage(self) -> None:
@@ -389,14 +484,25 @@ class ImportPage(QtWidgets.QWizardPage):
         self.rejects = TableModel(["File", "Line", "Column", "Field", "Value", "Reason"], self)
         self.rejects_view = make_table(self.rejects, stretch_last=True)
         self.rejects_view.hide()
+        self.detect_button = QtWidgets.QPushButton("Run &detection now")
+        self.detect_button.clicked.connect(self.wiz.run_detection)
+        self.detect_button.hide()
+        self.detection = QtWidgets.QLabel()
+        self.detection.setTextFormat(Qt.TextFormat.PlainText)
+        self.detection.setWordWrap(True)
+        self.detection.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.finished_ok = False
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.bar, 1)
         row.addWidget(self.cancel_button)
+        detect_row = QtWidgets.QHBoxLayout()
+        detect_row.addWidget(self.detection, 1)
+        detect_row.addWidget(self.detect_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addLayout(row)
         layout.addWidget(self.summary)
+        layout.addLayout(detect_row)
         layout.addWidget(self.rejects_view, 1)
 
     def initializePage(self) -> None:
@@ -426,18 +532,26 @@ class ImportWizard(QtWidgets.QWizard):
     def __init__(self, session: Session, prompts: Prompts,
                  parent: QtWidgets.QWidget | None = None,
                  choose_files: Callable[[QtWidgets.QWidget], list[Path]] | None = None,
-                 choose_save: Callable[[QtWidgets.QWidget], Path | None] | None = None
+                 choose_save: Callable[[QtWidgets.QWidget], Path | None] | None = None,
+                 choose_profile: Callable[[QtWidgets.QWidget], Path | None] | None = None
                  ) -> None:
         super().__init__(parent)
         self.session = session
         self.prompts = prompts
         self._choose_files = choose_files or _dialog_files
         self._choose_save = choose_save or _dialog_save
+        self._choose_profile = choose_profile or _dialog_profile
+        #: The profile the mapping was loaded from (its extra options are kept).
+        self.loaded_profile: MappingProfile | None = None
+        self.warnings: list[MappingWarning] = []
+        self.detection: RunSummary | None = None
+        self._pack: Pack | None = None
         self.setWindowTitle("Import wizard")
         self.setWizardStyle(QtWidgets.QWizard.WizardStyle.ClassicStyle)
         self.setOption(QtWidgets.QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.setOption(QtWidgets.QWizard.WizardOption.NoCancelButtonOnLastPage, True)
-        self.resize(900, 600)
+        # Fits a 1366x768 screen with room for a panel; the pages scroll inside.
+        self.resize(900, 620)
         self.sample: FileSample | None = None
         self.job: Job | None = None
         self.outcomes: list[FileOutcome] = []
@@ -490,6 +604,11 @@ class ImportWizard(QtWidgets.QWizard):
 
     def fill_mapping(self) -> None:
         assert self.sample is not None
+        if self.loaded_profile is not None and self.loaded_profile.kind is self.kind:
+            self._apply_profile(self.loaded_profile)
+            return
+        self.loaded_profile = None
+        self.mapping_page.loaded.hide()
         auto = auto_profile(self.kind, self.sample.columns)
         targets: dict[str, str] = {}
         if auto.record_id is not None:
@@ -498,6 +617,56 @@ class ImportWizard(QtWidgets.QWizard):
             for col in fm.columns:
                 targets.setdefault(col, name)
         self.mapping_page.model.set_mapping(self.kind, self.sample, targets)
+
+    def load_profile_from(self) -> None:
+        path = self._choose_profile(self)
+        if path is not None:
+            self.load_profile(path)
+
+    def load_profile(self, path: Path) -> bool:
+        """Map the columns as the profile at ``path`` says (its kind becomes the
+        wizard's); a profile that cannot be read or fails validation is a sentence."""
+        page = self.mapping_page
+        try:
+            profile = load_profile(Path(path))
+        except Exception as exc:
+            page.error.setText(_issues_text(exc))
+            return False
+        if self.sample is None:
+            page.error.setText("Add the files first, then load a profile for them.")
+            return False
+        page.error.clear()
+        if profile.kind is not self.kind:
+            self.files_page.set_kind(profile.kind)
+        self.loaded_profile = profile
+        self._apply_profile(profile, Path(path).name)
+        page.open_editors()
+        self.update_warnings()
+        return True
+
+    def _apply_profile(self, profile: MappingProfile, name: str | None = None) -> None:
+        assert self.sample is not None
+        targets, missing, constants = profile_targets(profile, self.sample.columns)
+        self.mapping.set_mapping(self.kind, self.sample, targets)
+        page = self.mapping_page
+        page.timezone.setCurrentText(profile.timezone)
+        if profile.encoding:
+            page.encoding.setCurrentText(profile.encoding)
+        notes = [f"Mapping loaded from {name or profile.source_name or 'a profile'} "
+                 f"({profile.kind.value})."]
+        if constants:
+            notes.append("Constant fields kept: " + ", ".join(
+                f"{k} = {v}" for k, v in constants.items()) + ".")
+        kept = [f"{n}: {', '.join(o for o in ('format', 'map', 'split') if getattr(fm, o))}"
+                for n, fm in profile.fields.items() if fm.columns
+                and any(getattr(fm, o) for o in ("format", "map", "split"))]
+        if kept:
+            notes.append("Options kept: " + "; ".join(kept) + ".")
+        if missing:
+            notes.append("These files have no column " + ", ".join(
+                repr(c) for c in missing) + ", which the profile names.")
+        page.loaded.setText(" ".join(notes))
+        page.loaded.show()
 
     @property
     def mapping(self) -> MappingModel:
@@ -526,10 +695,43 @@ class ImportWizard(QtWidgets.QWizard):
 
     def profile_text(self) -> str:
         name = ", ".join(p.name for p in self.files[:3])
+        base = self.loaded_profile if self.loaded_profile is not None \
+            and self.loaded_profile.kind is self.kind else None
         return profile_text(self.kind, self.mapping.assignments(),
                             timezone=self.mapping_page.timezone.currentText().strip(),
                             encoding=self.mapping_page.encoding_value(),
-                            description=f"Made with the import wizard for {name}")
+                            description=None if base is not None
+                            else f"Made with the import wizard for {name}", base=base)
+
+    # -- the rules' needs --------------------------------------------------------------
+
+    def active_pack(self) -> Pack | None:
+        """The workspace's active criteria pack (read once per wizard)."""
+        if self._pack is None and self.session.ready:
+            try:
+                self._pack = self.session.read(active_pack)
+            except OversightError:
+                return None
+        return self._pack
+
+    def check_warnings(self) -> list[MappingWarning]:
+        """What the current mapping does to the rules of the active pack (nothing when
+        the mapping is not valid yet: its errors come first)."""
+        pack = self.active_pack()
+        if pack is None or self.sample is None:
+            return []
+        try:
+            profile = parse_profile(self.profile_text(), "the edited mapping", self.kind)
+        except OversightError:
+            return []
+        return mapping_warnings(pack, profile, self.sample.columns)
+
+    def update_warnings(self) -> None:
+        self.warnings = self.check_warnings()
+        pack = self.active_pack()
+        text = warnings_text(pack, self.warnings) if pack is not None else ""
+        for box in (self.mapping_page.warnings, self.preview_page.warnings):
+            box.setText(text)
 
     def checked_profile(self) -> str:
         """The profile text, validated; raises ValidationError listing every issue."""
@@ -589,6 +791,7 @@ class ImportWizard(QtWidgets.QWizard):
         finally:
             QtWidgets.QApplication.restoreOverrideCursor()
         self._show_preview()
+        self.update_warnings()
         return any(o.result is not None for o in self.previews)
 
     def _show_preview(self) -> None:
@@ -620,6 +823,8 @@ class ImportWizard(QtWidgets.QWizard):
         page.records = model
         page.records_view.setModel(model)
         page.rejects.set_rows(rejects)
+        _fit_columns(page.records_view)
+        _fit_columns(page.rejects_view)
 
     # -- import ------------------------------------------------------------------------
 
@@ -631,6 +836,9 @@ class ImportWizard(QtWidgets.QWizard):
         page.cancel_button.setEnabled(True)
         page.bar.setRange(0, 0)
         page.status.setText("Starting…")
+        page.detect_button.hide()
+        page.detection.clear()
+        self.detection = None
         self.outcomes = []
         outcomes = self.outcomes
         files, kind = list(self.files), self.kind
@@ -666,21 +874,29 @@ class ImportWizard(QtWidgets.QWizard):
             self._finish("Another job is running or the workspace is locked; nothing was "
                          "imported.")
             return
+        self._own(job)
+        job.ended.connect(self._job_ended)
+
+    def _own(self, job: Job) -> None:
+        """This page shows ``job``'s progress (the main window shows a progress window
+        for every job: hide it)."""
         self.job = job
-        # The main window shows a progress window for every job; this page is ours.
         owner = self.parentWidget()
         if owner is not None:
             for dialog in owner.findChildren(ProgressDialog):
                 if dialog.job is job:
                     dialog.hide()
-        job.progress.connect(page.on_progress)
-        job.ended.connect(self._job_ended)
+        job.progress.connect(self.import_page.on_progress)
 
     def cancel_import(self) -> None:
+        """Cancel the running job: the import (the file being imported is rolled back)
+        or the detection run (nothing of it is recorded)."""
         if self.job is not None and self.job.running and not self.job.cancelled:
             self.job.cancel()
-            self.import_page.status.setText("Cancelling… (the file being imported is rolled "
-                                            "back)")
+            self.import_page.status.setText(
+                "Cancelling… (nothing of the detection run is recorded)"
+                if self.import_page.detect_button.isVisible() else
+                "Cancelling… (the file being imported is rolled back)")
             self.import_page.cancel_button.setEnabled(False)
 
     def _job_ended(self) -> None:
@@ -715,6 +931,74 @@ class ImportWizard(QtWidgets.QWizard):
         page.cancel_button.setEnabled(False)
         page.rejects.set_rows(rejects)
         page.rejects_view.setVisible(bool(rejects))
+        imported = any(o.result is not None and o.result.kind == Kind.OPERATIONS.value
+                       for o in self.outcomes)
+        if self.session.can(Permission.DETECT) and any(o.result is not None
+                                                       for o in self.outcomes):
+            page.detect_button.show()
+            page.detect_button.setEnabled(True)
+            pack = self.active_pack()
+            page.detect_button.setToolTip(
+                "Check the workspace against the active criteria pack"
+                + (f" ({pack.id} {pack.version})" if pack is not None else "") + ".")
+            if imported:
+                page.detection.setText("Run detection to check the new operations against "
+                                       "the criteria.")
+        page.finished_ok = True
+        page.completeChanged.emit()
+
+    # -- detection -------------------------------------------------------------------
+
+    def run_detection(self) -> None:
+        """Run the active pack over the workspace, as Workspace ▸ Run detection does."""
+        page = self.import_page
+        pack = self.active_pack()
+        if pack is None or not self.session.can(Permission.DETECT):
+            page.detection.setText(self.session.why_not(Permission.DETECT))
+            return
+
+        def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> RunSummary:
+            return run_detection(ws, pack, progress=progress, cancel=cancel)
+
+        job = self.session.start_job(f"Detection: {pack.id} {pack.version}", work,
+                                     {"findings", "runs"}, parent=self)
+        if job is None:
+            page.detection.setText("Another job is running or the workspace is locked; "
+                                   "try again when it has finished.")
+            return
+        page.detect_button.setEnabled(False)
+        page.cancel_button.setEnabled(True)
+        page.bar.setRange(0, 0)
+        page.detection.setText(f"Running detection with {pack.id} {pack.version}…")
+        page.finished_ok = False
+        page.completeChanged.emit()
+        self._own(job)
+        job.ended.connect(self._detection_ended)
+
+    def _detection_ended(self) -> None:
+        job = self.job
+        assert job is not None
+        self.job = None
+        page = self.import_page
+        if job.error is None and isinstance(job.result, RunSummary):
+            run = job.result
+            self.detection = run
+            doc = run.to_json()
+            evaluated = sum(1 for r in run.rules if r.evaluated)
+            text = (f"Detection run {run.run_id} ({run.pack_id} {run.pack_version}): "
+                    f"{doc['hits']:,} hits, {doc['new']:,} new findings; {evaluated} of "
+                    f"{len(run.rules)} rules evaluated. The findings are on the Findings page.")
+        elif isinstance(job.error, Cancelled):
+            text = "Detection cancelled: no run was recorded."
+            page.detect_button.setEnabled(True)
+        else:
+            text = f"Detection stopped: {sentence(job.error) if job.error else 'no result'}"
+            page.detect_button.setEnabled(True)
+        page.detection.setText(text)
+        page.status.setText(text.split(":")[0] + ".")
+        page.bar.setRange(0, 1)
+        page.bar.setValue(1)
+        page.cancel_button.setEnabled(False)
         page.finished_ok = True
         page.completeChanged.emit()
 
@@ -742,5 +1026,24 @@ def _dialog_files(parent: QtWidgets.QWidget) -> list[Path]:
 
 def _dialog_save(parent: QtWidgets.QWidget) -> Path | None:
     name, _ = QtWidgets.QFileDialog.getSaveFileName(
-        parent, "Save mapping profile", "mapping.yaml", "Mapping profiles (*.yaml *.yml)")
+        parent, "Save mapping profile", "mapping.yaml", PROFILE_FILTERS)
     return Path(name) if name else None
+
+
+def _dialog_profile(parent: QtWidgets.QWidget) -> Path | None:
+    name, _ = QtWidgets.QFileDialog.getOpenFileName(parent, "Load mapping profile", "",
+                                                    PROFILE_FILTERS)
+    return Path(name) if name else None
+
+
+def _fit_columns(view: QtWidgets.QTableView, most: int = 320) -> None:
+    """Every header readable in full (the table scrolls sideways instead); a long
+    value is elided at ``most`` pixels, with the whole text as its tooltip."""
+    header = view.horizontalHeader()
+    metrics = header.fontMetrics()
+    view.resizeColumnsToContents()
+    model = view.model()
+    for col in range(model.columnCount() if model is not None else 0):
+        title = str(model.headerData(col, Qt.Orientation.Horizontal) or "")
+        need = metrics.horizontalAdvance(title) + 24
+        view.setColumnWidth(col, max(need, min(view.columnWidth(col), most)))

@@ -21,6 +21,7 @@ from oversight.workspace import Permission, Workspace
 from ui.admin_tools import install_admin_tools
 from ui.criteria_page import install_criteria_page
 from ui.dashboard import DashboardPage
+from ui.import_wizard import FILE_FILTERS
 from ui.jobs import Job, ProgressDialog
 from ui.operations_page import OperationsPage
 from ui.prompts import Prompts
@@ -461,9 +462,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def import_file(self) -> Job | None:
         if not self.import_action.isEnabled():
             return None
-        path = self.prompts.choose_file(
-            self, "Import file", "Logs and registers (*.csv *.jsonl *.json *.xlsx);;"
-            "All files (*)")
+        path = self.prompts.choose_file(self, "Import file", FILE_FILTERS)  # as the wizard
         if path is None:
             return None
         options = self.prompts.import_options(self, path)

@@ -419,6 +419,9 @@ def install_report_actions(window: Any) -> QtWidgets.QMenu:
     def open_timeline(kind: str = "authorisation", ident: str = "") -> None:
         dialog = TimelineDialog(session, window, kind, ident)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        # A tick's operation and its findings open in the main window's pages.
+        dialog.open_record.connect(window.open_record)
+        dialog.open_finding.connect(window.open_finding)
         window.timeline_dialog = dialog
         dialog.show()
 

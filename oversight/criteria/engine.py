@@ -29,19 +29,22 @@ from oversight.errors import Cancelled, UsageError
 from oversight.progress import CancelToken, Progress, no_progress
 from oversight.workspace import Permission, Workspace
 
-__all__ = ["RuleOutcome", "RunSummary", "preview_hits", "run_detection"]
+__all__ = ["RecordVerdicts", "RuleOutcome", "RunSummary", "preview_hits",
+           "record_verdicts", "run_detection"]
 
 #: Each register as of its latest import per id, materialised once per run (in memory:
-#: temp_store is MEMORY) with an index, so joins cost one lookup per operation.
+#: temp_store is MEMORY) with an index, so joins cost one lookup per operation. Every
+#: read goes through the live_* views: records of a retracted batch are never judged
+#: (oversight.retraction).
 _LATEST = {"authorisation": "temp.latest_authorisations", "case": "temp.latest_cases"}
 _MATERIALISE = (
     "DROP TABLE IF EXISTS temp.latest_authorisations",
-    "CREATE TEMP TABLE latest_authorisations AS SELECT * FROM authorisations WHERE rid IN"
-    " (SELECT max(rid) FROM authorisations GROUP BY authorisation_id)",
+    "CREATE TEMP TABLE latest_authorisations AS SELECT * FROM live_authorisations WHERE rid IN"
+    " (SELECT max(rid) FROM live_authorisations GROUP BY authorisation_id)",
     "CREATE INDEX temp.latest_authorisations_id ON latest_authorisations(authorisation_id)",
     "DROP TABLE IF EXISTS temp.latest_cases",
-    "CREATE TEMP TABLE latest_cases AS SELECT * FROM cases WHERE rid IN"
-    " (SELECT max(rid) FROM cases GROUP BY case_id)",
+    "CREATE TEMP TABLE latest_cases AS SELECT * FROM live_cases WHERE rid IN"
+    " (SELECT max(rid) FROM live_cases GROUP BY case_id)",
     "CREATE INDEX temp.latest_cases_id ON latest_cases(case_id)",
 )
 _JOIN = {
@@ -157,6 +160,46 @@ def preview_hits(
         return out
 
 
+@dataclass(frozen=True)
+class RecordVerdicts:
+    """Which of some operations each record rule flags, as a detection run would."""
+
+    flagged: dict[str, set[int]]
+    """Rule id -> row ids of the operations it flags."""
+    not_evaluated: dict[str, str]
+    """Rule id -> why a run would not evaluate it (those flag nothing)."""
+
+
+def record_verdicts(ws: Workspace, rules: Sequence[Rule], rids: Sequence[int],
+                    cancel: CancelToken | None = None) -> RecordVerdicts:
+    """Which of the operations ``rids`` each of ``rules`` (of one pack) flags: the same
+    compiled condition, joins and registers as a detection run, restricted to those
+    operations. Read-only (only the run's temporary register tables are written, in
+    memory). Rules without a record condition, and rules a run would not evaluate, are
+    in ``not_evaluated`` with the reason."""
+    ws.require(Permission.READ)
+    conn = ws.conn
+    flagged: dict[str, set[int]] = {}
+    skipped: dict[str, str] = {}
+    with _interruptible(conn, cancel, "Cancelled.") as token:
+        available, _batch_sha = _prepare(conn)
+        for rule in rules:
+            token.check()
+            if rule.when is None:
+                skipped[rule.id] = "it has no record condition (only aggregates)"
+                continue
+            reason = _why_not(conn, rule, available)
+            if reason is not None:
+                skipped[rule.id] = reason
+                continue
+            comp = Compiler()
+            chosen = json.dumps([int(r) for r in rids])
+            restrict = f" AND o.rid IN (SELECT value FROM json_each({comp.p(chosen)}))"
+            sql = _record_query(comp, rule, "o.rid", restrict)
+            flagged[rule.id] = {int(r[0]) for r in conn.execute(sql, comp.params)}
+    return RecordVerdicts(flagged, skipped)
+
+
 @contextmanager
 def _interruptible(conn: Connection, cancel: CancelToken | None, message: str
                    ) -> Iterator[CancelToken]:
@@ -176,8 +219,10 @@ def _interruptible(conn: Connection, cancel: CancelToken | None, message: str
 
 
 def _prepare(conn: Connection) -> tuple[dict[str, int], dict[int, str]]:
-    """Counts of each record kind, the registers materialised, and batch digests."""
-    available = {kind: int(conn.execute(f"SELECT count(*) FROM {kind}").fetchone()[0])
+    """Which record kinds are present, the registers materialised, and batch digests."""
+    # Whether any record of each kind is there (1 or 0): a count would read them all.
+    available = {kind: int(conn.execute(
+        f"SELECT EXISTS (SELECT 1 FROM live_{kind})").fetchone()[0])
                  for kind in ("operations", "authorisations", "cases")}
     for statement in _MATERIALISE:
         conn.execute(statement)
@@ -255,7 +300,7 @@ def _why_not(conn: Connection, rule: Rule, available: dict[str, int]) -> str | N
             return f"it reads {_NEEDS_TEXT[need]}, and none is imported"
     for column in sorted(rule.extra_columns):
         ref = FieldRef(0, "text", "extra", column)
-        if conn.execute(f"SELECT 1 FROM operations o WHERE {field_sql(ref)} IS NOT NULL"
+        if conn.execute(f"SELECT 1 FROM live_operations o WHERE {field_sql(ref)} IS NOT NULL"
                         " LIMIT 1").fetchone() is None:
             return f"no imported operation has a column {column!r}"
     return None
@@ -308,15 +353,23 @@ def _hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str]
         yield from _aggregate_hits(conn, pack, rule, agg)
 
 
+def _record_query(comp: Compiler, rule: Rule, columns: str, restrict: str = "") -> str:
+    """The query that decides which operations a record rule flags: detection and
+    `record_verdicts` (the timeline) both use it, so they cannot disagree."""
+    assert rule.when is not None
+    cond = comp.cond(rule.when)
+    return (f"SELECT {columns} FROM live_operations o {_joins(rule.facts)} "
+            f"WHERE ({cond}){restrict}")
+
+
 def _record_hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str]
                  ) -> Iterator[_Hit]:
     assert rule.when is not None and rule.message is not None
     comp = Compiler()
-    cond = comp.cond(rule.when)
     facts = list(rule.facts)
     cols = ", ".join(["o.rid", "o.batch_id", "o.record_id", "o.ts_utc",
                       *[field_sql(f, as_value=True) for f in facts]])
-    sql = f"SELECT {cols} FROM operations o {_joins(facts)} WHERE {cond}"
+    sql = _record_query(comp, rule, cols)
     for row in conn.execute(sql, comp.params):
         rid, batch_id, record_id, ts_utc = row[:4]
         values = {f.label: _decode(f, v) for f, v in zip(facts, row[4:], strict=True)}
@@ -334,7 +387,7 @@ def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate
     comp = Compiler()
     where = comp.cond(agg.records) if agg.records is not None else "1"
     refs = [ref for ref in rule.facts if ref.source in ("authorisation", "case")]
-    froms = [f"operations o {_joins(refs)}"]
+    froms = [f"live_operations o {_joins(refs)}"]
     groups = []
     for i, ref in enumerate(agg.group_by):
         if ref.type == LIST:

@@ -258,14 +258,18 @@ class _Plan:
 
 
 def _check_not_imported(ws: Workspace, sha: str, path: Path) -> None:
+    # Only a live batch blocks: a retracted one (oversight.retraction) may be imported again.
     row = ws.conn.execute(
-        "SELECT batch_id, file_name, imported_by, imported_at FROM batches WHERE sha256 = ?",
+        "SELECT batch_id, file_name, imported_by, imported_at FROM batches WHERE sha256 = ?"
+        " AND retracted_at IS NULL",
         (sha,),
     ).fetchone()
     if row is not None:
         raise AlreadyImported(
             f"{path.name} is already in this workspace: batch {row[0]} ({row[1]}), imported by "
-            f"{row[2]} on {row[3][:10]}; the same file is never imported twice."
+            f"{row[2]} on {row[3][:10]}; the same file is never imported twice. If that import "
+            f"was wrong, an admin or its importer can retract it (the Sources page, or "
+            f"`oversight retract WORKSPACE {row[0]} --reason TEXT`) and import the file again."
         )
 
 
