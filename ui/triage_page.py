@@ -3,12 +3,19 @@
 Keyboard first: J/K move, C confirms (asks for a note), D dismisses (reason and note),
 E escalates, R puts in review, O reopens, N adds a note, A assigns. Several selected
 findings are decided together. The same page, in approval mode, lists the decisions
-waiting for this user as the second reviewer (four-eyes) and approves them (P).
+waiting for this user as the second reviewer (four-eyes): P approves, R returns.
+
+The one-letter keys are not shortcuts of the window: they act only on a key pressed
+in the findings list itself, so letters typed in a note, a filter box or any dialog
+can never decide anything. Right after a dialog closes (or the window gets the focus
+back) the list ignores them for a moment, so the tail of a sentence typed as a dialog
+closes does not land on the list as decisions.
 """
 
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +32,9 @@ from ui.widgets import make_table, readable, restore_header, save_header
 
 __all__ = ["TriagePage", "detail_html", "registers_html"]
 
-_SHORTCUT = Qt.ShortcutContext.WidgetWithChildrenShortcut
+#: Seconds the list ignores one-letter keys after a dialog closed or it got the focus
+#: back from another window.
+QUIET_SECONDS = 0.6
 
 
 def _e(value: Any) -> str:
@@ -172,6 +181,14 @@ def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> s
                 what = f"assigned to {_e(detail.get('to') or 'nobody')}"
             elif h["action"] == "note":
                 what = "added a note"
+            elif h["action"] == "return":
+                detail = h.get("detail") or {}
+                returned = detail.get("returned") or {}
+                proposal = str(returned.get("status") or "").replace("_", " ")
+                if returned.get("reason"):
+                    proposal += f" ({reason_label(str(returned['reason'])).lower()})"
+                what = (f"returned the decision {_e(proposal)} proposed by "
+                        f"{_e(detail.get('proposed_by'))}: back to in review (see the note)")
             else:
                 what = (f"{_e(h['action'])}: {_e(str(h['from']).replace('_', ' '))} → "
                         f"{_e(str(h['to']).replace('_', ' '))}")
@@ -235,10 +252,16 @@ class TriagePage(QtWidgets.QWidget):
         self.count_label = QtWidgets.QLabel()
 
         self.actions_: dict[str, QtGui.QAction] = {}
+        self.keys: dict[int, str] = {}
+        """Qt key -> action name, for keys pressed in the list."""
+        self._quiet_until = 0.0
+        self._ignored_said = False
+        self.view.installEventFilter(self)
         self.toolbar = QtWidgets.QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         if approval:
             self._action("approve", "Approve", "P", Permission.APPROVE, self.approve_selected)
+            self._action("return", "Return", "R", Permission.APPROVE, self.return_selected)
             self._action("note", "Note", "N", Permission.TRIAGE, self.note_selected)
         else:
             self._action("confirm", "Confirm", "C", Permission.TRIAGE, self.confirm_selected)
@@ -293,17 +316,71 @@ class TriagePage(QtWidgets.QWidget):
                 slot: Callable[[], None]) -> QtGui.QAction:
         action = QtGui.QAction(text, self)
         action.setIconText(f"{text} ({key})")
-        action.setShortcut(QtGui.QKeySequence(key))
-        action.setShortcutContext(_SHORTCUT)
+        # No QAction shortcut: the key acts only when pressed in the list (eventFilter).
         action.setData(permission.value if permission is not None else None)
+        action.setProperty("key", key)
         action.triggered.connect(slot)
-        # Keys act where the findings are: the list and the detail pane (not while
-        # typing in a filter box or choosing in a filter menu).
-        self.view.addAction(action)
-        self.detail.addAction(action)
+        self.view.addAction(action)  # the list's right-click menu
         self.toolbar.addAction(action)
         self.actions_[name] = action
+        self.keys[ord(key)] = name  # Qt.Key_A … Key_Z are the code points of A … Z
         return action
+
+    # -- keys --------------------------------------------------------------------------
+
+    def keys_ready(self) -> bool:
+        """Whether a one-letter key pressed in the list acts now."""
+        return time.monotonic() >= self._quiet_until
+
+    def quiet(self, seconds: float = QUIET_SECONDS) -> None:
+        """Ignore one-letter keys for ``seconds`` (after a dialog closes)."""
+        self._quiet_until = max(self._quiet_until, time.monotonic() + seconds)
+        self._ignored_said = False
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        if watched is self.view:
+            if event.type() == QtCore.QEvent.Type.FocusIn:
+                assert isinstance(event, QtGui.QFocusEvent)
+                if event.reason() in (Qt.FocusReason.ActiveWindowFocusReason,
+                                      Qt.FocusReason.PopupFocusReason):
+                    self.quiet()  # back from a dialog or another window
+            elif event.type() == QtCore.QEvent.Type.KeyPress:
+                assert isinstance(event, QtGui.QKeyEvent)
+                return self._key(event)
+        return super().eventFilter(watched, event)
+
+    def _key(self, event: QtGui.QKeyEvent) -> bool:
+        """A key pressed in the list: True when it was ours (acted on or ignored)."""
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if mods not in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier):
+            return False  # Ctrl+A, Ctrl+C and the window's own shortcuts
+        name = self.keys.get(int(event.key()))
+        if name is None:
+            # Other letters would jump by the list's type-ahead search: a stray word
+            # typed here moves nothing.
+            return bool(event.text()) and event.text().isprintable() \
+                and not event.text().isspace()
+        if mods != Qt.KeyboardModifier.NoModifier:
+            return True
+        if event.isAutoRepeat() and name not in ("next", "previous"):
+            return True  # a held key decides once
+        if not self.keys_ready():
+            if not self._ignored_said:
+                self._ignored_said = True
+                self.message.emit(f"Ignored {event.text().upper()}: keys act again a "
+                                  "moment after a dialog closes.")
+            return True
+        action = self.actions_[name]
+        if action.isEnabled():
+            action.trigger()
+        return True
+
+    def _ask(self, question: Callable[..., Any], *args: Any) -> Any:
+        """Ask through the prompts, then keep the list quiet for a moment."""
+        try:
+            return question(self, *args)
+        finally:
+            self.quiet()
 
     def _filter_bar(self) -> QtWidgets.QHBoxLayout:
         self.status_filter = QtWidgets.QComboBox()
@@ -374,7 +451,7 @@ class TriagePage(QtWidgets.QWidget):
         selected = bool(self.view.selectionModel().selectedRows()) if ready else False
         for name, action in self.actions_.items():
             perm = action.data()
-            text = f"{action.text()} ({action.shortcut().toString()})"
+            text = f"{action.text()} ({action.property('key')}, in the list)"
             if perm is not None and not self.session.can(Permission(perm)):
                 action.setEnabled(False)
                 action.setToolTip(self.session.why_not(Permission(perm)))
@@ -566,8 +643,8 @@ class TriagePage(QtWidgets.QWidget):
         if not ids or not self._enabled("confirm"):
             return
         what = "this finding" if len(ids) == 1 else f"these {len(ids)} findings"
-        note = self.session.prompts.note(
-            self, "Confirm", f"Confirm {what} as a breach. Say why (required).")
+        note = self._ask(self.session.prompts.note, "Confirm",
+                         f"Confirm {what} as a breach. Say why (required).")
         if note is not None:
             self._mark("confirmed", note=note)
 
@@ -575,7 +652,7 @@ class TriagePage(QtWidgets.QWidget):
         ids = self._targets()
         if not ids or not self._enabled("dismiss"):
             return
-        answer = self.session.prompts.dismiss(self, len(ids))
+        answer = self._ask(self.session.prompts.dismiss, len(ids))
         if answer is not None:
             reason, note = answer
             self._mark("dismissed", reason=reason, note=note)
@@ -584,8 +661,12 @@ class TriagePage(QtWidgets.QWidget):
         ids = self._targets()
         if not ids or not self._enabled("escalate"):
             return
-        note = self.session.prompts.note(self, "Escalate", "Escalate for a decision "
-                                         "elsewhere. A note is optional.", required=False)
+        try:
+            recipient = self.session.read(triage.escalation_to)
+        except Exception as exc:
+            self.session.prompts.error(self, exc)
+            return
+        note = self._ask(self.session.prompts.escalate, len(ids), recipient)
         if note is not None:
             self._mark("escalated", note=note or None)
 
@@ -594,8 +675,8 @@ class TriagePage(QtWidgets.QWidget):
         if not ids or not self._enabled("note"):
             return
         what = "this finding" if len(ids) == 1 else f"each of these {len(ids)} findings"
-        text = self.session.prompts.note(self, "Add note", f"A note on {what}. Notes are "
-                                         "append-only: a correction is a new note.")
+        text = self._ask(self.session.prompts.note, "Add note", f"A note on {what}. Notes "
+                         "are append-only: a correction is a new note.")
         if text is None:
             return
 
@@ -615,21 +696,44 @@ class TriagePage(QtWidgets.QWidget):
             self.session.prompts.error(self, exc)
             return
         current = self.model.row_dict(self.model.row_of(ids[0])).get("assignee")
-        to = self.session.prompts.assign(self, users, current)
+        to = self._ask(self.session.prompts.assign, users, current)
         if to is None:
             return
         result = self.session.write(self, {"findings"}, triage.assign, ids, to or None)
         self._report(result, f"assigned to {to}" if to else "unassigned")
 
+    def _pending(self, ids: list[str]) -> list[dict[str, Any]] | None:
+        try:
+            return self.session.read(triage.pending_decisions, ids)
+        except Exception as exc:
+            self.session.prompts.error(self, exc)
+            return None
+
     def approve_selected(self) -> None:
         ids = self._targets()
         if not ids or not self._enabled("approve"):
             return
-        note = self.session.prompts.approve(self, len(ids))
+        decisions = self._pending(ids)
+        if decisions is None:
+            return
+        note = self._ask(self.session.prompts.approve, decisions)
         if note is None:
             return
         result = self.session.write(self, {"findings"}, triage.approve, ids, note or None)
         self._report(result, "approved")
+
+    def return_selected(self) -> None:
+        ids = self._targets()
+        if not ids or not self._enabled("return"):
+            return
+        decisions = self._pending(ids)
+        if decisions is None:
+            return
+        note = self._ask(self.session.prompts.return_decision, decisions)
+        if note is None:
+            return
+        result = self.session.write(self, {"findings"}, triage.return_decision, ids, note)
+        self._report(result, "returned to in review")
 
     # -- settings ----------------------------------------------------------------------
 

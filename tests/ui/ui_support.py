@@ -66,5 +66,14 @@ class FakePrompts(Prompts):
     def assign(self, parent: Any, users: list[str], current: str | None) -> str | None:
         return self._next("assign", users)
 
-    def approve(self, parent: Any, count: int) -> str | None:
-        return self._next("approve", count)
+    def escalate(self, parent: Any, count: int, recipient: str | None) -> str | None:
+        return self._next("escalate", recipient)
+
+    def approve(self, parent: Any, decisions: Any) -> str | None:
+        return self._next("approve", [d["finding_id"] for d in decisions])
+
+    def return_decision(self, parent: Any, decisions: Any) -> str | None:
+        return self._next("return", [d["finding_id"] for d in decisions])
+
+    def text(self, parent: Any, title: str, label: str, value: str = "") -> str | None:
+        return self._next("text", (title, value))
