@@ -856,13 +856,12 @@ def verify_report_cmd(pdf: Path, trust: tuple[Path, ...], as_json: bool) -> None
         if not t.is_file():
             raise UsageError(f"Trust root {t}: no such file.")
     result = verify_report(pdf, list(trust) or None)
-    doc = result.to_json()
     if as_json:
-        _emit_json(doc)
+        _emit_json(result.to_json())
     else:
-        for key, value in doc.items():
-            if key != "problems":
-                out.print(f"{key}: {value}", markup=False)
+        out.print(f"File: {pdf}", markup=False)
+        for check, value in result.checks():  # the same lines the workstation shows
+            out.print(f"{check}: {value}", markup=False)
         for p in result.problems:
             out.print(f"PROBLEM {p}", markup=False)
         out.print("VALID" if result.ok else "INVALID")

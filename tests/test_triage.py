@@ -426,3 +426,27 @@ def test_escalation_recipient_is_an_audited_admin_setting(ws_path: Path) -> None
                                     "to": "Data protection officer (dpo@example.org)"}),
         ("settings.escalation_to", {"from": "Data protection officer (dpo@example.org)",
                                     "to": None})]
+
+
+def test_finding_rows_by_month_decided_and_notes(ws_path: Path) -> None:
+    """The dashboard's clickable counts: a month of first records, "decided" (confirmed
+    or dismissed), and how many notes each finding carries."""
+    from oversight import browse
+
+    with open_as(ws_path, INSPECTOR, INSPECTOR_PW) as ws:
+        every = browse.finding_rows(ws)
+        march = browse.finding_rows(ws, browse.FindingFilters(month="2026-03"))
+        assert march and len(march) == len(every)  # every record is in March 2026
+        assert browse.finding_rows(ws, browse.FindingFilters(month="2026-02")) == []
+        assert browse.finding_rows(ws, browse.FindingFilters(month="2025-12")) == []
+        with pytest.raises(UsageError, match="is not YYYY-MM"):
+            browse.finding_rows(ws, browse.FindingFilters(month="March"))
+        low = ids(ws, "PRO-03")
+        triage.mark(ws, low[:1], "confirmed", note="one")
+        triage.mark(ws, low[1:2], "dismissed", reason="justified", note="two")
+        triage.add_note(ws, low[1], "three")
+        triage.mark(ws, low[2:3], "escalated")
+        decided = browse.finding_rows(ws, browse.FindingFilters(status=browse.DECIDED))
+        assert sorted(f["id"] for f in decided) == sorted(low[:2])
+        notes = {f["id"]: f["notes"] for f in browse.finding_rows(ws)}
+        assert (notes[low[0]], notes[low[1]], notes[low[2]]) == (1, 2, 0)

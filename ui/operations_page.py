@@ -11,7 +11,7 @@ from typing import Any
 from oversight import browse
 from oversight.errors import OversightError
 from oversight.records import Kind, fields_of
-from ui.models import ID_ROLE, SEVERITY_COLORS, OperationsModel, TableModel, cell_text
+from ui.models import ID_ROLE, SEVERITY_COLORS, OperationsModel, TableModel, shown
 from ui.qt import Qt, QtCore, QtWidgets, Signal
 from ui.session import Session
 from ui.settings import Settings
@@ -42,9 +42,9 @@ def record_rows(rec: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("line", str(rec["line"]), "import")]
     fields = rec["fields"]
     for name in fields_of(Kind.OPERATIONS):
-        rows.append((name, cell_text(fields.get(name)), "canonical"))
+        rows.append((name, shown(fields.get(name)), "canonical"))
     for name, value in rec["extra"].items():
-        rows.append((name, cell_text(value), "extra"))
+        rows.append((name, shown(value), "extra"))
     return rows
 
 

@@ -25,6 +25,7 @@ from oversight.report.sign import verify_report
 from oversight.workspace import Permission, Workspace
 from ui.errors import describe, is_cancel
 from ui.jobs import Job
+from ui.prompts import buddy_row
 from ui.qt import Qt, QtCore, QtGui, QtWidgets
 from ui.session import Session
 from ui.verify_dialog import VerificationView, VerifyDialog
@@ -131,14 +132,22 @@ class ReportDialog(QtWidgets.QDialog):
         self.passphrase.setEchoMode(QtWidgets.QLineEdit.EchoMode.Password)
         self.visible = QtWidgets.QCheckBox("Visible signature box on the last page")
         self.visible.setChecked(True)
-        self.output = QtWidgets.QLineEdit(str(Path.home() / f"{session.folder.name}-report-"
-                                              f"{date.today().isoformat()}.pdf"))
+        # By default in the workspace's reports/ folder (made when the report is written).
+        self.reports_folder = session.folder.resolve() / "reports"
+        self.output = QtWidgets.QLineEdit(str(
+            self.reports_folder / f"{session.folder.resolve().name}-report-"
+                                  f"{date.today().isoformat()}.pdf"))
+        for edit in (self.output, self.p12):  # a long path scrolls: the tooltip has it all
+            edit.textChanged.connect(lambda text, edit=edit: edit.setToolTip(text))
+        self.output.setToolTip(self.output.text())
         sign_box = QtWidgets.QGroupBox("Signature and file")
         sign_form = QtWidgets.QFormLayout(sign_box)
-        sign_form.addRow("Signing certificate:", self._browse_row(self.p12, self._browse_p12))
+        buddy_row(sign_form, "Si&gning certificate:", self.p12,
+                  self._browse_row(self.p12, self._browse_p12))
         sign_form.addRow("&Passphrase:", self.passphrase)
         sign_form.addRow(self.visible)
-        sign_form.addRow("Save as:", self._browse_row(self.output, self._browse_output))
+        buddy_row(sign_form, "&Save as:", self.output,
+                  self._browse_row(self.output, self._browse_output))
 
         # -- running and result
         self.status = QtWidgets.QLabel()
@@ -220,6 +229,9 @@ class ReportDialog(QtWidgets.QDialog):
             self.passphrase.setFocus()
 
     def _browse_output(self) -> None:
+        if Path(self.output.text()).parent == self.reports_folder \
+                and self.reports_folder.parent.is_dir():
+            self.reports_folder.mkdir(mode=0o700, exist_ok=True)  # the dialog starts there
         path = self._choose("Save the report as", "PDF files (*.pdf)", True)
         if path is not None:
             if path.suffix.lower() != ".pdf":
@@ -284,6 +296,8 @@ class ReportDialog(QtWidgets.QDialog):
             out = Path(self.output.text().strip()).expanduser()
             if not self.output.text().strip():
                 raise UsageError("Choose where to save the report.")
+            if out.parent == self.reports_folder and self.reports_folder.parent.is_dir():
+                self.reports_folder.mkdir(mode=0o700, exist_ok=True)
         except OversightError as exc:
             self.say(exc.message, error=True)
             return None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from oversight.errors import AuthenticationError, OversightError, UsageError
 from oversight.workspace import Workspace, is_workspace
-from ui.prompts import Prompts
+from ui.prompts import Prompts, buddy_row
 from ui.qt import Qt, QtWidgets, Signal
 from ui.settings import Settings
 from ui.widgets import readable
@@ -135,7 +135,7 @@ class CreateDialog(_SignIn):
             edit.setEchoMode(QtWidgets.QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText("At least 8 characters")
         form = QtWidgets.QFormLayout()
-        form.addRow("&Folder:", folder_row)
+        buddy_row(form, "&Folder:", self.folder, folder_row)
         form.addRow("&Administrator:", self.admin)
         form.addRow("&Password:", self.password)
         form.addRow("&Repeat password:", self.repeat)

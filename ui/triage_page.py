@@ -23,7 +23,15 @@ from oversight import browse, triage
 from oversight.criteria.pack import SEVERITIES
 from oversight.findings import STATUSES
 from oversight.workspace import Permission
-from ui.models import ID_ROLE, SEVERITY_COLORS, FindingsModel, cell_text, status_text
+from ui.models import (
+    ID_ROLE,
+    MISSING,
+    SEVERITY_COLORS,
+    FindingsModel,
+    cell_text,
+    status_text,
+    when_text,
+)
 from ui.prompts import reason_label
 from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.session import Session
@@ -42,7 +50,8 @@ def _e(value: Any) -> str:
 
 
 def _value(value: Any, grey: str = "#808080") -> str:
-    return f"<i style='color:{grey}'>none</i>" if value is None or value == "" else _e(value)
+    return f"<i style='color:{grey}'>{MISSING}</i>" if value is None or value == "" \
+        else _e(value)
 
 
 def _when(value: Any) -> str:
@@ -158,7 +167,7 @@ def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> s
             link = f"record:{int(r['rid'])}" if "rid" in r else ""
             parts = [f"<a href='{link}'><b>{_e(r['record_id'])}</b></a>" if link
                      else f"<b>{_e(r['record_id'])}</b>",
-                     _e(str(f.get("ts", "")).replace("T", " ")),
+                     _e(when_text(f.get("ts"))),
                      f"{_e(f.get('action'))} by {_e(f.get('actor_id'))}"]
             if f.get("case_id"):
                 parts.append(f"case {_e(f['case_id'])}")
@@ -238,7 +247,7 @@ class TriagePage(QtWidgets.QWidget):
         self.view.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.view.setSortingEnabled(True)
         if not restore_header(settings, self.key, self.view):
-            for column, width in enumerate((86, 70, 150, 100)):
+            for column, width in enumerate((86, 70, 150, 100, 56)):
                 self.view.setColumnWidth(column, width)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
@@ -382,11 +391,12 @@ class TriagePage(QtWidgets.QWidget):
         finally:
             self.quiet()
 
-    def _filter_bar(self) -> QtWidgets.QHBoxLayout:
+    def _filter_bar(self) -> QtWidgets.QVBoxLayout:
         self.status_filter = QtWidgets.QComboBox()
         self.status_filter.addItem("Any status", None)
         for st in STATUSES:
             self.status_filter.addItem(st.replace("_", " "), st)
+        self.status_filter.addItem("decided (confirmed or dismissed)", browse.DECIDED)
         self.severity_filter = QtWidgets.QComboBox()
         self.severity_filter.addItem("Any severity", None)
         for sev in reversed(SEVERITIES):
@@ -418,7 +428,59 @@ class TriagePage(QtWidgets.QWidget):
             row.addWidget(widget)
         row.addWidget(self.text_filter, 1)
         row.addWidget(self.matching_filter)
-        return row
+        # Filters the dashboard can set that have no box of their own: shown, clearable.
+        self.extra: dict[str, str] = {}
+        self.extra_label = QtWidgets.QLabel()
+        self.extra_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.extra_clear = QtWidgets.QPushButton("Clear")
+        self.extra_clear.setToolTip("Show findings of every assignee and month again.")
+        self.extra_clear.clicked.connect(lambda: self.set_filters())
+        extra_row = QtWidgets.QHBoxLayout()
+        extra_row.addWidget(self.extra_label)
+        extra_row.addWidget(self.extra_clear)
+        extra_row.addStretch(1)
+        self.extra_label.hide()
+        self.extra_clear.hide()
+        rows = QtWidgets.QVBoxLayout()
+        rows.addLayout(row)
+        rows.addLayout(extra_row)
+        return rows
+
+    def set_filters(self, status: str | None = None, severity: str | None = None,
+                    rule: str | None = None, assignee: str | None = None,
+                    month: str | None = None) -> None:
+        """Show the findings the dashboard counted: these filters, every other one off."""
+        if self.approval:
+            return
+        combos = ((self.status_filter, status), (self.severity_filter, severity),
+                  (self.rule_filter, rule))
+        for combo, _ in combos:
+            combo.blockSignals(True)
+        self.matching_filter.blockSignals(True)
+        self.text_filter.blockSignals(True)
+        try:
+            if rule is not None and self.rule_filter.findData(rule) < 0:
+                self.rule_filter.addItem(rule, rule)
+            for combo, value in combos:
+                combo.setCurrentIndex(max(0, combo.findData(value)) if value is not None
+                                      else 0)
+            self.text_filter.clear()
+            self.matching_filter.setChecked(False)
+        finally:
+            for combo, _ in combos:
+                combo.blockSignals(False)
+            self.matching_filter.blockSignals(False)
+            self.text_filter.blockSignals(False)
+        self.extra = {k: v for k, v in (("assignee", assignee), ("month", month)) if v}
+        parts = []
+        if assignee:
+            parts.append(f"assigned to {assignee}")
+        if month:
+            parts.append(f"first record in {month} (UTC)")
+        self.extra_label.setText("Only findings " + " and ".join(parts) + "." if parts else "")
+        self.extra_label.setVisible(bool(parts))
+        self.extra_clear.setVisible(bool(parts))
+        self.refresh()
 
     def filters(self) -> browse.FindingFilters:
         if self.approval:
@@ -429,6 +491,8 @@ class TriagePage(QtWidgets.QWidget):
             rule=self.rule_filter.currentData(),
             text=self.text_filter.text(),
             matching=True if self.matching_filter.isChecked() else None,
+            assignee=self.extra.get("assignee"),
+            month=self.extra.get("month"),
         )
 
     # -- state -------------------------------------------------------------------------
