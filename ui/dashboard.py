@@ -88,11 +88,14 @@ class DashboardPage(QtWidgets.QWidget):
         self.attention = QtWidgets.QLabel()
         self.attention.setWordWrap(True)
         self.attention.setTextFormat(Qt.TextFormat.RichText)
-        self.attention.linkActivated.connect(self._link)
         self.summary = QtWidgets.QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.summary.linkActivated.connect(self._link)
+        for label in (self.attention, self.summary):
+            # Links open by mouse, and by Tab and Enter.
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+            label.linkActivated.connect(self._link)
         self.severity_chart = BarChart()
         self.severity_chart.setToolTip("Click a bar to list those findings.")
         self.severity_chart.clicked.connect(
@@ -153,14 +156,15 @@ class DashboardPage(QtWidgets.QWidget):
         grid.addWidget(_group("Findings by status", self.status_chart), 1, 1)
         grid.addWidget(_group("Findings over time (by month of first record)",
                               self.month_chart), 2, 0, 1, 2)
-        grid.addWidget(_group("Findings per rule", self.rules_view), 3, 0, 2, 1)
-        grid.addWidget(_group("Last detection run", self.run_label), 3, 1)
+        # The per-rule table spans the page: titles and six counts need the width.
+        grid.addWidget(_group("Findings per rule (click a count to list those findings)",
+                              self.rules_view), 3, 0, 1, 2)
+        grid.addWidget(_group("Last detection run", self.run_label), 4, 0)
         grid.addWidget(verify_box, 4, 1)
         grid.addWidget(_group("Sources imported", self.batches_view), 5, 0, 1, 2)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
         grid.setRowStretch(3, 1)
-        grid.setRowStretch(4, 1)
 
         inner = QtWidgets.QWidget()
         inner.setLayout(grid)

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from oversight import browse
+from oversight import browse, triage
 from oversight.criteria.engine import RunSummary, run_detection
 from oversight.criteria.pack import Pack, load_pack
 from oversight.criteria.versions import active_pack
@@ -300,6 +300,8 @@ class MainWindow(QtWidgets.QMainWindow):
             for i, name in enumerate(self.PAGES)]
         settings_menu = bar.addMenu("&Settings")
         action(settings_menu, "&Preferences…", None, self.preferences)
+        self.escalation_action = action(settings_menu, "&Escalations…", None,
+                                        self.set_escalation_recipient, Permission.CONFIGURE)
         help_menu = bar.addMenu("&Help")
         action(help_menu, "&Keyboard shortcuts", "F1", self.show_shortcuts)
 
@@ -325,6 +327,12 @@ class MainWindow(QtWidgets.QMainWindow):
                 act.setEnabled(ready)
                 act.setToolTip(act.text().replace("&", "").rstrip("…") if ready else
                                "Wait for the running job to finish.")
+        if self.session.can(Permission.CONFIGURE):
+            self.escalation_action.setEnabled(ready)
+            self.escalation_action.setToolTip("Who escalated findings go to")
+        else:
+            self.escalation_action.setEnabled(False)
+            self.escalation_action.setToolTip(self.session.why_not(Permission.CONFIGURE))
         self.triage.update_actions()
         self.approvals.update_actions()
 
@@ -534,6 +542,25 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog = PreferencesDialog(self, self.settings.idle_minutes())
         dialog.accepted.connect(lambda: self.set_idle_minutes(dialog.minutes.value()))
         dialog.open()
+
+    def set_escalation_recipient(self) -> None:
+        """Settings ▸ Escalations…: who the escalate dialog names (admins)."""
+        if not self.escalation_action.isEnabled():
+            return
+        try:
+            current = self.session.read(triage.escalation_to) or ""
+        except OversightError as exc:
+            self.prompts.error(self, exc)
+            return
+        text = self.prompts.text(self, "Escalations", "Escalated findings go to (a person, "
+                                 "a role or a body; empty: nobody named):", current)
+        if text is None:
+            return
+        # A refusal is shown by write(); either way the line below says what holds now.
+        self.session.write(self, set(), triage.set_escalation_to, text)
+        now = self.session.read(triage.escalation_to) if self.session.ready else None
+        self.show_message(f"Escalations go to {now}." if now else
+                          "No escalation recipient is named.")
 
     def set_idle_minutes(self, minutes: int) -> None:
         self.settings.set_idle_minutes(minutes)

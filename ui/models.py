@@ -44,14 +44,19 @@ MISSING = "none"
 _FRACTION = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.\d+)?(.*)$")
 
 
-def when_text(value: Any) -> str:
+def when_text(value: Any, fraction: bool = False) -> str:
     """An ISO date and time as people read it: a space for the T, whole seconds (no
-    microseconds), the offset kept. Anything else is returned as text."""
+    microseconds; ``fraction`` keeps a fraction a source record holds), the offset
+    kept. Anything else is returned as text."""
     if value is None or value == "":
         return MISSING
     text = str(value)
     match = _FRACTION.match(text)
-    return f"{match[1]} {match[2]}{match[3]}" if match else text
+    if match is None:
+        return text
+    if fraction:
+        return text[:10] + " " + text[11:]
+    return f"{match[1]} {match[2]}{match[3]}"
 
 
 def shown(value: Any) -> str:

@@ -127,7 +127,9 @@ class ReportDialog(QtWidgets.QDialog):
 
         # -- signing and output
         self.p12 = QtWidgets.QLineEdit()
-        self.p12.setPlaceholderText("Optional: PKCS#12 file (.p12/.pfx); empty: unsigned")
+        self.p12.setPlaceholderText("Optional (.p12/.pfx)")
+        self.p12.setToolTip("A PKCS#12 file (.p12/.pfx) holding the signing key; leave "
+                            "empty for an unsigned report.")
         self.passphrase = QtWidgets.QLineEdit()
         self.passphrase.setEchoMode(QtWidgets.QLineEdit.EchoMode.Password)
         self.visible = QtWidgets.QCheckBox("Visible signature box on the last page")
@@ -196,6 +198,9 @@ class ReportDialog(QtWidgets.QDialog):
         layout.addLayout(buttons)
 
         self._load_rules()
+        # Wide enough for paths, low enough for a 1366x768 screen with its title bar.
+        hint = self.sizeHint()
+        self.resize(max(hint.width(), 980), min(max(hint.height(), 560), 700))
         if not session.can(Permission.REPORT):
             self.produce_button.setEnabled(False)
             self.produce_button.setToolTip(_why_not_report(session))

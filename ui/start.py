@@ -9,11 +9,11 @@ from pathlib import Path
 from oversight.errors import AuthenticationError, OversightError, UsageError
 from oversight.workspace import Workspace, is_workspace
 from ui.prompts import Prompts, buddy_row
-from ui.qt import Qt, QtWidgets, Signal
+from ui.qt import Qt, QtGui, QtWidgets, Signal
 from ui.settings import Settings
 from ui.widgets import readable
 
-__all__ = ["CreateDialog", "LoginDialog", "StartWindow"]
+__all__ = ["CreateDialog", "LoginDialog", "StartWindow", "center_on"]
 
 #: Errors a sign-in or create dialog shows inline (the user fixes them right there).
 _INLINE = (AuthenticationError, UsageError)
@@ -25,6 +25,22 @@ def _busy_cursor() -> None:
 
 def _normal_cursor() -> None:
     QtWidgets.QApplication.restoreOverrideCursor()
+
+
+def center_on(dialog: QtWidgets.QWidget, parent: QtWidgets.QWidget | None) -> None:
+    """Put ``dialog`` in the middle of its parent window when that is on screen, else
+    in the middle of the screen (a window manager may place a dialog whose parent is
+    not mapped yet in a corner)."""
+    if parent is not None and parent.window().isVisible():
+        area = parent.window().frameGeometry()
+    else:
+        screen = dialog.screen() or QtGui.QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+    frame = dialog.frameGeometry()
+    frame.moveCenter(area.center())
+    dialog.move(frame.topLeft())
 
 
 class _SignIn(QtWidgets.QDialog):
@@ -83,6 +99,10 @@ class LoginDialog(_SignIn):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         (self.password if user else self.user).setFocus()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        center_on(self, self.parentWidget())
 
     def sign_in(self) -> None:
         self.message.clear()

@@ -50,8 +50,9 @@ def _e(value: Any) -> str:
 
 
 def _value(value: Any, grey: str = "#808080") -> str:
-    return f"<i style='color:{grey}'>{MISSING}</i>" if value is None or value == "" \
-        else _e(value)
+    if value is None or value == "":
+        return f"<i style='color:{grey}'>{MISSING}</i>"
+    return _e(when_text(value, fraction=True) if isinstance(value, str) else value)
 
 
 def _when(value: Any) -> str:
@@ -247,7 +248,7 @@ class TriagePage(QtWidgets.QWidget):
         self.view.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.view.setSortingEnabled(True)
         if not restore_header(settings, self.key, self.view):
-            for column, width in enumerate((86, 70, 150, 100, 56)):
+            for column, width in enumerate((86, 70, 136, 100, 48)):
                 self.view.setColumnWidth(column, width)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
@@ -396,7 +397,9 @@ class TriagePage(QtWidgets.QWidget):
         self.status_filter.addItem("Any status", None)
         for st in STATUSES:
             self.status_filter.addItem(st.replace("_", " "), st)
-        self.status_filter.addItem("decided (confirmed or dismissed)", browse.DECIDED)
+        self.status_filter.addItem("decided", browse.DECIDED)
+        self.status_filter.setItemData(self.status_filter.count() - 1,
+                                       "Confirmed or dismissed", Qt.ItemDataRole.ToolTipRole)
         self.severity_filter = QtWidgets.QComboBox()
         self.severity_filter.addItem("Any severity", None)
         for sev in reversed(SEVERITIES):

@@ -529,6 +529,11 @@ class ReportVerification:
         def said(value: Any) -> str:
             return NONE if value is None or value == "" else str(value)
 
+        def when(value: str | None) -> str:  # "2026-11-30 12:58:16+00:00"
+            if not value:
+                return NONE
+            return re.sub(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?", r"\1 \2", value)
+
         def answer(value: bool | None, yes: str = "yes", no: str = "no") -> str:
             return NOT_CHECKED if value is None else (yes if value else no)
 
@@ -552,11 +557,11 @@ class ReportVerification:
             ("Profile", said(self.profile)),
             ("Signed by", said((s.common_name or s.subject) if s else None)),
             ("Issued by", said(s.issuer if s else None)),
-            ("Certificate valid until", said(s.valid_until if s else None)),
+            ("Certificate valid until", when(s.valid_until if s else None)),
             ("Certificate SHA-256", said(s.sha256 if s else None)),
-            ("Signing time (as claimed)", said(self.signing_time)),
-            ("Trusted time-stamp", said(self.timestamp) if self.timestamp_ok is not False
-             else f"{self.timestamp} (does not verify)"),
+            ("Signing time (as claimed)", when(self.signing_time)),
+            ("Trusted time-stamp", when(self.timestamp) if self.timestamp_ok is not False
+             else f"{when(self.timestamp)} (does not verify)"),
             ("Trust", self.trust),
             ("Embedded manifest", "found" if self.manifest_found else NONE),
             ("Manifest SHA-256", said(self.manifest_digest)),
