@@ -44,6 +44,7 @@ SHORTCUTS = (
     ("N", "Add a note"),
     ("A", "Assign"),
     ("P / R", "Approve / return to review (Pending my approval)"),
+    ("Ctrl+F", "Search the findings (Enter: to the list)"),
     ("Ctrl+Enter", "Submit a decision dialog (Enter starts a new line in a note)"),
     ("Esc", "Cancel a dialog"),
     ("Ctrl+I", "Import a file"),

@@ -77,6 +77,11 @@ def decision_text(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _titled(title: str, subject: str | None) -> str:
+    """A decision dialog's title names the finding it decides (when it is one)."""
+    return f"{title} — {subject}" if subject else title
+
+
 class FormDialog(QtWidgets.QDialog):
     """A dialog with a form and OK/Cancel; OK is enabled only when ``valid()``.
 
@@ -169,6 +174,10 @@ def _plain_label(text: str) -> QtWidgets.QLabel:
     return label
 
 
+def _one(decisions: Sequence[dict[str, Any]]) -> str | None:
+    return str(decisions[0]["finding_id"]) if len(decisions) == 1 else None
+
+
 def _decisions_view(decisions: Sequence[dict[str, Any]]) -> QtWidgets.QPlainTextEdit:
     """The decisions under review, read-only (a proposer's note may be long)."""
     view = QtWidgets.QPlainTextEdit("\n\n".join(decision_text(d) for d in decisions))
@@ -182,8 +191,9 @@ class NoteDialog(FormDialog):
     """A note, required or optional, for one or more findings."""
 
     def __init__(self, parent: Widget, title: str, prompt: str, required: bool = True,
-                 ok_text: str = "OK", context: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent, title, ok_text, decision=True)
+                 ok_text: str = "OK", context: QtWidgets.QWidget | None = None,
+                 subject: str | None = None) -> None:
+        super().__init__(parent, _titled(title, subject), ok_text, decision=True)
         self.required = required
         self.prompt = _plain_label(prompt)
         self.form.addRow(self.prompt)
@@ -208,9 +218,9 @@ class NoteDialog(FormDialog):
 class DismissDialog(FormDialog):
     """Dismissing needs a reason from the fixed list and a note."""
 
-    def __init__(self, parent: Widget, count: int) -> None:
-        super().__init__(parent, "Dismiss finding" if count == 1 else f"Dismiss {count} findings",
-                         "Dismiss", decision=True)
+    def __init__(self, parent: Widget, count: int, subject: str | None = None) -> None:
+        super().__init__(parent, _titled("Dismiss finding", subject) if count == 1
+                         else f"Dismiss {count} findings", "Dismiss", decision=True)
         self.reason = QtWidgets.QComboBox()
         for reason in REASONS:
             self.reason.addItem(reason_label(reason), reason)
@@ -262,7 +272,7 @@ class ApproveDialog(NoteDialog):
         super().__init__(parent, "Approve" if count == 1 else f"Approve {count} decisions",
                          f"Approve {what} as the second reviewer? It then takes effect.",
                          required=False, ok_text="Approve",
-                         context=_decisions_view(decisions))
+                         context=_decisions_view(decisions), subject=_one(decisions))
 
 
 class ReturnDialog(NoteDialog):
@@ -277,20 +287,21 @@ class ReturnDialog(NoteDialog):
                          f"Return {what} to the reviewers: it does not take effect and the "
                          "finding goes back to in review. Say why (required).",
                          required=True, ok_text="Return",
-                         context=_decisions_view(decisions))
+                         context=_decisions_view(decisions), subject=_one(decisions))
 
 
 class EscalationDialog(NoteDialog):
     """Escalating names who the finding goes to (the workspace's setting)."""
 
-    def __init__(self, parent: Widget, count: int, recipient: str | None) -> None:
+    def __init__(self, parent: Widget, count: int, recipient: str | None,
+                 subject: str | None = None) -> None:
         what = "this finding" if count == 1 else f"these {count} findings"
         where = (f"Escalate {what} to {recipient} (the workspace's escalation recipient)."
                  if recipient else
                  f"Escalate {what} for a decision elsewhere. No escalation recipient is set "
                  "for this workspace (an admin sets it under Settings ▸ Escalations…).")
         super().__init__(parent, "Escalate", where + " A note is optional.",
-                         required=False, ok_text="Escalate")
+                         required=False, ok_text="Escalate", subject=subject)
 
 
 class ImportDialog(FormDialog):
@@ -363,18 +374,21 @@ class Prompts:
         dialog = ImportDialog(parent, path)
         return dialog.values() if dialog.exec() else None
 
-    def note(self, parent: Widget, title: str, prompt: str, required: bool = True
-             ) -> str | None:
-        dialog = NoteDialog(parent, title, prompt, required)
+    def note(self, parent: Widget, title: str, prompt: str, required: bool = True,
+             ok_text: str = "OK", subject: str | None = None) -> str | None:
+        """``subject``: the one finding it is about (named in the title)."""
+        dialog = NoteDialog(parent, title, prompt, required, ok_text, subject=subject)
         return dialog.text() if dialog.exec() else None
 
-    def escalate(self, parent: Widget, count: int, recipient: str | None) -> str | None:
+    def escalate(self, parent: Widget, count: int, recipient: str | None,
+                 subject: str | None = None) -> str | None:
         """An optional note ("" for none); None cancels."""
-        dialog = EscalationDialog(parent, count, recipient)
+        dialog = EscalationDialog(parent, count, recipient, subject)
         return dialog.text() if dialog.exec() else None
 
-    def dismiss(self, parent: Widget, count: int) -> tuple[str, str] | None:
-        dialog = DismissDialog(parent, count)
+    def dismiss(self, parent: Widget, count: int, subject: str | None = None
+                ) -> tuple[str, str] | None:
+        dialog = DismissDialog(parent, count, subject)
         return dialog.values() if dialog.exec() else None
 
     def assign(self, parent: Widget, users: list[str], current: str | None) -> str | None:

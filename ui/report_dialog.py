@@ -91,6 +91,7 @@ class ReportDialog(QtWidgets.QDialog):
         sev_row.addStretch(1)
         self.rules = QtWidgets.QListWidget()
         self.rules.setMaximumHeight(90)
+        self.rules.setMinimumHeight(4 * self.rules.fontMetrics().height() + 8)
         self.rules.setToolTip("Tick rules to report only those; none ticked: every rule.")
         self.period_from = QtWidgets.QLineEdit()
         self.period_from.setPlaceholderText("From YYYY-MM-DD")
@@ -148,7 +149,11 @@ class ReportDialog(QtWidgets.QDialog):
                   self._browse_row(self.p12, self._browse_p12))
         sign_form.addRow("&Passphrase:", self.passphrase)
         sign_form.addRow(self.visible)
-        buddy_row(sign_form, "&Save as:", self.output,
+        # The file gets the whole width of the dialog: a path is long.
+        save_box = QtWidgets.QWidget()
+        save_form = QtWidgets.QFormLayout(save_box)
+        save_form.setContentsMargins(0, 0, 0, 0)
+        buddy_row(save_form, "&Save as:", self.output,
                   self._browse_row(self.output, self._browse_output))
 
         # -- running and result
@@ -160,7 +165,7 @@ class ReportDialog(QtWidgets.QDialog):
         self.bar.setRange(0, 4)
         self.bar.hide()
         self.verification = VerificationView()
-        self.verification.fields.setMinimumHeight(150)
+        self.verification.fields.setMinimumHeight(120)
         self.verification.hide()
         self.produce_button = QtWidgets.QPushButton("Produce report")
         self.produce_button.setDefault(True)
@@ -180,7 +185,7 @@ class ReportDialog(QtWidgets.QDialog):
         buttons.addWidget(self.produce_button)
         buttons.addWidget(close)
 
-        self.form_widgets = (scope_box, text_box, sign_box)
+        self.form_widgets = (scope_box, text_box, sign_box, save_box)
         columns = QtWidgets.QHBoxLayout()
         left = QtWidgets.QVBoxLayout()
         left.addWidget(scope_box)
@@ -194,13 +199,14 @@ class ReportDialog(QtWidgets.QDialog):
         columns.addLayout(right, 1)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(columns)
+        layout.addWidget(save_box)
         layout.addWidget(self.verification, 1)
         layout.addLayout(buttons)
 
         self._load_rules()
         # Wide enough for paths, low enough for a 1366x768 screen with its title bar.
-        hint = self.sizeHint()
-        self.resize(max(hint.width(), 980), min(max(hint.height(), 560), 700))
+        # (tall enough from the start for the verification that appears after producing)
+        self.resize(max(self.sizeHint().width(), 980), 700)
         if not session.can(Permission.REPORT):
             self.produce_button.setEnabled(False)
             self.produce_button.setToolTip(_why_not_report(session))

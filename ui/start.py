@@ -249,9 +249,16 @@ class StartWindow(QtWidgets.QWidget):
         layout.addWidget(QtWidgets.QLabel("<b>Recent workspaces</b>"))
         layout.addLayout(lists, 1)
         geometry = settings.bytes_value("window/start")
-        if geometry is None or not self.restoreGeometry(geometry):
+        self._center_on_show = geometry is None or not self.restoreGeometry(geometry)
+        if self._center_on_show:
             self.resize(760, 460)
         self.refresh_recent()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        if self._center_on_show:  # first time: the middle of the screen, not a corner
+            self._center_on_show = False
+            center_on(self, None)
 
     def refresh_recent(self) -> None:
         self.recent.clear()

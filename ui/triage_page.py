@@ -52,7 +52,7 @@ def _e(value: Any) -> str:
 def _value(value: Any, grey: str = "#808080") -> str:
     if value is None or value == "":
         return f"<i style='color:{grey}'>{MISSING}</i>"
-    return _e(when_text(value, fraction=True) if isinstance(value, str) else value)
+    return _e(when_text(value) if isinstance(value, str) else value)
 
 
 def _when(value: Any) -> str:
@@ -420,7 +420,12 @@ class TriagePage(QtWidgets.QWidget):
             combo.currentIndexChanged.connect(self.refresh)
         self.matching_filter.toggled.connect(self.refresh)
         self.text_filter.textChanged.connect(self._debounce.start)
-        self.text_filter.returnPressed.connect(self.refresh)
+        self.text_filter.returnPressed.connect(self._search_entered)
+        self.text_filter.setToolTip("Ctrl+F comes here; Enter shows the findings found and "
+                                    "moves to the list.")
+        find = QtGui.QShortcut(QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Find), self)
+        find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        find.activated.connect(self.focus_search)
         row = QtWidgets.QHBoxLayout()
         for label, widget in (("&Status", self.status_filter),
                               ("Se&verity", self.severity_filter),
@@ -448,6 +453,20 @@ class TriagePage(QtWidgets.QWidget):
         rows.addLayout(row)
         rows.addLayout(extra_row)
         return rows
+
+    def focus_search(self) -> None:
+        """Ctrl+F: to the search box, its text selected."""
+        self.text_filter.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.text_filter.selectAll()
+
+    def _search_entered(self) -> None:
+        """Enter in the search box: the findings found, and the keys to the list."""
+        self._debounce.stop()
+        self.refresh()
+        if self.model.rowCount():
+            if not self.view.currentIndex().isValid():
+                self.step(0)
+            self.view.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def set_filters(self, status: str | None = None, severity: str | None = None,
                     rule: str | None = None, assignee: str | None = None,
@@ -711,7 +730,8 @@ class TriagePage(QtWidgets.QWidget):
             return
         what = "this finding" if len(ids) == 1 else f"these {len(ids)} findings"
         note = self._ask(self.session.prompts.note, "Confirm",
-                         f"Confirm {what} as a breach. Say why (required).")
+                         f"Confirm {what} as a breach. Say why (required).", True, "Confirm",
+                         _one(ids))
         if note is not None:
             self._mark("confirmed", note=note)
 
@@ -719,7 +739,7 @@ class TriagePage(QtWidgets.QWidget):
         ids = self._targets()
         if not ids or not self._enabled("dismiss"):
             return
-        answer = self._ask(self.session.prompts.dismiss, len(ids))
+        answer = self._ask(self.session.prompts.dismiss, len(ids), _one(ids))
         if answer is not None:
             reason, note = answer
             self._mark("dismissed", reason=reason, note=note)
@@ -733,7 +753,7 @@ class TriagePage(QtWidgets.QWidget):
         except Exception as exc:
             self.session.prompts.error(self, exc)
             return
-        note = self._ask(self.session.prompts.escalate, len(ids), recipient)
+        note = self._ask(self.session.prompts.escalate, len(ids), recipient, _one(ids))
         if note is not None:
             self._mark("escalated", note=note or None)
 
@@ -743,7 +763,8 @@ class TriagePage(QtWidgets.QWidget):
             return
         what = "this finding" if len(ids) == 1 else f"each of these {len(ids)} findings"
         text = self._ask(self.session.prompts.note, "Add note", f"A note on {what}. Notes "
-                         "are append-only: a correction is a new note.")
+                         "are append-only: a correction is a new note.", True, "Add note",
+                         _one(ids))
         if text is None:
             return
 
@@ -807,6 +828,11 @@ class TriagePage(QtWidgets.QWidget):
     def save_state(self) -> None:
         save_header(self.settings, self.key, self.view)
         self.settings.set_bytes(f"splitter/{self.key}", self.splitter.saveState())
+
+
+def _one(ids: list[str]) -> str | None:
+    """The finding a dialog names in its title, when it decides one."""
+    return ids[0] if len(ids) == 1 else None
 
 
 def _record_rid(url: QtCore.QUrl) -> int | None:
