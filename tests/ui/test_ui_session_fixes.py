@@ -356,3 +356,18 @@ def test_reports_default_to_the_workspace_reports_folder(qtbot: Any, open_window
     with qtbot.waitSignal(job.ended, timeout=60_000):
         pass
     assert (demo_ws / "reports" / "fresh.pdf").is_file()
+
+
+def test_ctrl_f_searches_and_enter_returns_to_the_list(qtbot: Any, open_window: Opener
+                                                       ) -> None:
+    window = open_window(INSPECTOR, page=1)
+    page = window.triage
+    target = page.model.row_dict(7)["id"]
+    page.view.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is page.view)
+    qtbot.keyClick(page.view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert QtWidgets.QApplication.focusWidget() is page.text_filter
+    qtbot.keyClicks(QtWidgets.QApplication.focusWidget(), target.upper())  # any case
+    qtbot.keyClick(QtWidgets.QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert QtWidgets.QApplication.focusWidget() is page.view
+    assert page.model.rowCount() == 1 and page.current_id() == target
