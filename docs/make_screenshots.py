@@ -5,7 +5,8 @@
 Builds the demo workspace in a temporary folder, opens the windows at 1366x768 (the
 smallest screen the workstation is designed for) and saves PNGs with widget.grab():
 every screenshot README.md and docs/gui.md show (start, login, dashboard, findings,
-operations, locked, approvals, report-dialog, timeline, criteria, import-wizard).
+operations, locked, approvals, approve-dialog, report-dialog, timeline, criteria,
+import-wizard).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def main(argv: list[str]) -> int:
         auditor.sidebar.setCurrentRow(2)
         auditor.approvals.view.selectRow(0)
         save(auditor, out, "approvals.png")
+        shoot_approve_dialog(auditor, out)
         shoot_criteria(auditor, out)
         shoot_report_dialog(auditor, out, Path(tmp))
         auditor.close()
@@ -104,6 +106,22 @@ def main(argv: list[str]) -> int:
         shoot_timeline(out, Path(tmp))
     shoot_import_wizard(out)
     return 0
+
+
+def shoot_approve_dialog(window: Any, out: Path) -> Path:
+    """The approve dialog over the approvals page: the decision, its proposer and their
+    note, the cursor in the second reviewer's own note."""
+    from oversight import triage
+    from ui.prompts import ApproveDialog
+
+    ids = window.approvals.selected_ids()
+    decisions = window.session.read(triage.pending_decisions, ids)
+    dialog = ApproveDialog(window, decisions)
+    dialog.show()
+    dialog.edit.setPlainText("Agreed: no warrant on file for that day.")
+    save(dialog, out, "approve-dialog.png")
+    dialog.close()
+    return out / "approve-dialog.png"
 
 
 def shoot_report_dialog(window: Any, out: Path, tmp: Path) -> Path:
@@ -120,8 +138,7 @@ def shoot_report_dialog(window: Any, out: Path, tmp: Path) -> Path:
     dialog.passphrase.setText("signing-pass")
     dialog.title.setText("Quarterly review of data processing")
     dialog.body.setText("Office of the Oversight Commissioner")
-    dialog.resize(1000, 820)
-    dialog.show()
+    dialog.show()  # its own size, which fits a 1366x768 screen
     job = dialog.produce()
     if job is not None:
         loop = QtCore.QEventLoop()

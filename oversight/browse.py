@@ -11,7 +11,7 @@ Operations of a retracted batch are never shown or counted (`retraction.live_tab
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from oversight.criteria.pack import SEVERITIES
@@ -23,6 +23,7 @@ from oversight.retraction import live_table
 from oversight.workspace import Permission, Workspace
 
 __all__ = [
+    "DECIDED",
     "TEXT_COLUMNS",
     "Filters",
     "FindingFilters",
@@ -74,6 +75,11 @@ class Filters:
     """Only this import batch."""
 
 
+#: A FindingFilters status meaning "confirmed or dismissed" (the dashboard's Decided).
+DECIDED = "decided"
+_MICRO = timedelta(microseconds=1)
+
+
 @dataclass(frozen=True)
 class FindingFilters:
     """Which findings a triage list shows."""
@@ -89,6 +95,9 @@ class FindingFilters:
     pending_for: str | None = None
     """Only findings waiting for approval that this user may approve (someone else
     made the decision)."""
+    month: str | None = None
+    """YYYY-MM: only findings whose first record falls in that UTC month (the
+    dashboard's findings-over-time columns)."""
 
 
 def parse_query(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -202,15 +211,23 @@ def finding_rows(ws: Workspace, filters: FindingFilters | None = None) -> list[d
     if f.severity is not None and f.severity not in SEVERITIES:
         raise UsageError(f"Unknown severity {f.severity!r}; use one of: "
                          f"{', '.join(SEVERITIES)}.")
-    if f.status is not None and f.status not in STATUSES:
-        raise UsageError(f"Unknown status {f.status!r}; use one of: {', '.join(STATUSES)}.")
+    if f.status is not None and f.status not in (*STATUSES, DECIDED):
+        raise UsageError(f"Unknown status {f.status!r}; use one of: {', '.join(STATUSES)} "
+                         f"(or {DECIDED}: confirmed or dismissed).")
     clauses: list[str] = []
     params: list[Any] = []
-    for column, value in (("status", f.status), ("severity", f.severity),
-                          ("rule_id", f.rule), ("assignee", f.assignee)):
+    if f.status == DECIDED:
+        clauses.append("status IN ('confirmed', 'dismissed')")
+    for column, value in (("status", None if f.status == DECIDED else f.status),
+                          ("severity", f.severity), ("rule_id", f.rule),
+                          ("assignee", f.assignee)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
+    if f.month is not None:
+        start, end = _month_bounds(f.month)
+        clauses.append("first_ts_utc >= ? AND first_ts_utc < ?")
+        params.extend([start, end])
     if f.matching is not None:
         clauses.append("matching = ?")
         params.append(int(f.matching))
@@ -222,19 +239,33 @@ def finding_rows(ws: Workspace, filters: FindingFilters | None = None) -> list[d
         clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
         params.extend([_like(word)] * len(columns))
     sql = ("SELECT finding_id, rule_id, severity, status, reason, assignee, message, matching,"
-           " pending_status, pending_by, decided_by, decided_at, first_ts_utc FROM findings")
+           " pending_status, pending_by, decided_by, decided_at, first_ts_utc,"
+           " (SELECT count(*) FROM finding_notes n WHERE n.finding_id = findings.finding_id)"
+           " FROM findings")
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
     sql += f" ORDER BY {_SEVERITY_RANK}, rule_id, first_ts_utc, finding_id"
     keys = ("id", "rule_id", "severity", "status", "reason", "assignee", "message",
             "matching", "pending_status", "pending_by", "decided_by", "decided_at",
-            "first_ts_utc")
+            "first_ts_utc", "notes")
     out = []
     for r in ws.conn.execute(sql, params):
         row = dict(zip(keys, r, strict=True))
         row["matching"] = bool(row["matching"])
         out.append(row)
     return out
+
+
+def _month_bounds(month: str) -> tuple[int, int]:
+    """A UTC month (YYYY-MM) as [start, end) in microseconds since the epoch."""
+    try:
+        year, mon = (int(part) for part in month.split("-"))
+        start = datetime(year, mon, 1, tzinfo=UTC)
+    except ValueError:
+        raise UsageError(f"Month {month!r} is not YYYY-MM.") from None
+    end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return ((start - epoch) // _MICRO, (end - epoch) // _MICRO)
 
 
 def findings_of_record(ws: Workspace, rid: int) -> list[dict[str, Any]]:

@@ -639,14 +639,21 @@ def mark(workspace: Path, finding_ids: tuple[str, ...], status: str, reason: str
 @main.command()
 @workspace_arg
 @click.argument("finding_ids", nargs=-1, required=True)
-@click.option("--note", help="Optional note with the approval.")
+@click.option("--note", help="Optional note with the approval; required with --return.")
+@click.option("--return", "send_back", is_flag=True,
+              help="Say no: the decision does not take effect and the finding goes back "
+                   "to in review (a note saying why is required).")
 @json_option
 def approve(workspace: Path, finding_ids: tuple[str, ...], note: str | None,
-            as_json: bool) -> None:
-    """Approve decisions waiting for a second reviewer (auditors; not your own)."""
+            send_back: bool, as_json: bool) -> None:
+    """Approve decisions waiting for a second reviewer (auditors; not your own), or
+    return them with --return --note."""
     with open_ws(workspace) as ws:
-        result = triage.approve(ws, list(finding_ids), note)
-    _print_mark(result, as_json, "approved")
+        if send_back:
+            result = triage.return_decision(ws, list(finding_ids), note or "")
+        else:
+            result = triage.approve(ws, list(finding_ids), note)
+    _print_mark(result, as_json, "returned to in review" if send_back else "approved")
 
 
 @main.command()
@@ -775,6 +782,23 @@ def four_eyes_cmd(workspace: Path, policy: str | None) -> None:
     out.print(f"Four-eyes approval: {current.value}.")
 
 
+@main.command("escalation-to")
+@workspace_arg
+@click.argument("recipient", required=False)
+@click.option("--clear", is_flag=True, help="Name nobody.")
+def escalation_to_cmd(workspace: Path, recipient: str | None, clear: bool) -> None:
+    """Show or set who escalated findings go to (admins set it; the GUI's escalate
+    dialog names them)."""
+    if clear and recipient is not None:
+        raise UsageError("Give a recipient or --clear, not both.")
+    with open_ws(workspace) as ws:
+        if recipient is not None or clear:
+            triage.set_escalation_to(ws, None if clear else recipient)
+        current = triage.escalation_to(ws)
+    out.print(f"Escalations go to: {current}." if current else
+              "No escalation recipient is set.", markup=False)
+
+
 # -- reports ----------------------------------------------------------------------------
 
 
@@ -873,13 +897,12 @@ def verify_report_cmd(pdf: Path, trust: tuple[Path, ...], as_json: bool) -> None
         if not t.is_file():
             raise UsageError(f"Trust root {t}: no such file.")
     result = verify_report(pdf, list(trust) or None)
-    doc = result.to_json()
     if as_json:
-        _emit_json(doc)
+        _emit_json(result.to_json())
     else:
-        for key, value in doc.items():
-            if key != "problems":
-                out.print(f"{key}: {value}", markup=False)
+        out.print(f"File: {pdf}", markup=False)
+        for check, value in result.checks():  # the same lines the workstation shows
+            out.print(f"{check}: {value}", markup=False)
         for p in result.problems:
             out.print(f"PROBLEM {p}", markup=False)
         out.print("VALID" if result.ok else "INVALID")

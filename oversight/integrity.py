@@ -210,7 +210,8 @@ def _check_triage(conn: Connection, report: VerifyReport) -> None:
     expected_status: dict[str, str] = {}
     for user, action, payload in conn.execute(
             "SELECT user, action, payload FROM audit_events WHERE action IN"
-            " ('finding.mark', 'finding.approve', 'finding.note') ORDER BY seq"):
+            " ('finding.mark', 'finding.approve', 'finding.return', 'finding.note')"
+            " ORDER BY seq"):
         try:
             data = json.loads(payload)
         except ValueError:

@@ -35,11 +35,15 @@ __all__ = [
     "approve",
     "assign",
     "draw_sample",
+    "escalation_to",
     "finding_detail",
     "four_eyes",
     "history",
     "mark",
+    "pending_decisions",
+    "return_decision",
     "select_ids",
+    "set_escalation_to",
     "set_four_eyes",
 ]
 
@@ -90,6 +94,33 @@ def set_four_eyes(ws: Workspace, policy: str) -> None:
         conn.execute("INSERT INTO workspace_meta(key, value) VALUES ('four_eyes', ?)"
                      " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (value.value,))
         ws.record("settings.four_eyes", {"from": old.value, "to": value.value})
+
+
+def escalation_to(ws: Workspace) -> str | None:
+    """Who escalated findings go to (a person or a body, as the admin wrote it), or None
+    when nobody has been named."""
+    row = ws.conn.execute(
+        "SELECT value FROM workspace_meta WHERE key = 'escalation_to'").fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def set_escalation_to(ws: Workspace, recipient: str | None) -> None:
+    """Name who escalations go to (admins); None or blank clears it."""
+    ws.require(Permission.CONFIGURE)
+    value = (recipient or "").strip() or None
+    if value is not None and (len(value) > 200 or not value.isprintable()):
+        raise UsageError("The escalation recipient is one line of at most 200 printable "
+                         "characters (a person, a role or a body).")
+    with ws.write() as conn:
+        old = escalation_to(ws)
+        if old == value:
+            return
+        if value is None:
+            conn.execute("DELETE FROM workspace_meta WHERE key = 'escalation_to'")
+        else:
+            conn.execute("INSERT INTO workspace_meta(key, value) VALUES ('escalation_to', ?)"
+                         " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (value,))
+        ws.record("settings.escalation_to", {"from": old, "to": value})
 
 
 def _needs_second(policy: FourEyes, severity: str) -> bool:
@@ -190,13 +221,7 @@ def approve(ws: Workspace, finding_ids: Sequence[str], note: str | None = None) 
     """The second reviewer confirms a pending decision; it then takes effect."""
     ws.require(Permission.APPROVE)
     findings = _load(ws, finding_ids)
-    for fid, cur in findings.items():
-        if cur["status"] != "pending_approval":
-            raise UsageError(f"Finding {fid} is {cur['status']}, not waiting for approval.")
-        if cur["pending_by"] == ws.user:
-            raise PermissionDenied(
-                f"Finding {fid} was marked {cur['pending_status']} by {ws.user}; four-eyes "
-                "needs a second, different reviewer to approve it.")
+    _check_second_reviewer(ws, findings, "approve")
     text = _clean_note(note)
     result = MarkResult()
     now = _now()
@@ -219,6 +244,79 @@ def approve(ws: Workspace, finding_ids: Sequence[str], note: str | None = None) 
             result.changed.append(fid)
         _record(ws, conn, events, decisions)
     return result
+
+
+def _check_second_reviewer(ws: Workspace, findings: dict[str, dict[str, Any]],
+                           verb: str) -> None:
+    for fid, cur in findings.items():
+        if cur["status"] != "pending_approval":
+            raise UsageError(f"Finding {fid} is {cur['status']}, not waiting for approval.")
+        if cur["pending_by"] == ws.user:
+            raise PermissionDenied(
+                f"Finding {fid} was marked {cur['pending_status']} by {ws.user}; four-eyes "
+                f"needs a second, different reviewer to {verb} it.")
+
+
+def return_decision(ws: Workspace, finding_ids: Sequence[str], note: str) -> MarkResult:
+    """The second reviewer says no: the proposed decision does not take effect and the
+    finding goes back to in_review, with a note (required) saying why.
+
+    The audit event ``finding.return`` carries the finding, the statuses, the decision
+    returned (status and reason), who proposed it, and the note."""
+    ws.require(Permission.APPROVE)
+    text = _clean_note(note)
+    if text is None:
+        raise UsageError("Returning a decision needs a note saying why (--note).")
+    findings = _load(ws, finding_ids)
+    _check_second_reviewer(ws, findings, "return")
+    result = MarkResult()
+    now = _now()
+    with ws.write() as conn:
+        events: list[tuple[str, dict[str, Any]]] = []
+        decisions: list[tuple[Any, ...]] = []
+        for fid, cur in findings.items():
+            note_id = _insert_note(conn, fid, ws.user, now, text)
+            conn.execute(
+                "UPDATE findings SET status = 'in_review', reason = NULL,"
+                " pending_status = NULL, pending_reason = NULL, pending_by = NULL,"
+                " decided_by = ?, decided_at = ?, approved_by = NULL WHERE finding_id = ?",
+                (ws.user, now, fid))
+            returned = {"status": cur["pending_status"], "reason": cur["pending_reason"]}
+            events.append(("finding.return", {
+                "finding_id": fid, "from": "pending_approval", "to": "in_review",
+                "returned": returned, "proposed_by": cur["pending_by"],
+                "note_id": note_id, "note": text}))
+            decisions.append((fid, now, ws.user, "return", "pending_approval", "in_review",
+                              None, note_id, json.dumps({"returned": returned,
+                                                         "proposed_by": cur["pending_by"]})))
+            result.changed.append(fid)
+        _record(ws, conn, events, decisions)
+    return result
+
+
+def pending_decisions(ws: Workspace, finding_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The decisions waiting for a second reviewer, as the approve and return dialogs
+    state them: the finding, the proposed status and reason, who proposed it, when, and
+    the note written with the proposal (None when there was none)."""
+    ws.require(Permission.READ)
+    findings = _load(ws, finding_ids)
+    out = []
+    for fid, cur in findings.items():
+        if cur["status"] != "pending_approval":
+            raise UsageError(f"Finding {fid} is {cur['status']}, not waiting for approval.")
+        row = ws.conn.execute(
+            "SELECT d.ts, d.user, n.text FROM decisions d"
+            " LEFT JOIN finding_notes n ON n.note_id = d.note_id"
+            " WHERE d.finding_id = ? AND d.action = 'mark' AND d.to_status = 'pending_approval'"
+            " ORDER BY d.decision_id DESC LIMIT 1", (fid,)).fetchone()
+        info = ws.conn.execute("SELECT rule_id, severity, message FROM findings"
+                               " WHERE finding_id = ?", (fid,)).fetchone()
+        out.append({"finding_id": fid, "rule_id": info[0], "severity": info[1],
+                    "message": info[2], "proposed": cur["pending_status"],
+                    "reason": cur["pending_reason"], "proposed_by": cur["pending_by"],
+                    "proposed_at": row[0] if row else None,
+                    "note": row[2] if row else None})
+    return out
 
 
 def add_note(ws: Workspace, finding_id: str, text: str, refers_to: int | None = None) -> int:

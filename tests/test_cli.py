@@ -172,6 +172,13 @@ def test_triage_commands(tmp_path: Path) -> None:
                                              "unchanged": []}
     code, _, err = run(["approve", ws, trf], **ines)
     assert code == 2 and "inspector role, which may not approve" in err
+    code, _, err = run(["approve", ws, trf, "--return"], **aurelia)
+    assert code == 2 and "Returning a decision needs a note" in err
+    code, out, _ = run(["approve", ws, trf, "--return", "--note", "Which warrant?"], **aurelia)
+    assert code == 0 and "1 finding(s) returned to in review" in out
+    assert json.loads(run(["show", ws, trf, "--json"])[1])["status"] == "in_review"
+    code, out, _ = run(["mark", ws, trf, "--status", "confirmed", "--note", "none exists"],
+                       **ines)
     code, out, _ = run(["approve", ws, trf, "--note", "agreed"], **aurelia)
     assert code == 0 and "1 finding(s) approved" in out
     code, out, _ = run(["mark", ws, "--filter-rule", "PRO-03", "--status", "dismissed",
@@ -186,22 +193,27 @@ def test_triage_commands(tmp_path: Path) -> None:
     doc = json.loads(run(["show", ws, trf, "--json"])[1])
     assert doc["status"] == "confirmed" and doc["approved_by"] == "aurelia"
     assert doc["decided_by"] == "ines" and doc["assignee"] == "aurelia"
-    assert [n["text"] for n in doc["notes"]] == ["no basis", "agreed",
-                                                "Привет Γειά σου مرحبا <b>&"]
+    assert [n["text"] for n in doc["notes"]] == ["no basis", "Which warrant?", "none exists",
+                                                "agreed", "Привет Γειά σου مرحبا <b>&"]
     assert doc["records"][0]["record_id"] == "T-1"
     assert doc["rule"]["legal_refs"] == ["Directive (EU) 2016/680, Arts. 35-38"]
     s1 = json.loads(run(["sample", ws, "--size", "2", "--seed", "5", "--json"], **ines)[1])
     s2 = json.loads(run(["sample", ws, "--size", "2", "--seed", "5", "--json"], **ines)[1])
     assert s1["items"] == s2["items"] and s1["seed"] == 5
     hist = json.loads(run(["history", ws, "--finding", trf, "--json"])[1])
-    assert [e["action"] for e in hist] == ["finding.mark", "finding.approve", "finding.note",
-                                           "finding.assign"]
+    assert [e["action"] for e in hist] == ["finding.mark", "finding.return", "finding.mark",
+                                           "finding.approve", "finding.note", "finding.assign"]
     out_csv = tmp_path / "f.csv"
     assert run(["export", ws, "--out", str(out_csv)])[0] == 0
     assert "Привет Γειά σου مرحبا <b>&" in out_csv.read_text(encoding="utf-8-sig")
     assert run(["four-eyes", ws, "off"])[0] == 0
     code, out, _ = run(["four-eyes", ws])
     assert "Four-eyes approval: off." in out
+    code, _, err = run(["escalation-to", ws, "DPO"], **ines)
+    assert code == 2 and "may not change workspace settings" in err
+    assert run(["escalation-to", ws, "Data protection officer"])[0] == 0
+    assert "Escalations go to: Data protection officer." in run(["escalation-to", ws])[1]
+    assert "No escalation recipient" in run(["escalation-to", ws, "--clear"])[1]
     assert json.loads(run(["verify", ws, "--json"])[1])["ok"] is True
 
 

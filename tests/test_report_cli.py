@@ -68,6 +68,9 @@ def test_signed_report_round_trip(demo_ws: Path, tmp_path: Path) -> None:
     bad.write_bytes(bytes(data))
     code, stdout, _ = run(["verify-report", str(bad), "--trust", str(ca)])
     assert code == 1 and "INVALID" in stdout
+    # The lines the workstation shows, in one vocabulary: the change is said once.
+    assert "Changed after signing: yes: the signed bytes no longer match" in stdout
+    assert "unchanged" not in stdout and "intact:" not in stdout
     # Last, as an independent validator sees both files (skipped without poppler, after
     # every check above has run).
     pdfsig = require("pdfsig")

@@ -515,3 +515,35 @@ def test_certificate_without_private_key(tmp_path: Path, unsigned: bytes) -> Non
         b"x", None, cert, None, serialization.BestAvailableEncryption(PASS)))
     with pytest.raises(InputFileError, match="private key"):
         sign_pdf(unsigned, only, PASS)
+
+
+def _said(v: Any) -> dict[str, str]:
+    lines = v.checks()
+    labels = [label for label, _ in lines]
+    assert len(labels) == len(set(labels)), "a check is asked twice"
+    return dict(lines)
+
+
+@pytest.mark.parametrize("case", ["intact", "flipped", "appended", "unsigned"])
+def test_one_vocabulary_never_contradicts_itself(signed: bytes, unsigned: bytes,
+                                                 keys: dict[str, Path], case: str) -> None:
+    """Each question is answered once: a tampered report can never read "Signed bytes
+    unchanged: no" beside "Changed after signing: no" (issue 11, item 7)."""
+    data = {"intact": signed, "flipped": flip(signed, _in_page_text(signed)),
+            "appended": _add_annotation(signed), "unsigned": unsigned}[case]
+    v = verify_report(data, trust=[keys["ca"]])
+    said = _said(v)
+    changed = said["Changed after signing"]
+    expected = {"intact": "no", "flipped": "yes: the signed bytes no longer match",
+                "appended": "yes: content was added after signing (the signature covers "
+                            "the entire revision)", "unsigned": "not checked"}[case]
+    assert changed.startswith(expected)
+    assert v.changed_after_signing is {"intact": False, "flipped": True, "appended": True,
+                                       "unsigned": None}[case]
+    assert (changed.startswith("yes")) == (not v.ok and case != "unsigned")
+    if case == "flipped":  # the value is not judged on altered bytes
+        assert said["Signature value"].startswith("not checked")
+    if case == "unsigned":
+        assert said["Signature"] == "none" and said["Signed by"] == "none"
+    assert v.to_json()["checks"] == [{"check": c, "result": r} for c, r in v.checks()]
+    assert v.to_json()["changed_after_signing"] is v.changed_after_signing

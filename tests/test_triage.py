@@ -373,3 +373,96 @@ def test_csv_cells_that_would_run_as_formulas_are_neutralised() -> None:
     assert neutralise("plain -1") == "plain -1" and neutralise(None) == ""
     rows = list(csv.reader(io.StringIO(csv_text(["a", "b"], [["=cmd|' /C calc'!A0", "ok"]]))))
     assert rows == [["a", "b"], ["'=cmd|' /C calc'!A0", "ok"]]
+
+
+def test_return_sends_a_decision_back_to_review(ws_path: Path) -> None:
+    """Four-eyes can say no: the returned decision never takes effect, the finding is in
+    review again, and the chain says who returned what, proposed by whom, and why."""
+    with open_as(ws_path, AUDITOR, AUDITOR_PW) as ws:
+        crit = ids(ws, "TRF-01")
+        triage.mark(ws, [crit[0]], "dismissed", reason="justified", note="Rota covers it")
+        pending = triage.pending_decisions(ws, [crit[0]])
+        assert pending[0]["proposed"] == "dismissed" and pending[0]["reason"] == "justified"
+        assert pending[0]["proposed_by"] == AUDITOR and pending[0]["note"] == "Rota covers it"
+        with pytest.raises(PermissionDenied, match="second, different reviewer to return"):
+            triage.return_decision(ws, [crit[0]], "my own")
+    with open_as(ws_path, AUDITOR2, AUDITOR2_PW) as ws:
+        for empty in ("", "   \n"):
+            with pytest.raises(UsageError, match="needs a note"):
+                triage.return_decision(ws, [crit[0]], empty)
+        with pytest.raises(UsageError, match="not waiting for approval"):
+            triage.return_decision(ws, [crit[1]], "not pending")
+        assert status(ws, crit[0]) == "pending_approval"  # refusals changed nothing
+        res = triage.return_decision(ws, [crit[0]], "The rota is for another unit.")
+        assert res.changed == [crit[0]]
+        row = ws.conn.execute(
+            "SELECT status, reason, pending_status, pending_by, decided_by, approved_by"
+            " FROM findings WHERE finding_id = ?", (crit[0],)).fetchone()
+        assert row == ("in_review", None, None, None, AUDITOR2, None)
+        detail = triage.finding_detail(ws, crit[0])
+        last = detail["history"][-1]
+        assert (last["user"], last["action"], last["from"], last["to"]) == (
+            AUDITOR2, "return", "pending_approval", "in_review")
+        assert last["detail"] == {"returned": {"status": "dismissed", "reason": "justified"},
+                                  "proposed_by": AUDITOR}
+        assert detail["notes"][-1]["text"] == "The rota is for another unit."
+        event = triage.history(ws, finding_id=crit[0])[-1]
+        assert event["action"] == "finding.return"
+        assert event["payload"] == {
+            "finding_id": crit[0], "from": "pending_approval", "to": "in_review",
+            "returned": {"status": "dismissed", "reason": "justified"},
+            "proposed_by": AUDITOR, "note_id": detail["notes"][-1]["note_id"],
+            "note": "The rota is for another unit."}
+        with pytest.raises(UsageError, match="not waiting for approval"):
+            triage.approve(ws, [crit[0]])
+        assert verify_workspace(ws.conn).ok
+    with (open_as(ws_path, INSPECTOR, INSPECTOR_PW) as ws,
+          pytest.raises(PermissionDenied, match="inspector role, which may not approve")):
+        triage.return_decision(ws, [crit[0]], "x")
+
+
+def test_escalation_recipient_is_an_audited_admin_setting(ws_path: Path) -> None:
+    with open_as(ws_path, INSPECTOR, INSPECTOR_PW) as ws:
+        assert triage.escalation_to(ws) is None
+        with pytest.raises(PermissionDenied):
+            triage.set_escalation_to(ws, "DPO")
+    with open_as(ws_path, ADMIN, ADMIN_PW) as ws:
+        for bad in ("x" * 201, "two\nlines", "tab\there"):
+            with pytest.raises(UsageError, match="one line of at most 200"):
+                triage.set_escalation_to(ws, bad)
+        triage.set_escalation_to(ws, "  Data protection officer (dpo@example.org) ")
+        assert triage.escalation_to(ws) == "Data protection officer (dpo@example.org)"
+        triage.set_escalation_to(ws, "Data protection officer (dpo@example.org)")  # same
+        triage.set_escalation_to(ws, None)
+        assert triage.escalation_to(ws) is None
+        events = [(e["action"], e["payload"]) for e in triage.history(ws)
+                  if e["action"].startswith("settings.")]
+    assert events == [
+        ("settings.escalation_to", {"from": None,
+                                    "to": "Data protection officer (dpo@example.org)"}),
+        ("settings.escalation_to", {"from": "Data protection officer (dpo@example.org)",
+                                    "to": None})]
+
+
+def test_finding_rows_by_month_decided_and_notes(ws_path: Path) -> None:
+    """The dashboard's clickable counts: a month of first records, "decided" (confirmed
+    or dismissed), and how many notes each finding carries."""
+    from oversight import browse
+
+    with open_as(ws_path, INSPECTOR, INSPECTOR_PW) as ws:
+        every = browse.finding_rows(ws)
+        march = browse.finding_rows(ws, browse.FindingFilters(month="2026-03"))
+        assert march and len(march) == len(every)  # every record is in March 2026
+        assert browse.finding_rows(ws, browse.FindingFilters(month="2026-02")) == []
+        assert browse.finding_rows(ws, browse.FindingFilters(month="2025-12")) == []
+        with pytest.raises(UsageError, match="is not YYYY-MM"):
+            browse.finding_rows(ws, browse.FindingFilters(month="March"))
+        low = ids(ws, "PRO-03")
+        triage.mark(ws, low[:1], "confirmed", note="one")
+        triage.mark(ws, low[1:2], "dismissed", reason="justified", note="two")
+        triage.add_note(ws, low[1], "three")
+        triage.mark(ws, low[2:3], "escalated")
+        decided = browse.finding_rows(ws, browse.FindingFilters(status=browse.DECIDED))
+        assert sorted(f["id"] for f in decided) == sorted(low[:2])
+        notes = {f["id"]: f["notes"] for f in browse.finding_rows(ws)}
+        assert (notes[low[0]], notes[low[1]], notes[low[2]]) == (1, 2, 0)

@@ -24,6 +24,7 @@ PACKAGES = {
     "openssl": "openssl",
     "Xvfb": "xvfb",
     "xdotool": "xdotool",
+    "openbox": "openbox",
 }
 
 

@@ -39,9 +39,14 @@ class Workstation(QObject):
 
     def show_start(self, folder: Path | None = None) -> None:
         self.start.refresh_recent()
-        self.start.show()
-        if folder is not None:
-            self.start.open_workspace(folder)
+        if folder is None:
+            self.start.show()
+            return
+        # A folder on the command line: only the sign-in dialog, in the middle of the
+        # screen (over a start window the window manager has not placed yet it would
+        # land in a corner); cancelling it shows the start screen.
+        dialog = self.start.open_workspace(folder)
+        dialog.rejected.connect(self.start.show)
 
     def show_main(self, ws: Workspace) -> MainWindow:
         session = Session(ws, self.prompts)

@@ -12,7 +12,7 @@ from oversight.integrity import VerifyReport, verify_workspace
 from oversight.progress import CancelToken, Progress
 from oversight.workspace import Workspace
 from ui.errors import describe
-from ui.models import TableModel
+from ui.models import TableModel, when_text
 from ui.qt import Qt, QtCore, QtWidgets, Signal
 from ui.session import Session
 from ui.widgets import make_table, readable
@@ -28,8 +28,8 @@ def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
     payload = event.get("payload")
     details = (json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
                if payload else "")
-    return (int(event["seq"]), str(event["ts"]), str(event["user"]), str(event["action"]),
-            details)
+    return (int(event["seq"]), when_text(event["ts"]), str(event["user"]),
+            str(event["action"]), details)
 
 
 def verify_text(report: VerifyReport) -> str:

@@ -1,4 +1,9 @@
-"""The dashboard: where the review stands, at a glance."""
+"""The dashboard: where the review stands, at a glance.
+
+Its first line says what needs attention; every count on it, every bar and column of
+the charts and every count of the per-rule table opens the findings it counts
+(``show_findings`` carries the filters, ``show_approvals`` the four-eyes page).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import html
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from oversight import browse, queries
 from oversight.criteria.pack import SEVERITIES
@@ -23,6 +29,17 @@ STATUS_COLORS = {"open": "#5f6368", "in_review": "#1a73e8", "pending_approval": 
 OK_COLOR, BAD_COLOR = "#188038", "#b3261e"
 _STATUS_ORDER = ("open", "in_review", "pending_approval", "confirmed", "escalated",
                  "dismissed")
+#: The per-rule table: (header, status filter of the count or None for every status).
+#: The counts add up: Findings = Open + In review + Pending + Escalated + Decided.
+RULE_COLUMNS = (("Findings", None), ("Open", "open"), ("In review", "in_review"),
+                ("Pending", "pending_approval"), ("Escalated", "escalated"),
+                ("Decided", browse.DECIDED))
+_FIRST_COUNT = 3  # Rule, Title, Severity, then the counts
+
+
+def _link(text: str, **filters: str) -> str:
+    """A count on the summary lines that opens the findings it counts."""
+    return f"<a href='findings:{html.escape(urlencode(filters))}'>{text}</a>"
 
 
 def findings_per_month(findings: list[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -45,6 +62,9 @@ def findings_per_month(findings: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return out
 
 
+_STATUS_SHOWN = tuple(st for st in _STATUS_ORDER if st in STATUSES)
+
+
 def _group(title: str, *widgets: QtWidgets.QWidget) -> QtWidgets.QGroupBox:
     box = QtWidgets.QGroupBox(title)
     layout = QtWidgets.QVBoxLayout(box)
@@ -55,24 +75,53 @@ def _group(title: str, *widgets: QtWidgets.QWidget) -> QtWidgets.QGroupBox:
 
 class DashboardPage(QtWidgets.QWidget):
     verify_requested = Signal()
+    show_findings = Signal(dict)
+    """Open the findings list with these filters (status, severity, rule, assignee,
+    month)."""
+    show_approvals = Signal()
+    show_operations = Signal()
 
     def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self._stale = True
+        self.attention = QtWidgets.QLabel()
+        self.attention.setWordWrap(True)
+        self.attention.setTextFormat(Qt.TextFormat.RichText)
         self.summary = QtWidgets.QLabel()
         self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        for label in (self.attention, self.summary):
+            # Links open by mouse, and by Tab and Enter.
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+            label.linkActivated.connect(self._link)
         self.severity_chart = BarChart()
+        self.severity_chart.setToolTip("Click a bar to list those findings.")
+        self.severity_chart.clicked.connect(
+            lambda i: self._open(severity=self.severity_chart.bars()[i][0]))
         self.status_chart = BarChart()
+        self.status_chart.setToolTip("Click a bar to list those findings.")
+        self.status_chart.clicked.connect(
+            lambda i: self._open(status=_STATUS_SHOWN[i]))
         self.month_chart = ColumnChart()
         self.month_chart.setMaximumHeight(110)
-        self.month_chart.setToolTip("Findings by the month of their first record (UTC).")
-        self.rules = TableModel(["Rule", "Title", "Severity", "Findings", "Open", "Decided"])
+        self.month_chart.setToolTip("Findings by the month of their first record (UTC); "
+                                    "click a column to list them.")
+        self.month_chart.clicked.connect(
+            lambda i: self._open(month=self.month_chart.columns()[i][0]))
+        self.rules = TableModel(["Rule", "Title", "Severity",
+                                 *(name for name, _ in RULE_COLUMNS)])
         self.rules_view = make_table(self.rules, stretch_last=False)
+        self.rules_view.setToolTip("Click a count to list those findings.")
+        self.rules_view.clicked.connect(self._rule_clicked)
+        self.rules_view.activated.connect(self._rule_clicked)
         header = self.rules_view.horizontalHeader()
         header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        for col in (0, 2, 3, 4, 5):
-            header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        for col in range(self.rules.columnCount()):
+            if col != 1:
+                header.setSectionResizeMode(
+                    col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.run_label = QtWidgets.QLabel()
         self.run_label.setWordWrap(True)
         self.run_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -99,19 +148,23 @@ class DashboardPage(QtWidgets.QWidget):
         verify_box.setLayout(verify_row)
 
         grid = QtWidgets.QGridLayout()
-        grid.addWidget(self.summary, 0, 0, 1, 2)
+        top = QtWidgets.QVBoxLayout()
+        top.addWidget(self.attention)
+        top.addWidget(self.summary)
+        grid.addLayout(top, 0, 0, 1, 2)
         grid.addWidget(_group("Findings by severity", self.severity_chart), 1, 0)
         grid.addWidget(_group("Findings by status", self.status_chart), 1, 1)
         grid.addWidget(_group("Findings over time (by month of first record)",
                               self.month_chart), 2, 0, 1, 2)
-        grid.addWidget(_group("Findings per rule", self.rules_view), 3, 0, 2, 1)
-        grid.addWidget(_group("Last detection run", self.run_label), 3, 1)
+        # The per-rule table spans the page: titles and six counts need the width.
+        grid.addWidget(_group("Findings per rule (click a count to list those findings)",
+                              self.rules_view), 3, 0, 1, 2)
+        grid.addWidget(_group("Last detection run", self.run_label), 4, 0)
         grid.addWidget(verify_box, 4, 1)
         grid.addWidget(_group("Sources imported", self.batches_view), 5, 0, 1, 2)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
         grid.setRowStretch(3, 1)
-        grid.setRowStretch(4, 1)
 
         inner = QtWidgets.QWidget()
         inner.setLayout(grid)
@@ -131,6 +184,28 @@ class DashboardPage(QtWidgets.QWidget):
     def apply_permissions(self) -> None:
         ok = self.session.can(Permission.READ)
         self.verify_button.setEnabled(ok and self.session.ready)
+
+    # -- opening what a count counts -----------------------------------------------------
+
+    def _open(self, **filters: str) -> None:
+        self.show_findings.emit(filters)
+
+    def _link(self, href: str) -> None:
+        kind, _, query = href.partition(":")
+        if kind == "approvals":
+            self.show_approvals.emit()
+        elif kind == "operations":
+            self.show_operations.emit()
+        elif kind == "findings":
+            self._open(**dict(parse_qsl(html.unescape(query))))
+
+    def _rule_clicked(self, index: Any) -> None:
+        if not index.isValid():
+            return
+        rule = str(self.rules.row_values(index.row())[0])
+        column = index.column() - _FIRST_COUNT
+        status = RULE_COLUMNS[column][1] if 0 <= column < len(RULE_COLUMNS) else None
+        self._open(rule=rule, **({"status": status} if status else {}))
 
     # -- refreshing --------------------------------------------------------------------
 
@@ -155,6 +230,7 @@ class DashboardPage(QtWidgets.QWidget):
 
     def clear(self) -> None:
         self._stale = True
+        self.attention.clear()
         self.summary.clear()
         self.severity_chart.set_bars([])
         self.status_chart.set_bars([])
@@ -184,15 +260,18 @@ class DashboardPage(QtWidgets.QWidget):
         by_severity = Counter(str(f["severity"]) for f in findings)
         by_status = Counter(str(f["status"]) for f in findings)
         open_count = by_status.get("open", 0)
+        self.attention.setText(self._attention(findings))
         self.summary.setText(
-            f"<b>{_esc(s.folder.name)}</b> — signed in as <b>{_esc(s.user)}</b> ({s.role.value}). "
-            f"{operations:,} operations, {len(findings):,} findings, {open_count:,} open, "
-            f"{by_status.get('pending_approval', 0):,} waiting for a second reviewer.")
+            f"<b>{_esc(s.folder.name)}</b> — signed in as <b>{_esc(s.user)}</b> "
+            f"({s.role.value}). <a href='operations:'>{operations:,} operations</a>, "
+            f"{_link(f'{len(findings):,} findings')}, "
+            f"{_link(f'{open_count:,} open', status='open')}, "
+            + _link(f"{by_status.get('pending_approval', 0):,} waiting for a second reviewer",
+                    status="pending_approval") + ".")
         self.severity_chart.set_bars([(sev, by_severity.get(sev, 0), SEVERITY_COLORS[sev])
                                       for sev in reversed(SEVERITIES)])
-        statuses = [st for st in _STATUS_ORDER if st in STATUSES]
         self.status_chart.set_bars([(st.replace("_", " "), by_status.get(st, 0),
-                                     STATUS_COLORS[st]) for st in statuses])
+                                     STATUS_COLORS[st]) for st in _STATUS_SHOWN])
         self.month_chart.set_columns(findings_per_month(findings))
         last = runs[-1] if runs else None
         titles: dict[str, str] = {}
@@ -204,10 +283,10 @@ class DashboardPage(QtWidgets.QWidget):
         rows, colors = [], []
         for rule_id, items in per_rule.items():  # already most severe first
             severity = str(items[0]["severity"])
-            decided = sum(1 for f in items if f["status"] in ("confirmed", "dismissed",
-                                                               "escalated"))
+            counts = Counter(str(f["status"]) for f in items)
+            decided = counts.get("confirmed", 0) + counts.get("dismissed", 0)
             rows.append((rule_id, titles.get(rule_id, ""), severity, len(items),
-                         sum(1 for f in items if f["status"] == "open"), decided))
+                         *(counts.get(st, 0) for _, st in RULE_COLUMNS[1:-1]), decided))
             colors.append(SEVERITY_COLORS.get(severity))
         self.rules.set_rows(rows, colors)
         if last is None:
@@ -231,6 +310,23 @@ class DashboardPage(QtWidgets.QWidget):
                             + visible * view.verticalHeader().defaultSectionSize()
                             + 2 * view.frameWidth() + 2)
         self.show_verify()
+
+    def _attention(self, findings: list[dict[str, Any]]) -> str:
+        """The first line: what needs this user's attention, each count a link."""
+        s = self.session
+        critical = sum(1 for f in findings
+                       if f["severity"] == "critical" and f["status"] == "open")
+        parts = [_link(f"{critical:,} critical open", severity="critical", status="open")
+                 if critical else "no critical finding open"]
+        if s.can(Permission.APPROVE):
+            mine = sum(1 for f in findings if f["status"] == "pending_approval"
+                       and f.get("pending_by") != s.user)
+            parts.append(f"<a href='approvals:'>{mine:,} waiting for your approval</a>"
+                         if mine else "none waiting for your approval")
+        assigned = sum(1 for f in findings if f.get("assignee") == s.user)
+        parts.append(_link(f"{assigned:,} assigned to you", assignee=s.user)
+                     if assigned else "none assigned to you")
+        return "<span style='font-size:large'><b>" + " · ".join(parts) + "</b></span>"
 
     def show_verify(self) -> None:
         report = self.session.last_verify

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from oversight import browse
+from oversight import browse, triage
 from oversight.criteria.engine import RunSummary, run_detection
 from oversight.criteria.pack import Pack, load_pack
 from oversight.criteria.versions import active_pack
@@ -36,20 +36,28 @@ __all__ = ["SHORTCUTS", "IdleWatcher", "LockScreen", "MainWindow", "PreferencesD
 
 #: (keys, what they do) for the shortcuts help and docs/gui.md.
 SHORTCUTS = (
-    ("Ctrl+1 … Ctrl+4", "Dashboard, Findings, Pending my approval, Operations"),
-    ("J / K", "Next / previous finding"),
+    ("Ctrl+1 … Ctrl+4", "Dashboard, Findings, Pending my approval (approvers), Operations"),
+    ("J / K", "Next / previous finding (one-letter keys act in the findings list only)"),
     ("C", "Confirm the selected findings (asks for a note)"),
-    ("D", "Dismiss (asks for a reason and a note)"),
-    ("E", "Escalate (optional note)"),
+    ("D", "Dismiss (asks for a note and a reason)"),
+    ("E", "Escalate (optional note; names who escalations go to)"),
     ("R / O", "Mark in review / reopen"),
     ("N", "Add a note"),
     ("A", "Assign"),
-    ("P", "Approve (Pending my approval)"),
+    ("P / R", "Approve / return to review (Pending my approval)"),
+    ("Ctrl+F", "Search the findings (Enter: to the list)"),
+    ("Ctrl+Enter", "Submit a decision dialog (Enter starts a new line in a note)"),
+    ("Esc", "Cancel a dialog"),
     ("Ctrl+I", "Import a file"),
+    ("Ctrl+Shift+I", "Import wizard"),
     ("Ctrl+D", "Run detection"),
+    ("Ctrl+R", "Produce a report (auditors)"),
+    ("Ctrl+T", "Timeline of an authorisation or case"),
+    ("Ctrl+End / Ctrl+Home", "Last / first row of a table (the columns stay where they are)"),
     ("Ctrl+L", "Lock now"),
     ("Ctrl+W", "Close the workspace"),
     ("Ctrl+Q", "Quit"),
+    ("F1", "This list"),
 )
 
 _INPUT_EVENTS = frozenset({
@@ -223,6 +231,9 @@ class MainWindow(QtWidgets.QMainWindow):
         for page in (self.triage, self.approvals, self.operations):
             page.message.connect(self.show_message)
         self.dashboard.verify_requested.connect(self.verify)
+        self.dashboard.show_findings.connect(self.show_findings)
+        self.dashboard.show_approvals.connect(lambda: self.sidebar.setCurrentRow(2))
+        self.dashboard.show_operations.connect(lambda: self.sidebar.setCurrentRow(3))
         self.operations.open_finding.connect(self.open_finding)
         for page in (self.triage, self.approvals):
             page.open_record.connect(self.open_record)
@@ -243,6 +254,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 720)
         self.sidebar.setCurrentRow(0)
+        # "Pending my approval" only for those who may approve (four-eyes).
+        approver = session.can(Permission.APPROVE)
+        self.sidebar.item(2).setHidden(not approver)
+        self.page_actions[2].setVisible(approver)
+        self.page_actions[2].setEnabled(approver)
         self.apply_permissions()
         self._update_pending()
 
@@ -280,11 +296,14 @@ class MainWindow(QtWidgets.QMainWindow):
                             self.verify_action)
 
         view = bar.addMenu("&View")
-        for i, name in enumerate(self.PAGES):
+        self.page_actions = [
             action(view, name, f"Ctrl+{i + 1}",
                    lambda _=False, i=i: self.sidebar.setCurrentRow(i))
+            for i, name in enumerate(self.PAGES)]
         settings_menu = bar.addMenu("&Settings")
         action(settings_menu, "&Preferences…", None, self.preferences)
+        self.escalation_action = action(settings_menu, "&Escalations…", None,
+                                        self.set_escalation_recipient, Permission.CONFIGURE)
         help_menu = bar.addMenu("&Help")
         action(help_menu, "&Keyboard shortcuts", "F1", self.show_shortcuts)
 
@@ -310,6 +329,12 @@ class MainWindow(QtWidgets.QMainWindow):
                 act.setEnabled(ready)
                 act.setToolTip(act.text().replace("&", "").rstrip("…") if ready else
                                "Wait for the running job to finish.")
+        if self.session.can(Permission.CONFIGURE):
+            self.escalation_action.setEnabled(ready)
+            self.escalation_action.setToolTip("Who escalated findings go to")
+        else:
+            self.escalation_action.setEnabled(False)
+            self.escalation_action.setToolTip(self.session.why_not(Permission.CONFIGURE))
         self.triage.update_actions()
         self.approvals.update_actions()
 
@@ -363,16 +388,17 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.operations.show_record(rid):
             self.statusBar().showMessage("That operation is no longer in the workspace.", 8000)
 
+    def show_findings(self, filters: dict[str, str]) -> None:
+        """The findings a dashboard count counted (every other filter cleared)."""
+        self.sidebar.setCurrentRow(1)
+        self.triage.set_filters(**filters)
+        self.triage.view.setFocus()
+
     def open_finding(self, finding_id: str) -> None:
         self.sidebar.setCurrentRow(1)
         row = self.triage.model.row_of(finding_id)
         if row < 0:  # filtered out: clear the filters so it shows
-            self.triage.status_filter.setCurrentIndex(0)
-            self.triage.severity_filter.setCurrentIndex(0)
-            self.triage.rule_filter.setCurrentIndex(0)
-            self.triage.text_filter.clear()
-            self.triage.matching_filter.setChecked(False)
-            self.triage.refresh()
+            self.triage.set_filters()
             row = self.triage.model.row_of(finding_id)
         if row >= 0:
             index = self.triage.model.index(row, 0)
@@ -516,6 +542,25 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog = PreferencesDialog(self, self.settings.idle_minutes())
         dialog.accepted.connect(lambda: self.set_idle_minutes(dialog.minutes.value()))
         dialog.open()
+
+    def set_escalation_recipient(self) -> None:
+        """Settings ▸ Escalations…: who the escalate dialog names (admins)."""
+        if not self.escalation_action.isEnabled():
+            return
+        try:
+            current = self.session.read(triage.escalation_to) or ""
+        except OversightError as exc:
+            self.prompts.error(self, exc)
+            return
+        text = self.prompts.text(self, "Escalations", "Escalated findings go to (a person, "
+                                 "a role or a body; empty: nobody named):", current)
+        if text is None:
+            return
+        # A refusal is shown by write(); either way the line below says what holds now.
+        self.session.write(self, set(), triage.set_escalation_to, text)
+        now = self.session.read(triage.escalation_to) if self.session.ready else None
+        self.show_message(f"Escalations go to {now}." if now else
+                          "No escalation recipient is named.")
 
     def set_idle_minutes(self, minutes: int) -> None:
         self.settings.set_idle_minutes(minutes)

@@ -8,6 +8,7 @@ Selections are keyed by id, so they survive a refresh or a new sort order.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,12 +17,15 @@ from ui.qt import Qt, QtCore, QtGui, Signal
 
 __all__ = [
     "ID_ROLE",
+    "MISSING",
     "SEVERITY_COLORS",
     "FindingsModel",
     "OperationsModel",
     "TableModel",
     "cell_text",
+    "shown",
     "status_text",
+    "when_text",
 ]
 
 Index = QtCore.QModelIndex | QtCore.QPersistentModelIndex
@@ -31,6 +35,34 @@ SEVERITY_COLORS = {"critical": "#b3261e", "high": "#e8710a", "medium": "#f2b600"
                    "low": "#5f8dd3"}
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 _NO_PARENT = QtCore.QModelIndex()
+#: Missing values are drawn grey (the word is the same everywhere: ``MISSING``).
+_GREY = QtGui.QBrush(QtGui.QColor("#808080"))
+
+
+#: The one word every view shows for a value that is missing (None or empty).
+MISSING = "none"
+_FRACTION = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.\d+)?(.*)$")
+
+
+def when_text(value: Any, fraction: bool = False) -> str:
+    """An ISO date and time as people read it: a space for the T, whole seconds (no
+    microseconds; ``fraction`` keeps a fraction a source record holds), the offset
+    kept. Anything else is returned as text."""
+    if value is None or value == "":
+        return MISSING
+    text = str(value)
+    match = _FRACTION.match(text)
+    if match is None:
+        return text
+    if fraction:
+        return text[:10] + " " + text[11:]
+    return f"{match[1]} {match[2]}{match[3]}"
+
+
+def shown(value: Any) -> str:
+    """A value for a table cell or a detail line: ``MISSING`` when there is none."""
+    text = cell_text(value)
+    return text if text.strip() else MISSING
 
 
 def cell_text(value: Any) -> str:
@@ -59,7 +91,7 @@ class FindingsModel(QtCore.QAbstractTableModel):
     """Findings of a triage list (a few thousand at most: all rows are kept)."""
 
     COLUMNS = (("severity", "Severity"), ("rule_id", "Rule"), ("status", "Status"),
-               ("assignee", "Assignee"), ("message", "Message"))
+               ("assignee", "Assignee"), ("notes", "Notes"), ("message", "Message"))
 
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
@@ -117,10 +149,17 @@ class FindingsModel(QtCore.QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if key == "status":
                 return status_text(row)
+            if key == "notes":
+                count = int(row.get("notes") or 0)
+                return f"✎ {count}" if count else ""
             return cell_text(row.get(key))
         if role == Qt.ItemDataRole.ToolTipRole:
             if key == "message":
                 return str(row["message"])
+            if key == "notes":
+                count = int(row.get("notes") or 0)
+                return (f"{count} note{'s' if count != 1 else ''}; the detail pane shows them"
+                        if count else "No notes")
             if not row.get("matching", True):
                 return "No longer matches the criteria (data or criteria changed); kept."
             return None
@@ -142,6 +181,8 @@ class FindingsModel(QtCore.QAbstractTableModel):
         order = self._order
         if key == "severity":
             return lambda r: (SEVERITY_RANK.get(str(r["severity"]), 9), order.get(r["id"], 0))
+        if key == "notes":
+            return lambda r: (int(r.get("notes") or 0), order.get(r["id"], 0))
         return lambda r: (cell_text(r.get(key)).lower(), order.get(r["id"], 0))
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -266,6 +307,8 @@ class OperationsModel(QtCore.QAbstractTableModel):
             return None
         if role == ID_ROLE:
             return self._rids[index.row()]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._missing_brush(index)
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         rid = self._rids[index.row()]
@@ -278,12 +321,18 @@ class OperationsModel(QtCore.QAbstractTableModel):
             return "…" if role == Qt.ItemDataRole.DisplayRole else None
         key = self.COLUMNS[index.column()][0]
         value = rec.get(key) if key in ("record_id", "batch_id") else rec["fields"].get(key)
-        text = cell_text(value)
-        if key == "ts" and text:
-            text = text.replace("T", " ", 1)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return text if len(text) > 40 else None
-        return text
+            text = cell_text(value)  # the value as stored (a time with its fraction)
+            return text if len(text) > 40 or (key == "ts" and "." in text) else None
+        return when_text(value) if key == "ts" else shown(value)
+
+    def _missing_brush(self, index: Index) -> QtGui.QBrush | None:
+        rec = self._cache.get(self._rids[index.row()])
+        if rec is None:
+            return None
+        key = self.COLUMNS[index.column()][0]
+        value = rec.get(key) if key in ("record_id", "batch_id") else rec["fields"].get(key)
+        return _GREY if shown(value) == MISSING else None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
@@ -340,7 +389,9 @@ class TableModel(QtCore.QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if isinstance(value, int) and not isinstance(value, bool):
                 return f"{value:,}"
-            return cell_text(value)
+            return MISSING if value is None else cell_text(value)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return _GREY if value is None or value == MISSING else None
         if role == Qt.ItemDataRole.ToolTipRole:
             text = cell_text(value)
             return text if len(text) > 40 else None

@@ -11,7 +11,7 @@ from typing import Any
 from oversight import browse
 from oversight.errors import OversightError
 from oversight.records import Kind, fields_of
-from ui.models import ID_ROLE, SEVERITY_COLORS, OperationsModel, TableModel, cell_text
+from ui.models import ID_ROLE, SEVERITY_COLORS, OperationsModel, TableModel, shown, when_text
 from ui.qt import Qt, QtCore, QtWidgets, Signal
 from ui.session import Session
 from ui.settings import Settings
@@ -42,9 +42,11 @@ def record_rows(rec: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("line", str(rec["line"]), "import")]
     fields = rec["fields"]
     for name in fields_of(Kind.OPERATIONS):
-        rows.append((name, cell_text(fields.get(name)), "canonical"))
+        value = fields.get(name)
+        rows.append((name, when_text(value, fraction=True) if name == "ts"
+                     else shown(value), "canonical"))
     for name, value in rec["extra"].items():
-        rows.append((name, cell_text(value), "extra"))
+        rows.append((name, shown(value), "extra"))
     return rows
 
 
@@ -137,8 +139,10 @@ class OperationsPage(QtWidgets.QWidget):
 
     def _filter_bar(self) -> QtWidgets.QHBoxLayout:
         self.search = QtWidgets.QLineEdit()
-        self.search.setPlaceholderText('Search text, or FIELD=VALUE (e.g. case_id=GB-MET-2025-0027'
-                                       ' terminal=WS-4003 justification="night shift")')
+        self.search.setPlaceholderText("Search text, or FIELD=VALUE (e.g. "
+                                       "case_id=GB-MET-2025-0027)")
+        self.search.setToolTip('Free text and FIELD=VALUE terms, e.g. case_id=GB-MET-2025-0027 '
+                               'terminal=WS-4003 justification="night shift" ts=2026-03')
         self.search.setClearButtonEnabled(True)
         self.action_filter = QtWidgets.QComboBox()
         self.action_filter.addItem("Any action", None)
@@ -152,7 +156,8 @@ class OperationsPage(QtWidgets.QWidget):
         for edit in (self.since, self.until):
             edit.setMaximumWidth(130)
             edit.setClearButtonEnabled(True)
-        self.actor_filter.setMaximumWidth(170)
+        self.actor_filter.setFixedWidth(self.actor_filter.fontMetrics().horizontalAdvance(
+            self.actor_filter.placeholderText()) + 48)  # the placeholder and a clear button
         self._debounce = QtCore.QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(300)

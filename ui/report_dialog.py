@@ -25,6 +25,7 @@ from oversight.report.sign import verify_report
 from oversight.workspace import Permission, Workspace
 from ui.errors import describe, is_cancel
 from ui.jobs import Job
+from ui.prompts import buddy_row
 from ui.qt import Qt, QtCore, QtGui, QtWidgets
 from ui.session import Session
 from ui.verify_dialog import VerificationView, VerifyDialog
@@ -90,6 +91,7 @@ class ReportDialog(QtWidgets.QDialog):
         sev_row.addStretch(1)
         self.rules = QtWidgets.QListWidget()
         self.rules.setMaximumHeight(90)
+        self.rules.setMinimumHeight(4 * self.rules.fontMetrics().height() + 8)
         self.rules.setToolTip("Tick rules to report only those; none ticked: every rule.")
         self.period_from = QtWidgets.QLineEdit()
         self.period_from.setPlaceholderText("From YYYY-MM-DD")
@@ -126,19 +128,33 @@ class ReportDialog(QtWidgets.QDialog):
 
         # -- signing and output
         self.p12 = QtWidgets.QLineEdit()
-        self.p12.setPlaceholderText("Optional: PKCS#12 file (.p12/.pfx); empty: unsigned")
+        self.p12.setPlaceholderText("Optional (.p12/.pfx)")
+        self.p12.setToolTip("A PKCS#12 file (.p12/.pfx) holding the signing key; leave "
+                            "empty for an unsigned report.")
         self.passphrase = QtWidgets.QLineEdit()
         self.passphrase.setEchoMode(QtWidgets.QLineEdit.EchoMode.Password)
         self.visible = QtWidgets.QCheckBox("Visible signature box on the last page")
         self.visible.setChecked(True)
-        self.output = QtWidgets.QLineEdit(str(Path.home() / f"{session.folder.name}-report-"
-                                              f"{date.today().isoformat()}.pdf"))
+        # By default in the workspace's reports/ folder (made when the report is written).
+        self.reports_folder = session.folder.resolve() / "reports"
+        self.output = QtWidgets.QLineEdit(str(
+            self.reports_folder / f"{session.folder.resolve().name}-report-"
+                                  f"{date.today().isoformat()}.pdf"))
+        for edit in (self.output, self.p12):  # a long path scrolls: the tooltip has it all
+            edit.textChanged.connect(lambda text, edit=edit: edit.setToolTip(text))
+        self.output.setToolTip(self.output.text())
         sign_box = QtWidgets.QGroupBox("Signature and file")
         sign_form = QtWidgets.QFormLayout(sign_box)
-        sign_form.addRow("Signing certificate:", self._browse_row(self.p12, self._browse_p12))
+        buddy_row(sign_form, "Si&gning certificate:", self.p12,
+                  self._browse_row(self.p12, self._browse_p12))
         sign_form.addRow("&Passphrase:", self.passphrase)
         sign_form.addRow(self.visible)
-        sign_form.addRow("Save as:", self._browse_row(self.output, self._browse_output))
+        # The file gets the whole width of the dialog: a path is long.
+        save_box = QtWidgets.QWidget()
+        save_form = QtWidgets.QFormLayout(save_box)
+        save_form.setContentsMargins(0, 0, 0, 0)
+        buddy_row(save_form, "&Save as:", self.output,
+                  self._browse_row(self.output, self._browse_output))
 
         # -- running and result
         self.status = QtWidgets.QLabel()
@@ -149,7 +165,7 @@ class ReportDialog(QtWidgets.QDialog):
         self.bar.setRange(0, 4)
         self.bar.hide()
         self.verification = VerificationView()
-        self.verification.fields.setMinimumHeight(150)
+        self.verification.fields.setMinimumHeight(120)
         self.verification.hide()
         self.produce_button = QtWidgets.QPushButton("Produce report")
         self.produce_button.setDefault(True)
@@ -169,7 +185,7 @@ class ReportDialog(QtWidgets.QDialog):
         buttons.addWidget(self.produce_button)
         buttons.addWidget(close)
 
-        self.form_widgets = (scope_box, text_box, sign_box)
+        self.form_widgets = (scope_box, text_box, sign_box, save_box)
         columns = QtWidgets.QHBoxLayout()
         left = QtWidgets.QVBoxLayout()
         left.addWidget(scope_box)
@@ -183,10 +199,14 @@ class ReportDialog(QtWidgets.QDialog):
         columns.addLayout(right, 1)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(columns)
+        layout.addWidget(save_box)
         layout.addWidget(self.verification, 1)
         layout.addLayout(buttons)
 
         self._load_rules()
+        # Wide enough for paths, low enough for a 1366x768 screen with its title bar.
+        # (tall enough from the start for the verification that appears after producing)
+        self.resize(max(self.sizeHint().width(), 980), 700)
         if not session.can(Permission.REPORT):
             self.produce_button.setEnabled(False)
             self.produce_button.setToolTip(_why_not_report(session))
@@ -220,6 +240,9 @@ class ReportDialog(QtWidgets.QDialog):
             self.passphrase.setFocus()
 
     def _browse_output(self) -> None:
+        if Path(self.output.text()).parent == self.reports_folder \
+                and self.reports_folder.parent.is_dir():
+            self.reports_folder.mkdir(mode=0o700, exist_ok=True)  # the dialog starts there
         path = self._choose("Save the report as", "PDF files (*.pdf)", True)
         if path is not None:
             if path.suffix.lower() != ".pdf":
@@ -284,6 +307,8 @@ class ReportDialog(QtWidgets.QDialog):
             out = Path(self.output.text().strip()).expanduser()
             if not self.output.text().strip():
                 raise UsageError("Choose where to save the report.")
+            if out.parent == self.reports_folder and self.reports_folder.parent.is_dir():
+                self.reports_folder.mkdir(mode=0o700, exist_ok=True)
         except OversightError as exc:
             self.say(exc.message, error=True)
             return None

@@ -53,7 +53,8 @@ class Session(QObject):
 
     def __init__(self, ws: Workspace, prompts: Prompts, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.folder: Path = ws.folder
+        # Resolved: a workspace opened as "." is still named by its folder.
+        self.folder: Path = Path(ws.folder).resolve()
         self.user = ws.user
         self.role = ws.role
         self.prompts = prompts

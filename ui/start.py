@@ -8,12 +8,12 @@ from pathlib import Path
 
 from oversight.errors import AuthenticationError, OversightError, UsageError
 from oversight.workspace import Workspace, is_workspace
-from ui.prompts import Prompts
-from ui.qt import Qt, QtWidgets, Signal
+from ui.prompts import Prompts, buddy_row
+from ui.qt import Qt, QtGui, QtWidgets, Signal
 from ui.settings import Settings
 from ui.widgets import readable
 
-__all__ = ["CreateDialog", "LoginDialog", "StartWindow"]
+__all__ = ["CreateDialog", "LoginDialog", "StartWindow", "center_on"]
 
 #: Errors a sign-in or create dialog shows inline (the user fixes them right there).
 _INLINE = (AuthenticationError, UsageError)
@@ -25,6 +25,22 @@ def _busy_cursor() -> None:
 
 def _normal_cursor() -> None:
     QtWidgets.QApplication.restoreOverrideCursor()
+
+
+def center_on(dialog: QtWidgets.QWidget, parent: QtWidgets.QWidget | None) -> None:
+    """Put ``dialog`` in the middle of its parent window when that is on screen, else
+    in the middle of the screen (a window manager may place a dialog whose parent is
+    not mapped yet in a corner)."""
+    if parent is not None and parent.window().isVisible():
+        area = parent.window().frameGeometry()
+    else:
+        screen = dialog.screen() or QtGui.QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+    frame = dialog.frameGeometry()
+    frame.moveCenter(area.center())
+    dialog.move(frame.topLeft())
 
 
 class _SignIn(QtWidgets.QDialog):
@@ -84,6 +100,10 @@ class LoginDialog(_SignIn):
         layout.addWidget(self.buttons)
         (self.password if user else self.user).setFocus()
 
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        center_on(self, self.parentWidget())
+
     def sign_in(self) -> None:
         self.message.clear()
         if not self.user.text().strip():
@@ -135,7 +155,7 @@ class CreateDialog(_SignIn):
             edit.setEchoMode(QtWidgets.QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText("At least 8 characters")
         form = QtWidgets.QFormLayout()
-        form.addRow("&Folder:", folder_row)
+        buddy_row(form, "&Folder:", self.folder, folder_row)
         form.addRow("&Administrator:", self.admin)
         form.addRow("&Password:", self.password)
         form.addRow("&Repeat password:", self.repeat)
@@ -229,9 +249,16 @@ class StartWindow(QtWidgets.QWidget):
         layout.addWidget(QtWidgets.QLabel("<b>Recent workspaces</b>"))
         layout.addLayout(lists, 1)
         geometry = settings.bytes_value("window/start")
-        if geometry is None or not self.restoreGeometry(geometry):
+        self._center_on_show = geometry is None or not self.restoreGeometry(geometry)
+        if self._center_on_show:
             self.resize(760, 460)
         self.refresh_recent()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        if self._center_on_show:  # first time: the middle of the screen, not a corner
+            self._center_on_show = False
+            center_on(self, None)
 
     def refresh_recent(self) -> None:
         self.recent.clear()

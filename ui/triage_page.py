@@ -3,12 +3,19 @@
 Keyboard first: J/K move, C confirms (asks for a note), D dismisses (reason and note),
 E escalates, R puts in review, O reopens, N adds a note, A assigns. Several selected
 findings are decided together. The same page, in approval mode, lists the decisions
-waiting for this user as the second reviewer (four-eyes) and approves them (P).
+waiting for this user as the second reviewer (four-eyes): P approves, R returns.
+
+The one-letter keys are not shortcuts of the window: they act only on a key pressed
+in the findings list itself, so letters typed in a note, a filter box or any dialog
+can never decide anything. Right after a dialog closes (or the window gets the focus
+back) the list ignores them for a moment, so the tail of a sentence typed as a dialog
+closes does not land on the list as decisions.
 """
 
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +23,15 @@ from oversight import browse, triage
 from oversight.criteria.pack import SEVERITIES
 from oversight.findings import STATUSES
 from oversight.workspace import Permission
-from ui.models import ID_ROLE, SEVERITY_COLORS, FindingsModel, cell_text, status_text
+from ui.models import (
+    ID_ROLE,
+    MISSING,
+    SEVERITY_COLORS,
+    FindingsModel,
+    cell_text,
+    status_text,
+    when_text,
+)
 from ui.prompts import reason_label
 from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.session import Session
@@ -25,7 +40,9 @@ from ui.widgets import make_table, readable, restore_header, save_header
 
 __all__ = ["TriagePage", "detail_html", "registers_html"]
 
-_SHORTCUT = Qt.ShortcutContext.WidgetWithChildrenShortcut
+#: Seconds the list ignores one-letter keys after a dialog closed or it got the focus
+#: back from another window.
+QUIET_SECONDS = 0.6
 
 
 def _e(value: Any) -> str:
@@ -33,7 +50,9 @@ def _e(value: Any) -> str:
 
 
 def _value(value: Any, grey: str = "#808080") -> str:
-    return f"<i style='color:{grey}'>none</i>" if value is None or value == "" else _e(value)
+    if value is None or value == "":
+        return f"<i style='color:{grey}'>{MISSING}</i>"
+    return _e(when_text(value) if isinstance(value, str) else value)
 
 
 def _when(value: Any) -> str:
@@ -149,7 +168,7 @@ def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> s
             link = f"record:{int(r['rid'])}" if "rid" in r else ""
             parts = [f"<a href='{link}'><b>{_e(r['record_id'])}</b></a>" if link
                      else f"<b>{_e(r['record_id'])}</b>",
-                     _e(str(f.get("ts", "")).replace("T", " ")),
+                     _e(when_text(f.get("ts"))),
                      f"{_e(f.get('action'))} by {_e(f.get('actor_id'))}"]
             if f.get("case_id"):
                 parts.append(f"case {_e(f['case_id'])}")
@@ -172,6 +191,14 @@ def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> s
                 what = f"assigned to {_e(detail.get('to') or 'nobody')}"
             elif h["action"] == "note":
                 what = "added a note"
+            elif h["action"] == "return":
+                detail = h.get("detail") or {}
+                returned = detail.get("returned") or {}
+                proposal = str(returned.get("status") or "").replace("_", " ")
+                if returned.get("reason"):
+                    proposal += f" ({reason_label(str(returned['reason'])).lower()})"
+                what = (f"returned the decision {_e(proposal)} proposed by "
+                        f"{_e(detail.get('proposed_by'))}: back to in review (see the note)")
             else:
                 what = (f"{_e(h['action'])}: {_e(str(h['from']).replace('_', ' '))} → "
                         f"{_e(str(h['to']).replace('_', ' '))}")
@@ -221,7 +248,7 @@ class TriagePage(QtWidgets.QWidget):
         self.view.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.view.setSortingEnabled(True)
         if not restore_header(settings, self.key, self.view):
-            for column, width in enumerate((86, 70, 150, 100)):
+            for column, width in enumerate((86, 70, 136, 100, 48)):
                 self.view.setColumnWidth(column, width)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
@@ -235,10 +262,16 @@ class TriagePage(QtWidgets.QWidget):
         self.count_label = QtWidgets.QLabel()
 
         self.actions_: dict[str, QtGui.QAction] = {}
+        self.keys: dict[int, str] = {}
+        """Qt key -> action name, for keys pressed in the list."""
+        self._quiet_until = 0.0
+        self._ignored_said = False
+        self.view.installEventFilter(self)
         self.toolbar = QtWidgets.QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         if approval:
             self._action("approve", "Approve", "P", Permission.APPROVE, self.approve_selected)
+            self._action("return", "Return", "R", Permission.APPROVE, self.return_selected)
             self._action("note", "Note", "N", Permission.TRIAGE, self.note_selected)
         else:
             self._action("confirm", "Confirm", "C", Permission.TRIAGE, self.confirm_selected)
@@ -293,23 +326,80 @@ class TriagePage(QtWidgets.QWidget):
                 slot: Callable[[], None]) -> QtGui.QAction:
         action = QtGui.QAction(text, self)
         action.setIconText(f"{text} ({key})")
-        action.setShortcut(QtGui.QKeySequence(key))
-        action.setShortcutContext(_SHORTCUT)
+        # No QAction shortcut: the key acts only when pressed in the list (eventFilter).
         action.setData(permission.value if permission is not None else None)
+        action.setProperty("key", key)
         action.triggered.connect(slot)
-        # Keys act where the findings are: the list and the detail pane (not while
-        # typing in a filter box or choosing in a filter menu).
-        self.view.addAction(action)
-        self.detail.addAction(action)
+        self.view.addAction(action)  # the list's right-click menu
         self.toolbar.addAction(action)
         self.actions_[name] = action
+        self.keys[ord(key)] = name  # Qt.Key_A … Key_Z are the code points of A … Z
         return action
 
-    def _filter_bar(self) -> QtWidgets.QHBoxLayout:
+    # -- keys --------------------------------------------------------------------------
+
+    def keys_ready(self) -> bool:
+        """Whether a one-letter key pressed in the list acts now."""
+        return time.monotonic() >= self._quiet_until
+
+    def quiet(self, seconds: float = QUIET_SECONDS) -> None:
+        """Ignore one-letter keys for ``seconds`` (after a dialog closes)."""
+        self._quiet_until = max(self._quiet_until, time.monotonic() + seconds)
+        self._ignored_said = False
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        if watched is self.view:
+            if event.type() == QtCore.QEvent.Type.FocusIn:
+                assert isinstance(event, QtGui.QFocusEvent)
+                if event.reason() in (Qt.FocusReason.ActiveWindowFocusReason,
+                                      Qt.FocusReason.PopupFocusReason):
+                    self.quiet()  # back from a dialog or another window
+            elif event.type() == QtCore.QEvent.Type.KeyPress:
+                assert isinstance(event, QtGui.QKeyEvent)
+                return self._key(event)
+        return super().eventFilter(watched, event)
+
+    def _key(self, event: QtGui.QKeyEvent) -> bool:
+        """A key pressed in the list: True when it was ours (acted on or ignored)."""
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if mods not in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier):
+            return False  # Ctrl+A, Ctrl+C and the window's own shortcuts
+        name = self.keys.get(int(event.key()))
+        if name is None:
+            # Other letters would jump by the list's type-ahead search: a stray word
+            # typed here moves nothing.
+            return bool(event.text()) and event.text().isprintable() \
+                and not event.text().isspace()
+        if mods != Qt.KeyboardModifier.NoModifier:
+            return True
+        if event.isAutoRepeat() and name not in ("next", "previous"):
+            return True  # a held key decides once
+        if not self.keys_ready():
+            if not self._ignored_said:
+                self._ignored_said = True
+                self.message.emit(f"Ignored {event.text().upper()}: keys act again a "
+                                  "moment after a dialog closes.")
+            return True
+        action = self.actions_[name]
+        if action.isEnabled():
+            action.trigger()
+        return True
+
+    def _ask(self, question: Callable[..., Any], *args: Any) -> Any:
+        """Ask through the prompts, then keep the list quiet for a moment."""
+        try:
+            return question(self, *args)
+        finally:
+            self.quiet()
+
+    def _filter_bar(self) -> QtWidgets.QVBoxLayout:
         self.status_filter = QtWidgets.QComboBox()
         self.status_filter.addItem("Any status", None)
         for st in STATUSES:
             self.status_filter.addItem(st.replace("_", " "), st)
+        self.status_filter.addItem("decided", browse.DECIDED)
+        self.status_filter.setItemData(self.status_filter.count() - 1,
+                                       "Confirmed or dismissed", Qt.ItemDataRole.ToolTipRole)
         self.severity_filter = QtWidgets.QComboBox()
         self.severity_filter.addItem("Any severity", None)
         for sev in reversed(SEVERITIES):
@@ -330,7 +420,12 @@ class TriagePage(QtWidgets.QWidget):
             combo.currentIndexChanged.connect(self.refresh)
         self.matching_filter.toggled.connect(self.refresh)
         self.text_filter.textChanged.connect(self._debounce.start)
-        self.text_filter.returnPressed.connect(self.refresh)
+        self.text_filter.returnPressed.connect(self._search_entered)
+        self.text_filter.setToolTip("Ctrl+F comes here; Enter shows the findings found and "
+                                    "moves to the list.")
+        find = QtGui.QShortcut(QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Find), self)
+        find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        find.activated.connect(self.focus_search)
         row = QtWidgets.QHBoxLayout()
         for label, widget in (("&Status", self.status_filter),
                               ("Se&verity", self.severity_filter),
@@ -341,7 +436,73 @@ class TriagePage(QtWidgets.QWidget):
             row.addWidget(widget)
         row.addWidget(self.text_filter, 1)
         row.addWidget(self.matching_filter)
-        return row
+        # Filters the dashboard can set that have no box of their own: shown, clearable.
+        self.extra: dict[str, str] = {}
+        self.extra_label = QtWidgets.QLabel()
+        self.extra_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.extra_clear = QtWidgets.QPushButton("Clear")
+        self.extra_clear.setToolTip("Show findings of every assignee and month again.")
+        self.extra_clear.clicked.connect(lambda: self.set_filters())
+        extra_row = QtWidgets.QHBoxLayout()
+        extra_row.addWidget(self.extra_label)
+        extra_row.addWidget(self.extra_clear)
+        extra_row.addStretch(1)
+        self.extra_label.hide()
+        self.extra_clear.hide()
+        rows = QtWidgets.QVBoxLayout()
+        rows.addLayout(row)
+        rows.addLayout(extra_row)
+        return rows
+
+    def focus_search(self) -> None:
+        """Ctrl+F: to the search box, its text selected."""
+        self.text_filter.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.text_filter.selectAll()
+
+    def _search_entered(self) -> None:
+        """Enter in the search box: the findings found, and the keys to the list."""
+        self._debounce.stop()
+        self.refresh()
+        if self.model.rowCount():
+            if not self.view.currentIndex().isValid():
+                self.step(0)
+            self.view.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def set_filters(self, status: str | None = None, severity: str | None = None,
+                    rule: str | None = None, assignee: str | None = None,
+                    month: str | None = None) -> None:
+        """Show the findings the dashboard counted: these filters, every other one off."""
+        if self.approval:
+            return
+        combos = ((self.status_filter, status), (self.severity_filter, severity),
+                  (self.rule_filter, rule))
+        for combo, _ in combos:
+            combo.blockSignals(True)
+        self.matching_filter.blockSignals(True)
+        self.text_filter.blockSignals(True)
+        try:
+            if rule is not None and self.rule_filter.findData(rule) < 0:
+                self.rule_filter.addItem(rule, rule)
+            for combo, value in combos:
+                combo.setCurrentIndex(max(0, combo.findData(value)) if value is not None
+                                      else 0)
+            self.text_filter.clear()
+            self.matching_filter.setChecked(False)
+        finally:
+            for combo, _ in combos:
+                combo.blockSignals(False)
+            self.matching_filter.blockSignals(False)
+            self.text_filter.blockSignals(False)
+        self.extra = {k: v for k, v in (("assignee", assignee), ("month", month)) if v}
+        parts = []
+        if assignee:
+            parts.append(f"assigned to {assignee}")
+        if month:
+            parts.append(f"first record in {month} (UTC)")
+        self.extra_label.setText("Only findings " + " and ".join(parts) + "." if parts else "")
+        self.extra_label.setVisible(bool(parts))
+        self.extra_clear.setVisible(bool(parts))
+        self.refresh()
 
     def filters(self) -> browse.FindingFilters:
         if self.approval:
@@ -352,6 +513,8 @@ class TriagePage(QtWidgets.QWidget):
             rule=self.rule_filter.currentData(),
             text=self.text_filter.text(),
             matching=True if self.matching_filter.isChecked() else None,
+            assignee=self.extra.get("assignee"),
+            month=self.extra.get("month"),
         )
 
     # -- state -------------------------------------------------------------------------
@@ -374,7 +537,7 @@ class TriagePage(QtWidgets.QWidget):
         selected = bool(self.view.selectionModel().selectedRows()) if ready else False
         for name, action in self.actions_.items():
             perm = action.data()
-            text = f"{action.text()} ({action.shortcut().toString()})"
+            text = f"{action.text()} ({action.property('key')}, in the list)"
             if perm is not None and not self.session.can(Permission(perm)):
                 action.setEnabled(False)
                 action.setToolTip(self.session.why_not(Permission(perm)))
@@ -566,8 +729,9 @@ class TriagePage(QtWidgets.QWidget):
         if not ids or not self._enabled("confirm"):
             return
         what = "this finding" if len(ids) == 1 else f"these {len(ids)} findings"
-        note = self.session.prompts.note(
-            self, "Confirm", f"Confirm {what} as a breach. Say why (required).")
+        note = self._ask(self.session.prompts.note, "Confirm",
+                         f"Confirm {what} as a breach. Say why (required).", True, "Confirm",
+                         _one(ids))
         if note is not None:
             self._mark("confirmed", note=note)
 
@@ -575,7 +739,7 @@ class TriagePage(QtWidgets.QWidget):
         ids = self._targets()
         if not ids or not self._enabled("dismiss"):
             return
-        answer = self.session.prompts.dismiss(self, len(ids))
+        answer = self._ask(self.session.prompts.dismiss, len(ids), _one(ids))
         if answer is not None:
             reason, note = answer
             self._mark("dismissed", reason=reason, note=note)
@@ -584,8 +748,12 @@ class TriagePage(QtWidgets.QWidget):
         ids = self._targets()
         if not ids or not self._enabled("escalate"):
             return
-        note = self.session.prompts.note(self, "Escalate", "Escalate for a decision "
-                                         "elsewhere. A note is optional.", required=False)
+        try:
+            recipient = self.session.read(triage.escalation_to)
+        except Exception as exc:
+            self.session.prompts.error(self, exc)
+            return
+        note = self._ask(self.session.prompts.escalate, len(ids), recipient, _one(ids))
         if note is not None:
             self._mark("escalated", note=note or None)
 
@@ -594,8 +762,9 @@ class TriagePage(QtWidgets.QWidget):
         if not ids or not self._enabled("note"):
             return
         what = "this finding" if len(ids) == 1 else f"each of these {len(ids)} findings"
-        text = self.session.prompts.note(self, "Add note", f"A note on {what}. Notes are "
-                                         "append-only: a correction is a new note.")
+        text = self._ask(self.session.prompts.note, "Add note", f"A note on {what}. Notes "
+                         "are append-only: a correction is a new note.", True, "Add note",
+                         _one(ids))
         if text is None:
             return
 
@@ -615,27 +784,55 @@ class TriagePage(QtWidgets.QWidget):
             self.session.prompts.error(self, exc)
             return
         current = self.model.row_dict(self.model.row_of(ids[0])).get("assignee")
-        to = self.session.prompts.assign(self, users, current)
+        to = self._ask(self.session.prompts.assign, users, current)
         if to is None:
             return
         result = self.session.write(self, {"findings"}, triage.assign, ids, to or None)
         self._report(result, f"assigned to {to}" if to else "unassigned")
 
+    def _pending(self, ids: list[str]) -> list[dict[str, Any]] | None:
+        try:
+            return self.session.read(triage.pending_decisions, ids)
+        except Exception as exc:
+            self.session.prompts.error(self, exc)
+            return None
+
     def approve_selected(self) -> None:
         ids = self._targets()
         if not ids or not self._enabled("approve"):
             return
-        note = self.session.prompts.approve(self, len(ids))
+        decisions = self._pending(ids)
+        if decisions is None:
+            return
+        note = self._ask(self.session.prompts.approve, decisions)
         if note is None:
             return
         result = self.session.write(self, {"findings"}, triage.approve, ids, note or None)
         self._report(result, "approved")
+
+    def return_selected(self) -> None:
+        ids = self._targets()
+        if not ids or not self._enabled("return"):
+            return
+        decisions = self._pending(ids)
+        if decisions is None:
+            return
+        note = self._ask(self.session.prompts.return_decision, decisions)
+        if note is None:
+            return
+        result = self.session.write(self, {"findings"}, triage.return_decision, ids, note)
+        self._report(result, "returned to in review")
 
     # -- settings ----------------------------------------------------------------------
 
     def save_state(self) -> None:
         save_header(self.settings, self.key, self.view)
         self.settings.set_bytes(f"splitter/{self.key}", self.splitter.saveState())
+
+
+def _one(ids: list[str]) -> str | None:
+    """The finding a dialog names in its title, when it decides one."""
+    return ids[0] if len(ids) == 1 else None
 
 
 def _record_rid(url: QtCore.QUrl) -> int | None:

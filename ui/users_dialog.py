@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from oversight.workspace import MIN_PASSWORD_LENGTH, Permission, Role, Workspace
 from ui.errors import describe
-from ui.models import TableModel
+from ui.models import TableModel, when_text
 from ui.prompts import FormDialog, Prompts
 from ui.qt import Qt, QtWidgets
 from ui.session import Session
@@ -145,7 +145,7 @@ class UsersDialog(QtWidgets.QDialog):
             self.status.setText(describe(exc)[0])
             return
         self.model.set_rows([(u.name, u.role.value, "yes" if u.active else "no",
-                              u.created_at[:19], u.created_by or "") for u in users])
+                              when_text(u.created_at), u.created_by or "") for u in users])
         active = sum(1 for u in users if u.active)
         self.status.setText(f"{active} active user(s), {len(users) - active} removed.")
         self.update_buttons()

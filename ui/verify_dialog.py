@@ -13,6 +13,7 @@ from typing import Any
 from oversight.errors import OversightError
 from oversight.report.sign import ReportVerification, verify_report
 from ui.errors import describe
+from ui.prompts import buddy_row
 from ui.qt import Qt, QtWidgets
 from ui.widgets import readable
 
@@ -21,37 +22,10 @@ __all__ = ["VerificationView", "VerifyDialog", "verification_rows"]
 OK_COLOR, BAD_COLOR = "#1e7b34", "#b3261e"
 
 
-def _yes(value: bool | None, yes: str = "yes", no: str = "no") -> str:
-    return "not checked" if value is None else (yes if value else no)
-
-
 def verification_rows(v: ReportVerification) -> list[tuple[str, str]]:
-    """The verification as (what, finding) lines for people."""
-    s = v.signer
-    rows = [
-        ("Signature", "present" if v.signature_found else "none"),
-        ("Signed bytes unchanged", _yes(v.intact)),
-        ("Signature verifies", _yes(v.valid)),
-        ("Signature covers", v.coverage or "—"),
-        ("Changed after signing", _yes(v.modified_after_signing)),
-        ("Profile", v.profile or "—"),
-        ("Signed by", (s.common_name or s.subject) if s else "—"),
-        ("Issued by", s.issuer if s else "—"),
-        ("Certificate valid until", s.valid_until if s else "—"),
-        ("Certificate SHA-256", s.sha256 if s else "—"),
-        ("Signing time (as claimed)", v.signing_time or "—"),
-        ("Trusted time-stamp", (v.timestamp or "—") if v.timestamp_ok is not False
-         else f"{v.timestamp} (does not verify)"),
-        ("Trust", v.trust),
-        ("Embedded manifest", "found" if v.manifest_found else "missing"),
-        ("Manifest SHA-256", v.manifest_digest or "—"),
-        ("Findings in the manifest", "—" if v.findings is None else f"{v.findings:,}"),
-        ("Pages print the manifest digest", _yes(v.pages_show_digest)),
-        ("Pages print the findings count", _yes(v.pages_show_findings)),
-    ]
-    if v.signatures > 1:
-        rows.insert(1, ("Signatures", str(v.signatures)))
-    return rows
+    """The verification as (check, result) lines: the core's own wording, shown as is
+    (the CLI prints the same lines)."""
+    return v.checks()
 
 
 class VerificationView(QtWidgets.QWidget):
@@ -137,8 +111,9 @@ class VerifyDialog(QtWidgets.QDialog):
         self.trust = QtWidgets.QLineEdit()
         self.trust.setPlaceholderText("Optional: CA certificates (PEM), separated by ';'")
         form = QtWidgets.QFormLayout()
-        form.addRow("&Report:", self._with_browse(self.file, self._browse_file))
-        form.addRow("&Trust roots:", self._with_browse(self.trust, self._browse_trust))
+        buddy_row(form, "&Report:", self.file, self._with_browse(self.file, self._browse_file))
+        buddy_row(form, "&Trust roots:", self.trust,
+                  self._with_browse(self.trust, self._browse_trust))
         self.verify_button = QtWidgets.QPushButton("Verify")
         self.verify_button.setDefault(True)
         self.verify_button.clicked.connect(self.verify)

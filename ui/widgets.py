@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ui.qt import Qt, QtCore, QtGui, QtWidgets
+from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.settings import Settings
 
-__all__ = ["BarChart", "ColumnChart", "column_menu", "contrast_ratio", "is_dark",
-           "make_table", "readable", "restore_header", "save_header"]
+__all__ = ["BarChart", "ColumnChart", "RowTableView", "column_menu", "contrast_ratio",
+           "is_dark", "make_table", "readable", "restore_header", "save_header"]
 
 
 # -- colours ---------------------------------------------------------------------------
@@ -61,7 +61,10 @@ def readable(color: str, widget: QtWidgets.QWidget | None = None,
 
 
 class BarChart(QtWidgets.QWidget):
-    """Horizontal bars with a label and a count each, painted with QPainter."""
+    """Horizontal bars with a label and a count each, painted with QPainter. A click on
+    a bar emits ``clicked`` with its index."""
+
+    clicked = Signal(int)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +72,24 @@ class BarChart(QtWidgets.QWidget):
         self.setMinimumHeight(60)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
                            QtWidgets.QSizePolicy.Policy.Preferred)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def bar_at(self, point: QtCore.QPoint) -> int:
+        """The index of the bar (its whole row) at ``point``, or -1."""
+        index = (point.y() - 4) // self._row_height()
+        return index if point.y() >= 4 and 0 <= index < len(self._bars) else -1
+
+    def bar_center(self, index: int) -> QtCore.QPoint:
+        """A point on bar ``index`` (for tests and accessibility)."""
+        return QtCore.QPoint(self.width() // 2, 4 + index * self._row_height()
+                             + self._row_height() // 2)
+
+    def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:
+        index = self.bar_at(event.position().toPoint())
+        if event.button() == Qt.MouseButton.LeftButton and index >= 0:
+            self.clicked.emit(index)
+            return
+        super().mousePressEvent(event)
 
     def set_bars(self, bars: Sequence[tuple[str, int, str]]) -> None:
         """(label, value, colour) per bar, in display order."""
@@ -128,7 +149,10 @@ class BarChart(QtWidgets.QWidget):
 
 
 class ColumnChart(QtWidgets.QWidget):
-    """Vertical columns over labelled periods (findings per month), painted with QPainter."""
+    """Vertical columns over labelled periods (findings per month), painted with QPainter.
+    A click on a column emits ``clicked`` with its index."""
+
+    clicked = Signal(int)
 
     def __init__(self, color: str = "#1a73e8", parent: QtWidgets.QWidget | None = None
                  ) -> None:
@@ -138,6 +162,24 @@ class ColumnChart(QtWidgets.QWidget):
         self.setMinimumHeight(90)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
                            QtWidgets.QSizePolicy.Policy.Preferred)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def _slot(self) -> float:
+        return max(1.0, self.width() / max(1, len(self._columns)))
+
+    def column_at(self, point: QtCore.QPoint) -> int:
+        index = int(point.x() // self._slot())
+        return index if point.x() >= 0 and 0 <= index < len(self._columns) else -1
+
+    def column_center(self, index: int) -> QtCore.QPoint:
+        return QtCore.QPoint(int((index + 0.5) * self._slot()), self.height() // 2)
+
+    def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:
+        index = self.column_at(event.position().toPoint())
+        if event.button() == Qt.MouseButton.LeftButton and index >= 0:
+            self.clicked.emit(index)
+            return
+        super().mousePressEvent(event)
 
     def set_columns(self, columns: Sequence[tuple[str, int]]) -> None:
         """(label, value) per column, oldest first."""
@@ -195,10 +237,30 @@ class ColumnChart(QtWidgets.QWidget):
             painter.end()
 
 
+class RowTableView(QtWidgets.QTableView):
+    """A table of rows: Home and End (with or without Ctrl) jump to the first or last
+    row and to the first visible column, so a jump never scrolls the leading columns
+    (time, action, actor) out of view as Qt's Ctrl+End (last row, last column) does."""
+
+    def moveCursor(self, action: QtWidgets.QAbstractItemView.CursorAction,
+                   modifiers: Qt.KeyboardModifier) -> QtCore.QModelIndex:
+        cursor = QtWidgets.QAbstractItemView.CursorAction
+        if action not in (cursor.MoveHome, cursor.MoveEnd):
+            return super().moveCursor(action, modifiers)
+        model = self.model()
+        rows = model.rowCount() if model is not None else 0
+        if not rows:
+            return QtCore.QModelIndex()
+        header = self.horizontalHeader()
+        column = next((header.logicalIndex(v) for v in range(header.count())
+                       if not header.isSectionHidden(header.logicalIndex(v))), 0)
+        return model.index(0 if action == cursor.MoveHome else rows - 1, column)
+
+
 def make_table(model: QtCore.QAbstractItemModel, *, stretch_last: bool = True,
                multi: bool = False) -> QtWidgets.QTableView:
     """A compact, row-selecting table view."""
-    view = QtWidgets.QTableView()
+    view = RowTableView()
     view.setModel(model)
     view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection if multi

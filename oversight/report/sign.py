@@ -61,6 +61,8 @@ from oversight.report.data import manifest_digest
 
 __all__ = [
     "MANIFEST_NAME",
+    "NONE",
+    "NOT_CHECKED",
     "SIGNATURE_FIELD",
     "ReportVerification",
     "SignerIdentity",
@@ -72,6 +74,12 @@ __all__ = [
 
 MANIFEST_NAME = "oversight-manifest.json"
 """Name of the embedded manifest; `verify_report` looks for exactly this name."""
+
+NONE = "none"
+"""What a verification line says for a value that is missing."""
+
+NOT_CHECKED = "not checked"
+"""What a verification line says for a check that could not run."""
 
 SIGNATURE_FIELD = "OversightSignature"
 """Name of the signature field `sign_pdf` creates."""
@@ -500,11 +508,80 @@ class ReportVerification:
         """Everything holds; trust counts only when trust roots were given."""
         return not self.problems
 
+    @property
+    def changed_after_signing(self) -> bool | None:
+        """Whether the file differs from what was signed, either way: the signed bytes
+        altered (``intact`` False) or content appended after the signature
+        (``modified_after_signing``). None when there was no signature to check."""
+        if self.intact is False or self.modified_after_signing is True:
+            return True
+        if self.intact is None or self.modified_after_signing is None:
+            return None
+        return False
+
+    def checks(self) -> list[tuple[str, str]]:
+        """The verification as (check, result) lines, in the one vocabulary the CLI and
+        the workstation both show as is: each question is asked once, so two lines can
+        never seem to contradict each other; a missing value is always "none", and a
+        check that could not run says "not checked"."""
+        s = self.signer
+
+        def said(value: Any) -> str:
+            return NONE if value is None or value == "" else str(value)
+
+        def when(value: str | None) -> str:  # "2026-11-30 12:58:16+00:00"
+            if not value:
+                return NONE
+            return re.sub(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?", r"\1 \2", value)
+
+        def answer(value: bool | None, yes: str = "yes", no: str = "no") -> str:
+            return NOT_CHECKED if value is None else (yes if value else no)
+
+        if self.intact is False:
+            changed = "yes: the signed bytes no longer match the signature"
+        elif self.modified_after_signing:
+            changed = (f"yes: content was added after signing (the signature covers the "
+                       f"{self.coverage})")
+        else:
+            changed = answer(self.changed_after_signing)
+        if self.intact is False:
+            value = NOT_CHECKED + " (the signed bytes were altered)"
+        else:
+            value = answer(self.valid, "verifies with the signer's certificate",
+                           "does not verify")
+        rows = [
+            ("Signature", "present" if self.signature_found else NONE),
+            ("Changed after signing", changed),
+            ("Signature value", value),
+            ("Signature covers", said(self.coverage)),
+            ("Profile", said(self.profile)),
+            ("Signed by", said((s.common_name or s.subject) if s else None)),
+            ("Issued by", said(s.issuer if s else None)),
+            ("Certificate valid until", when(s.valid_until if s else None)),
+            ("Certificate SHA-256", said(s.sha256 if s else None)),
+            ("Signing time (as claimed)", when(self.signing_time)),
+            ("Trusted time-stamp", when(self.timestamp) if self.timestamp_ok is not False
+             else f"{when(self.timestamp)} (does not verify)"),
+            ("Trust", self.trust),
+            ("Embedded manifest", "found" if self.manifest_found else NONE),
+            ("Manifest SHA-256", said(self.manifest_digest)),
+            ("Findings in the manifest", NONE if self.findings is None
+             else f"{self.findings:,}"),
+            ("Pages print the manifest digest", answer(
+                self.pages_show_digest if self.manifest_found else None)),
+            ("Pages print the findings count", answer(
+                self.pages_show_findings if self.manifest_found else None)),
+        ]
+        if self.signatures > 1:
+            rows.insert(1, ("Signatures", str(self.signatures)))
+        return rows
+
     def to_json(self) -> dict[str, Any]:
         s = self.signer
         return {
             "ok": self.ok, "file": self.file, "signature_found": self.signature_found,
             "signatures": self.signatures, "intact": self.intact, "valid": self.valid,
+            "changed_after_signing": self.changed_after_signing,
             "coverage": self.coverage, "modified_after_signing": self.modified_after_signing,
             "modification_level": self.modification_level, "profile": self.profile,
             "signer": None if s is None else s.common_name or s.subject,
@@ -520,6 +597,7 @@ class ReportVerification:
             "findings": self.findings, "pages_show_digest": self.pages_show_digest,
             "pages_show_findings": self.pages_show_findings,
             "problems": list(self.problems),
+            "checks": [{"check": c, "result": r} for c, r in self.checks()],
         }
 
 

@@ -13,8 +13,11 @@ from ui.prompts import (
     DismissDialog,
     ImportDialog,
     NoteDialog,
+    ReturnDialog,
+    decision_text,
     reason_label,
 )
+from ui.qt import QtWidgets
 
 
 def test_note_dialog_requires_text(qtbot: Any) -> None:
@@ -26,9 +29,26 @@ def test_note_dialog_requires_text(qtbot: Any) -> None:
     dialog.edit.setPlainText("Réponse attendue — <b>kept as written</b>")
     assert dialog.ok_button.isEnabled()
     assert dialog.text() == "Réponse attendue — <b>kept as written</b>"
-    optional = ApproveDialog(None, 2)
+    decision = {"finding_id": "AUT-01-12", "rule_id": "AUT-01", "severity": "critical",
+                "message": "interception with no warrant", "proposed": "confirmed",
+                "reason": None, "proposed_by": "ines.garcia",
+                "proposed_at": "2026-11-28T14:04:12.5+00:00",
+                "note": "No warrant <b>on file</b>."}
+    optional = ApproveDialog(None, [decision])
     qtbot.addWidget(optional)
     assert optional.ok_button.isEnabled() and optional.ok_button.text() == "Approve"
+    assert isinstance(optional.context, QtWidgets.QPlainTextEdit)
+    shown = optional.context.toPlainText()
+    assert shown.startswith("Confirm proposed by ines.garcia on 2026-11-28 14:04: AUT-01")
+    assert "Note by ines.garcia: No warrant <b>on file</b>." in shown
+    back = ReturnDialog(None, [dict(decision, proposed="dismissed", reason="data_error",
+                                    note=None)])
+    qtbot.addWidget(back)
+    assert not back.ok_button.isEnabled() and back.ok_button.text() == "Return"
+    assert "Dismiss (data error) proposed by ines.garcia" in decision_text(
+        dict(decision, proposed="dismissed", reason="data_error"))
+    back.edit.setPlainText("Which clock?")
+    assert back.ok_button.isEnabled()
 
 
 def test_dismiss_dialog_needs_a_reason_and_a_note(qtbot: Any) -> None:

@@ -57,14 +57,26 @@ class FakePrompts(Prompts):
     def import_options(self, parent: Any, path: Path) -> Any:
         return self._next("import_options", path)
 
-    def note(self, parent: Any, title: str, prompt: str, required: bool = True) -> str | None:
+    def note(self, parent: Any, title: str, prompt: str, required: bool = True,
+             ok_text: str = "OK", subject: str | None = None) -> str | None:
         return self._next("note", title)
 
-    def dismiss(self, parent: Any, count: int) -> tuple[str, str] | None:
+    def dismiss(self, parent: Any, count: int, subject: str | None = None
+                ) -> tuple[str, str] | None:
         return self._next("dismiss", count)
 
     def assign(self, parent: Any, users: list[str], current: str | None) -> str | None:
         return self._next("assign", users)
 
-    def approve(self, parent: Any, count: int) -> str | None:
-        return self._next("approve", count)
+    def escalate(self, parent: Any, count: int, recipient: str | None,
+                 subject: str | None = None) -> str | None:
+        return self._next("escalate", recipient)
+
+    def approve(self, parent: Any, decisions: Any) -> str | None:
+        return self._next("approve", [d["finding_id"] for d in decisions])
+
+    def return_decision(self, parent: Any, decisions: Any) -> str | None:
+        return self._next("return", [d["finding_id"] for d in decisions])
+
+    def text(self, parent: Any, title: str, label: str, value: str = "") -> str | None:
+        return self._next("text", (title, value))
