@@ -270,6 +270,27 @@ CREATE TABLE samples (
 INSERT INTO workspace_meta(key, value) VALUES ('four_eyes', 'critical')
 """
 
+# Signed, attributable events (issue 9): each user's public Ed25519 key, one seal (the
+# actor's signature over the chain head) per command, a digest of each finding's content
+# as detection last recorded it, and an index of the events that decide who may do what
+# (users, settings, workspace), which opening a workspace replays, and decisions by
+# their event (verify joins each decision row to its event). The events written
+# before this step are vouched for by one signed `workspace.upgrade` event (written by
+# the service layer when an admin first opens the workspace), not by this script.
+SEALS = """
+ALTER TABLE users ADD COLUMN public_key TEXT;
+ALTER TABLE findings ADD COLUMN content_digest TEXT;
+CREATE TABLE seals (
+    seq INTEGER PRIMARY KEY,
+    user TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
+CREATE INDEX audit_events_access ON audit_events(seq)
+    WHERE action LIKE 'user.%' OR action LIKE 'settings.%' OR action LIKE 'workspace.%';
+CREATE INDEX decisions_seq ON decisions(seq)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "workspace, users, audit trail, imports", V1),
     Migration(2, "criteria packs, detection runs and findings", V2),
@@ -280,6 +301,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # import twice as slow (bench/import_speed.py); the few look-ups by those ids scan.
     Migration(5, "drop the case and authorisation indexes of operations",
               "DROP INDEX operations_case; DROP INDEX operations_authorisation"),
+    # Numbered 6 in this branch; renumber on merge (the SQL does not depend on it).
+    Migration(6, "signed events: user keys, seals, finding content digests", SEALS),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
