@@ -5,6 +5,11 @@ encrypted (AES-256-GCM) under a key derived from their password with Argon2id. T
 slot's associated data binds it to the workspace, the user name and the KDF settings,
 so a slot cannot be moved to another user or weakened without failing to open. A
 SHA-256 checksum per slot tells a damaged slot apart from a wrong password.
+
+Since format version 2 a slot also holds the user's private Ed25519 signing seed: the
+encrypted plaintext is the database key followed by the 32-byte seed. Version 1 files
+(and version 2 slots written before the user had a signing key) hold the key alone; they
+still open, and give no seed.
 """
 
 from __future__ import annotations
@@ -33,12 +38,16 @@ __all__ = [
     "MIN_MEMORY_KIB",
     "KdfParams",
     "SlotFile",
+    "SlotKeys",
     "new_database_key",
 ]
 
 FORMAT = "oversight-keyslots"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this program reads: 1 (the database key alone), 2 (key and signing seed).
+READABLE_VERSIONS = (1, 2)
 KEY_BYTES = 32
+SEED_BYTES = 32
 #: Argon2id memory cost floor in KiB (64 MiB), per the security model.
 MIN_MEMORY_KIB = 64 * 1024
 
@@ -53,6 +62,17 @@ class KdfParams:
     """Memory in KiB; never below MIN_MEMORY_KIB."""
     parallelism: int = 4
     """Lanes."""
+
+
+@dataclass(frozen=True)
+class SlotKeys:
+    """What one user's slot unwraps."""
+
+    database_key: bytes
+    """The workspace's SQLCipher key (32 bytes)."""
+    signing_seed: bytes | None
+    """The user's private Ed25519 seed (32 bytes), or None for a slot written before
+    the user had a signing key."""
 
 
 def new_database_key() -> bytes:
@@ -127,10 +147,11 @@ class SlotFile:
             ) from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise SlotFileError(f"{path} is not an Oversight key-slot file.")
-        if doc.get("version") != FORMAT_VERSION:
+        if doc.get("version") not in READABLE_VERSIONS:
             raise SlotFileError(
                 f"The key-slot file {path} has version {doc.get('version')!r}; this program "
-                f"reads version {FORMAT_VERSION}. Use a newer version of Oversight Workstation."
+                f"reads versions {' and '.join(map(str, READABLE_VERSIONS))}. Use a newer "
+                "version of Oversight Workstation."
             )
         workspace_id = doc.get("workspace_id")
         slots = doc.get("slots")
@@ -150,6 +171,10 @@ class SlotFile:
 
     def unlock(self, user: str, password: str) -> bytes:
         """Return the database key from ``user``'s slot, or raise a clear error."""
+        return self.unlock_keys(user, password).database_key
+
+    def unlock_keys(self, user: str, password: str) -> SlotKeys:
+        """Return the database key and the signing seed (if the slot has one)."""
         slot = self._slots.get(user)
         if slot is None:
             raise UnknownUser(f"There is no user named {user!r} in this workspace.")
@@ -194,12 +219,12 @@ class SlotFile:
             )
         kek = _derive(password, salt, params)
         try:
-            key = AESGCM(kek).decrypt(nonce, wrapped, self._aad(user, body))
+            plain = AESGCM(kek).decrypt(nonce, wrapped, self._aad(user, body))
         except InvalidTag:
             raise WrongPassword(f"Wrong password for user {user!r}.") from None
-        if len(key) != KEY_BYTES:
+        if len(plain) not in (KEY_BYTES, KEY_BYTES + SEED_BYTES):
             raise SlotFileError(f"The key slot of user {user!r} holds a key of the wrong size.")
-        return key
+        return SlotKeys(plain[:KEY_BYTES], plain[KEY_BYTES:] or None)
 
     # -- writing -----------------------------------------------------------------------
 
@@ -214,14 +239,18 @@ class SlotFile:
         return _canonical(bound)
 
     def set_slot(
-        self, user: str, password: str, key: bytes, params: KdfParams | None = None
+        self, user: str, password: str, key: bytes, params: KdfParams | None = None,
+        *, signing_seed: bytes | None = None,
     ) -> None:
-        """Create or replace ``user``'s slot in memory; call save() to write the file."""
+        """Create or replace ``user``'s slot in memory; call save() to write the file.
+        ``signing_seed`` (the user's private Ed25519 seed) is wrapped with the key."""
         params = params or KdfParams()
         if params.memory_cost < MIN_MEMORY_KIB:
             raise ValueError("Argon2id memory cost below the 64 MiB floor")
         if len(key) != KEY_BYTES:
             raise ValueError("database key must be 32 bytes")
+        if signing_seed is not None and len(signing_seed) != SEED_BYTES:
+            raise ValueError("signing seed must be 32 bytes")
         salt = secrets.token_bytes(16)
         nonce = secrets.token_bytes(12)
         body: dict[str, Any] = {
@@ -237,7 +266,8 @@ class SlotFile:
             "workspace_id": self.workspace_id,  # what the slot was made for (see unlock)
         }
         kek = _derive(password, salt, params)
-        body["wrapped_key"] = _b64(AESGCM(kek).encrypt(nonce, key, self._aad(user, body)))
+        plain = key + (signing_seed or b"")
+        body["wrapped_key"] = _b64(AESGCM(kek).encrypt(nonce, plain, self._aad(user, body)))
         body["checksum"] = hashlib.sha256(_canonical(body)).hexdigest()
         self._slots[user] = body
 

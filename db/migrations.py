@@ -336,6 +336,28 @@ def _drop_unique_sha256(conn: Connection) -> None:
         conn.execute(sql)
 
 
+# -- 7: signed, attributable events ---------------------------------------------------------
+# Signed, attributable events (issue 9): each user's public Ed25519 key, one seal (the
+# actor's signature over the chain head) per command, a digest of each finding's content
+# as detection last recorded it, and an index of the events that decide who may do what
+# (users, settings, workspace), which opening a workspace replays, and decisions by
+# their event (verify joins each decision row to its event). The events written
+# before this step are vouched for by one signed `workspace.upgrade` event (written by
+# the service layer when an admin first opens the workspace), not by this script.
+SEALS = """
+ALTER TABLE users ADD COLUMN public_key TEXT;
+ALTER TABLE findings ADD COLUMN content_digest TEXT;
+CREATE TABLE seals (
+    seq INTEGER PRIMARY KEY,
+    user TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
+CREATE INDEX audit_events_access ON audit_events(seq)
+    WHERE action LIKE 'user.%' OR action LIKE 'settings.%' OR action LIKE 'workspace.%';
+CREATE INDEX decisions_seq ON decisions(seq)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "workspace, users, audit trail, imports", V1),
     Migration(2, "criteria packs, detection runs and findings", V2),
@@ -348,6 +370,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               "DROP INDEX operations_case; DROP INDEX operations_authorisation"),
     Migration(6, "retractable batches: live views, one live batch per file", V6,
               run=_drop_unique_sha256, foreign_keys_off=True),
+    Migration(7, "signed events: user keys, seals, finding content digests", SEALS),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

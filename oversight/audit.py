@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from db.store import Connection
@@ -20,6 +21,7 @@ __all__ = ["GENESIS", "AuditEvent", "ChainReport", "append", "append_many", "eve
            "verify_chain"]
 
 GENESIS = "0" * 64
+_string = encode_basestring  # a str as a JSON string literal, non-ASCII kept
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,11 @@ def canonical_json(obj: Any) -> str:
 
 
 def event_hash(seq: int, ts: str, user: str, action: str, payload: str, prev_hash: str) -> str:
-    material = json.dumps(
-        [seq, ts, user, action, payload, prev_hash], separators=(",", ":"), ensure_ascii=False
-    )
+    # The compact JSON array [seq, ts, user, action, payload, prev_hash] (UTF-8, no ASCII
+    # escaping), written out by hand with json's own string encoder: the same bytes as
+    # json.dumps, at a third of its cost (verify hashes every event).
+    material = (f"[{int(seq)},{_string(ts)},{_string(user)},{_string(action)},"
+                f"{_string(payload)},{_string(prev_hash)}]")
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
@@ -87,15 +91,19 @@ def append(conn: Connection, user: str, action: str, payload: dict[str, Any]) ->
     return AuditEvent(seq, ts, user, action, json.loads(body), prev_hash, digest)
 
 
-def append_many(conn: Connection, user: str, items: list[tuple[str, dict[str, Any]]]
-                ) -> list[AuditEvent]:
-    """Append several events in order with one head lookup and one insert (bulk work)."""
+def append_many(conn: Connection, user: str, items: list[tuple[str, dict[str, Any]]],
+                ts: str | None = None) -> list[AuditEvent]:
+    """Append several events in order with one head lookup and one insert (bulk work).
+
+    ``ts`` gives every event the time the caller also wrote into the rows the events
+    record (a decision's time), so the chain can vouch for those copies."""
     prev_seq, prev_hash = head(conn)
     rows = []
     events = []
+    fixed = ts
     for action, payload in items:
         prev_seq += 1
-        ts = datetime.now(UTC).isoformat(timespec="microseconds")
+        ts = fixed or datetime.now(UTC).isoformat(timespec="microseconds")
         body = canonical_json(payload)
         digest = event_hash(prev_seq, ts, user, action, body, prev_hash)
         rows.append((prev_seq, ts, user, action, body, prev_hash, digest))
@@ -112,10 +120,18 @@ def append_many(conn: Connection, user: str, items: list[tuple[str, dict[str, An
     return events
 
 
+ChainRow = tuple[int, str, str, str, str, str, str]
+"""(seq, ts, user, action, payload, prev_hash, hash) as stored."""
+
+
 def verify_chain(
-    conn: Connection, tick: Callable[[int], None] | None = None
+    conn: Connection, tick: Callable[[int], None] | None = None,
+    visit: Callable[[list[ChainRow]], None] | None = None,
 ) -> ChainReport:
-    """Recompute every hash in order; name the first event that does not match."""
+    """Recompute every hash in order; name the first event that does not match.
+
+    ``visit`` receives the rows in order, in batches, once they have been checked (so a
+    second reader, the accountability replay, needs no second pass over the table)."""
     expected_seq = 1
     prev = GENESIS
     count = 0
@@ -141,6 +157,8 @@ def verify_chain(
             prev = digest
             expected_seq += 1
             count += 1
+        if visit is not None:
+            visit(rows)
         if tick is not None:
             tick(count)
     stored = conn.execute("SELECT value FROM workspace_meta WHERE key = 'audit_head'").fetchone()

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -107,7 +108,12 @@ def credentials() -> tuple[str, str]:
 
 def open_ws(folder: Path, **kwargs: Any) -> Workspace:
     user, password = credentials()
-    return Workspace.open(folder, user, password, **kwargs)
+    ws = Workspace.open(folder, user, password, **kwargs)
+    if ws.read_only_reason is not None:
+        # A divergence from the audit chain (or a workspace awaiting its upgrade): say
+        # so on every command; every write then fails with the same sentence.
+        click.echo(f"warning: {ws.read_only_reason}", err=True)
+    return ws
 
 
 @contextmanager
@@ -397,21 +403,47 @@ def records(workspace: Path, kind: str, where: tuple[str, ...], limit: int,
 
 @main.command()
 @workspace_arg
+@click.option("--against", "reports", multiple=True, type=click.Path(path_type=Path),
+              metavar="REPORT.pdf", help="A signed report of this workspace: check that the "
+              "audit trail still holds the head it records. Repeat for several.")
 @json_option
-def verify(workspace: Path, as_json: bool) -> None:
-    """Check cipher integrity, import digests and the audit chain (exit 1 on problems)."""
+def verify(workspace: Path, reports: tuple[Path, ...], as_json: bool) -> None:
+    """Check cipher integrity, import digests, the audit chain, its seals and every row
+    it vouches for (exit 1 on problems)."""
+    from oversight.anchors import check_against
+
+    for pdf in reports:
+        if not pdf.is_file():
+            raise UsageError(f"{pdf}: no such report file.")
     with open_ws(workspace) as ws, progress_bar("verify") as tick:
         report = verify_workspace(ws.conn, tick)
+        anchors = [check_against(ws.conn, ws.workspace_id, pdf) for pdf in reports]
+    for anchor in anchors:
+        report.problems.extend(anchor.problems)
+    report.ok = not report.problems
     if as_json:
-        _emit_json(report.to_json())
+        doc = report.to_json()
+        if reports:
+            doc["against"] = [a.to_json() for a in anchors]
+        _emit_json(doc)
     else:
         chain = report.chain
         if chain is not None:
             out.print(f"Audit trail: {chain.events} events, head {chain.head_seq} "
                       f"{chain.head_hash}")
+        signed = report.accountability
+        if signed is not None:
+            out.print(f"Seals: {signed['seals']}, covering {signed['signed_events']} "
+                      "events.")
+            if signed["statement"]:
+                out.print(signed["statement"], markup=False)
+        for anchor in anchors:
+            if anchor.ok:
+                out.print(f"Report {Path(anchor.report).name}: the audit trail still holds "
+                          f"its head, event {anchor.seq} {anchor.hash}.", markup=False)
         out.print(f"Batches checked: {report.batches_checked}")
         for p in report.problems:
-            out.print(f"[red]PROBLEM[/] {p}")
+            out.print(f"[red]PROBLEM[/] {escape(p)}")
         out.print("OK: the workspace is intact." if report.ok else
                   f"{len(report.problems)} problem(s) found.")
     if not report.ok:
@@ -797,6 +829,22 @@ def escalation_to_cmd(workspace: Path, recipient: str | None, clear: bool) -> No
         current = triage.escalation_to(ws)
     out.print(f"Escalations go to: {current}." if current else
               "No escalation recipient is set.", markup=False)
+
+
+@main.command("auto-lock")
+@workspace_arg
+@click.argument("minutes", required=False, type=int)
+def auto_lock_cmd(workspace: Path, minutes: int | None) -> None:
+    """Show or set (admins) how many idle minutes the workstation waits before it locks
+    itself; a user's own preference can only be shorter."""
+    from oversight.settings import auto_lock_minutes, set_auto_lock_minutes
+
+    with open_ws(workspace) as ws:
+        if minutes is not None:
+            set_auto_lock_minutes(ws, minutes)
+        current = auto_lock_minutes(ws)
+    out.print("Auto-lock: " + (f"after {current} idle minutes." if current is not None
+                               else "not set for this workspace (each user's preference)."))
 
 
 # -- reports ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db.store import Connection, DbError
-from oversight import audit
+from oversight import audit, chainstate
 from oversight.records import Kind, storage_columns
 from oversight.retraction import retractions_in_chain
 
@@ -69,6 +69,8 @@ class VerifyReport:
     chain: audit.ChainReport | None = None
     batches_checked: int = 0
     problems: list[str] = field(default_factory=list)
+    accountability: dict[str, Any] | None = None
+    """Seals checked, signed and legacy events, the upgrade (see chainstate.summary)."""
 
     def to_json(self) -> dict[str, Any]:
         chain = self.chain
@@ -84,6 +86,7 @@ class VerifyReport:
                 "first_bad_seq": chain.first_bad_seq,
                 "problem": chain.problem,
             },
+            "accountability": self.accountability,
             "problems": list(self.problems),
         }
 
@@ -146,9 +149,18 @@ def _verify(conn: Connection, report: VerifyReport,
         report.problems.append(f"The database pages fail the integrity check: {detail}")
     total_events = int(conn.execute("SELECT count(*) FROM audit_events").fetchone()[0])
     tick(0, total_events, "audit trail")
-    report.chain = audit.verify_chain(conn, lambda n: tick(n, total_events, "audit trail"))
-    if not report.chain.ok:
-        report.problems.append(f"Audit trail: {report.chain.problem}")
+    with chainstate.paused_gc():
+        checker = chainstate.Checker(conn) if chainstate.has_seals(conn) else None
+        report.chain = audit.verify_chain(conn, lambda n: tick(n, total_events, "audit trail"),
+                                          visit=None if checker is None else checker.visit)
+        if not report.chain.ok:
+            report.problems.append(f"Audit trail: {report.chain.problem}")
+        elif checker is not None:
+            # Who did what, with which right, and every row that records it, re-derived
+            # from the chain and its seals (oversight/accountability.py).
+            derived = checker.finish()
+            report.problems.extend(checker.lines())
+            report.accountability = chainstate.summary(derived)
     events = _import_events(conn)
     batches = conn.execute(
         "SELECT batch_id, kind, file_name, sha256, rows_imported, rows_digest, columns"
@@ -193,46 +205,12 @@ def _verify(conn: Connection, report: VerifyReport,
             report.problems.append(
                 f"{orphans} {kind.value} row(s) belong to no import batch (added outside "
                 "an import).")
-    _check_triage(conn, report)
     _check_retractions(conn, report)
     recorded = {int(b) for b in events}
     for missing in sorted(recorded - {int(b[0]) for b in batches}):
         report.problems.append(
             f"Batch {missing} is recorded in the audit trail but is missing from the workspace."
         )
-
-
-def _check_triage(conn: Connection, report: VerifyReport) -> None:
-    """Notes and finding statuses must be what the audit chain says they are."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'finding_notes'").fetchone():
-        return
-    expected_notes: dict[int, tuple[str, str, str]] = {}
-    expected_status: dict[str, str] = {}
-    for user, action, payload in conn.execute(
-            "SELECT user, action, payload FROM audit_events WHERE action IN"
-            " ('finding.mark', 'finding.approve', 'finding.return', 'finding.note')"
-            " ORDER BY seq"):
-        try:
-            data = json.loads(payload)
-        except ValueError:
-            continue
-        if data.get("note_id") is not None:
-            expected_notes[int(data["note_id"])] = (data["finding_id"], user, data["note"])
-        if action != "finding.note":
-            expected_status[data["finding_id"]] = data["to"]
-    actual = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
-        "SELECT note_id, finding_id, user, text FROM finding_notes")}
-    for note_id in sorted(set(actual) | set(expected_notes)):
-        if actual.get(note_id) != expected_notes.get(note_id):
-            what = "is missing" if note_id not in actual else (
-                "is not in the audit trail" if note_id not in expected_notes
-                else "differs from what the audit trail recorded")
-            report.problems.append(f"Note {note_id} {what}.")
-    for fid, status in conn.execute("SELECT finding_id, status FROM findings"):
-        if status != expected_status.get(fid, "open"):
-            report.problems.append(
-                f"Finding {fid} is {status} but its decisions in the audit trail leave it "
-                f"{expected_status.get(fid, 'open')}.")
 
 
 def _check_retractions(conn: Connection, report: VerifyReport) -> None:

@@ -21,7 +21,8 @@ from functools import lru_cache
 from typing import Any
 
 from oversight import audit, queries
-from oversight.criteria.pack import SEVERITIES, Pack, parse_pack
+from oversight.accountability import needs_second
+from oversight.criteria.pack import Pack, parse_pack
 from oversight.errors import PermissionDenied, UsageError
 from oversight.findings import list_findings
 from oversight.records import Kind
@@ -124,10 +125,7 @@ def set_escalation_to(ws: Workspace, recipient: str | None) -> None:
 
 
 def _needs_second(policy: FourEyes, severity: str) -> bool:
-    if policy is FourEyes.OFF:
-        return False
-    floor = "critical" if policy is FourEyes.CRITICAL else "high"
-    return SEVERITIES.index(severity) >= SEVERITIES.index(floor)
+    return needs_second(policy.value, severity)  # the rule verify applies to the chain
 
 
 def _load(ws: Workspace, finding_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -286,9 +284,11 @@ def return_decision(ws: Workspace, finding_ids: Sequence[str], note: str) -> Mar
                 "finding_id": fid, "from": "pending_approval", "to": "in_review",
                 "returned": returned, "proposed_by": cur["pending_by"],
                 "note_id": note_id, "note": text}))
+            # Keys sorted, as verify rebuilds the row from the event (oversight.chainstate).
             decisions.append((fid, now, ws.user, "return", "pending_approval", "in_review",
-                              None, note_id, json.dumps({"returned": returned,
-                                                         "proposed_by": cur["pending_by"]})))
+                              None, note_id, json.dumps({"proposed_by": cur["pending_by"],
+                                                         "returned": returned},
+                                                        sort_keys=True)))
             result.changed.append(fid)
         _record(ws, conn, events, decisions)
     return result
@@ -377,7 +377,10 @@ def _insert_note(conn: Any, fid: str, user: str, ts: str, text: str,
 
 def _record(ws: Workspace, conn: Any, events: list[tuple[str, dict[str, Any]]],
             decisions: list[tuple[Any, ...]]) -> None:
-    appended = audit.append_many(conn, ws.user, events)
+    # The events carry the decision's time, so the chain vouches for its copies (the
+    # decision rows, the notes, the finding's decided_at).
+    appended = audit.append_many(conn, ws.user, events, ts=decisions[0][1] if decisions
+                                 else None)
     conn.executemany(
         "INSERT INTO decisions(finding_id, seq, ts, user, action, from_status, to_status,"
         " reason, note_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

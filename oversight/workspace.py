@@ -11,11 +11,9 @@ import os
 import shutil
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,14 +21,17 @@ from typing import Any
 from db import migrations, store
 from db.errors import NotAWorkspace, StoreError, UnknownUser
 from db.keyslots import KdfParams, SlotFile, new_database_key
-from oversight import audit
+from oversight import audit, chainstate
 from oversight.errors import (
     AuthenticationError,
+    OversightError,
     PermissionDenied,
     StorageError,
     UsageError,
     from_store,
 )
+from oversight.roles import GRANTS, WHY, Permission, Role
+from oversight.seals import Signer, new_seed, signer_from_seed
 
 __all__ = [
     "DB_NAME",
@@ -45,49 +46,6 @@ __all__ = [
 DB_NAME = "workspace.db"
 SLOTS_NAME = "keyslots.json"
 MIN_PASSWORD_LENGTH = 8
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    INSPECTOR = "inspector"
-    AUDITOR = "auditor"
-    VIEWER = "viewer"
-
-
-class Permission(StrEnum):
-    READ = "read"
-    IMPORT = "import"
-    DETECT = "detect"
-    TRIAGE = "triage"
-    APPROVE = "approve"
-    ASSIGN = "assign"
-    REPORT = "report"
-    MANAGE_USERS = "manage users"
-    CONFIGURE = "configure"
-
-
-_GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT,
-                           Permission.ASSIGN, Permission.MANAGE_USERS, Permission.CONFIGURE}),
-    Role.INSPECTOR: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT,
-                               Permission.TRIAGE, Permission.ASSIGN}),
-    Role.AUDITOR: frozenset({Permission.READ, Permission.IMPORT, Permission.DETECT,
-                             Permission.TRIAGE, Permission.ASSIGN, Permission.APPROVE,
-                             Permission.REPORT}),
-    Role.VIEWER: frozenset({Permission.READ}),
-}
-
-_WHY: dict[Permission, str] = {
-    Permission.READ: "read this workspace",
-    Permission.IMPORT: "import files",
-    Permission.DETECT: "run detection",
-    Permission.TRIAGE: "mark findings or add notes",
-    Permission.APPROVE: "approve decisions (four-eyes)",
-    Permission.ASSIGN: "assign findings",
-    Permission.REPORT: "write reports",
-    Permission.CONFIGURE: "change workspace settings",
-    Permission.MANAGE_USERS: "manage users",
-}
 
 
 @dataclass(frozen=True)
@@ -112,10 +70,6 @@ def service_errors(db_path: Path | None = None) -> Iterator[None]:
         if known is None:
             raise
         raise from_store(known) from exc
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def check_user_name(name: str) -> str:
@@ -154,6 +108,10 @@ class Workspace:
         user: str,
         role: Role,
         read_only: bool,
+        *,
+        signer: Signer | None = None,
+        divergence: str | None = None,
+        read_only_reason: str | None = None,
     ) -> None:
         self.folder = folder
         self.conn = conn
@@ -161,7 +119,15 @@ class Workspace:
         self._key = key
         self.user = user
         self.role = role
-        self.read_only = read_only
+        self.read_only = read_only or read_only_reason is not None
+        self._signer = signer
+        self.divergence = divergence
+        """The first way the tables disagree with the audit chain, found on opening
+        (a sentence), or None. A divergent workspace opens read-only."""
+        self.read_only_reason = read_only_reason
+        """Why this session may not write although the user asked to (a divergence, or a
+        workspace awaiting its upgrade to signed events), or None."""
+        self._after_seal: list[Callable[[], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -202,26 +168,32 @@ class Workspace:
                 conn = store.connect(db_path, key)
                 try:
                     migrations.migrate(conn, db_path)
+                    seed = new_seed()
+                    signer = signer_from_seed(seed)
                     with store.transaction(conn, db_path):
-                        now = _now()
-                        conn.executemany(
-                            "INSERT INTO workspace_meta(key, value) VALUES (?, ?)",
-                            [("workspace_id", workspace_id), ("created_at", now),
-                             ("created_by", admin)],
-                        )
-                        conn.execute(
-                            "INSERT INTO users(name, role, active, created_at, created_by)"
-                            " VALUES (?, 'admin', 1, ?, NULL)",
-                            (admin, now),
-                        )
-                        audit.append(conn, admin, "workspace.create", {
+                        # The root of the chain: the first admin and the public key
+                        # whose seal vouches for this very command.
+                        created = audit.append(conn, admin, "workspace.create", {
                             "workspace_id": workspace_id,
                             "admin": admin,
                             "schema_version": migrations.SCHEMA_VERSION,
+                            "public_key": signer.public_key,
                         })
-                        audit.append(conn, admin, "user.add", {"name": admin, "role": "admin"})
+                        conn.executemany(
+                            "INSERT INTO workspace_meta(key, value) VALUES (?, ?)",
+                            [("workspace_id", workspace_id), ("created_at", created.ts),
+                             ("created_by", admin)],
+                        )
+                        conn.execute(
+                            "INSERT INTO users(name, role, active, created_at, created_by,"
+                            " public_key) VALUES (?, 'admin', 1, ?, NULL, ?)",
+                            (admin, created.ts, signer.public_key),
+                        )
+                        audit.append(conn, admin, "user.add", {
+                            "name": admin, "role": "admin", "public_key": signer.public_key})
+                        chainstate.seal_command(conn, workspace_id, admin, signer, 0)
                     slots = SlotFile(folder / SLOTS_NAME, workspace_id, {})
-                    slots.set_slot(admin, password, key, kdf)
+                    slots.set_slot(admin, password, key, kdf, signing_seed=seed)
                     slots.save()
                 except BaseException:
                     conn.close()
@@ -238,7 +210,7 @@ class Workspace:
                     else:
                         target.unlink(missing_ok=True)
             raise
-        return cls(folder, conn, slots, key, admin, Role.ADMIN, read_only=False)
+        return cls(folder, conn, slots, key, admin, Role.ADMIN, read_only=False, signer=signer)
 
     @classmethod
     def open(
@@ -269,7 +241,8 @@ class Workspace:
                 )
             slots = SlotFile.load(folder / SLOTS_NAME)
             name = unicodedata.normalize("NFC", user.strip())
-            key = slots.unlock(name, password)
+            keys = slots.unlock_keys(name, password)
+            key = keys.database_key
             conn = store.connect(db_path, key, read_only=read_only, busy_timeout_ms=busy_timeout_ms)
             try:
                 version = migrations.schema_version(conn)
@@ -285,6 +258,7 @@ class Workspace:
                 meta = conn.execute(
                     "SELECT value FROM workspace_meta WHERE key = 'workspace_id'"
                 ).fetchone()
+                access = chainstate.access_state(conn)
             except BaseException:
                 conn.close()
                 raise
@@ -294,10 +268,136 @@ class Workspace:
                 f"The key-slot file in {folder} belongs to a different workspace than its "
                 "database."
             )
-        if row is None or not row[1]:
+        try:
+            ws = cls._admit(folder, conn, slots, key, name, row, access, keys.signing_seed,
+                            read_only)
+            with service_errors(db_path):
+                ws._start_signing(password, keys.signing_seed, access)
+        except BaseException:
             conn.close()
+            raise
+        return ws
+
+    @classmethod
+    def _admit(cls, folder: Path, conn: store.Connection, slots: SlotFile, key: bytes,
+               name: str, row: Any, access: chainstate.Access, seed: bytes | None,
+               read_only: bool) -> Workspace:
+        """Who the user is according to the audit chain, and whether they may write."""
+        derived = access.derived
+        held = derived.users.get(name)
+        divergence = access.divergence
+        if held is None and derived.users:
+            if row is not None and row[1]:
+                raise AuthenticationError(
+                    f"User {name!r} is in the users table, but no event of the audit trail "
+                    "adds them: the workspace was edited outside Oversight (an admin can run "
+                    "`oversight verify`).")
             raise AuthenticationError(f"User {name!r} has been removed from this workspace.")
-        return cls(folder, conn, slots, key, name, Role(row[0]), read_only)
+        if held is not None and not held.active:
+            raise AuthenticationError(f"User {name!r} has been removed from this workspace.")
+        if held is None:  # the chain itself is damaged: read-only, as the table says
+            if row is None or not row[1]:
+                raise AuthenticationError(
+                    f"User {name!r} has been removed from this workspace.")
+            role = Role(row[0])
+        else:
+            role = held.role
+        signer = signer_from_seed(seed) if seed is not None else None
+        if divergence is None and held is not None and held.key is not None and (
+                signer is None or signer.public_key != held.key):
+            divergence = (f"The signing key in the key slot of {name} is not the one the "
+                          f"audit trail gives them (event {held.key_seq}); an admin must "
+                          "reset their password.")
+        elif divergence is None and held is not None and held.key is None \
+                and signer is not None:
+            divergence = (f"The key slot of {name} holds a signing key, but the audit trail "
+                          "gives them none: the trail may have been rewritten.")
+        reason = None
+        if divergence is not None:
+            reason = (f"{divergence} Until that is resolved the workspace opens read-only "
+                      "(`oversight verify` lists what differs).")
+        elif access.awaiting_upgrade and (read_only or role is not Role.ADMIN):
+            reason = ("This workspace was written before audit events were signed; an admin "
+                      "must open it once with write access to vouch for its history. Until "
+                      "then it opens read-only.")
+        elif held is not None and held.key is None and not held.pending \
+                and not access.awaiting_upgrade:
+            reason = (f"User {name!r} holds no signing key in this workspace; an admin must "
+                      "reset their password.")
+        if read_only and divergence is None:
+            reason = None  # asked for: the usual sentence
+        return cls(folder, conn, slots, key, name, role, read_only, signer=signer,
+                   divergence=divergence, read_only_reason=reason)
+
+    def _start_signing(self, password: str, seed: bytes | None,
+                       access: chainstate.Access) -> None:
+        """The first write-enabled sign-in after the upgrade gives the user a key; an
+        admin's first one upgrades a workspace written before signing."""
+        if self.read_only:
+            return
+        if access.awaiting_upgrade:
+            self._upgrade(password)
+            return
+        held = access.derived.users.get(self.user)
+        if held is not None and held.pending and held.key is None and seed is None:
+            self._enrol(password)
+
+    def _enrol(self, password: str) -> None:
+        seed = new_seed()
+        self._signer = signer_from_seed(seed)
+        try:
+            with self.write() as conn:
+                if chainstate.access_event(conn, "user.enrol", self.user):
+                    raise _Raced("This user enrolled in another session just now")
+                self.record("user.enrol", {"name": self.user,
+                                           "public_key": self._signer.public_key})
+                conn.execute("UPDATE users SET public_key = ? WHERE name = ?",
+                             (self._signer.public_key, self.user))
+                self._save_slot(self.user, password, seed)
+        except _Raced as why:
+            self._raced(why)
+        except BaseException:
+            self._signer = None
+            raise
+
+    def _raced(self, why: OversightError) -> None:
+        self._signer = None
+        self.read_only = True
+        self.read_only_reason = f"{why.message}; open the workspace again to work in it."
+
+    def _upgrade(self, password: str) -> None:
+        """Vouch, as this admin, for the events written before signing existed."""
+        seed = new_seed()
+        signer = signer_from_seed(seed)
+        self._signer = signer
+        try:
+            with self.write() as conn:
+                if chainstate.access_event(conn, "workspace.upgrade"):
+                    raise _Raced("Another admin upgraded this workspace just now")
+                problems = chainstate.legacy_problems(conn)
+                if problems:
+                    raise _NotUpgraded(problems[0])
+                findings = chainstate.finding_digests(conn)
+                payload = chainstate.upgrade_payload(conn, self.user, signer.public_key,
+                                                     findings, migrations.SCHEMA_VERSION)
+                conn.executemany("UPDATE findings SET content_digest = ? WHERE finding_id = ?",
+                                 [(v[3], fid) for fid, v in findings.items()])
+                conn.execute("UPDATE users SET public_key = ? WHERE name = ?",
+                             (signer.public_key, self.user))
+                self.record("workspace.upgrade", payload)
+                self._save_slot(self.user, password, seed)
+        except _Raced as why:
+            self._raced(why)
+        except _NotUpgraded as why:
+            self._signer = None
+            self.divergence = why.message
+            self.read_only = True
+            self.read_only_reason = (
+                f"This workspace was written before audit events were signed, and it cannot "
+                f"be upgraded: {why.message} It opens read-only.")
+        except BaseException:
+            self._signer = None
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -317,24 +417,47 @@ class Workspace:
     # -- permissions and transactions ---------------------------------------------------
 
     def can(self, permission: Permission) -> bool:
-        return permission in _GRANTS[self.role]
+        if self.read_only_reason is not None and permission is not Permission.READ:
+            return False
+        return permission in GRANTS[self.role]
 
     def require(self, permission: Permission) -> None:
+        if self.read_only_reason is not None and permission is not Permission.READ:
+            raise PermissionDenied(self.read_only_reason)
         if not self.can(permission):
             raise PermissionDenied(
                 f"User {self.user!r} has the {self.role.value} role, which may not "
-                f"{_WHY[permission]}."
+                f"{WHY[permission]}."
             )
 
     @contextmanager
     def write(self) -> Iterator[store.Connection]:
-        """A write transaction with store errors mapped to sentences."""
+        """A write transaction with store errors mapped to sentences.
+
+        The events the transaction appends are sealed before it commits: the acting
+        user's signature over the new head, in the same transaction, so a command's
+        events are never left unsealed."""
         if self.read_only:
-            raise StorageError(
-                f"The workspace {self.folder} is open read-only; nothing can be changed."
-            )
-        with service_errors(self.db_path), store.transaction(self.conn, self.db_path) as conn:
-            yield conn
+            raise StorageError(self.read_only_reason or (
+                f"The workspace {self.folder} is open read-only; nothing can be changed."))
+        self._after_seal = []
+        try:
+            with service_errors(self.db_path), \
+                    store.transaction(self.conn, self.db_path) as conn:
+                start = audit.head(conn)[0]
+                yield conn
+                self._seal(conn, start)
+                for step in self._after_seal:
+                    step()
+        finally:
+            self._after_seal = []
+
+    def _seal(self, conn: store.Connection, start: int) -> None:
+        if self._signer is not None:
+            chainstate.seal_command(conn, self.workspace_id, self.user, self._signer, start)
+        elif audit.head(conn)[0] != start:
+            raise StorageError(f"User {self.user!r} holds no signing key, so nothing they "
+                               "do can be recorded; an admin must reset their password.")
 
     def record(self, action: str, payload: dict[str, Any]) -> audit.AuditEvent:
         """Append an audit event by the acting user (inside write())."""
@@ -358,21 +481,24 @@ class Workspace:
         ).fetchone()
         if existing is not None and existing[0]:
             raise UsageError(f"A user named {name!r} already exists.")
-        now = _now()
+        seed = new_seed()
+        public_key = signer_from_seed(seed).public_key
         with self.write() as conn:
+            added = self.record("user.add", {"name": name, "role": role.value,
+                                             "public_key": public_key})
             if existing is None:
                 conn.execute(
-                    "INSERT INTO users(name, role, active, created_at, created_by)"
-                    " VALUES (?, ?, 1, ?, ?)",
-                    (name, role.value, now, self.user),
+                    "INSERT INTO users(name, role, active, created_at, created_by, public_key)"
+                    " VALUES (?, ?, 1, ?, ?, ?)",
+                    (name, role.value, added.ts, self.user, public_key),
                 )
             else:
                 conn.execute(
-                    "UPDATE users SET role = ?, active = 1 WHERE name = ?", (role.value, name)
+                    "UPDATE users SET role = ?, active = 1, public_key = ? WHERE name = ?",
+                    (role.value, public_key, name)
                 )
-            self.record("user.add", {"name": name, "role": role.value})
-            self._save_slot(name, password)
-        return UserInfo(name, role, True, now, self.user)
+            self._save_slot(name, password, seed)
+        return UserInfo(name, role, True, added.ts, self.user)
 
     def remove_user(self, name: str) -> None:
         self.require(Permission.MANAGE_USERS)
@@ -392,43 +518,73 @@ class Workspace:
             # The row stays (inactive) so earlier actions remain attributed.
             conn.execute("UPDATE users SET active = 0 WHERE name = ?", (name,))
             self.record("user.remove", {"name": name})
-            with suppress(UnknownUser):
-                self._slots.remove_slot(name)
-            self._slots.save()
+
+            def drop_slot() -> None:
+                with suppress(UnknownUser):
+                    self._slots.remove_slot(name)
+                self._write_slots()
+            self._after_seal.append(drop_slot)
 
     def change_password(self, new_password: str) -> None:
-        """Change the acting user's own password: rewrites only their slot."""
+        """Change the acting user's own password: rewrites only their slot, with a new
+        signing key (so whoever set the old password, an admin, no longer holds it)."""
         self.require(Permission.READ)
         check_password(new_password)
-        with self.write():
-            self.record("user.passwd", {"name": self.user})
-            self._save_slot(self.user, new_password)
+        seed = new_seed()
+        signer = signer_from_seed(seed)
+        with self.write() as conn:  # sealed with the key held until now
+            self.record("user.passwd", {"name": self.user, "public_key": signer.public_key})
+            conn.execute("UPDATE users SET public_key = ? WHERE name = ?",
+                         (signer.public_key, self.user))
+            self._save_slot(self.user, new_password, seed)
+        self._signer = signer
 
     def reset_password(self, name: str, new_password: str) -> None:
-        """An admin sets another user's password (e.g. after a forgotten one)."""
+        """An admin sets another user's password (e.g. after a forgotten one), with a new
+        signing key for them."""
         self.require(Permission.MANAGE_USERS)
         name = check_user_name(name)
         check_password(new_password)
         row = self.conn.execute("SELECT active FROM users WHERE name = ?", (name,)).fetchone()
         if row is None or not row[0]:
             raise UsageError(f"There is no user named {name!r} in this workspace.")
-        with self.write():
-            self.record("user.reset_password", {"name": name})
-            self._save_slot(name, new_password)
+        seed = new_seed()
+        public_key = signer_from_seed(seed).public_key
+        with self.write() as conn:
+            self.record("user.reset_password", {"name": name, "public_key": public_key})
+            conn.execute("UPDATE users SET public_key = ? WHERE name = ?", (public_key, name))
+            self._save_slot(name, new_password, seed)
 
-    def _save_slot(self, name: str, password: str) -> None:
-        # Called last inside the transaction: if writing the slot file fails, the
-        # database change rolls back with it.
+    def _save_slot(self, name: str, password: str, seed: bytes) -> None:
+        """Rewrite ``name``'s slot (with their signing seed) as the last step of the
+        current write(), after its seal: if writing the slot file fails, the database
+        change rolls back with it."""
+        def save() -> None:
+            self._slots.set_slot(name, password, self._key, signing_seed=seed)
+            self._write_slots()
+        self._after_seal.append(save)
+
+    def _write_slots(self) -> None:
         try:
-            self._slots.set_slot(name, password, self._key)
             self._slots.save()
         except OSError as exc:
+            # What is in memory must stay what is on disk: the change rolls back.
+            with suppress(StoreError):
+                self._slots = SlotFile.load(self._slots.path)
             raise StorageError(
-                f"The key-slot file {self._slots.path} could not be written: {exc.strerror}."
-            ) from exc
+                f"The key-slot file {self._slots.path} could not be written: "
+                f"{exc.strerror}.") from exc
 
     def meta(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT key, value FROM workspace_meta").fetchall())
+
+
+class _Raced(OversightError):
+    """Another session enrolled or upgraded between opening and writing."""
+
+
+class _NotUpgraded(OversightError):
+    """The events before signing disagree with the tables: nobody vouches for them."""
 
 
 def is_workspace(folder: Path) -> bool:

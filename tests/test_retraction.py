@@ -293,6 +293,10 @@ def test_the_migration_upgrades_a_schema_5_workspace(tmp_path: Path) -> None:
         after = c.execute("SELECT * FROM batches ORDER BY batch_id").fetchall()
         assert [tuple(r[:width]) for r in after] == [tuple(r) for r in batches_before]
         assert all(r[width:] == (None, None, None) for r in after)  # none retracted
+        # Opening as an admin also signs the older history: one workspace.upgrade event.
+        counts_before["audit_events"] += 1
+        assert c.execute("SELECT action FROM audit_events ORDER BY seq DESC LIMIT 1"
+                         ).fetchone()[0] == "workspace.upgrade"
         for table, n in counts_before.items():
             assert c.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == n, table
         assert browse.count(ws) == counts_before["operations"]

@@ -17,6 +17,7 @@ from oversight.importing.service import ImportResult
 from oversight.integrity import VerifyReport, verify_workspace
 from oversight.progress import CancelToken, Progress
 from oversight.records import Kind
+from oversight.settings import auto_lock_minutes
 from oversight.workspace import Permission, Workspace
 from ui.admin_tools import install_admin_tools
 from ui.criteria_page import install_criteria_page
@@ -226,7 +227,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.outer.addWidget(self.lock_screen)
         self.setCentralWidget(self.outer)
 
-        self.user_label = QtWidgets.QLabel(f"{session.user} ({session.role.value})")
+        refused = session.ws.read_only_reason  # e.g. the tables diverge from the chain
+        self.user_label = QtWidgets.QLabel(
+            f"{session.user} ({session.role.value}{', read-only' if refused else ''})")
+        if refused:
+            self.user_label.setToolTip(refused)
         self.statusBar().addPermanentWidget(self.user_label)
         for page in (self.triage, self.approvals, self.operations):
             page.message.connect(self.show_message)
@@ -242,7 +247,9 @@ class MainWindow(QtWidgets.QMainWindow):
         install_criteria_page(self)  # sidebar entry: pack versions, impact
         # Import wizard, Users… (admins) and the "Audit trail" sidebar page.
         self.admin_tools = install_admin_tools(self)
-        self.idle = IdleWatcher(settings.idle_minutes() * 60_000, self)
+        self._auto_lock: int | None = None
+        self._read_auto_lock()
+        self.idle = IdleWatcher(self.idle_minutes() * 60_000, self)
         self.idle.idle.connect(self._idle)
 
         session.ready_changed.connect(self._ready_changed)
@@ -357,7 +364,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.sidebar.item(2).setText(self.PAGES[2])
         else:
             self.outer.setCurrentIndex(0)
-            self.idle.set_timeout(self.settings.idle_minutes() * 60_000)
+            self._read_auto_lock()
+            self.idle.set_timeout(self.idle_minutes() * 60_000)
         for act in self.job_actions:
             act.setVisible(not locked)
         self.lock_action.setEnabled(not locked)
@@ -538,8 +546,22 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- other dialogs -----------------------------------------------------------------
 
+    def _read_auto_lock(self) -> None:
+        if self.session.ready:  # else (a job holds the workspace) keep the last value
+            self._auto_lock = self.session.read(auto_lock_minutes)
+
+    def idle_minutes(self) -> int:
+        """The user's preference, never longer than the workspace's auto-lock setting
+        (an admin's, recorded in the audit trail)."""
+        mine = self.settings.idle_minutes()
+        return mine if self._auto_lock is None else min(mine, self._auto_lock)
+
     def preferences(self) -> None:
-        dialog = PreferencesDialog(self, self.settings.idle_minutes())
+        dialog = PreferencesDialog(self, self.idle_minutes())
+        if self._auto_lock is not None:
+            dialog.minutes.setMaximum(self._auto_lock)
+            dialog.minutes.setToolTip(f"This workspace locks after at most {self._auto_lock} "
+                                      "idle minutes.")
         dialog.accepted.connect(lambda: self.set_idle_minutes(dialog.minutes.value()))
         dialog.open()
 
@@ -564,7 +586,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def set_idle_minutes(self, minutes: int) -> None:
         self.settings.set_idle_minutes(minutes)
-        self.idle.set_timeout(self.settings.idle_minutes() * 60_000)
+        self.idle.set_timeout(self.idle_minutes() * 60_000)
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td>"

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from db.store import Connection, DbError
+from oversight.accountability import finding_digest
 from oversight.criteria.expr import BOOL, LIST, FieldRef
 from oversight.criteria.pack import Aggregate, Pack, Rule
 from oversight.criteria.regex import regexp
@@ -253,6 +254,7 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
     run_id = int(cur.lastrowid)
     available, batch_sha = _prepare(conn)
     outcomes: list[RuleOutcome] = []
+    changes = _Changes()
     for n, rule in enumerate(rules):
         token.check()
         progress(n, len(rules), rule.id)
@@ -265,17 +267,17 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
         if hits is not None:
             outcome.evaluated = True
             outcome.hits = len(hits)
-            outcome.new, outcome.stale = _store(conn, pack, rule, hits, run_id)
+            outcome.new, outcome.stale = _store(conn, pack, rule, hits, run_id, changes)
         outcome.seconds = time.perf_counter() - t0
         outcomes.append(outcome)
     token.check()
     if full:
-        conn.execute(
+        changes.dropped.extend(r[0] for r in conn.execute(
             "UPDATE findings SET matching = 0, stale_since_run = ?, stale_reason = ?"
             " WHERE pack_id = ? AND matching = 1 AND rule_id NOT IN"
-            f" ({', '.join('?' * len(pack.rules))})",
+            f" ({', '.join('?' * len(pack.rules))}) RETURNING finding_id",
             (run_id, f"rule not in pack {pack.id} {pack.version}", pack.id,
-             *[r.id for r in pack.rules]))
+             *[r.id for r in pack.rules])).fetchall())
     finished = _now()
     summary = RunSummary(run_id, pack.id, pack.version, pack.sha256, started, finished, ws.user,
                          outcomes)
@@ -287,6 +289,12 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
         "pack_sha256": pack.sha256,
         "rules": [{"rule_id": o.rule_id, "evaluated": o.evaluated, "hits": o.hits,
                    "new": o.new, "no_longer_matching": o.stale} for o in outcomes],
+        # What verify needs to re-derive every finding from the chain: the severity and
+        # content digest of each finding new, changed or matching again in this run, and
+        # the findings that stopped matching (proportional to what changed).
+        "findings": changes.findings,
+        "no_longer_matching": sorted(changes.stale),
+        "rule_not_in_pack": sorted(changes.dropped),
     })
     progress(len(rules), len(rules), "done")
     return summary
@@ -495,33 +503,60 @@ def _group_hit(pack: Pack, rule: Rule, agg: Aggregate, part: str, key: tuple[Any
         first_ts_utc=first[3])
 
 
-def _store(conn: Connection, pack: Pack, rule: Rule, hits: list[_Hit], run_id: int
-           ) -> tuple[int, int]:
-    existing = {r[0] for r in conn.execute(
-        "SELECT finding_id FROM findings WHERE pack_id = ? AND rule_id = ?", (pack.id, rule.id))}
+@dataclass
+class _Changes:
+    """What a run changed in the findings, for its audit event."""
+
+    findings: dict[str, list[str]] = field(default_factory=dict)
+    """Finding id -> [severity, content digest], for findings new, changed or matching
+    again."""
+    stale: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    """Findings of rules no longer in the pack."""
+
+
+def _store(conn: Connection, pack: Pack, rule: Rule, hits: list[_Hit], run_id: int,
+           changes: _Changes) -> tuple[int, int]:
+    known = {r[0]: (r[1], r[2]) for r in conn.execute(
+        "SELECT finding_id, content_digest, matching FROM findings"
+        " WHERE pack_id = ? AND rule_id = ?", (pack.id, rule.id))}
+    existing = set(known)
     refs = json.dumps(list(rule.legal_refs), ensure_ascii=False)
+    rows = []
+    relinked: list[str] = []
+    for h in hits:
+        facts = json.dumps(h.facts, ensure_ascii=False, default=str)
+        record_ids = json.dumps(h.record_ids, ensure_ascii=False)
+        digest = finding_digest(pack.id, rule.id, h.part, h.group_key, rule.severity,
+                                h.message, facts, refs, record_ids, h.first_ts_utc, h.rids)
+        if known.get(h.finding_id) != (digest, 1):
+            changes.findings[h.finding_id] = [rule.severity, digest]
+            if h.finding_id in existing:
+                relinked.append(h.finding_id)
+        rows.append((h.finding_id, pack.id, rule.id, h.part, h.group_key, rule.severity,
+                     h.message, facts, refs, record_ids, h.first_ts_utc, run_id, run_id,
+                     digest))
     conn.executemany(
         "INSERT INTO findings(finding_id, pack_id, rule_id, part, group_key, severity, status,"
-        " message, facts, legal_refs, record_ids, first_ts_utc, first_run, last_run, matching)"
-        " VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, 1)"
+        " message, facts, legal_refs, record_ids, first_ts_utc, first_run, last_run, matching,"
+        " content_digest) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, 1, ?)"
         " ON CONFLICT(finding_id) DO UPDATE SET severity = excluded.severity,"
         " message = excluded.message, facts = excluded.facts, legal_refs = excluded.legal_refs,"
         " record_ids = excluded.record_ids, first_ts_utc = excluded.first_ts_utc,"
         " last_run = excluded.last_run, matching = 1, stale_since_run = NULL,"
-        " stale_reason = NULL",
-        [(h.finding_id, pack.id, rule.id, h.part, h.group_key, rule.severity, h.message,
-          json.dumps(h.facts, ensure_ascii=False, default=str), refs,
-          json.dumps(h.record_ids, ensure_ascii=False), h.first_ts_utc, run_id, run_id)
-         for h in hits])
-    grouped = [h for h in hits if h.part != "record"]
+        " stale_reason = NULL, content_digest = excluded.content_digest", rows)
+    # A finding whose content changed rests on the records of this run only: a group's
+    # members change, and a record re-imported after its batch was retracted has a new
+    # row id (the digest covers the row ids, and verify recomputes it from these rows).
     conn.executemany("DELETE FROM finding_records WHERE finding_id = ?",
-                     [(h.finding_id,) for h in grouped if h.finding_id in existing])
+                     [(fid,) for fid in relinked])
     conn.executemany("INSERT OR IGNORE INTO finding_records(finding_id, rid) VALUES (?, ?)",
                      [(h.finding_id, rid) for h in hits for rid in h.rids])
-    stale = conn.execute(
+    stale = [r[0] for r in conn.execute(
         "UPDATE findings SET matching = 0, stale_since_run = ?,"
         " stale_reason = 'no longer matches (data or criteria changed)'"
-        " WHERE pack_id = ? AND rule_id = ? AND matching = 1 AND last_run < ?",
-        (run_id, pack.id, rule.id, run_id)).rowcount
+        " WHERE pack_id = ? AND rule_id = ? AND matching = 1 AND last_run < ?"
+        " RETURNING finding_id", (run_id, pack.id, rule.id, run_id)).fetchall()]
+    changes.stale.extend(stale)
     new = len({h.finding_id for h in hits} - existing)
-    return new, int(stale)
+    return new, len(stale)

@@ -502,6 +502,9 @@ class ReportVerification:
     pages_show_digest: bool
     pages_show_findings: bool
     problems: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] | None = field(default=None, repr=False)
+    """The embedded manifest as read from the signed revision (e.g. its chain head, for
+    `oversight verify --against`)."""
 
     @property
     def ok(self) -> bool:
@@ -676,7 +679,7 @@ def verify_report(pdf: bytes | Path, trust: list[Path] | None = None) -> ReportV
     manifest = _check_manifest(signed_part, facts, problems)
     return ReportVerification(
         file=file_name, trust_roots=[str(p) for p in trust or []], problems=problems,
-        manifest_found=manifest is not None, **facts)
+        manifest_found=manifest is not None, manifest=manifest, **facts)
 
 
 def _check_signature(sig: EmbeddedPdfSignature, data: bytes, roots: list[asn1_x509.Certificate],
