@@ -270,6 +270,16 @@ CREATE TABLE samples (
 INSERT INTO workspace_meta(key, value) VALUES ('four_eyes', 'critical')
 """
 
+# Import warnings (JSON list of {code, message, count, lines}) and the missing markers an
+# import applied (JSON list) are kept with each batch; batches imported before this step
+# were not checked, which NULL (not '[]') says. ``sequence`` is the log's own running
+# number, read by the log-completeness rules.
+V6_QUALITY = """
+ALTER TABLE batches ADD COLUMN warnings TEXT;
+ALTER TABLE batches ADD COLUMN missing_markers TEXT;
+ALTER TABLE operations ADD COLUMN sequence INTEGER
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "workspace, users, audit trail, imports", V1),
     Migration(2, "criteria packs, detection runs and findings", V2),
@@ -280,6 +290,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # import twice as slow (bench/import_speed.py); the few look-ups by those ids scan.
     Migration(5, "drop the case and authorisation indexes of operations",
               "DROP INDEX operations_case; DROP INDEX operations_authorisation"),
+    Migration(6, "data quality: import warnings and missing markers per batch, the log's "
+              "sequence number per operation", V6_QUALITY),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
