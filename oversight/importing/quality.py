@@ -48,6 +48,10 @@ FLAG_AMBIGUOUS = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
+
+
 def now_us() -> int:
     return (datetime.now(UTC) - _EPOCH) // timedelta(microseconds=1)
 
@@ -198,6 +202,7 @@ class QualityTracker:
     def warnings(self, imported: int, dry_run: bool) -> list[DataWarning]:
         out: list[DataWarning] = []
         verb = "would be" if dry_run else "were"
+        one_verb = "would be" if dry_run else "was"
         c = self.counts["no_timestamp"]
         if c.count:
             if self.ts_pos is None:
@@ -206,9 +211,10 @@ class QualityTracker:
                         "detection run says so. Map the column that holds the time.")
             else:
                 column = self.ts_columns.get("ts", "ts")
-                text = (f"{c.count:,} of {imported:,} operations have no ts (column {column} "
-                        "is blank or holds a missing marker); rules that compare times cannot "
-                        "judge them, and each detection run says so.")
+                text = (f"{c.count:,} of {_n(imported, 'operation', 'operations')} "
+                        f"{'has' if c.count == 1 else 'have'} no ts (column {column} is blank "
+                        "or holds a missing marker); rules that compare times cannot judge "
+                        f"{'it' if c.count == 1 else 'them'}, and each detection run says so.")
             out.append(DataWarning("no_timestamp", text, c.count, tuple(c.lines)))
         c = self.counts["implausible_timestamp"]
         if c.count and self.earliest is not None and self.latest is not None:
@@ -216,25 +222,27 @@ class QualityTracker:
                     else f"from {self.earliest[1]} to {self.latest[1]}")
             out.append(DataWarning(
                 "implausible_timestamp",
-                f"{c.count:,} operations have a ts before 1970-01-01 or more than a day after "
-                f"the import ({span}): placeholders such as 1900-01-01 or typos such as "
-                "2206; they were kept as read, and the log-quality rule DQ-02 lists them.",
+                f"{_n(c.count, 'operation has', 'operations have')} a ts before 1970-01-01 or "
+                f"more than a day after the import ({span}): a placeholder such as 1900-01-01 "
+                "or a typo such as 2206; kept as read, and the log-quality rule DQ-02 lists "
+                f"{'it' if c.count == 1 else 'them'}.",
                 c.count, tuple(c.lines)))
         c = self.counts["ambiguous_local_time"]
         if c.count:
             fields = ", ".join(sorted(self.ambiguous_fields))
             out.append(DataWarning(
                 "ambiguous_local_time",
-                f"{c.count:,} rows have a local time ({fields}) that happened twice in "
-                f"{self.timezone} when the clocks went back, with no offset in the value; "
-                f"each {verb} stored with the earlier offset (the first pass, fold 0), which "
-                "may be an hour early.", c.count, tuple(c.lines)))
+                f"{_n(c.count, 'row has', 'rows have')} a local time ({fields}) that "
+                f"happened twice in {self.timezone} when the clocks went back, with no offset "
+                f"in the value; each {verb} stored with the earlier offset (the first pass, "
+                "fold 0), which may be an hour early.", c.count, tuple(c.lines)))
         c = self.counts["duplicate_rows"]
         if c.count:
             out.append(DataWarning(
                 "duplicate_rows",
-                f"{c.count:,} rows repeat an earlier row of the file exactly; they {verb} "
-                "kept as separate records. Check whether the export duplicated them.",
+                f"{_n(c.count, 'row repeats', 'rows repeat')} an earlier row of the file "
+                f"exactly; {'it' if c.count == 1 else 'they'} {one_verb if c.count == 1 else verb} "
+                "kept as separate records. Check whether the export duplicated rows.",
                 c.count, tuple(c.lines)))
         return out
 
