@@ -84,7 +84,13 @@ def known_names(ws: Workspace, kind: Kind = Kind.OPERATIONS) -> list[str]:
     """Every name a filter of ``kind`` may use, canonical fields first."""
     cat = _catalogue(ws, kind)
     names = [*META, *fields_of(kind)]
-    for name in sorted(cat.extras | set(cat.mapped)):
+    loose: set[str] = set()
+    if cat.loose_batches:  # keys of JSON records, read from the records themselves
+        marks = ", ".join("?" * len(cat.loose_batches))
+        loose = {str(r[0]) for r in ws.conn.execute(
+            f"SELECT DISTINCT j.key FROM {kind.value} o, json_each(o.extra) j"
+            f" WHERE o.batch_id IN ({marks}) LIMIT 1000", cat.loose_batches)}
+    for name in sorted(cat.extras | set(cat.mapped) | loose):
         if name not in names:
             names.append(name)
     return names

@@ -7,15 +7,16 @@ from the generator: its vocabularies and thresholds are spelled out here on purp
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
-from statistics import median
 from pathlib import Path
+from statistics import median
 
 import pytest
 
@@ -53,7 +54,7 @@ DQ = [r for r in RULES if r.startswith("DQ-")]
 REQUIRED_ACTIONS = ["collect", "alter", "consult", "disclose", "transfer", "combine", "erase"]
 MIN_DAILY_VOLUME = 20
 MIN_FILL = Fraction(95, 100)
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ACTIONS = {
     "collect", "alter", "consult", "disclose", "transfer", "combine", "erase", "notice_request",
     "eaw_issue", "directed_surveillance", "intrusive_surveillance", "interception",
@@ -196,9 +197,9 @@ def record_rules(r: dict[str, str], auths: dict[str, dict[str, str]],
         team = case["team"]
         assert isinstance(team, list)
         closed = case["closed_at"]
-        if r["actor_id"].strip() not in team or t is not None and (
+        if r["actor_id"].strip() not in team or (t is not None and (
                 t < ts(str(case["opened_at"]))
-                or (closed is not None and after_end(t, str(closed)))):
+                or (closed is not None and after_end(t, str(closed))))):
             out.add("PUR-02")
     if a in LOG_ACTIONS and (num(r["records_count"]) or 0) > 1000:
         out.add("PRO-02")
@@ -244,8 +245,8 @@ def record_rules(r: dict[str, str], auths: dict[str, dict[str, str]],
         if auth is None:
             out.add("AUT-02")
         else:
-            if (t is not None and (t < ts(auth["valid_from"]) or after_end(t, auth["valid_to"])
-                    or (auth["cancelled_at"] and t >= ts(auth["cancelled_at"])))
+            if ((t is not None and (t < ts(auth["valid_from"]) or after_end(t, auth["valid_to"])
+                    or (auth["cancelled_at"] and t >= ts(auth["cancelled_at"]))))
                     or auth["approval"] == "refused"):
                 out.add("AUT-02")
             role_bad = a in ALLOWED_ISSUERS and auth["issuer_role"] not in ALLOWED_ISSUERS[a]
@@ -307,7 +308,7 @@ def evaluate(d: Data) -> dict[str, set[str]]:
 
 def plausible(t: datetime | None) -> bool:
     """On or after 1970-01-01 and at most one day after now (the import is now)."""
-    return t is not None and EPOCH <= t <= datetime.now(timezone.utc) + timedelta(days=1)
+    return t is not None and EPOCH <= t <= datetime.now(UTC) + timedelta(days=1)
 
 
 def log_quality(ops: list[dict[str, str]], fired: dict[str, set[str]]) -> None:
@@ -323,17 +324,17 @@ def log_quality(ops: list[dict[str, str]], fired: dict[str, set[str]]) -> None:
             t = ts(r["ts"]) if r["ts"] else None
             if plausible(t):
                 assert t is not None
-                days[t.astimezone(timezone.utc).date()].append((t, n, r["record_id"]))
+                days[t.astimezone(UTC).date()].append((t, n, r["record_id"]))
         if days and median(len(v) for v in days.values()) >= MIN_DAILY_VOLUME:
             ordered = sorted(days)
-            for a, b in zip(ordered, ordered[1:], strict=False):
+            for a, b in itertools.pairwise(ordered):
                 if (b - a).days > 1:
                     fired["DQ-01"].add(max(days[a])[2])
                     fired["DQ-01"].add(min(days[b])[2])
         # DQ-03: numbers missing between the lowest and highest sequence number
         numbered = sorted((int(r["sequence"]), n, r["record_id"]) for n, r in enumerate(rows)
                           if r["sequence"].strip())
-        for (a, _na, ra), (b, _nb, rb) in zip(numbered, numbered[1:], strict=False):
+        for (a, _na, ra), (b, _nb, rb) in itertools.pairwise(numbered):
             if b > a + 1:
                 fired["DQ-03"] |= {ra, rb}
         # DQ-04: kinds of operation the agency never logged

@@ -157,8 +157,8 @@ _SCHEMA: dict[str, Any] = {
         "label_warnings", "warnings_unchecked", "partly_evaluated_intro", "col_note",
         "title_log_quality", "log_quality_intro", "title_import_warnings",
         "import_warnings_none", "col_warning", "col_rows", "col_meaning", "title_dq",
-        "dq_none_in_pack", "dq_no_run", "col_result", "dq_result_count", "dq_result_one", "dq_result_nothing",
-        "dq_result_not_evaluated", "dq_findings_intro", "col_status")},
+        "dq_none_in_pack", "dq_no_run", "col_result", "dq_result_count", "dq_result_one",
+        "dq_result_nothing", "dq_result_not_evaluated", "dq_findings_intro", "col_status")},
 }
 
 
@@ -1013,7 +1013,7 @@ def _log_quality(ctx: _Ctx) -> list[Any]:
     if len(rows) == 1:
         out.append(ctx.p(t.words("import_warnings_none")))
     else:
-        out.append(ctx.table(rows, (0.07, 0.2, 0.18, 0.08, 0.47)))
+        out.append(ctx.table(rows, (0.06, 0.17, 0.25, 0.07, 0.45)))
     out.append(ctx.heading(t.words("title_dq"), t.settings["wording"]["title_dq"], 1, "h2"))
     if lq.get("run_id") is None:
         out.append(ctx.p(t.words("dq_no_run")))
