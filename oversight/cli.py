@@ -574,6 +574,9 @@ def _print_run(summary: RunSummary) -> None:
     _table(["rule", "severity", "evaluated", "hits", "new", "no longer matching", "seconds"],
            [[r.rule_id, r.severity, "yes" if r.evaluated else f"no: {r.reason}", r.hits,
              r.new, r.stale, f"{r.seconds:.2f}"] for r in summary.rules])
+    for r in summary.rules:
+        if r.note:
+            out.print(f"{r.rule_id}: {r.note}.", markup=False)
     total = sum(r.hits for r in summary.rules)
     out.print(f"{total} finding(s), {sum(r.new for r in summary.rules)} new.")
 

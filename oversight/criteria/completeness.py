@@ -29,12 +29,15 @@ from oversight.criteria.pack import Aggregate, Rule
 from oversight.criteria.sql import Compiler
 from oversight.importing.quality import AHEAD_US
 
-__all__ = ["BATCH_TIMES", "Found", "hits", "prepare", "why_not"]
+__all__ = ["BATCH_TIMES", "PLAUSIBLE_UTC", "Found", "hits", "prepare", "why_not"]
 
 DAY_US = 86_400_000_000
 _EPOCH = date(1970, 1, 1)
 #: Fill-rate findings cite at most this many of the records that lack the field.
 MAX_CITED = 100
+#: An operation's UTC time if plausible (run's temp table batch_times), else NULL.
+PLAUSIBLE_UTC = ("(CASE WHEN o.ts_utc >= 0 AND o.ts_utc <= (SELECT bt.latest_us FROM "
+                 "temp.batch_times bt WHERE bt.batch_id = o.batch_id) THEN o.ts_utc END)")
 BATCH_TIMES = (
     "DROP TABLE IF EXISTS temp.batch_times",
     "CREATE TEMP TABLE batch_times (batch_id INTEGER PRIMARY KEY, latest_us INTEGER NOT NULL)",
@@ -337,7 +340,7 @@ def _per_batch(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
                    "file": files.get(current), "count": len(members),
                    "earliest": values["earliest"], "latest": values["latest"],
                    "parameters": rule.params},
-            first_ts_utc=None if earliest is None else int(earliest[4]))
+            first_ts_utc=None)  # the times it lists are the ones that cannot be right
 
     for row in conn.execute(sql, comp.params):
         if current is not None and row[0] != current:

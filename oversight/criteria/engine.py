@@ -359,7 +359,9 @@ def _record_hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, 
     comp = Compiler()
     cond = comp.cond(rule.when)
     facts = list(rule.facts)
-    cols = ", ".join(["o.rid", "o.batch_id", "o.record_id", "o.ts_utc",
+    # A finding's time (for ordering, charts and periods) only when it can be right:
+    # a placeholder such as 1900-01-01 stays in the facts but dates nothing.
+    cols = ", ".join(["o.rid", "o.batch_id", "o.record_id", completeness.PLAUSIBLE_UTC,
                       *[field_sql(f, as_value=True) for f in facts]])
     sql = f"SELECT {cols} FROM operations o {_joins(facts)} WHERE {cond}"
     for row in conn.execute(sql, comp.params):
