@@ -589,7 +589,15 @@ class ImportWizard(QtWidgets.QWizard):
         finally:
             QtWidgets.QApplication.restoreOverrideCursor()
         self._show_preview()
-        return any(o.result is not None for o in self.previews)
+        # A file already in the workspace is previewed (so a revised mapping can be seen
+        # on it) but cannot be imported again: say which batch holds it.
+        held = [o for o in self.previews if o.result is not None and o.result.imported_as]
+        if held:
+            page.error.setText("\n".join(filter(None, [page.error.text(), *(
+                f"{o.path.name} is already in this workspace as batch "
+                f"{o.result.imported_as['batch_id']}; it will not be imported again."
+                for o in held if o.result is not None and o.result.imported_as)])))
+        return any(o.result is not None and not o.result.imported_as for o in self.previews)
 
     def _show_preview(self) -> None:
         page = self.preview_page
