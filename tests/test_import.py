@@ -451,7 +451,8 @@ def test_parallel_reader_gives_the_same_batch(ws_path: Path, tmp_path: Path) -> 
 
     text = OPS_CSV + "".join(
         f"R{i},2026-01-01T00:00:{i % 60:02d}+00:00,consult,a{i % 7},C,P{i};Q,false,{i},,T\n"
-        for i in range(5000)) + "OP-1,bad,consult,o,C,P,false,3,,WS\n"
+        for i in range(5000)) + "OP-1,bad,consult,o,C,P,false,3,,WS\n" + (
+        "Z1,,consult,o,C,P,false,3,,WS\nZ2,1900-01-01T00:00:00Z,consult,o,C,P,false,3,,WS\n")
     path = write(tmp_path / "p.csv", text)
     digests = []
     for parallel in (False, True):
@@ -462,10 +463,12 @@ def test_parallel_reader_gives_the_same_batch(ws_path: Path, tmp_path: Path) -> 
         with Workspace.open(target, ADMIN, ADMIN_PW) as ws:
             res = import_file(ws, path, parallel=parallel)
             digests.append((res.rows_imported, res.rows_rejected, res.rows_digest,
-                            [r.to_json() for r in res.sample_rejects]))
+                            [r.to_json() for r in res.sample_rejects],
+                            [w.to_json() for w in res.warnings]))
             assert verify_workspace(ws.conn).ok
     assert digests[0] == digests[1]
-    assert digests[0][:2] == (5002, 1)
+    assert digests[0][:2] == (5004, 1)
+    assert [w["code"] for w in digests[0][4]] == ["no_timestamp", "implausible_timestamp"]
 
 
 def test_parallel_reader_error_is_a_sentence(admin_ws: Workspace, tmp_path: Path) -> None:
