@@ -232,6 +232,7 @@ class _Plan:
         # Rows seen so far, by hash: a row identical to an earlier one is kept and counted.
         seen: set[int] = set()
         remember = seen.add
+        text_only = conv.text_only  # CSV: every row is a list of str, hashable as a tuple
         for line, values, problem, raw in self.rows:
             if values is None:
                 yield line, None, [Reject(line, None, None, raw, problem or "bad row")], None
@@ -264,7 +265,7 @@ class _Plan:
                 yield line, None, bad, None
                 continue
             flags = 0
-            key = _row_key(values)
+            key = hash(tuple(values)) if text_only else _row_key(values)
             size = len(seen)
             remember(key)
             if len(seen) == size:
