@@ -80,6 +80,17 @@ def test_no_timestamp_counts_blank_ts_and_rules_say_so(admin_ws: Workspace,
                             "conditions of this rule were not evaluated for them")
 
 
+def test_check_prints_what_a_rule_could_not_judge(ws_path: Path, tmp_path: Path) -> None:
+    data = write(tmp_path / "a.csv", "record_id,ts,action\nA,2026-03-04T23:30:00Z,consult\n"
+                 "B,,consult\n")
+    assert cli("import", str(ws_path), str(data)).exit_code == 0  # type: ignore[attr-defined]
+    pack = write(tmp_path / "pack.yaml", _PRO03)
+    res = cli("check", str(ws_path), "--criteria", str(pack))
+    assert res.exit_code == 0  # type: ignore[attr-defined]
+    assert ("NIGHT: 1 of 2 operations has no ts (date and time); the time conditions of "
+            "this rule were not evaluated for it.") in res.output  # type: ignore
+
+
 _PRO03 = """pack: p
 version: "1"
 title: t

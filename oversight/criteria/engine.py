@@ -307,8 +307,9 @@ def _untimed_note(rule: Rule, available: dict[str, int]) -> str | None:
     if untimed == total:
         return ("no operation has a ts (date and time), so the time conditions of this rule "
                 "were evaluated for none of them")
-    return (f"{untimed:,} of {total:,} operations have no ts (date and time); the time "
-            "conditions of this rule were not evaluated for them")
+    return (f"{untimed:,} of {total:,} operations {'has' if untimed == 1 else 'have'} no ts "
+            "(date and time); the time conditions of this rule were not evaluated for "
+            f"{'it' if untimed == 1 else 'them'}")
 
 
 def _joins(refs: Sequence[FieldRef]) -> str:

@@ -79,11 +79,6 @@ class DataWarning:
         return {"code": self.code, "message": self.message, "count": self.count,
                 "lines": list(self.lines)}
 
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> DataWarning:
-        return cls(str(doc["code"]), str(doc["message"]), int(doc["count"]),
-                   tuple(int(n) for n in doc.get("lines") or ()))
-
 
 def describe_warnings(warnings: Iterable[dict[str, Any]] | None) -> list[str]:
     """One line per stored warning, for listings (``None``: not checked, an old batch)."""
@@ -250,9 +245,6 @@ class QualityTracker:
                 "kept as separate records. Check whether the export duplicated rows.",
                 c.count, tuple(c.lines)))
         return out
-
-    def timestamp_columns(self) -> dict[str, str]:
-        return dict(self.ts_columns)
 
 
 def timestamp_sources(kind: Kind, fields: dict[str, Any]) -> dict[str, str]:
