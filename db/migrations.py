@@ -358,6 +358,17 @@ CREATE INDEX audit_events_access ON audit_events(seq)
 CREATE INDEX decisions_seq ON decisions(seq)
 """
 
+# -- 8: data quality ---------------------------------------------------------------------
+# Import warnings (JSON list of {code, message, count, lines}) and the missing markers an
+# import applied (JSON list) are kept with each batch; batches imported before this step
+# were not checked, which NULL (not '[]') says. ``sequence`` is the log's own running
+# number, read by the log-completeness rules.
+V8_QUALITY = """
+ALTER TABLE batches ADD COLUMN warnings TEXT;
+ALTER TABLE batches ADD COLUMN missing_markers TEXT;
+ALTER TABLE operations ADD COLUMN sequence INTEGER
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "workspace, users, audit trail, imports", V1),
     Migration(2, "criteria packs, detection runs and findings", V2),
@@ -371,6 +382,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "retractable batches: live views, one live batch per file", V6,
               run=_drop_unique_sha256, foreign_keys_off=True),
     Migration(7, "signed events: user keys, seals, finding content digests", SEALS),
+    Migration(8, "data quality: import warnings and missing markers per batch, the log's "
+              "sequence number per operation", V8_QUALITY),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from oversight import columns
 from oversight.criteria.pack import SEVERITIES
 from oversight.errors import UsageError
 from oversight.findings import STATUSES
@@ -61,8 +62,9 @@ class Filters:
     """Words that must each occur in one of TEXT_COLUMNS (case-insensitive)."""
     where: tuple[tuple[str, str], ...] = ()
     """FIELD=VALUE pairs with the meaning of ``oversight records --where``: canonical
-    fields by value (a list contains it, a timestamp by prefix), other names as source
-    columns kept in ``extra``."""
+    fields by value (a list contains it, a timestamp by prefix), original columns kept in
+    ``extra``, the original header of a mapped column as its field; an unknown name is
+    refused (`oversight.columns`)."""
     since: date | datetime | None = None
     """From this moment on. A date compares with the record's own (local) date."""
     until: date | datetime | None = None
@@ -147,7 +149,7 @@ def count(ws: Workspace, filters: Filters | None = None) -> int:
     """How many operations match, without fetching their ids (retracted batches are
     not counted)."""
     ws.require(Permission.READ)
-    where, params = _where(filters or Filters())
+    where, params = _where(ws, filters or Filters())
     table = live_table(ws.conn, Kind.OPERATIONS)
     return int(ws.conn.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()[0])
 
@@ -157,7 +159,7 @@ def rids(ws: Workspace, filters: Filters | None = None, sort: str = "rid",
     """Row ids of the matching operations in display order (ties in import order)."""
     ws.require(Permission.READ)
     order = _order(sort, descending)
-    where, params = _where(filters or Filters())
+    where, params = _where(ws, filters or Filters())
     table = live_table(ws.conn, Kind.OPERATIONS)
     if not where and sort == "rid":
         # Operations are only ever appended, so their row ids are usually 1..N without
@@ -297,7 +299,7 @@ def _order(sort: str, descending: bool) -> str:
     return ", ".join(parts)
 
 
-def _where(f: Filters) -> tuple[str, list[Any]]:
+def _where(ws: Workspace, f: Filters) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     for word in f.text.split():
@@ -305,7 +307,9 @@ def _where(f: Filters) -> tuple[str, list[Any]]:
             "(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in TEXT_COLUMNS) + ")")
         params.extend([_like(word)] * len(TEXT_COLUMNS))
     for name, value in f.where:
-        clause, values_ = _field_clause(name, value)
+        # The same names as `oversight records --where`: an unknown one is refused with
+        # the closest known names, never read as "no match".
+        clause, values_ = columns.clause(ws, Kind.OPERATIONS, name, value)
         clauses.append(clause)
         params.extend(values_)
     for bound, op in ((f.since, ">="), (f.until, "<=")):
@@ -330,51 +334,11 @@ def _where(f: Filters) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _field_clause(name: str, value: str) -> tuple[str, list[Any]]:
-    """One FIELD=VALUE condition, as ``queries.records`` reads it."""
-    spec = _OPS.get(name)
-    if name in ("record_id", "batch_id", "line"):
-        return f"{name} = ?", [value if name == "record_id" else _int(name, value)]
-    if spec is None:
-        return "json_extract(extra, ?) = ?", [_json_path(name), value]
-    if spec.type is FieldType.LIST:
-        return f"EXISTS (SELECT 1 FROM json_each({spec.name}) WHERE value = ?)", [value]
-    if spec.type is FieldType.TIMESTAMP:
-        return f"substr({spec.name}, 1, ?) = ?", [len(value), value]
-    if spec.type is FieldType.BOOL:
-        return f"{spec.name} = ?", [_bool(name, value)]
-    if spec.type is FieldType.INT:
-        return f"{spec.name} = ?", [_int(name, value)]
-    if spec.type is FieldType.COUNTRY:
-        return f"{spec.name} = ?", [value.strip().upper()]
-    return f"{spec.name} = ?", [value]
-
-
 def _like(word: str, prefix: bool = False) -> str:
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"{escaped}%" if prefix else f"%{escaped}%"
 
 
-def _json_path(column: str) -> str:
-    return '$."' + column.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _micros(moment: datetime) -> int:
     delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _int(name: str, value: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise UsageError(f"{name}={value}: {name} takes a whole number.") from None
-
-
-def _bool(name: str, value: str) -> int:
-    v = value.strip().lower()
-    if v in ("true", "yes", "1"):
-        return 1
-    if v in ("false", "no", "0"):
-        return 0
-    raise UsageError(f"{name}={value}: {name} is true or false.")

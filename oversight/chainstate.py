@@ -617,9 +617,13 @@ class Checker:
                                                  "trail recorded.")
 
     def _batches(self, d: Derived) -> None:
-        for batch_id, kind, imported_by, read, imported, rejected in self.conn.execute(
-                "SELECT batch_id, kind, imported_by, rows_read, rows_imported, rows_rejected"
-                " FROM batches ORDER BY batch_id"):
+        has_quality = "warnings" in {r[1] for r in self.conn.execute(
+            "PRAGMA table_info(batches)")}
+        quality = ", warnings, missing_markers" if has_quality else ", NULL, NULL"
+        for batch_id, kind, imported_by, read, imported, rejected, warnings, markers in \
+                self.conn.execute(
+                    "SELECT batch_id, kind, imported_by, rows_read, rows_imported,"
+                    f" rows_rejected{quality} FROM batches ORDER BY batch_id"):
             want = d.batches.get(batch_id)
             if want is None:
                 continue  # integrity.py says so
@@ -628,6 +632,22 @@ class Checker:
                     want.get("rows_imported"), want.get("rows_rejected")):
                 self.problems.add("batches", f"Batch {batch_id}: who imported it, its kind or "
                                              "its row counts differ from the audit trail.")
+            # What the import could not vouch for stays as it said (an import event from
+            # before warnings were recorded carries none, and its batch holds NULL).
+            if _loaded(warnings) != want.get("warnings") \
+                    or _loaded(markers) != want.get("missing_markers"):
+                self.problems.add("batches", f"Batch {batch_id}: its data-quality warnings or "
+                                             "missing markers differ from what its import "
+                                             "recorded.")
+
+
+def _loaded(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 _FINDING_SQL = (

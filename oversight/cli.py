@@ -30,6 +30,7 @@ from oversight.errors import OversightError, UsageError, ValidationError
 from oversight.exports import export_findings
 from oversight.findings import STATUSES, list_findings, list_runs, open_at_or_above
 from oversight.importing import import_file, preview
+from oversight.importing.quality import describe_warnings
 from oversight.importing.service import ImportResult
 from oversight.integrity import verify_workspace
 from oversight.records import Kind
@@ -264,6 +265,7 @@ def import_cmd(workspace: Path, files: tuple[Path, ...], kind: str | None,
     """Import files; each file is one batch in one transaction."""
     results: list[dict[str, Any]] = []
     failures: list[str] = []
+    nothing = False
     with open_ws(workspace) as ws:
         for path in files:
             try:
@@ -279,18 +281,29 @@ def import_cmd(workspace: Path, files: tuple[Path, ...], kind: str | None,
                 results.append({"file": str(path), "ok": False, "error": exc.message})
                 click.echo(f"error: {exc.message}", err=True)
                 continue
-            results.append({"ok": True, **res.to_json()})
+            results.append({"ok": not res.nothing_imported, **res.to_json()})
+            nothing = nothing or res.nothing_imported
             if not as_json:
                 _print_import(res)
     if as_json:
         _emit_json(results if len(files) > 1 else results[0])
     if failures:
         sys.exit(2)
+    if nothing:  # all_rows_rejected: nothing was (or would be) imported
+        sys.exit(1)
 
 
 def _print_import(res: ImportResult) -> None:
     if res.dry_run:
-        out.print(f"[bold]{res.file}[/]: {res.format}, {res.kind} (dry run: nothing written)")
+        out.print(f"[bold]{res.file}[/]: {res.format}, {res.kind} (dry run: nothing written)",
+                  markup=True)
+        if res.imported_as is not None:
+            held = res.imported_as
+            out.print(f"This file is already in the workspace as batch {held['batch_id']} "
+                      f"({held['file']}, imported by {held['imported_by']} on "
+                      f"{str(held['imported_at'])[:10]}); the preview shows what this "
+                      "mapping would make of it, and a real import would be refused.",
+                      markup=False)
         rows = [[f, ", ".join(m["columns"]) or f"= {m.get('value')!r}",
                  ", ".join(f"{k}: {v}" for k, v in m.items() if k != "columns")]
                 for f, m in res.mapping["fields"].items()]
@@ -299,21 +312,43 @@ def _print_import(res: ImportResult) -> None:
         _table(["field", "column(s)", "options"], rows,
                title="Mapping" + (" (automatic)" if res.mapping["auto"] else ""))
         if res.extra_columns:
-            out.print("Kept as extra: " + ", ".join(res.extra_columns))
+            out.print("Kept as extra: " + ", ".join(res.extra_columns), markup=False)
         out.print(f"Would import {res.rows_imported} of {res.rows_read} rows, "
                   f"reject {res.rows_rejected}.")
         for rec in res.sample_records[:5]:
-            out.print(json.dumps(rec, ensure_ascii=False))
+            out.print(json.dumps(rec, ensure_ascii=False), markup=False)
+    elif res.batch_id is None:
+        out.print(f"[bold]{res.file}[/]: {res.kind}: nothing imported of {res.rows_read} rows, "
+                  f"rejected {res.rows_rejected}.")
     else:
         out.print(f"[bold]{res.file}[/]: batch {res.batch_id}, {res.kind}: imported "
                   f"{res.rows_imported} of {res.rows_read} rows, rejected {res.rows_rejected}.")
     if res.resolved_path:
         out.print(f"{res.file} is a symbolic link to {res.resolved_path}; both names are "
                   "recorded.", markup=False)
+    _print_fields(res)
+    for w in res.warnings:
+        lines = f" (lines {', '.join(map(str, w.lines[:10]))}{', …' if w.count > 10 else ''})" \
+            if w.lines else ""
+        out.print(f"[yellow]warning[/] {w.code}: ", end="")
+        out.print(f"{w.message}{lines}", markup=False)
     if res.sample_rejects:
         _table(["line", "column", "field", "value", "reason"],
                [[r.line, r.column, r.field, (r.value or "")[:40], r.reason]
                 for r in res.sample_rejects[:10]], title="First rejects")
+
+
+def _print_fields(res: ImportResult) -> None:
+    """Which canonical fields the mapping fills and which stay empty."""
+    blank = [f for f in res.fields_mapped if f in res.fields_empty]
+    empty = [f for f in res.fields_empty if f not in res.fields_mapped]
+    out.print("Fields mapped: " + (", ".join(res.fields_mapped) or "none") + ".", markup=False)
+    text = "Fields left empty: " + (", ".join(empty) or "none")
+    if blank:
+        text += f"; mapped but blank in every row: {', '.join(blank)}"
+    out.print(text + ".", markup=False)
+    markers = ", ".join(repr(m) for m in res.missing_markers)
+    out.print(f"Read as no value in every column: {markers or 'nothing'}.", markup=False)
 
 
 @main.command()
@@ -327,12 +362,33 @@ def imports(workspace: Path, as_json: bool) -> None:
         _emit_json(rows)
         return
     _table(["batch", "kind", "file", "sha256", "read", "imported", "rejected", "by", "when",
-            "retracted"],
+            "warnings", "retracted"],
            [[b["batch_id"], b["kind"], b["file"], b["sha256"][:16] + "…", b["rows_read"],
              b["rows_imported"], b["rows_rejected"], b["imported_by"], b["imported_at"][:19],
+             _warning_codes(b["warnings"]),
              "" if b["retracted_at"] is None else
              f"{b['retracted_at'][:10]} by {b['retracted_by']}: {b['retraction_reason']}"]
             for b in rows])
+    for b in rows:
+        for line in describe_warnings(b["warnings"]) if b["warnings"] != [] else []:
+            out.print(f"batch {b['batch_id']}: {line}", markup=False)
+
+
+def _warning_codes(warnings: list[dict[str, Any]] | None) -> str:
+    if warnings is None:
+        return "not checked"
+    return ", ".join(f"{w['code']} ({w['count']:,})" for w in warnings) or "none"
+
+
+def _showing(shown: int, total: int, what: str, as_json: bool) -> None:
+    """Say when a --limit hides some of what matched (stderr in JSON mode)."""
+    if shown >= total:
+        return
+    text = f"showing {shown:,} of {total:,} {what} (--limit)"
+    if as_json:
+        click.echo(text, err=True)
+    else:
+        out.print(text + ".", markup=False)
 
 
 @main.command()
@@ -368,12 +424,15 @@ def rejects(workspace: Path, batch: int | None, limit: int | None, as_json: bool
     """List rejected rows: line, column, field, value and reason."""
     with open_ws(workspace) as ws:
         rows = queries.rejects(ws, batch, limit)
+        total = queries.count_rejects(ws, batch) if limit is not None else len(rows)
     if as_json:
         _emit_json(rows)
+        _showing(len(rows), total, "rejected rows", True)
         return
     _table(["batch", "file", "line", "column", "field", "value", "reason"],
            [[r["batch_id"], r["file"], r["line"], r["column"], r["field"],
              (r["value"] or "")[:40], r["reason"]] for r in rows])
+    _showing(len(rows), total, "rejected rows", False)
 
 
 @main.command()
@@ -389,8 +448,11 @@ def records(workspace: Path, kind: str, where: tuple[str, ...], limit: int,
     conditions = queries.parse_where(list(where))
     with open_ws(workspace) as ws:
         rows = queries.records(ws, Kind(kind), conditions, limit)
+        total = (queries.count_records(ws, Kind(kind), conditions) if len(rows) >= limit
+                 else len(rows))
     if as_json:
         _emit_json(rows)
+        _showing(len(rows), total, "records", True)
         return
     for r in rows:
         out.print(f"[bold]{r['record_id']}[/] (batch {r['batch_id']}, line {r['line']})")
@@ -398,7 +460,11 @@ def records(workspace: Path, kind: str, where: tuple[str, ...], limit: int,
             out.print(f"  {k}: {v}")
         for k, v in r["extra"].items():
             out.print(f"  [dim]{k}[/]: {v}")
-    out.print(f"{len(rows)} record(s).")
+    if len(rows) < total:
+        out.print(f"showing {len(rows):,} of {total:,} records (--limit {limit}).",
+                  markup=False)
+    else:
+        out.print(f"{len(rows)} record(s).")
 
 
 @main.command()
@@ -575,6 +641,9 @@ def _print_run(summary: RunSummary) -> None:
     _table(["rule", "severity", "evaluated", "hits", "new", "no longer matching", "seconds"],
            [[r.rule_id, r.severity, "yes" if r.evaluated else f"no: {r.reason}", r.hits,
              r.new, r.stale, f"{r.seconds:.2f}"] for r in summary.rules])
+    for r in summary.rules:
+        if r.note:
+            out.print(f"{r.rule_id}: {r.note}.", markup=False)
     total = sum(r.hits for r in summary.rules)
     out.print(f"{total} finding(s), {sum(r.new for r in summary.rules)} new.")
 
@@ -591,7 +660,11 @@ def findings(workspace: Path, rule: str | None, severity: str | None, status: st
              fmt: str, limit: int | None) -> None:
     """List findings (those that no longer match are kept and labelled)."""
     with open_ws(workspace) as ws:
-        rows = list_findings(ws, rule, severity, status, limit=limit)
+        rows = list_findings(ws, rule, severity, status)
+    total = len(rows)
+    rows = rows if limit is None else rows[:max(limit, 0)]
+    if fmt != "table":
+        _showing(len(rows), total, "findings", True)
     if fmt == "json":
         _emit_json(rows)
     elif fmt == "csv":
@@ -607,7 +680,11 @@ def findings(workspace: Path, rule: str | None, severity: str | None, status: st
                [[f["id"], f["severity"],
                  f["status"] + ("" if f["matching"] else " (no longer matching)"),
                  f["message"]] for f in rows])
-        out.print(f"{len(rows)} finding(s).")
+        if len(rows) < total:
+            out.print(f"showing {len(rows):,} of {total:,} findings (--limit {limit}).",
+                      markup=False)
+        else:
+            out.print(f"{len(rows)} finding(s).")
 
 
 @main.command()

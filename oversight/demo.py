@@ -16,7 +16,7 @@ from rich.table import Table
 from oversight import triage
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import default_pack
-from oversight.demo_data import generate
+from oversight.demo_data import Planted, generate
 from oversight.errors import UsageError
 from oversight.findings import list_findings
 from oversight.importing import import_file
@@ -62,14 +62,26 @@ def build_demo(folder: Path, admin: str, password: str, operations: int, seed: i
             found = list_findings(ws, matching=True)
             summary["planted"] = [
                 {"rule_id": p.rule_id, "record_ids": list(p.record_ids),
-                 "description": p.description,
-                 "found": any(f["rule_id"] == p.rule_id
-                              and set(p.record_ids) <= set(f["record_ids"]) for f in found)}
+                 "description": p.description, "found": _found(p, found)}
                 for p in files.planted
             ]
         summary["review"] = review_demo(folder, password)
     summary["report"] = report_demo(folder, password)
     return summary
+
+
+def _found(p: Planted, found: list[dict[str, Any]]) -> bool:
+    """Whether a finding of the planted item's rule covers its records (or, for one that
+    cites no record, carries the facts that identify it)."""
+    for f in found:
+        if f["rule_id"] != p.rule_id:
+            continue
+        if p.group:
+            if all(str(f["facts"].get(k)) == v for k, v in p.group):
+                return True
+        elif set(p.record_ids) <= set(f["record_ids"]):
+            return True
+    return False
 
 
 def report_demo(folder: Path, password: str) -> dict[str, Any]:

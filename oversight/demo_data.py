@@ -19,10 +19,10 @@ from __future__ import annotations
 import csv
 import json
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Final
 
@@ -41,7 +41,7 @@ OPERATION_FIELDS: Final[tuple[str, ...]] = (
     "authorisation_id", "legal_basis", "justification", "urgent", "recipient_id",
     "recipient_type", "recipient_country", "transfer_basis", "data_categories",
     "records_count", "offence", "offence_category", "max_penalty_months", "notice_type",
-    "notice_purpose", "sentence_months", "remaining_months", "art3_concern",
+    "notice_purpose", "sentence_months", "remaining_months", "art3_concern", "sequence",
     "terminal", "query_text",
 )  # fmt: skip
 AUTHORISATION_FIELDS: Final[tuple[str, ...]] = (
@@ -56,7 +56,7 @@ CASE_KEYS: Final[tuple[str, ...]] = (
 RULE_IDS: Final[tuple[str, ...]] = (
     "LOG-01", "PUR-01", "PUR-02", "PRO-01", "PRO-02", "PRO-03", "PRO-04", "SPC-01",
     "TRF-01", "TRF-02", "TRF-03", "INT-01", "INT-02", "INT-03", "AUT-01", "AUT-02",
-    "AUT-03", "AUT-04", "XB-01",
+    "AUT-03", "AUT-04", "XB-01", "DQ-01", "DQ-02", "DQ-03", "DQ-04", "DQ-05",
 )  # fmt: skip
 
 
@@ -66,8 +66,12 @@ class Planted:
 
     rule_id: str
     record_ids: tuple[str, ...]
-    """Operation record_ids involved (for aggregate rules: all records of the group)."""
+    """Operation record_ids involved (for aggregate rules: all records of the group; for a
+    gap in the log: the records on either side of it)."""
     description: str
+    group: tuple[tuple[str, str], ...] = ()
+    """For a finding that cites no record (DQ-04, a kind of operation never logged): the
+    facts that identify it, e.g. (("agency", "LU-PGD"), ("action", "disclose"))."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ class DemoFiles:
 # Vocabularies and reference data
 # ---------------------------------------------------------------------------------------
 
-_YEAR: Final = 2026
+_YEAR: Final = 2025
 #: The default pack's `log_actions` (consultations and disclosures, transfers included).
 _LOG_ACTIONS: Final = ("consult", "disclose", "transfer")
 _INTRUSIVE: Final = (
@@ -147,6 +151,20 @@ _AGENCIES: Final = (
             ("Järjestäytyneen rikollisuuden torjunta", "Talousrikostorjunta",
              "Kyberrikostorjunta"), 700),
 )  # fmt: skip
+
+# The log of a number-plate reading system, delivered by an agency that appears nowhere
+# else: three weeks of dense consultations with planted gaps (DQ-01), no disclosures or
+# transfers at all (DQ-04) and some entries without a time (DQ-05).
+_FEED: Final = _Agency(
+    "LU-PGD", "LU", 1, 10, "fr", ("Loi du 18 juillet 2018, art. 43", "Loi du 18 juillet 2018, "
+                                  "art. 44"), "Loi du 1er août 2018, art. 37",
+    "CPP art. 33", "CPP art. 39", ("LU-PARQUET-LUXEMBOURG",), "",
+    ("Service de police judiciaire, lecture automatisée des plaques",), 800)
+#: Kinds of operation Directive (EU) 2016/680 Art. 25(1) requires logs of (DQ-04).
+_ART25: Final = ("collect", "alter", "consult", "disclose", "transfer", "combine", "erase")
+#: Background disclosures and transfers per agency at least, so that the one planted
+#: disclosure without a recipient stays under DQ-05's 5 % of an agency's total.
+_MIN_DISCLOSURES: Final = 24
 
 _LED_AREA: Final = frozenset((
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT",
@@ -488,8 +506,11 @@ class _Item:
     rows: list[_PRow]
     text: str  # "{auth}" and "{cited}" are filled in once authorisations are numbered
     boundary: bool
+    group: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
+        if not self.rows:
+            return self.text
         first = self.rows[0]
         auth = first.auth.id if first.auth is not None else ""
         return self.text.replace("{auth}", auth).replace(
@@ -518,6 +539,9 @@ class _Generator:
         self.items: list[_Item] = []
         self.reserved_actors: list[_Actor] = []
         self.blackout: dict[str, list[date]] = {}
+        #: Rows of the feed agency that are not themselves planted (written as background).
+        self.feed: list[_PRow] = []
+        self.feed_case: _Case | None = None
 
     # -- world --------------------------------------------------------------------------
 
@@ -604,9 +628,9 @@ class _Generator:
         tz = _tz(ag.offset)
         while True:
             if tag:
-                d0 = date(2025, 9, 1) + timedelta(days=rng.randrange(100))
+                d0 = date(_YEAR - 1, 9, 1) + timedelta(days=rng.randrange(100))
             else:
-                d0 = date(2025, 4, 1) + timedelta(days=rng.randrange(594))
+                d0 = date(_YEAR - 1, 4, 1) + timedelta(days=rng.randrange(594))
             opened = datetime.combine(d0, time(rng.randint(8, 17), rng.randrange(60)), tz)
             closed: datetime | None = None
             if not tag:
@@ -966,7 +990,8 @@ class _Generator:
 
     def _slot(self, case: _Case, lead: int = 3, tail: int = 3, hours: tuple[int, int] = (9, 16),
               ) -> datetime:
-        """An office-hours weekday time inside the case's 2026 window, away from its edges."""
+        """An office-hours weekday time inside the case's window in the data year, away from
+        its edges."""
         start, end = case.window()
         d = self._day_between(start.date() + timedelta(days=lead),
                               end.date() - timedelta(days=tail), weekend_ok=0.0)
@@ -1602,6 +1627,87 @@ class _Generator:
         self._add("LOG-01", [r], (
             "Erasure without justification; the rule covers consult, disclose and transfer "
             "only."), boundary=True)
+        self._plant_log_quality()
+
+    def _plant_log_quality(self) -> None:
+        """DQ-01, DQ-02, DQ-04 and DQ-05 (DQ-03's gaps are made while numbering the log,
+        in `_write_operations`). Placed last so the rows above keep their randomness."""
+        rng = self.rng
+        ag = _FEED
+        tz = _tz(ag.offset)
+        actors = [_Actor(f"{ag.code}-{n:04d}", ag, rng.choice(_ROLES),
+                         f"WS-{ag.terminal_base * 10 + rng.randrange(99):04d}", False)
+                  for n in rng.sample(range(1000, 10000), ag.actors)]
+        first = date(_YEAR, 6, 2)
+        case = _Case(ag, datetime.combine(first - timedelta(days=24), time(9, 40), tz), None,
+                     "organised_crime", "Vehicle theft by an organised group", 120,
+                     ag.units[0], "dq-feed", actors)
+        case.id = f"{ag.code}-{_YEAR}-0001"
+        case.subjects = [f"P-{20_001 + i:06d}" for i in range(260)]
+        for sid in case.subjects:
+            self._name(sid, ag.country)
+        self.feed_case = case
+        pool = case.subjects * 2  # each person looked up at most twice
+        rng.shuffle(pool)
+        gaps = ({7, 8, 9}, {15})  # days after `first` with no entry at all
+        days: dict[int, list[_PRow]] = {}
+        for k in range(22):
+            if any(k in g for g in gaps):
+                continue
+            day = first + timedelta(days=k)
+            seconds = sorted(rng.sample(range(8 * 3600, 18 * 3600), rng.randint(24, 32)))
+            rows = []
+            for sec in seconds:
+                dt = datetime.combine(day, time(sec // 3600, sec // 60 % 60, sec % 60), tz)
+                subject = pool.pop() if pool else rng.choice(case.subjects)
+                rows.append(_PRow(dt, self.row("consult", case, rng.choice(actors), dt,
+                                               [subject], purpose="vehicle")))
+            days[k] = rows
+        # a few entries of the other kinds the log does hold: it never discloses or transfers
+        for kind in ("collect", "collect", "alter", "combine", "erase", "erase"):
+            k = rng.choice(sorted(days))
+            i = rng.randrange(1, len(days[k]) - 1)
+            old = days[k][i]
+            days[k][i] = _PRow(old.dt, self.row(kind, case, rng.choice(actors), old.dt,
+                                                [rng.choice(case.subjects)]))
+        neighbours: list[tuple[_PRow, _PRow, int, int]] = []
+        for g in gaps:
+            lo, hi = min(g), max(g)
+            neighbours.append((days[lo - 1][-1], days[hi + 1][0], lo, hi))
+        cited = {id(r) for n in neighbours for r in n[:2]}
+        consults = [r for k in sorted(days) for r in days[k]
+                    if r.fields["action"] == "consult" and id(r) not in cited]
+        untimed = sorted(rng.sample(consults, 30), key=lambda r: r.dt)
+        for r in untimed:
+            r.fields["ts"] = ""  # the entry was logged without its time
+        planted = cited | {id(r) for r in untimed}
+        self.feed = [r for k in sorted(days) for r in days[k] if id(r) not in planted]
+        for before, after, lo, hi in neighbours:
+            a, b = first + timedelta(days=lo), first + timedelta(days=hi)
+            span = f"on {a}" if a == b else f"from {a} to {b}"
+            self._add("DQ-01", [before, after], (
+                f"{ag.code}'s log, which holds 24 to 32 entries on each of its other days, holds "
+                f"nothing {span} (UTC); the findings cite the last entry before and the first "
+                "after."))
+        for kind in ("disclose", "transfer"):
+            self.items.append(_Item("DQ-04", [], (
+                f"{ag.code}'s log holds consultations, collections, alterations, combinations "
+                f"and erasures, but not one {kind}."), False,
+                (("agency", ag.code), ("action", kind))))
+        self._add("DQ-05", untimed, (
+            f"{len(untimed)} of {ag.code}'s consultations were logged without a date and "
+            "time (ts), more than 5 % of them."))
+        # DQ-02: a placeholder date and a typed year in the main log
+        c = self._host(lambda c: c.agency.code == "DE-BKA")
+        placeholder = self._prow("collect", c, dt=datetime(1900, 1, 1, tzinfo=_tz(1)),
+                                 data_categories="identity", justification="Erfassung")
+        c = self._host(lambda c: c.agency.code == "GB-NCA")
+        typo = self._prow("collect", c, dt=datetime(_YEAR + 180, 6, 14, 10, 32,
+                                                    tzinfo=_tz(0)),
+                          data_categories="identity")
+        self._add("DQ-02", [placeholder, typo], (
+            "A collection dated 1900-01-01 00:00 (a placeholder) and one dated "
+            f"{_YEAR + 180}-06-14 (the year typed wrongly): one finding for the batch."))
 
     def finalize_planted_auth_ids(self) -> None:
         """Planted rows cite their authorisation by id once the register is numbered."""
@@ -1655,7 +1761,50 @@ class _Generator:
             if kind == "arrest" and rng.random() < 0.2:
                 urgent = True
             out.append(_Draft(dt, kind, case, self._team_member(case, dt), urgent))
+        self._cover(out)
         return out
+
+    def _cover(self, drafts: list[_Draft]) -> None:
+        """Keep the background clean for the log-completeness rules: every agency logs
+        every kind of operation Art. 25(1) names (DQ-04) and enough disclosures and
+        transfers that the planted one without a recipient stays under 5 % (DQ-05); the
+        log of an agency busy enough for DQ-01 has no empty day between its first and
+        last (ordinary consultations are moved into empty days)."""
+        rng = self.rng
+        pools: dict[str, list[int]] = {}
+        for i, d in enumerate(drafts):
+            if d.auth is None and d.kind == "consult":
+                pools.setdefault(d.case.agency.code, []).append(i)
+        for ag in _AGENCIES:
+            mine = [d for d in drafts if d.case.agency is ag]
+            pool = pools.get(ag.code, [])
+            kinds = Counter(d.kind for d in mine)
+            wanted = [k for k in _ART25 if not kinds[k]]
+            short = _MIN_DISCLOSURES - kinds["disclose"] - kinds["transfer"] - sum(
+                1 for k in wanted if k in ("disclose", "transfer"))
+            wanted += ["disclose"] * max(0, short)
+            for kind in wanted:
+                if pool:
+                    drafts[pool.pop(rng.randrange(len(pool)))].kind = kind
+            if len(mine) < 2 * 366:
+                continue  # far below DQ-01's daily volume: nothing to check
+            days = Counter(d.dt.astimezone(UTC).date() for d in mine)
+            day, last = min(days), max(days)
+            while day < last:
+                day += timedelta(days=1)
+                if days[day]:
+                    continue
+                fits = [i for i in pool if days[drafts[i].dt.astimezone(UTC).date()] > 1
+                        and _open_on(drafts[i].case, day)
+                        and day not in self.blackout.get(drafts[i].actor.id, ())]
+                if not fits:
+                    continue
+                d = drafts[fits[rng.randrange(len(fits))]]
+                days[d.dt.astimezone(UTC).date()] -= 1
+                d.dt = datetime.combine(day, time(rng.randint(9, 16), rng.randrange(60),
+                                                  rng.randrange(60)), d.dt.tzinfo)
+                d.urgent = False
+                days[day] += 1
 
     def _team_member(self, case: _Case, dt: datetime) -> _Actor:
         team = case.team
@@ -1665,6 +1814,12 @@ class _Generator:
                       or dt.date() not in self.blackout[a.id]]
             actor = self.rng.choice(others)
         return actor
+
+
+def _open_on(case: _Case, day: date) -> bool:
+    """Whether ``case`` is open all of ``day`` (in its agency's local time)."""
+    start, end = case.window()
+    return start.date() < day < end.date()
 
 
 def _led(recipient_id: str) -> _Dest:
@@ -1749,7 +1904,7 @@ def generate(out_dir: Path, operations: int = 50_000, seed: int = 20261128) -> D
     g.assign_auth_ids()
     g.finalize_planted_auth_ids()
 
-    planted_rows = [r for item in g.items for r in item.rows]
+    planted_rows = [r for item in g.items for r in item.rows] + g.feed
     drafts = g.drafts(operations - len(planted_rows))
 
     items: list[tuple[float, int, _Draft | _PRow]] = []
@@ -1760,15 +1915,16 @@ def generate(out_dir: Path, operations: int = 50_000, seed: int = 20261128) -> D
     items.sort(key=lambda x: (x[0], x[1]))
 
     ops_path = out_dir / "operations.csv"
-    _write_operations(g, ops_path, items)
+    gaps = _write_operations(g, ops_path, items, _sequence_gaps(items))
     auth_path = out_dir / "authorisations.csv"
     _write_authorisations(g, auth_path)
     cases_path = out_dir / "cases.jsonl"
     _write_cases(g, cases_path)
 
     order = {r: i for i, r in enumerate(RULE_IDS)}
-    planted = [Planted(it.rule_id, tuple(r.record_id for r in it.rows), it.describe())
-               for it in g.items if not it.boundary]
+    planted = [Planted(it.rule_id, tuple(r.record_id for r in it.rows), it.describe(),
+                       it.group)
+               for it in g.items if not it.boundary] + gaps
     bounds = [Planted(it.rule_id, tuple(r.record_id for r in it.rows), it.describe())
               for it in g.items if it.boundary]
     planted.sort(key=lambda p: order[p.rule_id])
@@ -1776,18 +1932,65 @@ def generate(out_dir: Path, operations: int = 50_000, seed: int = 20261128) -> D
     return DemoFiles(ops_path, auth_path, cases_path, tuple(planted), tuple(bounds))
 
 
+def _agency_of(obj: _Draft | _PRow) -> str:
+    return obj.fields["agency"] if isinstance(obj, _PRow) else obj.case.agency.code
+
+
+#: DQ-03: (agency, share of its log after which numbers are skipped, how many).
+_SKIPS: Final = (("FR-DCPJ", 0.4, 3), ("NL-NP", 0.7, 1))
+
+
+def _sequence_gaps(items: list[tuple[float, int, _Draft | _PRow]]) -> dict[str, tuple[int, int]]:
+    """Where each planted gap in a log's running numbers goes: agency -> (index of the
+    entry after the gap among that agency's entries, numbers skipped). Both neighbours
+    are background entries, so they trip nothing else."""
+    per: dict[str, list[bool]] = {}
+    for _t, _i, obj in items:
+        per.setdefault(_agency_of(obj), []).append(isinstance(obj, _Draft))
+    out = {}
+    for code, share, skip in _SKIPS:
+        flags = per.get(code, [])
+        k = max(1, int(len(flags) * share))
+        while k < len(flags) and not (flags[k - 1] and flags[k]):
+            k += 1
+        if k < len(flags):
+            out[code] = (k, skip)
+    return out
+
+
 def _write_operations(g: _Generator, path: Path,
-                      items: list[tuple[float, int, _Draft | _PRow]]) -> None:
+                      items: list[tuple[float, int, _Draft | _PRow]],
+                      skips: dict[str, tuple[int, int]]) -> list[Planted]:
+    """Write the log in time order, each agency's entries numbered 1, 2, 3, ... in its
+    `sequence` column except where `skips` leaves numbers out; return those gaps."""
     rng = g.rng
     tr = _Trackers()
+    seen: dict[str, int] = {}
+    numbers: dict[str, int] = {}
+    last: dict[str, str] = {}
+    gaps: list[Planted] = []
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(OPERATION_FIELDS)
         for n, (t, _i, obj) in enumerate(items, start=1):
             rid = f"OP-{n:07d}"
+            code = _agency_of(obj)
+            index = seen.get(code, 0)
+            seen[code] = index + 1
+            number = numbers.get(code, 0) + 1
+            skip = skips.get(code)
+            if skip is not None and skip[0] == index:
+                gaps.append(Planted("DQ-03", (last[code], rid), (
+                    f"{code}'s running numbers jump from {number - 1} to {number + skip[1]}: "
+                    f"{skip[1]} log {'entries are' if skip[1] > 1 else 'entry is'} missing "
+                    "between two ordinary entries.")))
+                number += skip[1]
+            numbers[code] = number
+            last[code] = rid
             if isinstance(obj, _PRow):
                 obj.record_id = rid
                 obj.fields["record_id"] = rid
+                obj.fields["sequence"] = str(number)
                 w.writerow([obj.fields[k] for k in OPERATION_FIELDS])
                 continue
             d = obj
@@ -1822,7 +2025,9 @@ def _write_operations(g: _Generator, path: Path,
             row = g.row(d.kind, case, actor, d.dt, subjects, urgent=d.urgent, auth=d.auth,
                         dest=dest)
             row["record_id"] = rid
+            row["sequence"] = str(number)
             w.writerow([row[k] for k in OPERATION_FIELDS])
+    return gaps
 
 
 def _pick_tracked(rng: random.Random, tr: _Trackers, pool: list[str], actor: str, t: float,
@@ -1862,7 +2067,7 @@ def _write_authorisations(g: _Generator, path: Path) -> None:
 
 def _write_cases(g: _Generator, path: Path) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as fh:
-        for c in g.cases:
+        for c in [*g.cases, *([g.feed_case] if g.feed_case is not None else [])]:
             obj = {
                 "case_id": c.id,
                 "opened_at": _iso(c.opened),

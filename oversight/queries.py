@@ -5,29 +5,73 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from oversight import columns
 from oversight.errors import UsageError
 from oversight.records import FieldType, Kind, fields_of, storage_columns
 from oversight.retraction import live
 from oversight.workspace import Permission, Workspace
 
-__all__ = ["batches", "parse_where", "records", "rejects"]
+__all__ = ["batches", "count_records", "count_rejects", "parse_where", "records", "rejects"]
 
 
 def batches(ws: Workspace, include_retracted: bool = False) -> list[dict[str, Any]]:
     """Import batches, oldest first; retracted ones (oversight.retraction) only when
-    asked, each then with who retracted it, when and why."""
+    asked, each then with who retracted it, when and why. ``warnings`` is the list of
+    data-quality warnings the import raised (None for a batch imported before warnings
+    were recorded), ``missing_markers`` the values it read as "no value" in every column."""
     ws.require(Permission.READ)
     rows = ws.conn.execute(
         "SELECT batch_id, kind, file_name, file_size, sha256, format, profile_sha256,"
         " rows_read, rows_imported, rows_rejected, rows_digest, imported_by, imported_at,"
-        " retracted_at, retracted_by, retraction_reason FROM batches"
-        + ("" if include_retracted else " WHERE retracted_at IS NULL")
+        " retracted_at, retracted_by, retraction_reason, warnings, missing_markers"
+        " FROM batches" + ("" if include_retracted else " WHERE retracted_at IS NULL")
         + " ORDER BY batch_id"
     ).fetchall()
     keys = ("batch_id", "kind", "file", "size", "sha256", "format", "profile_sha256",
             "rows_read", "rows_imported", "rows_rejected", "rows_digest", "imported_by",
-            "imported_at", "retracted_at", "retracted_by", "retraction_reason")
-    return [dict(zip(keys, r, strict=True)) for r in rows]
+            "imported_at", "retracted_at", "retracted_by", "retraction_reason", "warnings",
+            "missing_markers")
+    out = []
+    for r in rows:
+        row = dict(zip(keys, r, strict=True))
+        for key in ("warnings", "missing_markers"):
+            row[key] = None if row[key] is None else json.loads(row[key])
+        out.append(row)
+    return out
+
+
+def count_rejects(ws: Workspace, batch_id: int | None = None) -> int:
+    """How many rejects ``rejects`` would list without a limit (a retracted batch's only
+    when that batch is named)."""
+    ws.require(Permission.READ)
+    if batch_id is None:
+        return int(ws.conn.execute(
+            "SELECT count(*) FROM rejects WHERE batch_id NOT IN"
+            " (SELECT batch_id FROM batches WHERE retracted_at IS NOT NULL)").fetchone()[0])
+    return int(ws.conn.execute("SELECT count(*) FROM rejects WHERE batch_id = ?",
+                               (batch_id,)).fetchone()[0])
+
+
+def count_records(ws: Workspace, kind: Kind = Kind.OPERATIONS,
+                  where: list[tuple[str, str]] | None = None) -> int:
+    """How many records ``records`` would list without a limit."""
+    ws.require(Permission.READ)
+    sql, params = _where_sql(ws, kind, where or [])
+    return int(ws.conn.execute(f"SELECT count(*) FROM {live(kind)}{sql}", params).fetchone()[0])
+
+
+def _where_sql(ws: Workspace, kind: Kind, where: list[tuple[str, str]],
+               rid_in: list[int] | None = None) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for name, value in where:
+        clause, values = columns.clause(ws, kind, name, value)
+        clauses.append(clause)
+        params.extend(values)
+    if rid_in is not None:
+        clauses.append(f"rid IN ({', '.join('?' * len(rid_in))})")
+        params.extend(rid_in)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def rejects(ws: Workspace, batch_id: int | None = None, limit: int | None = None
@@ -75,41 +119,16 @@ def records(
     """Stored records with canonical and extra fields (never those of a retracted batch).
 
     ``where`` matches canonical fields by value (a list field matches if it contains
-    the value; a timestamp matches by prefix, so a date selects a day) and any other
-    name as an original source column kept in ``extra``.
+    the value; a timestamp matches by prefix, so a date selects a day), original source
+    columns kept in ``extra`` by their text, and the original header of a mapped column
+    as the field it became; any other name is refused with the closest known ones
+    (`oversight.columns`).
     """
     ws.require(Permission.READ)
     specs = fields_of(kind)
-    clauses: list[str] = []
-    params: list[Any] = []
-    for name, value in where or []:
-        spec = specs.get(name)
-        if name in ("record_id", "batch_id", "line"):
-            clauses.append(f"{name} = ?")
-            params.append(value if name == "record_id" else _int(name, value))
-        elif spec is None:
-            clauses.append("json_extract(extra, ?) = ?")
-            params.extend([_json_path(name), value])
-        elif spec.type is FieldType.LIST:
-            clauses.append(f"EXISTS (SELECT 1 FROM json_each({name}) WHERE value = ?)")
-            params.append(value)
-        elif spec.type is FieldType.TIMESTAMP:
-            clauses.append(f"substr({name}, 1, ?) = ?")
-            params.extend([len(value), value])
-        elif spec.type in (FieldType.INT, FieldType.BOOL):
-            clauses.append(f"{name} = ?")
-            params.append(_bool(value) if spec.type is FieldType.BOOL else _int(name, value))
-        else:
-            clauses.append(f"{name} = ?")
-            params.append(value.upper() if spec.type is FieldType.COUNTRY else value)
-    if rid_in is not None:
-        clauses.append(f"rid IN ({', '.join('?' * len(rid_in))})")
-        params.extend(rid_in)
+    where_sql, params = _where_sql(ws, kind, where or [], rid_in)
     cols = ["rid", "batch_id", "line", "record_id", *storage_columns(kind)]
-    sql = f"SELECT {', '.join(cols)} FROM {live(kind)}"
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
-    sql += " ORDER BY rid"
+    sql = f"SELECT {', '.join(cols)} FROM {live(kind)}{where_sql} ORDER BY rid"
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params.extend([limit, offset])
@@ -149,21 +168,3 @@ def records_by_rid(ws: Workspace, kind: Kind, rids: list[int]) -> list[dict[str,
     return out
 
 
-def _json_path(column: str) -> str:
-    return '$."' + column.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _int(name: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise UsageError(f"--where {name}={value}: {name} takes a whole number.") from None
-
-
-def _bool(value: str) -> int:
-    v = value.strip().lower()
-    if v in ("true", "yes", "1"):
-        return 1
-    if v in ("false", "no", "0"):
-        return 0
-    raise UsageError(f"{value!r} is not true or false.")

@@ -57,6 +57,8 @@ class FieldSpec:
     """One line for --dry-run and the docs."""
     words: tuple[str, ...] = field(default=(), compare=False)
     """Known words of an open vocabulary (documentation only)."""
+    appended: bool = False
+    """Added by a later migration (ALTER TABLE ... ADD COLUMN), so stored after ``extra``."""
 
 
 ACTIONS = (
@@ -118,6 +120,9 @@ _OPERATIONS = (
     FieldSpec("remaining_months", T.INT, doc="sentence remaining, months"),
     FieldSpec("art3_concern", T.WORD, choices=ART3_CONCERNS,
               doc="Interpol Constitution Art. 3 concern"),
+    FieldSpec("sequence", T.INT, synonyms=("seq", "seq_no", "sequence_no", "sequence_number",
+              "log_sequence", "serial_no", "serial_number", "running_number"),
+              doc="the log's own running number (gaps: missing entries)", appended=True),
 )
 
 _AUTHORISATIONS = (
@@ -178,9 +183,10 @@ def fields_of(kind: Kind) -> dict[str, FieldSpec]:
 def storage_columns(kind: Kind) -> list[str]:
     """Columns written per record, in table order after (rid, batch_id, line, record_id)."""
     cols: list[str] = []
+    later: list[str] = []
     for spec in KINDS[kind]:
-        cols.append(spec.name)
+        target = later if spec.appended else cols
+        target.append(spec.name)
         if spec.type is FieldType.TIMESTAMP:
-            cols.append(f"{spec.name}_utc")
-    cols.append("extra")
-    return cols
+            target.append(f"{spec.name}_utc")
+    return [*cols, "extra", *later]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
+from oversight.report import build as _report_build
 from oversight.workspace import Role, Workspace
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -63,6 +67,47 @@ def _self_contained() -> Iterator[None]:
         del _OUTSIDE[before:]
         pytest.fail("the test read outside the repository (a clean clone has nothing "
                     f"beside it): {'; '.join(found[:5])}")
+
+
+# -- every report the suite builds tells the truth about its findings -----------------------
+# A signed report once said "Period covered: no findings, so no period" while its summary
+# counted 4,439 findings. Every PDF any test builds (build_pdf is wrapped here, before
+# any test module imports it) is read back as text; one that says "no findings" while
+# its manifest counts findings fails the test that built it.
+
+BUILT_REPORTS: list[Any] = []
+_build_pdf = _report_build.build_pdf
+
+
+def _recording_build_pdf(*args: Any, **kwargs: Any) -> Any:
+    built = _build_pdf(*args, **kwargs)
+    BUILT_REPORTS.append(built)
+    return built
+
+
+_report_build.build_pdf = _recording_build_pdf  # type: ignore[assignment]
+
+
+def says_no_findings_falsely(pdf: bytes, manifest: dict[str, Any]) -> bool:
+    """Whether a report's text says "no findings" although its manifest counts some."""
+    if not sum(manifest["counts"]["severity"].values()):
+        return False
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    text = " ".join(" ".join((page.extract_text() or "").split()) for page in pages)
+    return "no findings" in text.lower()
+
+
+@pytest.fixture(autouse=True)
+def _reports_tell_the_truth() -> Iterator[None]:
+    before = len(BUILT_REPORTS)
+    yield
+    built = BUILT_REPORTS[before:]
+    del BUILT_REPORTS[before:]
+    for report in built:
+        if says_no_findings_falsely(report.pdf, report.manifest):
+            counted = sum(report.manifest["counts"]["severity"].values())
+            pytest.fail(f"a report built by this test says \"no findings\" although its "
+                        f"manifest counts {counted} findings")
 
 
 @pytest.fixture(scope="session")

@@ -77,7 +77,8 @@ _counter = iter(range(10**9))
 def test_unmapped_csv_values_survive_exactly(admin_ws: Workspace, tmp_path: Path,
                                             values: list[str]) -> None:
     """Quotes, delimiters, newlines, RTL text and emoji in kept columns come back exactly
-    as a standard CSV reader reads them from the file."""
+    as a standard CSV reader reads them from the file; an empty cell (the default missing
+    marker) comes back as null."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf)
     writer.writerow(["record_id", "Note", "Other", "Third"])
@@ -88,5 +89,7 @@ def test_unmapped_csv_values_survive_exactly(admin_ws: Workspace, tmp_path: Path
     path.write_text(text, encoding="utf-8", newline="")
     res = import_file(admin_ws, path, Kind.OPERATIONS)
     rec = queries.records(admin_ws, where=[("batch_id", str(res.batch_id))], limit=1)[0]
-    # Exactly the values written, carriage returns inside quoted cells included.
-    assert rec["extra"] == dict(zip(["Note", "Other", "Third"], values, strict=True))
+    # Exactly the values written, carriage returns inside quoted cells included; an empty
+    # cell is "no value" (the default missing marker applies to kept columns too).
+    written = dict(zip(["Note", "Other", "Third"], values, strict=True))
+    assert rec["extra"] == {k: (None if v == "" else v) for k, v in written.items()}

@@ -43,8 +43,10 @@ def test_default_pack_is_valid_and_has_the_issue_rule_ids() -> None:
     assert [r.id for r in pack.rules] == [
         "LOG-01", "PUR-01", "PUR-02", "PRO-01", "PRO-02", "PRO-03", "PRO-04", "SPC-01",
         "TRF-01", "TRF-02", "TRF-03", "INT-01", "INT-02", "INT-03", "AUT-01", "AUT-02",
-        "AUT-03", "AUT-04", "XB-01"]
+        "AUT-03", "AUT-04", "XB-01", "DQ-01", "DQ-02", "DQ-03", "DQ-04", "DQ-05"]
     assert {r.id: r.severity for r in pack.rules}["TRF-01"] == "critical"
+    assert {r.id for r in pack.rules if "log_quality" in r.tags} == {
+        "DQ-01", "DQ-02", "DQ-03", "DQ-04", "DQ-05"}
     assert pack.lists["adequacy_countries"] == ("GB",)
     assert len(pack.lists["led_area"]) == 31
     assert all(r.rationale and r.legal_refs for r in pack.rules)
@@ -198,7 +200,7 @@ def test_check_findings_runs_cli(tmp_path: Path) -> None:
 def test_criteria_show_lists_rules() -> None:
     res = CliRunner().invoke(main, ["criteria", "show", "--json"])
     doc = json.loads(res.stdout)
-    assert doc["pack"] == "led-baseline" and len(doc["rules"]) == 19
+    assert doc["pack"] == "led-baseline" and len(doc["rules"]) == 24
     text = resources.files("oversight.packs").joinpath("led-baseline.yaml").read_text()
     # The pack's digest is the SHA-256 of the file as shipped, computed here independently.
     assert doc["sha256"] == hashlib.sha256(text.encode("utf-8")).hexdigest()

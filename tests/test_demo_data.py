@@ -7,13 +7,16 @@ from the generator: its vocabularies and thresholds are spelled out here on purp
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from fractions import Fraction
 from pathlib import Path
+from statistics import median
 
 import pytest
 
@@ -28,8 +31,8 @@ OPERATION_HEADER = [
     "authorisation_id", "legal_basis", "justification", "urgent", "recipient_id",
     "recipient_type", "recipient_country", "transfer_basis", "data_categories",
     "records_count", "offence", "offence_category", "max_penalty_months", "notice_type",
-    "notice_purpose", "sentence_months", "remaining_months", "art3_concern", "terminal",
-    "query_text",
+    "notice_purpose", "sentence_months", "remaining_months", "art3_concern", "sequence",
+    "terminal", "query_text",
 ]  # fmt: skip
 AUTHORISATION_HEADER = [
     "authorisation_id", "regime", "legal_basis", "issuer_id", "issuer_role", "approver_id",
@@ -43,8 +46,15 @@ CASE_KEYS = [
 RULES = [
     "LOG-01", "PUR-01", "PUR-02", "PRO-01", "PRO-02", "PRO-03", "PRO-04", "SPC-01", "TRF-01",
     "TRF-02", "TRF-03", "INT-01", "INT-02", "INT-03", "AUT-01", "AUT-02", "AUT-03", "AUT-04",
-    "XB-01",
+    "XB-01", "DQ-01", "DQ-02", "DQ-03", "DQ-04", "DQ-05",
 ]  # fmt: skip
+DQ = [r for r in RULES if r.startswith("DQ-")]
+# The log-completeness rules, from the issue's table: kinds every log must hold, the daily
+# volume from which empty days count, the share of accesses that must fill each field.
+REQUIRED_ACTIONS = ["collect", "alter", "consult", "disclose", "transfer", "combine", "erase"]
+MIN_DAILY_VOLUME = 20
+MIN_FILL = Fraction(95, 100)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ACTIONS = {
     "collect", "alter", "consult", "disclose", "transfer", "combine", "erase", "notice_request",
     "eaw_issue", "directed_surveillance", "intrusive_surveillance", "interception",
@@ -171,7 +181,7 @@ def record_rules(r: dict[str, str], auths: dict[str, dict[str, str]],
     """Per-record rules (everything except the aggregate parts of PRO-01 and PRO-02)."""
     out: set[str] = set()
     a = r["action"]
-    t = ts(r["ts"])
+    t = ts(r["ts"]) if r["ts"] else None  # a missing time meets no time condition
     subjects = split(r["subject_ids"])
     cats = set(split(r["data_categories"]))
     country = r["recipient_country"]
@@ -187,12 +197,14 @@ def record_rules(r: dict[str, str], auths: dict[str, dict[str, str]],
         team = case["team"]
         assert isinstance(team, list)
         closed = case["closed_at"]
-        if (r["actor_id"].strip() not in team or t < ts(str(case["opened_at"]))
-                or (closed is not None and after_end(t, str(closed)))):
+        if r["actor_id"].strip() not in team or (t is not None and (
+                t < ts(str(case["opened_at"]))
+                or (closed is not None and after_end(t, str(closed))))):
             out.add("PUR-02")
     if a in LOG_ACTIONS and (num(r["records_count"]) or 0) > 1000:
         out.add("PRO-02")
-    if a in LOG_ACTIONS and not (time(6) <= t.time() < time(22)) and r["urgent"] != "true":
+    if (a in LOG_ACTIONS and t is not None and not (time(6) <= t.time() < time(22))
+            and r["urgent"] != "true"):
         out.add("PRO-03")
     if a in INTRUSIVE:
         penalty = num(r["max_penalty_months"])
@@ -233,12 +245,12 @@ def record_rules(r: dict[str, str], auths: dict[str, dict[str, str]],
         if auth is None:
             out.add("AUT-02")
         else:
-            if (t < ts(auth["valid_from"]) or after_end(t, auth["valid_to"])
-                    or (auth["cancelled_at"] and t >= ts(auth["cancelled_at"]))
+            if ((t is not None and (t < ts(auth["valid_from"]) or after_end(t, auth["valid_to"])
+                    or (auth["cancelled_at"] and t >= ts(auth["cancelled_at"]))))
                     or auth["approval"] == "refused"):
                 out.add("AUT-02")
             role_bad = a in ALLOWED_ISSUERS and auth["issuer_role"] not in ALLOWED_ISSUERS[a]
-            in_urgent_window = (auth["urgent"] == "true"
+            in_urgent_window = (auth["urgent"] == "true" and t is not None
                                 and t - ts(auth["valid_from"]) <= timedelta(days=5))
             judicial_bad = (a in JUDICIAL and auth["approval"] != "approved"
                             and not in_urgent_window)
@@ -274,6 +286,8 @@ def evaluate(d: Data) -> dict[str, set[str]]:
     for r in d.ops:
         for rule in record_rules(r, d.auths, d.cases):
             fired[rule].add(r["record_id"])
+        if not r["ts"]:
+            continue  # counted in no window
         t = ts(r["ts"])
         actor = r["actor_id"].strip()
         if r["action"] == "consult":
@@ -288,7 +302,62 @@ def evaluate(d: Data) -> dict[str, set[str]]:
         fired["PRO-01"] |= windows(ev, timedelta(days=7), 5, distinct=True)
     for ev in by_actor.values():
         fired["PRO-02"] |= windows(ev, timedelta(minutes=60), 50, distinct=False)
+    log_quality(d.ops, fired)
     return fired
+
+
+def plausible(t: datetime | None) -> bool:
+    """On or after 1970-01-01 and at most one day after now (the import is now)."""
+    return t is not None and EPOCH <= t <= datetime.now(UTC) + timedelta(days=1)
+
+
+def log_quality(ops: list[dict[str, str]], fired: dict[str, set[str]]) -> None:
+    """DQ-01..DQ-05 as the issue's table words them. DQ-04 names no record: its entries
+    are "agency|action". Gaps cite the records on either side of them."""
+    by_agency: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in ops:  # file order is import order
+        by_agency[r["agency"].strip() and r["agency"]].append(r)
+    for agency, rows in by_agency.items():
+        # DQ-01: empty UTC days between the first and last, for a median day >= 20
+        days: dict[date, list[tuple[datetime, int, str]]] = defaultdict(list)
+        for n, r in enumerate(rows):
+            t = ts(r["ts"]) if r["ts"] else None
+            if plausible(t):
+                assert t is not None
+                days[t.astimezone(UTC).date()].append((t, n, r["record_id"]))
+        if days and median(len(v) for v in days.values()) >= MIN_DAILY_VOLUME:
+            ordered = sorted(days)
+            for a, b in itertools.pairwise(ordered):
+                if (b - a).days > 1:
+                    fired["DQ-01"].add(max(days[a])[2])
+                    fired["DQ-01"].add(min(days[b])[2])
+        # DQ-03: numbers missing between the lowest and highest sequence number
+        numbered = sorted((int(r["sequence"]), n, r["record_id"]) for n, r in enumerate(rows)
+                          if r["sequence"].strip())
+        for (a, _na, ra), (b, _nb, rb) in itertools.pairwise(numbered):
+            if b > a + 1:
+                fired["DQ-03"] |= {ra, rb}
+        # DQ-04: kinds of operation the agency never logged
+        logged = {r["action"] for r in rows}
+        fired["DQ-04"] |= {f"{agency}|{k}" for k in REQUIRED_ACTIONS if k not in logged}
+        # DQ-05: a mandatory field filled on fewer than 95 % of the accesses
+        for kinds, fields in ((LOG_ACTIONS, ("ts", "actor_id", "justification")),
+                              ({"disclose", "transfer"}, ("recipient_id",))):
+            chosen = [r for r in rows if r["action"] in kinds]
+            for f in fields:
+                empty = [r["record_id"] for r in chosen if blank(r[f])]
+                if chosen and Fraction(len(chosen) - len(empty), len(chosen)) < MIN_FILL:
+                    fired["DQ-05"] |= set(empty)
+    # DQ-02: implausible times (one finding per batch; the demo is one file)
+    fired["DQ-02"] |= {r["record_id"] for r in ops
+                       if r["ts"] and not plausible(ts(r["ts"]))}
+
+
+def expected_keys(p: Planted) -> set[str]:
+    """What the evaluator reports for a planted item: its records, or its group."""
+    if p.group:
+        return {"|".join(v for _k, v in p.group)}
+    return set(p.record_ids)
 
 
 def rules_on(fired: dict[str, set[str]], rid: str) -> set[str]:
@@ -354,12 +423,16 @@ def test_too_small_size_is_refused(tmp_path: Path) -> None:
 def test_value_conventions(small: Data) -> None:
     ids = [r["record_id"] for r in small.ops]
     assert ids == [f"OP-{i:07d}" for i in range(1, SMALL + 1)]
-    times = [ts(r["ts"]) for r in small.ops]
+    untimed = {rid for p in small.files.planted if p.rule_id == "DQ-05" for rid in p.record_ids}
+    assert {r["record_id"] for r in small.ops if not r["ts"]} == untimed
+    times = [ts(r["ts"]) for r in small.ops if r["ts"]]
     assert times == sorted(times), "operations are written in time order"
     offsets = set()
+    numbers: dict[str, list[int]] = defaultdict(list)
     for r in small.ops:
-        assert TS_RE.match(r["ts"]), r["ts"]
-        offsets.add(r["ts"][-6:])
+        assert TS_RE.match(r["ts"]) or r["record_id"] in untimed, r["ts"]
+        offsets.add(r["ts"][-6:] if r["ts"] else "+00:00")
+        numbers[r["agency"]].append(int(r["sequence"]))
         assert r["action"] in ACTIONS
         assert r["urgent"] in {"true", "false"}
         assert r["transfer_basis"] in TRANSFER_BASES | {""}
@@ -374,6 +447,8 @@ def test_value_conventions(small: Data) -> None:
         for k in ("records_count", "max_penalty_months", "sentence_months", "remaining_months"):
             assert r[k] == "" or r[k].isdigit(), (k, r[k])
     assert offsets == {"+00:00", "+01:00", "+02:00"}
+    for agency, seq in numbers.items():  # each agency numbers its own log, in time order
+        assert seq[0] >= 1 and seq == sorted(set(seq)), agency
     for a in small.auths.values():
         assert a["approval"] in {"approved", "refused", "pending"}
         assert a["issuer_role"] in ISSUER_ROLES
@@ -412,10 +487,13 @@ def test_world_is_realistic(small: Data) -> None:
     assert counts["consult"] == max(counts.values())
     assert all(counts[a] > 0 for a in ("transfer", "disclose", "notice_request", "eaw_issue",
                                        "interception", "directed_surveillance"))
-    months = {ts(r["ts"]).month for r in small.ops}
+    odd = {rid for p in small.files.planted if p.rule_id in ("DQ-02", "DQ-05")
+           for rid in p.record_ids}
+    timed = [r for r in small.ops if r["record_id"] not in odd]
+    months = {ts(r["ts"]).month for r in timed}
     assert months == set(range(1, 13))
-    assert {ts(r["ts"]).year for r in small.ops} == {2026}
-    log = [r for r in small.ops if r["action"] in LOG_ACTIONS]
+    assert {ts(r["ts"]).year for r in timed} == {2025}
+    log = [r for r in timed if r["action"] in LOG_ACTIONS]
     office = [r for r in log if time(7) <= ts(r["ts"]).time() < time(19)]
     assert len(office) > 0.85 * len(log)
     transfers = [r for r in small.ops if r["action"] == "transfer"]
@@ -434,10 +512,12 @@ def test_every_rule_has_planted_records_in_rule_order(small: Data) -> None:
     assert rules == sorted(rules, key=RULES.index)
     for rule in RULES:
         n = rules.count(rule)
-        assert 2 <= n <= 4, (rule, n)
+        # DQ-02 and DQ-05 find one thing per batch or per agency and field
+        assert (1 if rule in DQ else 2) <= n <= 4, (rule, n)
     for p in small.files.planted + small.files.boundaries:
         assert isinstance(p, Planted)
-        assert p.record_ids and p.description.endswith(".")
+        assert (p.record_ids or p.rule_id == "DQ-04") and p.description.endswith(".")
+        assert bool(p.group) == (p.rule_id == "DQ-04")
         assert "{" not in p.description
 
 
@@ -451,8 +531,10 @@ def test_planted_and_boundary_records_exist(small: Data) -> None:
 
 def test_each_planted_item_fires_its_rule(small: Data, fired: dict[str, set[str]]) -> None:
     for p in small.files.planted:
-        missing = set(p.record_ids) - fired[p.rule_id]
+        missing = expected_keys(p) - fired[p.rule_id]
         assert not missing, (p.rule_id, p.description, missing)
+    for rule in DQ:
+        assert fired[rule], rule
 
 
 def test_planted_records_fire_only_their_own_rule(small: Data,
@@ -474,7 +556,7 @@ def test_boundary_records_fire_nothing(small: Data, fired: dict[str, set[str]]) 
 
 
 def test_background_is_clean(small: Data, fired: dict[str, set[str]]) -> None:
-    planted = small.planted_ids()
+    planted = small.planted_ids() | {k for p in small.files.planted for k in expected_keys(p)}
     for rule, ids in fired.items():
         assert ids <= planted, (rule, sorted(ids - planted)[:5])
 
@@ -601,6 +683,20 @@ def test_reference_evaluator_catches_a_broken_row(small: Data) -> None:
     assert record_rules(r, small.auths, small.cases) == {"LOG-01", "PUR-01", "PRO-03"}
 
 
+def test_reference_evaluator_catches_log_gaps(small: Data) -> None:
+    """Guard against a vacuous log-completeness evaluator: deleting one background entry
+    leaves a hole in its agency's numbers; dropping an agency's erasures is noticed."""
+    ops = [r for r in small.ops if r["agency"] == "GB-MET"]
+    victim = ops[len(ops) // 2]
+    fired: dict[str, set[str]] = {rule: set() for rule in DQ}
+    log_quality([r for r in small.ops if r is not victim and not (
+        r["agency"] == "GB-MET" and r["action"] == "erase")], fired)
+    i = ops.index(victim)
+    assert {ops[i - 1]["record_id"], ops[i + 1]["record_id"]} <= fired["DQ-03"]
+    assert "GB-MET|erase" in fired["DQ-04"]
+    assert not any(k.startswith("GB-MET|") for k in fired["DQ-04"] - {"GB-MET|erase"})
+
+
 def _all(items: Iterable[Planted]) -> list[str]:
     return [rid for p in items for rid in p.record_ids]
 
@@ -612,8 +708,8 @@ def test_default_size(tmp_path: Path) -> None:
     assert len(d.ops) == 50_000
     assert len(set(_all(files.planted))) == len(_all(files.planted))
     fired = evaluate(d)
-    planted = d.planted_ids()
+    keys = d.planted_ids() | {k for p in files.planted for k in expected_keys(p)}
     for rule, ids in fired.items():
-        assert ids <= planted, (rule, sorted(ids - planted)[:5])
+        assert ids <= keys, (rule, sorted(ids - keys)[:5])
     for p in files.planted:
-        assert set(p.record_ids) <= fired[p.rule_id]
+        assert expected_keys(p) <= fired[p.rule_id]

@@ -107,6 +107,10 @@ def _import_survives(ws: Workspace, folder: Path, name: str, data: bytes,
         assert counts(ws) == before and _head(ws) == head
     else:
         after = counts(ws)
+        if result.nothing_imported:  # every row rejected: nothing is written at all
+            assert result.batch_id is None and result.rows_imported == 0
+            assert after == before and _head(ws) == head
+            return
         assert after["batches"] == before["batches"] + 1
         assert after["operations"] + after["authorisations"] + after["cases"] == (
             before["operations"] + before["authorisations"] + before["cases"]

@@ -301,8 +301,11 @@ def test_reimport_refused_names_batch(admin_ws: Workspace, tmp_path: Path) -> No
 
 def test_all_rows_rejected_writes_nothing(admin_ws: Workspace, tmp_path: Path) -> None:
     before = counts(admin_ws)
-    with pytest.raises(InputFileError, match="None of the 2 rows"):
-        import_file(admin_ws, write(tmp_path / "x.csv", "ts\nsoon\nlater\n"))
+    res = import_file(admin_ws, write(tmp_path / "x.csv", "ts\nsoon\nlater\n"))
+    assert res.batch_id is None and res.rows_imported == 0 and res.rows_rejected == 2
+    (warning,) = res.warnings
+    assert warning.code == "all_rows_rejected" and warning.count == 2
+    assert "None of the 2 rows" in warning.message and "line 2" in warning.message
     assert counts(admin_ws) == before
 
 
@@ -420,7 +423,9 @@ def test_police_uk_files_import_with_zero_rejects_and_every_column(admin_ws: Wor
         stored = queries.records(admin_ws, where=[("batch_id", str(res.batch_id))], limit=None)
         for src, rec in zip(source, stored, strict=True):
             assert rec["fields"]["ts"] == datetime.fromisoformat(src["Date"]).isoformat()
-            assert rec["extra"] == {k: v for k, v in src.items() if k != "Date"}
+            # The profile's missing marker "" applies to kept columns too: blank is null.
+            assert rec["extra"] == {k: (None if v == "" else v) for k, v in src.items()
+                                    if k != "Date"}
         total += len(source)
     assert total == 5903
     assert verify_workspace(admin_ws.conn).ok
@@ -446,7 +451,8 @@ def test_parallel_reader_gives_the_same_batch(ws_path: Path, tmp_path: Path) -> 
 
     text = OPS_CSV + "".join(
         f"R{i},2026-01-01T00:00:{i % 60:02d}+00:00,consult,a{i % 7},C,P{i};Q,false,{i},,T\n"
-        for i in range(5000)) + "OP-1,bad,consult,o,C,P,false,3,,WS\n"
+        for i in range(5000)) + "OP-1,bad,consult,o,C,P,false,3,,WS\n" + (
+        "Z1,,consult,o,C,P,false,3,,WS\nZ2,1900-01-01T00:00:00Z,consult,o,C,P,false,3,,WS\n")
     path = write(tmp_path / "p.csv", text)
     digests = []
     for parallel in (False, True):
@@ -457,10 +463,12 @@ def test_parallel_reader_gives_the_same_batch(ws_path: Path, tmp_path: Path) -> 
         with Workspace.open(target, ADMIN, ADMIN_PW) as ws:
             res = import_file(ws, path, parallel=parallel)
             digests.append((res.rows_imported, res.rows_rejected, res.rows_digest,
-                            [r.to_json() for r in res.sample_rejects]))
+                            [r.to_json() for r in res.sample_rejects],
+                            [w.to_json() for w in res.warnings]))
             assert verify_workspace(ws.conn).ok
     assert digests[0] == digests[1]
-    assert digests[0][:2] == (5002, 1)
+    assert digests[0][:2] == (5004, 1)
+    assert [w["code"] for w in digests[0][4]] == ["no_timestamp", "implausible_timestamp"]
 
 
 def test_parallel_reader_error_is_a_sentence(admin_ws: Workspace, tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def test_edit_keeps_rules_and_bumps_the_version() -> None:
                               parameters={"max_records_per_query": 500.0},
                               lists={"adequacy_countries": ["GB", "CH"]})
     new = parse_pack(text, "edited")
-    assert new.version == "1.0.0+ws.1" and new.id == pack.id
+    assert new.version == "1.1.0+ws.1" and new.id == pack.id
     assert [r.id for r in new.rules] == [r.id for r in pack.rules]
     assert not new.rule("PRO-03").enabled  # type: ignore[union-attr]
     assert new.parameters["max_records_per_query"] == 500
@@ -89,7 +89,7 @@ def test_edit_keeps_rules_and_bumps_the_version() -> None:
         assert rule is not None
         assert (rule.rationale, rule.legal_refs, rule.title) == (
             old_rule.rationale, old_rule.legal_refs, old_rule.title)
-    assert text.startswith("# Edited in a workspace from led-baseline 1.0.0")
+    assert text.startswith("# Edited in a workspace from led-baseline 1.1.0")
     with pytest.raises(UsageError):
         versions.edit_pack(pack, parameters={"nope": 1})
     with pytest.raises(ValidationError):
@@ -100,12 +100,12 @@ def test_save_list_activate_and_audit(admin: Workspace) -> None:
     base = default_pack()
     text = versions.edit_pack(base, parameters={"max_records_per_query": 100})
     saved = versions.save_version(admin, text, "stricter bulk limit")
-    assert saved.active and saved.version == "1.0.0+ws.1" and saved.added_by == "admin"
+    assert saved.active and saved.version == "1.1.0+ws.1" and saved.added_by == "admin"
     assert saved.note == "stricter bulk limit"
     assert versions.active_pack(admin).sha256 == saved.sha256
     events = _audit(admin, "criteria.save")
     assert events[-1]["sha256"] == saved.sha256 and events[-1]["note"] == "stricter bulk limit"
-    assert events[-1]["pack"] == "led-baseline" and events[-1]["version"] == "1.0.0+ws.1"
+    assert events[-1]["pack"] == "led-baseline" and events[-1]["version"] == "1.1.0+ws.1"
     # Saving the same text again keeps one row.
     versions.save_version(admin, text, "again")
     assert len(versions.list_versions(admin)) == 2
@@ -117,7 +117,7 @@ def test_save_list_activate_and_audit(admin: Workspace) -> None:
     # A run without a named pack uses the active one and names it.
     versions.activate(admin, saved.sha256)
     summary = run_detection(admin, versions.active_pack(admin))
-    assert (summary.pack_version, summary.pack_sha256) == ("1.0.0+ws.1", saved.sha256)
+    assert (summary.pack_version, summary.pack_sha256) == ("1.1.0+ws.1", saved.sha256)
 
 
 def test_invalid_pack_is_refused_with_every_issue(admin: Workspace) -> None:
@@ -187,7 +187,7 @@ def test_cli_save_versions_activate_and_check_uses_the_active_pack(
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["check", str(demo), "--json"], env=env)
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["version"] == "1.0.0+ws.1"
+    assert json.loads(res.stdout)["version"] == "1.1.0+ws.1"
     res = runner.invoke(main, ["criteria", "versions", str(demo), "--json"], env=env)
     listed = json.loads(res.stdout)
     assert [v["active"] for v in listed] == [False, True] and listed[1]["note"] == "cli"
@@ -195,7 +195,7 @@ def test_cli_save_versions_activate_and_check_uses_the_active_pack(
                         env=env)
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["check", str(demo), "--json"], env=env)
-    assert json.loads(res.stdout)["version"] == "1.0.0"
+    assert json.loads(res.stdout)["version"] == "1.1.0"
     inspector = {"OVERSIGHT_USER": INSPECTOR, "OVERSIGHT_PASSWORD": PW}
     res = runner.invoke(main, ["criteria", "save", str(demo), str(edited)], env=inspector)
     assert res.exit_code != 0 and "may not change workspace settings" in res.stderr

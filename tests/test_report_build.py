@@ -138,7 +138,7 @@ def finding(i: int, rule: str = "R-01", severity: str = "high", status: str = "o
 def test_every_finding_message_is_printed(demo: dict[str, Built]) -> None:
     full = demo["full"]
     text = flat(full.text)
-    assert len(full.data.findings) == 53
+    assert len(full.data.findings) == 61  # 53 planted, 8 log-completeness findings
     missing = [f["id"] for f in full.data.findings if flat(f["message"]) not in text]
     assert not missing
     for f in full.data.findings:
@@ -222,6 +222,7 @@ def test_outline_has_sections_and_rules(demo: dict[str, Built]) -> None:
             last = item.title
             children[last] = []
     assert list(children) == [full.data.title, wording["title_scope"],
+                              wording["title_log_quality"],
                               wording["title_summary"], wording["title_findings"],
                               wording["title_appendix"], wording["title_signature"]]
     assert children[wording["title_scope"]] == [
@@ -231,6 +232,8 @@ def test_outline_has_sections_and_rules(demo: dict[str, Built]) -> None:
     assert sorted(t.split(":")[0] for t in children[wording["title_findings"]]) == rules
     assert children[wording["title_appendix"]] == [
         wording[k] for k in ("title_chain", "title_decisions", "title_manifest")]
+    assert children[wording["title_log_quality"]] == [
+        wording[k] for k in ("title_import_warnings", "title_dq")]
 
 
 def test_fonts_are_embedded(demo: dict[str, Built]) -> None:

@@ -30,7 +30,7 @@ from oversight.workspace import Workspace
 
 ALL_RULES = ("LOG-01", "PUR-01", "PUR-02", "PRO-01", "PRO-02", "PRO-03", "PRO-04", "SPC-01",
              "TRF-01", "TRF-02", "TRF-03", "INT-01", "INT-02", "INT-03", "AUT-01", "AUT-02",
-             "AUT-03", "AUT-04", "XB-01")
+             "AUT-03", "AUT-04", "XB-01", "DQ-01", "DQ-02", "DQ-03", "DQ-04", "DQ-05")
 
 # -- helpers ----------------------------------------------------------------------------
 
@@ -153,7 +153,7 @@ def times(start: str, count: int, step_seconds: int) -> list[str]:
 DAY = 86_400
 
 
-def test_default_pack_has_the_nineteen_rules() -> None:
+def test_default_pack_has_the_nineteen_rules_and_the_log_quality_family() -> None:
     pack = default_pack()
     assert tuple(r.id for r in pack.rules) == ALL_RULES
     assert {r.id: sorted(r.needs) for r in pack.rules if r.needs} == {

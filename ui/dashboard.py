@@ -22,7 +22,7 @@ from ui.qt import Qt, QtWidgets, Signal
 from ui.session import Session
 from ui.widgets import BarChart, ColumnChart, make_table, readable
 
-__all__ = ["STATUS_COLORS", "DashboardPage", "findings_per_month"]
+__all__ = ["STATUS_COLORS", "DashboardPage", "findings_per_month", "warnings_cell"]
 
 STATUS_COLORS = {"open": "#5f6368", "in_review": "#1a73e8", "pending_approval": "#e8710a",
                  "confirmed": "#b3261e", "escalated": "#8e24aa", "dismissed": "#9aa0a6"}
@@ -135,10 +135,10 @@ class DashboardPage(QtWidgets.QWidget):
                                       "imported batch (runs in the background).")
         self.verify_button.clicked.connect(self.verify_requested)
         self.batches = TableModel(["Batch", "Kind", "File", "Imported", "Rejected", "By",
-                                   "When", "SHA-256"])
+                                   "When", "Warnings", "SHA-256"])
         self.batches_view = make_table(self.batches)
         bheader = self.batches_view.horizontalHeader()
-        for col in range(7):
+        for col in range(8):
             bheader.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
 
         verify_row = QtWidgets.QHBoxLayout()
@@ -302,7 +302,7 @@ class DashboardPage(QtWidgets.QWidget):
         self.batches.set_rows([
             (b["batch_id"], b["kind"], b["file"], b["rows_imported"], b["rows_rejected"],
              b["imported_by"], str(b["imported_at"])[:16].replace("T", " "),
-             str(b["sha256"])[:16] + "…") for b in batches])
+             warnings_cell(b.get("warnings")), str(b["sha256"])[:16] + "…") for b in batches])
         # As tall as its rows (up to eight), so the rule table gets the rest.
         view = self.batches_view
         visible = max(1, min(8, len(batches)))
@@ -349,6 +349,14 @@ class DashboardPage(QtWidgets.QWidget):
             self.verify_label.setText(
                 f"<span style='color:{bad}'><b>{len(report.problems)} problem(s) "
                 f"found.</b></span><ul>{problems}</ul>{more}")
+
+
+def warnings_cell(warnings: list[dict[str, Any]] | None) -> str:
+    """A batch's import warnings in a sources list: codes and counts (the Log quality page
+    shows what each means)."""
+    if warnings is None:
+        return "not checked"
+    return "; ".join(f"{w['code']} {w['count']:,}" for w in warnings) or "none"
 
 
 def _esc(value: Any) -> str:

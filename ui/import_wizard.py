@@ -792,7 +792,15 @@ class ImportWizard(QtWidgets.QWizard):
             QtWidgets.QApplication.restoreOverrideCursor()
         self._show_preview()
         self.update_warnings()
-        return any(o.result is not None for o in self.previews)
+        # A file already in the workspace is previewed (so a revised mapping can be seen
+        # on it) but cannot be imported again: say which batch holds it.
+        held = [o for o in self.previews if o.result is not None and o.result.imported_as]
+        if held:
+            page.error.setText("\n".join(filter(None, [page.error.text(), *(
+                f"{o.path.name} is already in this workspace as batch "
+                f"{o.result.imported_as['batch_id']}; it will not be imported again."
+                for o in held if o.result is not None and o.result.imported_as)])))
+        return any(o.result is not None and not o.result.imported_as for o in self.previews)
 
     def _show_preview(self) -> None:
         page = self.preview_page
@@ -920,9 +928,14 @@ class ImportWizard(QtWidgets.QWizard):
             if res is None:
                 lines.append(f"{outcome.path.name}: not imported. {outcome.error}")
                 continue
-            lines.append(f"{outcome.path.name}: batch {res.batch_id}, {res.kind}: imported "
-                         f"{res.rows_imported:,} of {res.rows_read:,} rows; "
-                         f"{res.rows_rejected:,} rejected.")
+            if res.batch_id is None:  # all_rows_rejected: the warning below says why
+                lines.append(f"{outcome.path.name}: not imported; {res.rows_rejected:,} of "
+                             f"{res.rows_read:,} rows rejected.")
+            else:
+                lines.append(f"{outcome.path.name}: batch {res.batch_id}, {res.kind}: imported "
+                             f"{res.rows_imported:,} of {res.rows_read:,} rows; "
+                             f"{res.rows_rejected:,} rejected.")
+            lines.extend(summary_warning_lines(res))
             rejects.extend(_reject_rows(outcome.path, res))
         page.summary.setText("\n".join(lines))
         page.status.setText(head)
@@ -1011,6 +1024,17 @@ class ImportWizard(QtWidgets.QWizard):
             self.cancel_import()
             return
         super().reject()
+
+
+def summary_warning_lines(res: ImportResult) -> list[str]:
+    """The import summary's lines on data quality: each warning, and the fields left
+    empty (issue 10: an import never says nothing about data it cannot vouch for)."""
+    lines = [f"  Warning {w.code} ({w.count:,} rows): {w.message}" for w in res.warnings]
+    empty = [f for f in res.fields_empty if f not in res.fields_mapped]
+    if res.fields_mapped:
+        lines.append(f"  Fields mapped: {', '.join(res.fields_mapped)}; left empty: "
+                     f"{', '.join(empty) or 'none'}.")
+    return lines
 
 
 def _reject_rows(path: Path, result: ImportResult) -> list[tuple[Any, ...]]:

@@ -24,6 +24,7 @@ from ui.criteria_page import install_criteria_page
 from ui.dashboard import DashboardPage
 from ui.import_wizard import FILE_FILTERS
 from ui.jobs import Job, ProgressDialog
+from ui.log_quality_page import install_log_quality_page
 from ui.operations_page import OperationsPage
 from ui.prompts import Prompts
 from ui.qt import QObject, Qt, QtCore, QtGui, QtWidgets, Signal
@@ -245,6 +246,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self._build_actions()
         install_criteria_page(self)  # sidebar entry: pack versions, impact
+        install_log_quality_page(self)  # sidebar entry: import warnings, DQ findings
         # Import wizard, Users… (admins) and the "Audit trail" sidebar page.
         self.admin_tools = install_admin_tools(self)
         self._auto_lock: int | None = None

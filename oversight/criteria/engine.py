@@ -22,7 +22,8 @@ from typing import Any
 
 from db.store import Connection, DbError
 from oversight.accountability import finding_digest
-from oversight.criteria.expr import BOOL, LIST, FieldRef
+from oversight.criteria import completeness
+from oversight.criteria.expr import BOOL, LIST, Binary, Call, FieldRef, Index, Node, Unary
 from oversight.criteria.pack import Aggregate, Pack, Rule
 from oversight.criteria.regex import regexp
 from oversight.criteria.sql import Compiler, field_sql
@@ -63,6 +64,8 @@ class RuleOutcome:
     evaluated: bool
     reason: str | None = None
     """Why the rule was not evaluated."""
+    note: str | None = None
+    """What an evaluated rule could not judge (operations without a time)."""
     hits: int = 0
     new: int = 0
     stale: int = 0
@@ -71,7 +74,8 @@ class RuleOutcome:
 
     def to_json(self) -> dict[str, Any]:
         return {"rule_id": self.rule_id, "title": self.title, "severity": self.severity,
-                "evaluated": self.evaluated, "reason": self.reason, "hits": self.hits,
+                "evaluated": self.evaluated, "reason": self.reason, "note": self.note,
+                "hits": self.hits,
                 "new": self.new, "no_longer_matching": self.stale,
                 "seconds": round(self.seconds, 3)}
 
@@ -227,6 +231,13 @@ def _prepare(conn: Connection) -> tuple[dict[str, int], dict[int, str]]:
                  for kind in ("operations", "authorisations", "cases")}
     for statement in _MATERIALISE:
         conn.execute(statement)
+    completeness.prepare(conn)
+    untimed = int(conn.execute("SELECT count(*) FROM live_operations WHERE ts_utc IS NULL"
+                               ).fetchone()[0]) if available["operations"] else 0
+    available["operations without ts"] = untimed
+    # The whole count only when some lack a time (the notes say "N of M").
+    available["operations counted"] = int(conn.execute(
+        "SELECT count(*) FROM live_operations").fetchone()[0]) if untimed else 0
     return available, dict(conn.execute("SELECT batch_id, sha256 FROM batches").fetchall())
 
 
@@ -261,6 +272,7 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
         outcome = RuleOutcome(rule.id, rule.title, rule.severity, evaluated=False)
         outcome.reason = _why_not(conn, rule, available)
         hits: list[_Hit] | None = None
+        outcome.note = _untimed_note(rule, available) if outcome.reason is None else None
         t0 = time.perf_counter()
         if outcome.reason is None:
             hits, outcome.reason = _evaluate(conn, pack, rule, batch_sha, token)
@@ -311,6 +323,14 @@ def _why_not(conn: Connection, rule: Rule, available: dict[str, int]) -> str | N
         if conn.execute(f"SELECT 1 FROM live_operations o WHERE {field_sql(ref)} IS NOT NULL"
                         " LIMIT 1").fetchone() is None:
             return f"no imported operation has a column {column!r}"
+    untimed = available.get("operations without ts", 0)
+    if rule.when is None and rule.aggregates and untimed \
+            and untimed == available["operations counted"] and all(
+            a.kind in ("window", "empty_days") for a in rule.aggregates):
+        return "no imported operation has a ts (date and time), which it counts by"
+    reasons = [completeness.why_not(conn, a) for a in rule.aggregates]
+    if rule.when is None and reasons and all(reasons):
+        return reasons[0]
     return None
 
 
@@ -332,6 +352,38 @@ def _evaluate(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str
         if token.cancelled or not any(word in text.lower() for word in _TOO_COMPLEX):
             raise
         return None, f"the database cannot run its condition ({text})"
+
+
+def _reads_ts(node: Node | None) -> bool:
+    """Whether a condition reads the operation's ``ts``."""
+    if node is None:
+        return False
+    if isinstance(node, FieldRef):
+        return node.source == "record" and node.name == "ts"
+    if isinstance(node, Binary):
+        return _reads_ts(node.left) or _reads_ts(node.right)
+    if isinstance(node, Unary):
+        return _reads_ts(node.arg)
+    if isinstance(node, Call):
+        return any(_reads_ts(a) for a in node.args)
+    if isinstance(node, Index):
+        return _reads_ts(node.key)
+    return False
+
+
+def _untimed_note(rule: Rule, available: dict[str, int]) -> str | None:
+    """Operations without a ts cannot meet a rule's time conditions: say how many."""
+    untimed = available.get("operations without ts", 0)
+    timed_aggs = any(a.kind in ("window", "empty_days") for a in rule.aggregates)
+    if not untimed or not (_reads_ts(rule.when) or timed_aggs):
+        return None
+    total = available["operations counted"]
+    if untimed == total:
+        return ("no operation has a ts (date and time), so the time conditions of this rule "
+                "were evaluated for none of them")
+    return (f"{untimed:,} of {total:,} operations {'has' if untimed == 1 else 'have'} no ts "
+            "(date and time); the time conditions of this rule were not evaluated for "
+            f"{'it' if untimed == 1 else 'them'}")
 
 
 def _joins(refs: Sequence[FieldRef]) -> str:
@@ -358,7 +410,22 @@ def _hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str]
     if rule.when is not None and rule.message is not None:
         yield from _record_hits(conn, pack, rule, batch_sha)
     for agg in rule.aggregates:
-        yield from _aggregate_hits(conn, pack, rule, agg)
+        if agg.kind == "window":
+            yield from _aggregate_hits(conn, pack, rule, agg)
+        elif completeness.why_not(conn, agg) is None:
+            yield from _completeness_hits(conn, pack, rule, agg, batch_sha)
+
+
+def _completeness_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate,
+                       batch_sha: dict[int, str]) -> Iterator[_Hit]:
+    """A log-completeness aggregate (`oversight.criteria.completeness`)."""
+    refs = [ref for ref in rule.facts if ref.source in ("authorisation", "case")]
+    part = f"aggregate:{agg.label}"
+    for found in completeness.hits(conn, rule, agg, _joins(refs), batch_sha):
+        yield _Hit(
+            finding_id=_finding_id(pack, rule, part, found.group_key), part=part,
+            group_key=found.group_key, rids=found.rids, record_ids=found.record_ids,
+            message=found.message, facts=found.facts, first_ts_utc=found.first_ts_utc)
 
 
 def _record_query(comp: Compiler, rule: Rule, columns: str, restrict: str = "") -> str:
@@ -375,13 +442,15 @@ def _record_hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, 
     assert rule.when is not None and rule.message is not None
     comp = Compiler()
     facts = list(rule.facts)
-    cols = ", ".join(["o.rid", "o.batch_id", "o.record_id", "o.ts_utc",
+    # A finding's time (for ordering, charts and periods) only when it can be right:
+    # a placeholder such as 1900-01-01 stays in the facts but dates nothing.
+    cols = ", ".join(["o.rid", "o.batch_id", "o.record_id", completeness.PLAUSIBLE_UTC,
                       *[field_sql(f, as_value=True) for f in facts]])
     sql = _record_query(comp, rule, cols)
     for row in conn.execute(sql, comp.params):
         rid, batch_id, record_id, ts_utc = row[:4]
         values = {f.label: _decode(f, v) for f, v in zip(facts, row[4:], strict=True)}
-        shown = {**rule.params, **values}
+        shown = {**rule.params, **values, "record_id": record_id}
         yield _Hit(
             finding_id=_finding_id(pack, rule, "record", f"{batch_sha[batch_id]}:{record_id}"),
             part="record", group_key=None, rids=[rid], record_ids=[record_id],

@@ -155,6 +155,8 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "local_date": ((TIMESTAMP,), TEXT, "local_date(ts): 'YYYY-MM-DD' as recorded"),
     "count": ((LIST,), NUMBER, "count(list): number of different items"),
     "lower": ((TEXT,), TEXT, "lower(text)"),
+    "plausible_time": ((TIMESTAMP,), BOOL, "plausible_time(ts): on or after 1970-01-01 and "
+                       "at most one day after the record was imported"),
     "coalesce": (("any", "any"), "same", "coalesce(a, b): a, or b when a is missing"),
     "days": ((NUMBER,), DURATION, "days(n)"),
     "hours": ((NUMBER,), DURATION, "hours(n)"),

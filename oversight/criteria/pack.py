@@ -34,8 +34,8 @@ from oversight.errors import Issue, ValidationError
 from oversight.records import FieldType, Kind, fields_of
 from oversight.yamlsrc import Located, load_located, read_yaml_file, yaml_error
 
-__all__ = ["DEFAULT_PACK", "SEVERITIES", "Aggregate", "Pack", "Rule", "default_pack",
-           "load_pack", "parse_pack"]
+__all__ = ["AGG_KINDS", "DEFAULT_PACK", "SEVERITIES", "Aggregate", "Pack", "Rule",
+           "default_pack", "load_pack", "parse_pack"]
 
 SEVERITIES = ("low", "medium", "high", "critical")
 DEFAULT_PACK = "led-baseline"
@@ -43,11 +43,35 @@ _ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _RULE_KEYS = {"id", "title", "severity", "legal_refs", "rationale", "when", "message",
               "aggregates", "enabled", "tags", "status", "false_positives"}
 _AGG_KEYS = {"label", "records", "group_by", "window", "count", "more_than", "findings",
-             "message"}
+             "message", "kind"}
+#: Aggregate kinds: the rolling window (the default) and the log-completeness kinds, each
+#: with the keys it takes besides label, kind, records and message.
+AGG_KINDS: dict[str, frozenset[str]] = {
+    "window": frozenset({"group_by", "window", "count", "more_than", "findings"}),
+    "empty_days": frozenset({"group_by", "min_daily_volume"}),
+    "sequence_gaps": frozenset({"group_by", "field"}),
+    "never_logged": frozenset({"group_by", "field", "values"}),
+    "fill_rate": frozenset({"group_by", "fields", "min_fill"}),
+    "per_batch": frozenset(),
+}
+_KIND_KEYS = {"min_daily_volume", "field", "values", "fields", "min_fill"}
 _PACK_KEYS = {"pack", "version", "title", "description", "parameters", "lists", "rules"}
 _UNITS = {"days": 86_400_000_000, "hours": 3_600_000_000, "minutes": 60_000_000}
 AGG_NAMES = {"count": NUMBER, "limit": NUMBER, "window": TEXT, "first": TIMESTAMP,
              "last": TIMESTAMP, "records": NUMBER}
+#: What a message of each log-completeness kind may name (besides group fields and
+#: parameters); never_logged also names its field (the value never logged).
+KIND_NAMES: dict[str, dict[str, str]] = {
+    "empty_days": {"first_day": TEXT, "last_day": TEXT, "days": NUMBER, "median": NUMBER,
+                   "limit": NUMBER, "before": TIMESTAMP, "after": TIMESTAMP},
+    "sequence_gaps": {"first_missing": NUMBER, "last_missing": NUMBER, "count": NUMBER,
+                      "before": NUMBER, "after": NUMBER},
+    "never_logged": {"records": NUMBER, "logged": TEXT},
+    "fill_rate": {"field": TEXT, "filled": NUMBER, "total": NUMBER, "rate": NUMBER,
+                  "limit": NUMBER, "unfilled": NUMBER},
+    "per_batch": {"batch_id": NUMBER, "file": TEXT, "count": NUMBER, "earliest": TIMESTAMP,
+                  "latest": TIMESTAMP},
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +94,17 @@ class Aggregate:
     """One finding per burst (cluster of overlapping windows) instead of per group."""
     message: Template
     params: dict[str, Any] = field(default_factory=dict)
+    kind: str = "window"
+    """'window' (rolling counts, above) or a log-completeness kind: 'empty_days',
+    'sequence_gaps', 'never_logged', 'fill_rate', 'per_batch' (docs/criteria.md)."""
+    field: FieldRef | None = None
+    """sequence_gaps: the whole-number field; never_logged: the field whose values count."""
+    fields: tuple[FieldRef, ...] = ()
+    """fill_rate: the fields whose fill is measured."""
+    values: tuple[Any, ...] = ()
+    """never_logged: the values every group must have logged."""
+    threshold: float = 0
+    """empty_days: min_daily_volume; fill_rate: min_fill."""
 
 
 @dataclass(frozen=True)
@@ -370,10 +405,19 @@ class _Validator:
             self.issue(f"{rule_id}: each aggregate is a mapping", *at)
             return None
         before = len(self.issues)
+        kind = str(raw.get("kind", "window"))
+        if kind not in AGG_KINDS:
+            self.issue(f"aggregate kind {kind!r} is unknown; kinds are "
+                       f"{', '.join(AGG_KINDS)}", *at, "kind")
+            return None
+        allowed = AGG_KINDS[kind] | {"label", "kind", "records", "message"}
         for key in raw:
-            if key not in _AGG_KEYS:
+            if key not in _AGG_KEYS | _KIND_KEYS:
                 self.issue(f"unknown key {key!r} in an aggregate; aggregates have "
-                           f"{', '.join(sorted(_AGG_KEYS))}", *at, key)
+                           f"{', '.join(sorted(_AGG_KEYS | _KIND_KEYS))}", *at, key)
+            elif key not in allowed:
+                self.issue(f"{key!r} does not apply to an aggregate of kind {kind}; it takes "
+                           f"{', '.join(sorted(allowed))}", *at, key)
         label = str(raw.get("label", f"a{j + 1}"))
         records = None
         if "records" in raw:
@@ -381,21 +425,29 @@ class _Validator:
                 records = self.condition(raw["records"], scope, *at, "records")
             else:
                 self.issue("records must be a condition in text", *at, "records")
-        group_by: list[FieldRef] = []
-        raw_group = raw.get("group_by")
-        if not isinstance(raw_group, list) or not raw_group:
-            self.issue("group_by must list the fields that form a group, e.g. "
-                       "[subject_ids, actor_id]", *at, "group_by")
-            raw_group = []
         specs = fields_of(Kind.OPERATIONS)
-        for name in raw_group:
-            if not isinstance(name, str) or name not in specs:
-                self.issue(f"group_by: {name!r} is not a field of operations", *at, "group_by")
-                continue
-            ref = FieldRef(0, LIST if specs[name].type is FieldType.LIST else TEXT, "record",
-                           name)
-            scope.used_fields[name] = ref
-            group_by.append(ref)
+        group_by: list[FieldRef] = []
+        if "group_by" in AGG_KINDS[kind]:
+            raw_group = raw.get("group_by")
+            if not isinstance(raw_group, list) or not raw_group:
+                self.issue("group_by must list the fields that form a group, e.g. "
+                           "[subject_ids, actor_id]", *at, "group_by")
+                raw_group = []
+            for name in raw_group:
+                if not isinstance(name, str) or name not in specs:
+                    self.issue(f"group_by: {name!r} is not a field of operations", *at,
+                               "group_by")
+                    continue
+                is_list = specs[name].type is FieldType.LIST
+                if is_list and kind != "window":
+                    self.issue(f"group_by: {name} is a list; an aggregate of kind {kind} "
+                               "groups by single values such as agency", *at, "group_by")
+                    continue
+                ref = FieldRef(0, LIST if is_list else TEXT, "record", name)
+                scope.used_fields[name] = ref
+                group_by.append(ref)
+        if kind != "window":
+            return self.completeness(kind, raw, scope, at, label, records, group_by, before)
         window_us, window_text = self.window(raw.get("window"), scope, *at, "window")
         distinct = None
         count = raw.get("count", "records")
@@ -418,6 +470,75 @@ class _Validator:
             return None
         return Aggregate(label, records, tuple(group_by), window_us, window_text, distinct,
                          limit, findings == "per_burst", message)
+
+    def completeness(self, kind: str, raw: dict[str, Any], scope: Scope,
+                     at: tuple[str | int, ...], label: str, records: Node | None,
+                     group_by: list[FieldRef], before: int) -> Aggregate | None:
+        """An aggregate of a log-completeness kind (docs/criteria.md, "Log completeness")."""
+        specs = fields_of(Kind.OPERATIONS)
+        names = {ref.name: ref.type for ref in group_by} | KIND_NAMES[kind]
+        one: FieldRef | None = None
+        many: list[FieldRef] = []
+        values: tuple[Any, ...] = ()
+        threshold: float = 0
+        if kind in ("sequence_gaps", "never_logged"):
+            name = raw.get("field")
+            spec = specs.get(name) if isinstance(name, str) else None
+            want_int = kind == "sequence_gaps"
+            if spec is None or (want_int and spec.type is not FieldType.INT) or (
+                    not want_int and spec.type is FieldType.LIST):
+                what = "a whole-number field such as sequence" if want_int else \
+                    "a field of operations with single values, such as action"
+                self.issue(f"field: give {what}", *at, "field")
+            else:
+                one = FieldRef(0, NUMBER if want_int else TEXT, "record", spec.name)
+                scope.used_fields[spec.name] = one
+                if kind == "never_logged":
+                    names[spec.name] = TEXT
+        if kind == "never_logged":
+            values = self.values(raw.get("values"), scope, *at, "values")
+        if kind == "fill_rate":
+            raw_fields = raw.get("fields")
+            if not isinstance(raw_fields, list) or not raw_fields:
+                self.issue("fields must list the fields whose fill is measured, e.g. "
+                           "[ts, actor_id, justification]", *at, "fields")
+                raw_fields = []
+            for name in raw_fields:
+                if not isinstance(name, str) or name not in specs:
+                    self.issue(f"fields: {name!r} is not a field of operations", *at, "fields")
+                    continue
+                ref = FieldRef(0, {FieldType.LIST: LIST, FieldType.INT: NUMBER,
+                                   FieldType.BOOL: BOOL, FieldType.TIMESTAMP: TIMESTAMP
+                                   }.get(specs[name].type, TEXT), "record", name)
+                scope.used_fields[name] = ref
+                many.append(ref)
+            threshold = self.number(raw.get("min_fill"), scope, *at, "min_fill")
+            if not 0 <= threshold <= 1:
+                self.issue("min_fill is a share between 0 and 1, e.g. 0.95", *at, "min_fill")
+        if kind == "empty_days":
+            threshold = self.number(raw.get("min_daily_volume"), scope, *at,
+                                    "min_daily_volume")
+            if threshold < 0:
+                self.issue("min_daily_volume cannot be below zero", *at, "min_daily_volume")
+        message = self.template(raw.get("message"), scope, names, *at, "message",
+                                required=True)
+        if len(self.issues) != before or message is None:
+            return None
+        return Aggregate(label, records, tuple(group_by), 0, "", None, 0, False, message,
+                         kind=kind, field=one, fields=tuple(many), values=values,
+                         threshold=threshold)
+
+    def values(self, raw: Any, scope: Scope, *path: str | int) -> tuple[Any, ...]:
+        """A list given in place, or the name of a list parameter or pack list."""
+        if isinstance(raw, str) and raw in scope.parameters:
+            scope.used_params.add(raw)
+            raw = scope.parameters[raw]
+        elif isinstance(raw, str) and raw in scope.lists:
+            return tuple(scope.lists[raw])
+        if not isinstance(raw, list) or not raw or not all(isinstance(v, str) for v in raw):
+            self.issue("values: give a list of words, or the name of a list parameter", *path)
+            return ()
+        return tuple(raw)
 
     def number(self, raw: Any, scope: Scope, *path: str | int) -> float:
         if isinstance(raw, str) and raw in scope.parameters:
@@ -442,14 +563,17 @@ class _Validator:
 
 
 def _known(scope: Scope, extra: dict[str, str] | None) -> Callable[[str], bool]:
-    """Names a message may use: for a record rule, anything a condition may read; for an
-    aggregate (``extra`` given), only its group fields, its own values and parameters."""
+    """Names a message may use: for a record rule, anything a condition may read and the
+    record's ``record_id``; for an aggregate (``extra`` given), only its group fields, its
+    own values and parameters."""
     def known(name: str) -> bool:
         if extra is not None:
             if name in scope.parameters:
                 scope.used_params.add(name)
                 return True
             return name in extra
+        if name == "record_id":  # the record's own id, as the source file gave it
+            return True
         if name.startswith("`") and name.endswith("`"):
             scope.used_fields[name] = FieldRef(0, TEXT, "extra", name[1:-1])
             return True

@@ -163,6 +163,14 @@ class Compiler:
             return f"(SELECT count(DISTINCT value) FROM json_each({self.sql(args[0])}))"
         if fn == "lower":
             return f"lower({self.sql(args[0])})"
+        if fn == "plausible_time":
+            # Against the import time of the record's own batch (the run's temp table
+            # batch_times, one row per batch, holds that time plus one day).
+            arg = args[0]
+            alias = ALIASES.get(arg.source, "o") if isinstance(arg, FieldRef) else "o"
+            value = self.sql(arg)
+            return (f"coalesce({value} >= 0 AND {value} <= (SELECT bt.latest_us FROM "
+                    f"temp.batch_times bt WHERE bt.batch_id = {alias}.batch_id), 0)")
         if fn == "coalesce":
             return f"coalesce({self.sql(args[0])}, {self.sql(args[1])})"
         raise TypeError(f"unknown function {fn}")  # pragma: no cover - parser checks

@@ -98,6 +98,9 @@ class RowConverter:
         self.text_only = text_only
         self.specs = fields_of(profile.kind)
         self.tz: tzinfo = ZoneInfo(profile.timezone)
+        #: Fields of the row just converted whose local time was ambiguous (autumn
+        #: overlap); the reader takes and clears it after each row.
+        self.notes: list[str] = []
         self.missing = frozenset(profile.missing) | frozenset(m.strip() for m in profile.missing)
         self.index = None if columns is None else {c: i for i, c in enumerate(columns)}
         # Only the mapped fields are written (the rest stay NULL), in storage order.
@@ -206,7 +209,8 @@ class RowConverter:
             return _cached(_country)
         if t is FieldType.LIST:
             return _cached(_list_parser(fm.split if fm.split is not None else ";"))
-        return _timestamp_parser(fm.format, self.tz, spec.end_of_day)
+        return _timestamp_parser(fm.format, self.tz, spec.end_of_day, self.profile.timezone,
+                                 spec.name, self.notes)
 
     # -- rows --------------------------------------------------------------------------
 
@@ -297,20 +301,34 @@ class RowConverter:
         return out, bad
 
     def _extra_builder(self, columns: list[str] | None) -> Callable[[Row], str]:
+        """Columns not mapped, kept under their headers. The profile's missing markers
+        apply here too: a marker becomes null, so blank(`Column`) sees it as blank."""
         mapped = self.mapped
+        missing = self.missing
         if columns is None:
             def from_dict(row: Row) -> str:
-                return _encode({k: json_value(v) for k, v in row.items()  # type: ignore[union-attr]
+                return _encode({k: (None if v.__class__ is str and v in missing
+                                    else json_value(v))
+                                for k, v in row.items()  # type: ignore[union-attr]
                                 if k not in mapped})
             return from_dict
         keep = [(i, encode_basestring(c) + ":") for i, c in enumerate(columns) if c not in mapped]
+        if self.text_only:
+            def from_text(row: Row) -> str:
+                return "{" + ",".join([
+                    key + ("null" if row[i] in missing  # type: ignore[index]
+                           else encode_basestring(row[i]))  # type: ignore[index]
+                    for i, key in keep]) + "}"
+            return from_text
 
         def from_list(row: Row) -> str:
             parts = []
             for i, key in keep:
                 v = row[i]  # type: ignore[index]
-                parts.append(key + (encode_basestring(v) if v.__class__ is str
-                                    else _encode(json_value(v))))
+                if v.__class__ is str:
+                    parts.append(key + ("null" if v in missing else encode_basestring(v)))
+                else:
+                    parts.append(key + _encode(json_value(v)))
             return "{" + ",".join(parts) + "}"
 
         return from_list
@@ -431,16 +449,68 @@ def _is_canonical(text: str) -> bool:
     return False
 
 
+_LONG_FRACTION = re.compile(r"(?<=[.,])(\d{6})\d+")
+
+
+def _localise(tz: tzinfo, tz_name: str, field: str, notes: list[str]
+              ) -> Callable[[datetime], datetime]:
+    """Give a naive local time its zone: a time inside a spring-forward gap never
+    happened (ValueError, so the row is rejected); one inside an autumn overlap happened
+    twice and takes the earlier offset (fold 0), noted in ``notes`` for the warning."""
+    def localise(dt: datetime) -> datetime:
+        aware = dt.replace(tzinfo=tz, fold=0)
+        first = aware.utcoffset()
+        if first == aware.replace(fold=1).utcoffset():
+            return aware  # the usual case: one offset, nothing to say
+        back = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None, fold=0)
+        if back != dt.replace(fold=0):
+            clock = f"{dt:%H:%M}" if not (dt.second or dt.microsecond) else f"{dt:%H:%M:%S}"
+            raise ValueError(f"local time {clock} does not exist on {dt:%Y-%m-%d} in "
+                             f"{tz_name} (clocks moved forward)")
+        notes.append(field)
+        return aware
+
+    return localise
+
+
 def _timestamp_parser(
-    fmt: str | None, tz: tzinfo, end_of_day: bool
+    fmt: str | None, tz: tzinfo, end_of_day: bool, tz_name: str = "UTC", field: str = "",
+    notes: list[str] | None = None,
 ) -> Callable[[Any], tuple[str, int]]:
     fmt_has_time = fmt is not None and any(
         d in fmt for d in ("%H", "%I", "%M", "%S", "%X", "%c", "%T", "%R"))
+    localise = _localise(tz, tz_name, field, notes if notes is not None else [])
+    fraction = fmt is not None and "%f" in fmt
 
     def finish(dt: datetime) -> tuple[str, int]:
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=tz)
+            dt = localise(dt)
         return dt.isoformat(), (dt - _EPOCH) // _US
+
+    def strptime(text: str) -> datetime:
+        assert fmt is not None
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            pass
+        # %f reads at most 6 digits; SQL Server's datetime2 writes 7. Cut the digits
+        # beyond the microsecond (never round: 59.9999999 stays in its second).
+        if fraction:
+            cut = _LONG_FRACTION.sub(r"\1", text)
+            if cut != text:
+                try:
+                    return datetime.strptime(cut, fmt)
+                except ValueError:
+                    pass
+        hint = ""
+        try:
+            datetime.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            hint = ("; it looks like ISO 8601, which the import reads by itself: leave "
+                    "format out of the profile")
+        raise ValueError(f"{text!r} does not match the format {fmt!r}{hint}")
 
     def parse(value: Any) -> tuple[str, int]:
         if isinstance(value, datetime):
@@ -449,10 +519,7 @@ def _timestamp_parser(
             return finish(datetime.combine(value, _END_OF_DAY if end_of_day else time()))
         text = _text(value).strip()
         if fmt is not None:
-            try:
-                dt = datetime.strptime(text, fmt)
-            except ValueError:
-                raise ValueError(f"{text!r} does not match the format {fmt!r}") from None
+            dt = strptime(text)
             if end_of_day and not fmt_has_time:
                 dt = datetime.combine(dt.date(), _END_OF_DAY, dt.tzinfo)
             return finish(dt)

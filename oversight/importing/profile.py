@@ -20,8 +20,8 @@ from oversight.errors import Issue, ValidationError
 from oversight.records import NATURAL_KEY, FieldType, Kind, fields_of
 from oversight.yamlsrc import load_located, read_yaml_file, yaml_error
 
-__all__ = ["DEFAULT_MISSING", "FieldMapping", "MappingProfile", "auto_profile", "load_profile",
-           "normalise_header"]
+__all__ = ["DEFAULT_MISSING", "FieldMapping", "MappingProfile", "auto_profile",
+           "incomplete_format", "load_profile", "normalise_header"]
 
 DEFAULT_MISSING = ("",)
 _FIELD_KEYS = {"column", "columns", "format", "map", "split", "value", "join"}
@@ -148,6 +148,10 @@ def parse_profile(text: str, name: str, kind_hint: Kind | None = None) -> Mappin
     def issue(message: str, *path: str | int) -> None:
         issues.append(Issue(message, name, doc.line(*path)))
 
+    def issue_at(message: str, path: tuple[str | int, ...], offset: int, text: str) -> None:
+        line, column = doc.position(path, offset, text)
+        issues.append(Issue(message, name, line, column))
+
     if not isinstance(data, dict):
         raise ValidationError(f"The mapping profile {name} is not a YAML mapping.",
                               [Issue("expected keys such as kind: and fields:", name, 1)])
@@ -199,6 +203,14 @@ def parse_profile(text: str, name: str, kind_hint: Kind | None = None) -> Mappin
             if fm.format is not None and ftype is not FieldType.TIMESTAMP:
                 issue(f"format applies to timestamps only; {fname} is a {ftype.value} field",
                       "fields", fname, "format")
+            elif fm.format is not None:
+                problem = incomplete_format(fm.format)
+                if problem is not None:
+                    where: tuple[str | int, ...] = ("fields", fname, "format")
+                    if isinstance(spec_raw, dict) and "format" in spec_raw:
+                        issue_at(_format_advice(fname, fm, problem), where, 0, fm.format)
+                    else:
+                        issue(_format_advice(fname, fm, problem), *where)
             if fm.split is not None and ftype is not FieldType.LIST:
                 issue(f"split applies to list fields only; {fname} is a {ftype.value} field",
                       "fields", fname, "split")
@@ -232,6 +244,42 @@ def parse_profile(text: str, name: str, kind_hint: Kind | None = None) -> Mappin
         source_text=text,
         source_name=name,
     )
+
+
+_YEAR_DIRECTIVES = ("%Y", "%y", "%G", "%c", "%x")
+_DAY_DIRECTIVES = ("%d", "%j", "%c", "%x", "%e")
+_WEEK_DIRECTIVES = ("%U", "%W", "%V")
+_WEEKDAY_DIRECTIVES = ("%a", "%A", "%w", "%u")
+
+
+def _directives(fmt: str) -> list[str]:
+    """The strptime directives of ``fmt`` ('%%' is a literal percent sign)."""
+    return re.findall(r"%[-#]?.", fmt.replace("%%", ""))
+
+
+def incomplete_format(fmt: str) -> str | None:
+    """What a timestamp format cannot read although every timestamp needs it: 'a year',
+    'a day' or 'a year or a day'; None when the format reads both. Without them
+    strptime silently fills in 1900 and the first of the month."""
+    found = set(_directives(fmt))
+    year = bool(found & set(_YEAR_DIRECTIVES))
+    day = bool(found & set(_DAY_DIRECTIVES)) or (
+        bool(found & set(_WEEK_DIRECTIVES)) and bool(found & set(_WEEKDAY_DIRECTIVES)))
+    if year and day:
+        return None
+    return "a year or a day" if not (year or day) else ("a year" if not year else "a day")
+
+
+def _format_advice(fname: str, fm: FieldMapping, problem: str) -> str:
+    fills = {"a year": "every date would fall in 1900",
+             "a day": "every date would fall on the first of its month",
+             "a year or a day": "every date would fall on 1 January 1900"}[problem]
+    columns = ", ".join(fm.columns) or "the column"
+    lacks = {"a year": "year", "a day": "day", "a year or a day": "year and no day"}[problem]
+    return (f"{fname}: the format {fm.format!r} reads no {lacks} ({fills}); a "
+            "timestamp needs the year (%Y) and the day (%d). If another column holds them, "
+            f"join it with columns: [{columns}, ...] and give the whole format, e.g. "
+            "\"%d/%m/%Y %H:%M\"")
 
 
 def _field_mapping(fname: str, raw: Any, issue: Any) -> FieldMapping | None:

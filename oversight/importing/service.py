@@ -22,7 +22,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -30,6 +30,15 @@ from db.store import Connection, IntegrityError
 from oversight.errors import AlreadyImported, InputFileError, OversightError
 from oversight.importing.convert import RowConverter
 from oversight.importing.profile import FieldMapping, MappingProfile, auto_profile, load_profile
+from oversight.importing.quality import (
+    FLAG_AMBIGUOUS,
+    FLAG_DUPLICATE,
+    DataWarning,
+    QualityTracker,
+    all_rows_rejected,
+    now_us,
+    timestamp_sources,
+)
 from oversight.importing.readers import RawRow, Source, open_source, unreadable
 from oversight.integrity import GROUP, RowDigest
 from oversight.progress import CancelToken, Progress, no_progress
@@ -40,6 +49,7 @@ from oversight.workspace import Permission, Workspace
 __all__ = ["ImportResult", "Reject", "file_sha256", "import_file", "preview"]
 
 CHUNK = GROUP  # rows per chunk: one digest group
+_ONE_US = timedelta(microseconds=1)
 #: Files at least this big are converted by a helper process on a second core.
 PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 PREVIEW_ROWS = 10
@@ -78,6 +88,21 @@ class ImportResult:
     sample_rejects: list[Reject] = field(default_factory=list)
     resolved_path: str | None = None
     """The real file read when ``file`` is (or passes through) a symbolic link."""
+    warnings: list[DataWarning] = field(default_factory=list)
+    """What was read but may be wrong or incomplete (quality.CODES)."""
+    fields_mapped: list[str] = field(default_factory=list)
+    """Canonical fields the mapping fills."""
+    fields_empty: list[str] = field(default_factory=list)
+    """Canonical fields without a value in any imported record (not mapped, or blank in
+    every row)."""
+    missing_markers: list[str] = field(default_factory=list)
+    """Values read as "no value" in every column, mapped or kept as extra."""
+    imported_as: dict[str, Any] | None = None
+    """For a dry run of a file already in the workspace: the batch that holds it."""
+
+    @property
+    def nothing_imported(self) -> bool:
+        return any(w.code == "all_rows_rejected" for w in self.warnings)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +122,11 @@ class ImportResult:
             "extra_columns": self.extra_columns,
             "sample_records": self.sample_records,
             "sample_rejects": [r.to_json() for r in self.sample_rejects],
+            "warnings": [w.to_json() for w in self.warnings],
+            "fields_mapped": self.fields_mapped,
+            "fields_empty": self.fields_empty,
+            "missing_markers": self.missing_markers,
+            "imported_as": self.imported_as,
         }
 
     def add_reject(self, reject: Reject) -> None:
@@ -199,18 +229,24 @@ class _Plan:
         return Reject(line, column, "record_id", record_id,
                       f"duplicate record_id {record_id!r} (first on line {first_line})")
 
-    def records(self, batch_id: int, sha: str
-                ) -> Iterator[tuple[int, tuple[Any, ...] | None, list[Reject]]]:
-        """Yield (line, insert row, rejects) per source row; the insert row is None when
-        the source row is rejected."""
+    def records(self, batch_id: int, sha: str) -> Iterator[
+            tuple[int, tuple[Any, ...] | None, list[Reject], tuple[int, tuple[str, ...]] | None]]:
+        """Yield (line, insert row, rejects, flags) per source row; the insert row is None
+        when the source row is rejected. ``flags`` (quality.FLAG_*, and the fields whose
+        local time was ambiguous) is None for the usual row that has nothing to say."""
         conv = self.converter
         convert, extra = conv.fast, conv.extra
+        notes = conv.notes
         prefix = sha[:16]
         rid_get = conv.record_id_getter
         natural = self.natural_index
+        # Rows seen so far, by hash: a row identical to an earlier one is kept and counted.
+        seen: set[int] = set()
+        remember = seen.add
+        text_only = conv.text_only  # CSV: every row is a list of str, hashable as a tuple
         for line, values, problem, raw in self.rows:
             if values is None:
-                yield line, None, [Reject(line, None, None, raw, problem or "bad row")]
+                yield line, None, [Reject(line, None, None, raw, problem or "bad row")], None
                 continue
             try:
                 out = convert(values)
@@ -236,9 +272,29 @@ class _Plan:
             else:
                 record_id = f"{prefix}:{line:09d}"
             if bad:
-                yield line, None, bad
+                notes.clear()
+                yield line, None, bad, None
+                continue
+            flags = 0
+            key = hash(tuple(values)) if text_only else _row_key(values)
+            size = len(seen)
+            remember(key)
+            if len(seen) == size:
+                flags = FLAG_DUPLICATE
+            if notes:
+                ambiguous = tuple(dict.fromkeys(notes))
+                notes.clear()
+                yield line, (batch_id, line, record_id, *out, extra(values)), [], (
+                    flags | FLAG_AMBIGUOUS, ambiguous)
+            elif flags:
+                yield line, (batch_id, line, record_id, *out, extra(values)), [], (flags, ())
             else:
-                yield line, (batch_id, line, record_id, *out, extra(values)), []
+                yield line, (batch_id, line, record_id, *out, extra(values)), [], None
+
+    def tracker(self, imported_us: int) -> QualityTracker:
+        return QualityTracker(self.kind, self.columns, self.profile.fields,
+                              self.profile.timezone,
+                              timestamp_sources(self.kind, self.profile.fields), imported_us)
 
     def display(self, row: tuple[Any, ...]) -> dict[str, Any]:
         """A stored row as the user sees it (canonical fields, lists and flags decoded)."""
@@ -255,6 +311,28 @@ class _Plan:
             else:
                 out[name] = value
         return out
+
+
+def _row_key(values: list[Any] | dict[str, Any]) -> int:
+    """A row's identity for spotting repeated rows (64 bits: two different rows of a file
+    share it with a chance of about n²/2⁶⁵, 3·10⁻⁸ for a million rows)."""
+    if values.__class__ is list:
+        try:
+            return hash(tuple(values))
+        except TypeError:
+            pass
+    return hash(json.dumps(values, sort_keys=True, ensure_ascii=False, default=str))
+
+
+def _holder(ws: Workspace, sha: str) -> dict[str, Any] | None:
+    """The batch that already holds the file with this SHA-256, if any."""
+    row = ws.conn.execute(
+        "SELECT batch_id, file_name, imported_by, imported_at FROM batches WHERE sha256 = ?"
+        " AND retracted_at IS NULL", (sha,),
+    ).fetchone()
+    if row is None:
+        return None
+    return {"batch_id": row[0], "file": row[1], "imported_by": row[2], "imported_at": row[3]}
 
 
 def _check_not_imported(ws: Workspace, sha: str, path: Path) -> None:
@@ -283,19 +361,34 @@ def _result(plan: _Plan, sha: str, size: int, dry_run: bool) -> ImportResult:
         mapping=plan.profile.describe(),
         extra_columns=plan.extra_columns,
         dry_run=dry_run,
+        fields_mapped=[n for n in fields_of(plan.kind) if n in plan.profile.fields],
+        missing_markers=list(plan.profile.missing),
     )
 
 
-def _start(ws: Workspace, path: Path, progress: Progress
+def _finish_quality(result: ImportResult, quality: QualityTracker, read: int) -> None:
+    """Warnings and field lists once every row has been counted."""
+    result.fields_empty = quality.fields_empty()
+    result.warnings = quality.warnings(result.rows_imported, result.dry_run)
+    if read and not result.rows_imported:
+        first = result.sample_rejects[0] if result.sample_rejects else None
+        result.warnings.append(all_rows_rejected(
+            read, first.line if first else None, first.reason if first else None,
+            result.dry_run))
+
+
+def _start(ws: Workspace, path: Path, progress: Progress, check: bool = True
            ) -> tuple[Path, int, str, Path | None]:
     """Check the file is a regular one (a FIFO, socket or device is refused before
-    anything reads it), hash it, refuse it if already imported. Returns the path, size,
-    SHA-256 and, when the name given is or passes a symbolic link, the real path."""
+    anything reads it), hash it, and (``check``) refuse it if already imported. Returns
+    the path, size, SHA-256 and, when the name given is or passes a symbolic link, the
+    real path."""
     path = Path(path)
     fh, info = open_regular(path)
     fh.close()
     sha = file_sha256(path, progress, info.size)  # which refuses a swapped-in FIFO too
-    _check_not_imported(ws, sha, path)
+    if check:
+        _check_not_imported(ws, sha, path)
     return path, info.size, sha, info.resolved if info.via_link else None
 
 
@@ -307,40 +400,54 @@ def preview(
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> ImportResult:
-    """What import_file would do: mapping, counts, first records and rejects. Writes nothing."""
+    """What import_file would do: mapping, counts, warnings, first records and rejects.
+    Writes nothing. A file already in the workspace is previewed too (so a revised profile
+    can be tried on it); ``imported_as`` names the batch that holds it."""
     ws.require(Permission.READ)
-    path, size, sha, resolved = _start(ws, path, progress)
+    path, size, sha, resolved = _start(ws, path, progress, check=False)
+    holder = _holder(ws, sha)
     plan = _Plan(path, kind, profile_path)
     try:
         result = _result(plan, sha, size, dry_run=True)
         result.resolved_path = None if resolved is None else str(resolved)
+        result.imported_as = holder
+        quality = plan.tracker(now_us())
         seen: dict[str, int] = {}
         dups = plan.checks_duplicates()
-        for n, (line, row, rejects) in enumerate(plan.records(0, sha), 1):
-            if n % CHUNK == 0:
-                if cancel is not None:
-                    cancel.check()
-                progress(plan.source.bytes_read(), size, "reading")
-            result.rows_read += 1
-            if row is not None and dups:
-                key = hashlib.blake2b(str(row[2]).encode(), digest_size=12).digest().hex()
-                if key in seen:
-                    rejects, row = [plan.duplicate(line, str(row[2]), seen[key])], None
-                else:
-                    seen[key] = line
-            if row is None:
-                result.rows_rejected += 1
-                for r in rejects:
-                    result.add_reject(r)
-            else:
-                result.rows_imported += 1
-                if len(result.sample_records) < PREVIEW_ROWS:
-                    result.sample_records.append(plan.display(row))
+        for chunk in _chunks(plan, 0, sha):
+            if cancel is not None:
+                cancel.check()
+            progress(chunk.position, size, "reading")
+            result.rows_read += chunk.read
+            result.rows_rejected += chunk.rejected
+            for r in chunk.rejects:
+                result.add_reject(r)
+            rows = chunk.rows
+            assert isinstance(rows, list)
+            repeated: set[int] = set()
+            if dups:
+                kept = []
+                for row in rows:
+                    key = hashlib.blake2b(str(row[2]).encode(), digest_size=12).digest().hex()
+                    if key in seen:
+                        result.rows_rejected += 1
+                        result.add_reject(plan.duplicate(row[1], str(row[2]), seen[key]))
+                        repeated.add(row[1])
+                    else:
+                        seen[key] = row[1]
+                        kept.append(row)
+                rows = kept
+            result.rows_imported += len(rows)
+            quality.observe(rows)
+            quality.flag(chunk.flagged, repeated)
+            for row in rows[:PREVIEW_ROWS - len(result.sample_records)]:
+                result.sample_records.append(plan.display(row))
         progress(size, size, "reading")
     finally:
         plan.close()
     if result.rows_read == 0:
         raise InputFileError(f"{path} holds a header but no records: nothing to import.")
+    _finish_quality(result, quality, result.rows_read)
     return result
 
 
@@ -369,9 +476,19 @@ def import_file(
         with ws.write() as conn:
             return _import(ws, conn, plan, profile_path, sha, size, progress, cancel,
                            parallel)
+    except _NothingImported as nothing:  # the transaction is rolled back: no batch
+        return nothing.result
     finally:
         ws.conn.execute("PRAGMA foreign_keys = ON")
         plan.close()
+
+
+class _NothingImported(Exception):
+    """Every row was rejected: roll the batch back and report all_rows_rejected."""
+
+    def __init__(self, result: ImportResult) -> None:
+        super().__init__("nothing imported")
+        self.result = result
 
 
 @dataclass
@@ -390,6 +507,8 @@ class _Chunk:
     """Bytes of the source read so far."""
     sha256: str | None = None
     """On the last chunk: SHA-256 of the bytes parsed (None for XLSX)."""
+    flagged: list[tuple[int, int, tuple[str, ...]]] = field(default_factory=list)
+    """Rows kept with something to say: (line, quality flags, ambiguous fields)."""
 
 
 def _chunks(plan: _Plan, batch_id: int, sha: str, packed: bool = False) -> Iterator[_Chunk]:
@@ -397,20 +516,23 @@ def _chunks(plan: _Plan, batch_id: int, sha: str, packed: bool = False) -> Itera
     for the trip from the helper process."""
     rows: list[tuple[Any, ...]] = []
     rejects: list[Reject] = []
+    flagged: list[tuple[int, int, tuple[str, ...]]] = []
     read = rejected = 0
-    for _line, row, bad in plan.records(batch_id, sha):
+    for line, row, bad, flags in plan.records(batch_id, sha):
         read += 1
         if row is None:
             rejected += 1
             rejects.extend(bad)
             continue
         rows.append(row)
+        if flags is not None:
+            flagged.append((line, flags[0], flags[1]))
         if len(rows) == CHUNK:
             yield _Chunk(marshal.dumps(rows) if packed else rows, rejects, read, rejected,
-                         plan.source.bytes_read())
-            rows, rejects, read, rejected = [], [], 0, 0
+                         plan.source.bytes_read(), flagged=flagged)
+            rows, rejects, flagged, read, rejected = [], [], [], 0, 0
     yield _Chunk(marshal.dumps(rows) if packed else rows, rejects, read, rejected,
-                 plan.source.bytes_read(), plan.source.sha256())
+                 plan.source.bytes_read(), plan.source.sha256(), flagged=flagged)
 
 
 def child_main(argv: list[str]) -> int:
@@ -483,7 +605,9 @@ def _import(
 ) -> ImportResult:
     kind = plan.kind
     profile = plan.profile
-    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    moment = datetime.now(UTC)
+    now = moment.isoformat(timespec="microseconds")
+    quality = plan.tracker((moment - datetime(1970, 1, 1, tzinfo=UTC)) // _ONE_US)
     cur = conn.execute(
         "INSERT INTO batches(kind, file_name, file_size, sha256, format, profile, profile_sha256,"
         " mapping, columns, source_columns, rows_read, rows_imported, rows_rejected,"
@@ -509,7 +633,8 @@ def _import(
         conn.executemany(insert_reject, [
             (batch_id, r.line, r.column, r.field, r.value, r.reason) for r in rejects])
 
-    def store_rows(rows: list[Any]) -> None:
+    def store_rows(rows: list[Any]) -> set[int]:
+        """Store the rows; return the lines rejected for a repeated record_id."""
         nonlocal rejected
         conn.execute("SAVEPOINT chunk")
         try:
@@ -519,9 +644,12 @@ def _import(
         else:
             conn.execute("RELEASE chunk")
             digest.update_many(rows)
-            return
+            quality.observe(rows)
+            return set()
         conn.execute("RELEASE chunk")
         # A duplicate record_id in this chunk: go row by row to reject just those.
+        repeated: set[int] = set()
+        stored = []
         for row in rows:
             try:
                 conn.execute(insert, row)
@@ -534,8 +662,12 @@ def _import(
                 store_rejects([rej])
                 result.add_reject(rej)
                 rejected += 1
+                repeated.add(row[1])
             else:
                 digest.update_many([row])
+                stored.append(row)
+        quality.observe(stored)
+        return repeated
 
     if parallel is None:
         parallel = size >= PARALLEL_FROM_BYTES and not getattr(sys, "frozen", False)
@@ -555,7 +687,9 @@ def _import(
                 result.add_reject(r)
         rows = marshal.loads(chunk.rows) if isinstance(chunk.rows, bytes) else chunk.rows
         if rows:
-            store_rows(rows)
+            repeated = store_rows(rows)
+            if chunk.flagged:
+                quality.flag(chunk.flagged, repeated)
             for row in rows[:PREVIEW_ROWS - len(result.sample_records)]:
                 result.sample_records.append(plan.display(tuple(row)))
         progress(chunk.position, size, "importing")
@@ -573,19 +707,18 @@ def _import(
     imported = digest.count
     if read == 0:
         raise InputFileError(f"{plan.path} holds a header but no records: nothing to import.")
-    if imported == 0:
-        first = result.sample_rejects[0] if result.sample_rejects else None
-        detail = f" The first, line {first.line}: {first.reason}." if first else ""
-        raise InputFileError(
-            f"None of the {read} rows of {plan.path} could be imported, so nothing was "
-            f"written.{detail} Check the mapping with --dry-run."
-        )
     result.rows_read, result.rows_imported, result.rows_rejected = read, imported, rejected
+    _finish_quality(result, quality, read)
+    if imported == 0:
+        result.batch_id = None
+        raise _NothingImported(result)
     result.rows_digest = rows_digest
+    warnings = [w.to_json() for w in result.warnings]
     conn.execute(
-        "UPDATE batches SET rows_read = ?, rows_imported = ?, rows_rejected = ?, rows_digest = ?"
-        " WHERE batch_id = ?",
-        (read, imported, rejected, rows_digest, batch_id),
+        "UPDATE batches SET rows_read = ?, rows_imported = ?, rows_rejected = ?, rows_digest = ?,"
+        " warnings = ?, missing_markers = ? WHERE batch_id = ?",
+        (read, imported, rejected, rows_digest, json.dumps(warnings, ensure_ascii=False),
+         json.dumps(result.missing_markers, ensure_ascii=False), batch_id),
     )
     ws.record("import", {
         "batch_id": batch_id,
@@ -602,6 +735,10 @@ def _import(
         "rows_imported": imported,
         "rows_rejected": rejected,
         "rows_digest": rows_digest,
+        "warnings": warnings,
+        "missing_markers": result.missing_markers,
+        "fields_mapped": result.fields_mapped,
+        "fields_empty": result.fields_empty,
     })
     progress(size, size, "importing")
     return result

@@ -85,7 +85,7 @@ MANIFEST_NAME = "oversight-manifest.json"
 _PACKAGE = "report_templates"
 _TEMPLATE_FILE = "template.yaml"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_SECTIONS = ("cover", "scope", "summary", "findings", "appendix", "signature")
+_SECTIONS = ("cover", "scope", "log_quality", "summary", "findings", "appendix", "signature")
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,14 @@ _SCHEMA: dict[str, Any] = {
         "label_chain_hash", "label_workspace", "title_decisions", "decisions_intro",
         "decisions_none", "decisions_more", "col_seq", "col_time", "col_user", "col_action",
         "col_change", "col_detail", "title_manifest", "manifest_intro", "signature_intro",
-        "signature_author", "signature_date", "signature_caption")},
+        "signature_author", "signature_date", "signature_caption",
+        # data quality: the period in true words, import warnings, the log itself
+        "period_untimed", "period_unusable", "period_partly", "scope_left_out",
+        "label_warnings", "warnings_unchecked", "partly_evaluated_intro", "col_note",
+        "title_log_quality", "log_quality_intro", "title_import_warnings",
+        "import_warnings_none", "col_warning", "col_rows", "col_meaning", "title_dq",
+        "dq_none_in_pack", "dq_no_run", "col_result", "dq_result_count", "dq_result_one",
+        "dq_result_nothing", "dq_result_not_evaluated", "dq_findings_intro", "col_status")},
 }
 
 
@@ -608,6 +615,7 @@ def build_pdf(data: ReportData, template: str = "full", progress: Progress | Non
     builders: dict[str, Callable[[], list[Any]]] = {
         "cover": lambda: _cover(ctx),
         "scope": lambda: _scope(ctx),
+        "log_quality": lambda: _log_quality(ctx),
         "summary": lambda: _summary(ctx),
         "findings": lambda: _findings(ctx, report),
         "appendix": lambda: _appendix(ctx, digest),
@@ -826,16 +834,28 @@ def _scope_text(ctx: _Ctx) -> str:
         parts.append(t.words("scope_from", date=scope.period_from))
     if scope.period_to:
         parts.append(t.words("scope_to", date=scope.period_to))
+    if ctx.data.left_out_untimed:
+        parts.append(t.words("scope_left_out", count=f"{ctx.data.left_out_untimed:,}"))
     if not parts:
         return t.words("scope_all")
     return t.words("scope_filtered", filters=_Markup("; ".join(parts)))
 
 
 def _period(ctx: _Ctx) -> str:
-    start, end = ctx.data.period
-    if not start and not end:
-        return ctx.t.words("period_none")
-    return ctx.t.words("period", start=_day(start), end=_day(end))
+    """The period the findings' records cover, in words that are true when some or all
+    of them carry no usable time."""
+    d, t = ctx.data, ctx.t
+    start, end = d.period
+    count = len(d.findings)
+    if not count:
+        return t.words("period_none")
+    if not start or not end:
+        key = "period_unusable" if d.any_record_time else "period_untimed"
+        return t.words(key, count=f"{count:,}")
+    if d.untimed:
+        return t.words("period_partly", start=_day(start), end=_day(end),
+                       untimed=f"{d.untimed:,}", count=f"{count:,}")
+    return t.words("period", start=_day(start), end=_day(end))
 
 
 def _cover(ctx: _Ctx) -> list[Any]:
@@ -895,8 +915,13 @@ def _scope(ctx: _Ctx) -> list[Any]:
                          "", "", "", "", ""])
             extra += [("SPAN", (1, r + 1), (-1, r + 1)), ("NOSPLIT", (0, r), (-1, r + 1)),
                       ("LINEBELOW", (0, r), (-1, r), 0, colors.white)]
+            warned = _source_warnings(ctx, s.get("warnings"))
+            if warned:
+                rows.append(["", ctx.p(warned, "cell"), "", "", "", "", ""])
+                extra += [("SPAN", (1, r + 2), (-1, r + 2)), ("NOSPLIT", (0, r), (-1, r + 2)),
+                          ("LINEBELOW", (0, r + 1), (-1, r + 1), 0, colors.white)]
             if i % 2:
-                extra.append(("BACKGROUND", (0, r), (-1, r + 1), stripe))
+                extra.append(("BACKGROUND", (0, r), (-1, len(rows) - 1), stripe))
         out.append(ctx.table(rows, (0.07, 0.25, 0.14, 0.09, 0.1, 0.1, 0.25), extra=extra,
                              stripes=False))
     out.append(ctx.heading(t.words("title_pack"), t.settings["wording"]["title_pack"], 1,
@@ -929,6 +954,14 @@ def _scope(ctx: _Ctx) -> list[Any]:
                           ctx.p(escape(ne.get("reason")), "cell")])
         out += [ctx.p(t.words("not_evaluated_intro")),
                 ctx.table(rows3, (0.12, 0.4, 0.48))]
+    if d.partly_evaluated:
+        rows4 = [ctx.head_row(t.words("col_rule"), t.words("col_title"), t.words("col_note"))]
+        for pe in d.partly_evaluated:
+            rule = d.rules.get(pe.get("rule_id", ""), {})
+            rows4.append([ctx.p(escape(pe.get("rule_id")), "cell"),
+                          ctx.p(escape(rule.get("title", "")), "cell"),
+                          ctx.p(escape(pe.get("note")), "cell")])
+        out += [ctx.p(t.words("partly_evaluated_intro")), ctx.table(rows4, (0.12, 0.4, 0.48))]
     out.append(ctx.heading(t.words("title_sample"), t.settings["wording"]["title_sample"], 1,
                            "h2"))
     statement = (d.sample or {}).get("statement")
@@ -938,6 +971,80 @@ def _scope(ctx: _Ctx) -> list[Any]:
 
 def _int(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else ("" if value is None else str(value))
+
+
+def _source_warnings(ctx: _Ctx, warnings: list[dict[str, Any]] | None) -> str:
+    """The warnings a source raised at import, for its row in the sources table."""
+    t = ctx.t
+    if warnings is None:
+        return f"{t.words('label_warnings')}: {t.words('warnings_unchecked')}"
+    if not warnings:
+        return ""
+    items = "; ".join(f"{ctx.mono_markup(w.get('code'))} ({escape(_int(w.get('count')))})"
+                      for w in warnings)
+    return f"{t.words('label_warnings')}: {items}"
+
+
+def _log_quality(ctx: _Ctx) -> list[Any]:
+    """The log itself: warnings raised at import and the log-completeness findings."""
+    t, d = ctx.t, ctx.data
+    lq = d.log_quality
+    title = t.settings["wording"]["title_log_quality"]
+    out: list[Any] = [ctx.heading(t.words("title_log_quality"), title, 0, "h1"),
+                      ctx.p(t.words("log_quality_intro"))]
+    out.append(ctx.heading(t.words("title_import_warnings"),
+                           t.settings["wording"]["title_import_warnings"], 1, "h2"))
+    rows = [ctx.head_row(t.words("col_batch"), t.words("col_file"), t.words("col_warning"),
+                         t.words("col_rows"), t.words("col_meaning"))]
+    for b in lq.get("batches", []):
+        warnings = b.get("warnings")
+        if warnings is None:
+            rows.append([ctx.p(escape(b.get("batch_id")), "cell"),
+                         ctx.p(escape(b.get("file")), "cell"), ctx.p("–", "cell"), "",
+                         ctx.p(t.words("warnings_unchecked"), "cell")])
+        for w in warnings or []:
+            lines = ", ".join(str(n) for n in (w.get("lines") or [])[:10])
+            meaning = escape(w.get("message")) + (
+                f" ({escape('lines ' + lines)}{'…' if len(w.get('lines') or []) > 10 else ''})"
+                if lines else "")
+            rows.append([ctx.p(escape(b.get("batch_id")), "cell"),
+                         ctx.p(escape(b.get("file")), "cell"),
+                         ctx.p(ctx.mono_markup(w.get("code")), "cell"),
+                         ctx.p(escape(_int(w.get("count"))), "cell"), ctx.p(meaning, "cell")])
+    if len(rows) == 1:
+        out.append(ctx.p(t.words("import_warnings_none")))
+    else:
+        out.append(ctx.table(rows, (0.06, 0.17, 0.25, 0.07, 0.45)))
+    out.append(ctx.heading(t.words("title_dq"), t.settings["wording"]["title_dq"], 1, "h2"))
+    if lq.get("run_id") is None:
+        out.append(ctx.p(t.words("dq_no_run")))
+        return out
+    if not lq.get("rules"):
+        out.append(ctx.p(t.words("dq_none_in_pack")))
+        return out
+    rows2 = [ctx.head_row(t.words("col_rule"), t.words("col_title"), t.words("col_result"))]
+    for r in lq["rules"]:
+        if r.get("evaluated"):
+            n = int(r.get("findings") or 0)
+            result = (t.words("dq_result_one") if n == 1
+                      else t.words("dq_result_count", count=f"{n:,}") if n
+                      else t.words("dq_result_nothing"))
+            if r.get("note"):
+                result += f"; {escape(r['note'])}"
+        else:
+            result = t.words("dq_result_not_evaluated", reason=r.get("reason") or "")
+        rows2.append([ctx.p(escape(r.get("id")), "cell"), ctx.p(escape(r.get("title")), "cell"),
+                      ctx.p(result, "cell")])
+    out.append(ctx.table(rows2, (0.1, 0.4, 0.5)))
+    found = lq.get("findings", [])
+    if found:
+        rows3 = [ctx.head_row(t.words("col_rule"), t.words("col_status"), t.words("label_reason"))]
+        for f in found:
+            rows3.append([ctx.p(escape(f.get("rule_id")), "cell"),
+                          ctx.p(escape(t.label("status", str(f.get("status")))), "cell"),
+                          ctx.p(escape(f.get("message")), "cell")])
+        out += [ctx.p(t.words("dq_findings_intro")), ctx.table(rows3, (0.1, 0.15, 0.75))]
+    return out
 
 
 def _summary(ctx: _Ctx) -> list[Any]:

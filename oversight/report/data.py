@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from oversight import __version__, audit, queries, triage
+from oversight import __version__, audit, log_quality, queries, triage
 from oversight.criteria.pack import SEVERITIES, parse_pack
 from oversight.errors import UsageError
 from oversight.findings import list_findings, list_runs
+from oversight.importing.quality import is_plausible
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["ReportData", "ReportScope", "collect", "manifest", "manifest_digest"]
@@ -46,7 +47,8 @@ class ReportData:
     author: str
     scope: ReportScope
     period: tuple[str | None, str | None]
-    """First and last record time among the findings (local ISO text)."""
+    """First and last time of the records the findings rest on (local ISO text); only
+    plausible times count (from 1970 to a day after the record's import)."""
     sources: list[dict[str, Any]]
     """Import batches: file, sha256, kind, rows imported/rejected, who, when."""
     pack: dict[str, Any] | None
@@ -63,6 +65,18 @@ class ReportData:
     chain_head: dict[str, Any]
     """Audit-trail head: seq and hash."""
     generator: str = field(default_factory=lambda: f"Oversight Workstation {__version__}")
+    untimed: int = 0
+    """Findings in scope none of whose records carries a usable time (missing or
+    implausible, or no record at all): the period says so instead of ignoring them."""
+    any_record_time: bool = True
+    """Whether any record of the findings in scope carries a time at all."""
+    left_out_untimed: int = 0
+    """Findings a period filter (--from/--to) left out because no record gives a time."""
+    partly_evaluated: list[dict[str, Any]] = field(default_factory=list)
+    """Rules of the latest run evaluated only in part, with the note saying what not."""
+    log_quality: dict[str, Any] = field(default_factory=dict)
+    """Import warnings per batch and the log-completeness rules' findings
+    (`oversight.quality.log_quality`)."""
 
     def counts(self) -> dict[str, dict[str, int]]:
         by_sev = {s: 0 for s in SEVERITIES}
@@ -114,7 +128,9 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
                     "legal_refs": list(r.legal_refs), "rationale": r.rationale}
              for r in pack.rules}
     findings = []
-    ts_by_id = dict(ws.conn.execute("SELECT finding_id, first_ts_utc FROM findings"))
+    times, timed = record_times(ws)
+    left_out = 0
+    spans: list[tuple[int, str, int, str]] = []
     for f in list_findings(ws):
         if scope.only_confirmed and f["status"] != "confirmed":
             continue
@@ -122,19 +138,25 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
             continue
         if scope.severities and f["severity"] not in scope.severities:
             continue
-        first_ts = _first_local_ts(f)
+        span = times.get(f["id"])
+        first_ts = span[1] if span else None
         day = (first_ts or "")[:10]
-        if scope.period_from and (not day or day < scope.period_from):
+        if (scope.period_from or scope.period_to) and not day:
+            left_out += 1
             continue
-        if scope.period_to and (not day or day > scope.period_to):
+        if scope.period_from and day < scope.period_from:
             continue
+        if scope.period_to and day > scope.period_to:
+            continue
+        if span is not None:
+            spans.append(span)
         detail = triage.finding_detail(ws, f["id"])
         findings.append({
             "id": f["id"], "rule_id": f["rule_id"], "severity": f["severity"],
             "status": f["status"], "reason": detail["reason"], "matching": f["matching"],
             "message": f["message"], "record_ids": f["record_ids"],
             "legal_refs": f["legal_refs"], "facts": f["facts"], "first_ts": first_ts,
-            "first_ts_utc": ts_by_id.get(f["id"]),
+            "first_ts_utc": span[0] if span else None,
             "assignee": detail["assignee"], "decided_by": detail["decided_by"],
             "decided_at": detail["decided_at"], "approved_by": detail["approved_by"],
             "pending_status": detail["pending_status"], "pending_by": detail["pending_by"],
@@ -142,7 +164,8 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
         })
         if f["rule_id"] not in rules:
             rules[f["rule_id"]] = detail["rule"]
-    times = sorted(f["first_ts"] for f in findings if f["first_ts"])
+    first = min(spans) if spans else None
+    last = max(spans, key=lambda sp: sp[2]) if spans else None
     head_seq, head_hash = audit.head(ws.conn)
     sample_row = ws.conn.execute(
         "SELECT sample_id, population, stratify_by, seed, size, population_size, item_ids"
@@ -166,25 +189,46 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
         body=body, classification=classification,
         report_id=f"R-{hashlib.sha256((ws.workspace_id + _now()).encode()).hexdigest()[:12]}",
         created_at=_now(), author=ws.user, scope=scope,
-        period=(times[0] if times else None, times[-1] if times else None),
+        period=(first[1] if first else None, last[3] if last else None),
+        untimed=len(findings) - len(spans),
+        any_record_time=any(f["id"] in timed for f in findings),
+        left_out_untimed=left_out,
         sources=queries.batches(ws),
         pack={"id": pack.id, "version": pack.version, "sha256": pack.sha256,
               "title": pack.title},
         runs=runs,
         not_evaluated=[{"rule_id": r["rule_id"], "reason": r["reason"]}
                        for r in latest["rules"] if not r["evaluated"]],
+        partly_evaluated=[{"rule_id": r["rule_id"], "note": r["note"]}
+                          for r in latest["rules"] if r["evaluated"] and r.get("note")],
+        log_quality=log_quality.overview(ws, {f["id"] for f in findings}),
         rules=rules, findings=findings, sample=sample,
         chain_head={"seq": head_seq, "hash": head_hash,
                     "workspace_id": meta.get("workspace_id")},
     )
 
 
-def _first_local_ts(f: dict[str, Any]) -> str | None:
-    facts = f.get("facts") or {}
-    if "first" in facts:
-        return str(facts["first"])
-    ts = (facts.get("fields") or {}).get("ts")
-    return str(ts) if ts else None
+def record_times(ws: Workspace) -> tuple[dict[str, tuple[int, str, int, str]], set[str]]:
+    """Per finding, the earliest and latest plausible time of the records it rests on:
+    (first UTC microseconds, its local text, last UTC microseconds, its local text); and
+    the findings with a record that carries any time at all."""
+    imported = log_quality.batch_import_times(ws)
+    out: dict[str, tuple[int, str, int, str]] = {}
+    timed: set[str] = set()
+    for fid, batch_id, ts, utc in ws.conn.execute(
+            "SELECT r.finding_id, o.batch_id, o.ts, o.ts_utc FROM finding_records r"
+            " JOIN live_operations o ON o.rid = r.rid WHERE o.ts_utc IS NOT NULL"):
+        timed.add(fid)
+        if not is_plausible(utc, imported.get(batch_id, utc)):
+            continue
+        have = out.get(fid)
+        if have is None:
+            out[fid] = (utc, ts, utc, ts)
+            continue
+        lo = (utc, ts) if utc < have[0] else (have[0], have[1])
+        hi = (utc, ts) if utc > have[2] else (have[2], have[3])
+        out[fid] = (lo[0], lo[1], hi[0], hi[1])
+    return out, timed
 
 
 def manifest(data: ReportData) -> dict[str, Any]:
@@ -195,13 +239,20 @@ def manifest(data: ReportData) -> dict[str, Any]:
         "classification": data.classification, "created_at": data.created_at,
         "author": data.author, "generator": data.generator,
         "scope": asdict(data.scope), "period": list(data.period),
-        "sources": [{k: s[k] for k in ("batch_id", "kind", "file", "sha256", "rows_read",
-                                       "rows_imported", "rows_rejected", "imported_by",
-                                       "imported_at")} for s in data.sources],
+        "period_detail": {"findings_without_time": data.untimed,
+                          "any_record_time": data.any_record_time,
+                          "left_out_without_time": data.left_out_untimed},
+        "sources": [{k: s.get(k) for k in ("batch_id", "kind", "file", "sha256", "rows_read",
+                                           "rows_imported", "rows_rejected", "imported_by",
+                                           "imported_at", "warnings", "missing_markers")}
+                    for s in data.sources],
         "criteria_pack": data.pack,
         "runs": [{k: r[k] for k in ("run_id", "pack", "version", "pack_sha256", "started_at",
                                     "user", "hits")} for r in data.runs],
         "not_evaluated": data.not_evaluated,
+        "partly_evaluated": data.partly_evaluated,
+        "log_quality": {"rules": data.log_quality.get("rules", []),
+                        "findings": [f["id"] for f in data.log_quality.get("findings", [])]},
         "sample": data.sample,
         "counts": data.counts(),
         "findings": [{k: f[k] for k in ("id", "rule_id", "severity", "status", "reason",

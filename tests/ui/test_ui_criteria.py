@@ -107,18 +107,18 @@ def test_edit_preview_and_save_as_admin(qtbot: Any, open_page: Opener,
     qtbot.waitUntil(lambda: page.save_button.isEnabled())
     page.save_button.click()
     assert not prompts.errors
-    assert page.pack is not None and page.pack.version == "1.0.0+ws.1"
+    assert page.pack is not None and page.pack.version == "1.1.0+ws.1"
     assert page.pack.parameters["office_hours_end"] == "20:00"
     assert page.versions_model.rowCount() == 2
-    assert page.versions_model.row_values(0)[1] == "1.0.0+ws.1"
+    assert page.versions_model.row_values(0)[1] == "1.1.0+ws.1"
     assert page.versions_model.row_values(0)[5] == "active"
     assert not page.has_changes()
 
     # Run detection with the new version; the last run shows it per rule.
     _wait_job(qtbot, page, page.run_detection)
-    qtbot.waitUntil(lambda: "1.0.0+ws.1" in page.run_label.text())
+    qtbot.waitUntil(lambda: "1.1.0+ws.1" in page.run_label.text())
     run = page.session.read(list_runs)[-1]
-    assert run["version"] == "1.0.0+ws.1"
+    assert run["version"] == "1.1.0+ws.1"
     hits = {r[0]: r[3] for r in (page.run_model.row_values(i)
                                  for i in range(page.run_model.rowCount()))}
     assert hits["PRO-03"] == pro03.after
@@ -127,7 +127,7 @@ def test_edit_preview_and_save_as_admin(qtbot: Any, open_page: Opener,
     page.versions_view.selectRow(1)
     assert page.activate_button.isEnabled()
     page.activate_button.click()
-    assert page.pack.version == "1.0.0"
+    assert page.pack.version == "1.1.0"
     assert page.session.read(versions.active_pack).sha256 == default_pack().sha256
 
 

@@ -228,7 +228,8 @@ def test_invalid_mapping_and_already_imported(qtbot: Any, open_session: Opener,
     again.next()
     again.next()
     assert not again.preview_page.isComplete()
-    assert "already in this workspace" in again.preview_page.error.text()
+    assert "already in this workspace as batch" in again.preview_page.error.text()
+    assert "would import" in again.preview_page.counts.text()  # still previewed
     again.close()
 
 

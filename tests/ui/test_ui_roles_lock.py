@@ -25,7 +25,7 @@ Opener = Callable[..., MainWindow]
 def test_viewer_sees_everything_but_may_change_nothing(qtbot: Any, open_window: Opener,
                                                        prompts: FakePrompts) -> None:
     window = open_window(VIEWER, page=1)
-    assert window.triage.model.rowCount() == 53  # reading is allowed
+    assert window.triage.model.rowCount() == 61  # reading is allowed
     for act, why in ((window.import_action, "may not import files"),
                      (window.detect_action, "may not run detection")):
         assert not act.isEnabled()
@@ -70,7 +70,7 @@ def test_each_role_gets_its_own_actions(open_window: Opener) -> None:
 def test_lock_now_hides_data_and_asks_for_the_password(qtbot: Any, open_window: Opener
                                                        ) -> None:
     window = open_window(INSPECTOR, page=1)
-    assert window.triage.model.rowCount() == 53
+    assert window.triage.model.rowCount() == 61
     qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     session = window.session
     assert session.locked and not session.ready
@@ -93,7 +93,7 @@ def test_lock_now_hides_data_and_asks_for_the_password(qtbot: Any, open_window: 
     qtbot.keyClick(window.lock_screen.password, Qt.Key.Key_Return)
     assert not session.locked and session.ready
     assert window.outer.currentIndex() == 0
-    assert window.triage.model.rowCount() == 53
+    assert window.triage.model.rowCount() == 61
     assert window.lock_screen.password.text() == ""
 
 

@@ -159,7 +159,7 @@ def test_filters_and_sorting(qtbot: Any, open_window: Opener) -> None:
     window = open_window(INSPECTOR, page=1)
     page = window.triage
     total = page.model.rowCount()
-    assert total == 53
+    assert total == 61  # 53 planted, 8 log-completeness findings
     page.rule_filter.setCurrentIndex(page.rule_filter.findData("TRF-01"))
     assert {page.model.row_dict(r)["rule_id"] for r in range(page.model.rowCount())} \
         == {"TRF-01"}

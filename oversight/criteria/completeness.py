@@ -1,0 +1,353 @@
+"""Log-completeness aggregates: what the log itself lacks (Directive (EU) 2016/680 Art. 25).
+
+Rolling windows count what a log holds; these kinds look for what it does not hold:
+days on which an agency logged nothing, numbers missing from the log's own running
+sequence, kinds of operation an agency never logged, mandatory fields left empty, and
+times that cannot be right. Each runs one or two set-based queries inside the database
+and hands the engine one `Found` per finding; the engine keys, stores and labels them
+like every other finding. See docs/criteria.md, "Log completeness".
+
+For these kinds a blank group value (an operation with no agency) is a group of its own,
+named by the empty string, rather than left out: a log whose agency column is empty is
+still a log whose completeness matters.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from itertools import pairwise
+from typing import Any
+
+from db.store import Connection
+from oversight.criteria.expr import BOOL, Call, FieldRef, Node
+from oversight.criteria.pack import Aggregate, Rule
+from oversight.criteria.sql import Compiler
+from oversight.importing.quality import AHEAD_US
+
+__all__ = ["BATCH_TIMES", "PLAUSIBLE_UTC", "Found", "hits", "prepare", "why_not"]
+
+DAY_US = 86_400_000_000
+_EPOCH = date(1970, 1, 1)
+#: Fill-rate findings cite at most this many of the records that lack the field.
+MAX_CITED = 100
+#: An operation's UTC time if plausible (run's temp table batch_times), else NULL.
+PLAUSIBLE_UTC = ("(CASE WHEN o.ts_utc >= 0 AND o.ts_utc <= (SELECT bt.latest_us FROM "
+                 "temp.batch_times bt WHERE bt.batch_id = o.batch_id) THEN o.ts_utc END)")
+BATCH_TIMES = (
+    "DROP TABLE IF EXISTS temp.batch_times",
+    "CREATE TEMP TABLE batch_times (batch_id INTEGER PRIMARY KEY, latest_us INTEGER NOT NULL)",
+)
+
+
+@dataclass
+class Found:
+    """One finding of a log-completeness aggregate, before the engine keys it."""
+
+    group_key: str
+    rids: list[int]
+    record_ids: list[str]
+    message: str
+    facts: dict[str, Any]
+    first_ts_utc: int | None
+
+
+def prepare(conn: Connection) -> None:
+    """The run's temp table of batch import times (plus the one day a ``ts`` may run
+    ahead), read by ``plausible_time(ts)``."""
+    for statement in BATCH_TIMES:
+        conn.execute(statement)
+    rows = []
+    for batch_id, imported_at in conn.execute("SELECT batch_id, imported_at FROM batches"):
+        try:
+            moment = datetime.fromisoformat(str(imported_at))
+        except ValueError:
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        micros = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        rows.append((batch_id, micros + AHEAD_US))
+    conn.executemany("INSERT INTO temp.batch_times(batch_id, latest_us) VALUES (?, ?)", rows)
+
+
+def why_not(conn: Connection, agg: Aggregate) -> str | None:
+    """Why an aggregate of this kind cannot be evaluated on the data, if it cannot."""
+    if agg.kind == "empty_days" and conn.execute(
+            "SELECT 1 FROM live_operations WHERE ts_utc IS NOT NULL LIMIT 1").fetchone() is None:
+        return "no imported operation has a ts (date and time)"
+    if agg.kind == "sequence_gaps" and agg.field is not None and conn.execute(
+            f"SELECT 1 FROM live_operations WHERE {agg.field.name} IS NOT NULL LIMIT 1"
+    ).fetchone() is None:
+        return f"no imported operation has a {agg.field.name}"
+    return None
+
+
+def _group_sql(agg: Aggregate) -> list[str]:
+    """Group expressions: a blank value is the group named by the empty string."""
+    return [f"(CASE WHEN trim(coalesce(CAST(o.{ref.name} AS TEXT), '')) = '' THEN '' "
+            f"ELSE o.{ref.name} END)" for ref in agg.group_by]
+
+
+def _base(agg: Aggregate, joins: str) -> tuple[Compiler, str, str]:
+    comp = Compiler()
+    where = comp.cond(agg.records) if agg.records is not None else "1"
+    return comp, f"live_operations o {joins}", where
+
+
+def _group(agg: Aggregate, key: Sequence[Any]) -> dict[str, Any]:
+    return {ref.name: value for ref, value in zip(agg.group_by, key, strict=True)}
+
+
+def _gkey(group: dict[str, Any], suffix: Any) -> str:
+    return json.dumps(group, ensure_ascii=False, sort_keys=True) + f"@{suffix}"
+
+
+def _render(rule: Rule, agg: Aggregate, values: dict[str, Any]) -> str:
+    return " ".join(agg.message.render({**rule.params, **values}).split())
+
+
+def hits(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
+         batch_sha: dict[int, str]) -> Iterator[Found]:
+    kinds = {"empty_days": _empty_days, "sequence_gaps": _sequence_gaps,
+             "never_logged": _never_logged, "fill_rate": _fill_rate, "per_batch": _per_batch}
+    yield from kinds[agg.kind](conn, rule, agg, joins, batch_sha)
+
+
+# -- empty days ---------------------------------------------------------------------------
+
+
+def _day(n: int) -> str:
+    return (_EPOCH + timedelta(days=n)).isoformat()
+
+
+def _empty_days(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
+                batch_sha: dict[int, str]) -> Iterator[Found]:
+    """Calendar days (UTC) with no record, strictly between a group's first and last day,
+    for groups whose median records per day (days with any) is at least the threshold;
+    consecutive empty days are one gap."""
+    comp, froms, where = _base(agg, joins)
+    groups = _group_sql(agg)
+    day = f"((o.ts_utc - (((o.ts_utc % {DAY_US}) + {DAY_US}) % {DAY_US})) / {DAY_US})"
+    gcols = ", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))
+    glist = ", ".join(f"g{i}" for i in range(len(groups)))
+    sql = (f"SELECT {gcols}, {day} AS d, count(*), min(o.ts_utc), max(o.ts_utc) "
+           f"FROM {froms} WHERE {where} AND o.ts_utc IS NOT NULL "
+           f"GROUP BY {glist}, d ORDER BY {glist}, d")
+    width = len(groups)
+    per_group: dict[tuple[Any, ...], list[tuple[int, int, int, int]]] = {}
+    for row in conn.execute(sql, comp.params):
+        per_group.setdefault(tuple(row[:width]), []).append(
+            (int(row[width]), int(row[width + 1]), int(row[width + 2]), int(row[width + 3])))
+    limit = agg.threshold
+    gaps: list[tuple[tuple[Any, ...], int, int, float, int, int]] = []
+    for key, days in per_group.items():
+        median = statistics.median(n for _d, n, _a, _b in days)
+        if median < limit:
+            continue
+        for (d0, _n0, _a0, last_before), (d1, _n1, first_after, _b1) in pairwise(days):
+            if d1 > d0 + 1:
+                gaps.append((key, d0 + 1, d1 - 1, median, last_before, first_after))
+    if not gaps:
+        return
+    # The last record before each gap and the first after it, found in one pass.
+    wanted = sorted({t for g in gaps for t in (g[4], g[5])})
+    by_time: dict[tuple[tuple[Any, ...], int], list[tuple[int, str, str]]] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start:start + 500]
+        marks = ", ".join(f"?{len(comp.params) + i + 1}" for i in range(len(part)))
+        for row in conn.execute(
+                f"SELECT {gcols}, o.ts_utc, o.rid, o.record_id, o.ts FROM {froms} "
+                f"WHERE {where} AND o.ts_utc IN ({marks}) ORDER BY o.rid",
+                [*comp.params, *part]):
+            by_time.setdefault((tuple(row[:width]), int(row[width])), []).append(
+                (int(row[width + 1]), str(row[width + 2]), str(row[width + 3])))
+    limit_shown = int(limit) if float(limit).is_integer() else limit
+    for key, first, last, median, t_before, t_after in gaps:
+        group = _group(agg, key)
+        before = by_time.get((key, t_before), [])[-1:]
+        after = by_time.get((key, t_after), [])[:1]
+        cited = before + after
+        shown_median = int(median) if float(median).is_integer() else median
+        values = {**group, "first_day": _day(first), "last_day": _day(last),
+                  "days": last - first + 1, "median": shown_median, "limit": limit_shown,
+                  "before": before[0][2] if before else None,
+                  "after": after[0][2] if after else None}
+        yield Found(
+            group_key=_gkey(group, _day(first)),
+            rids=[c[0] for c in cited], record_ids=[c[1] for c in cited],
+            message=_render(rule, agg, values),
+            facts={**group, "group": group, "first_day": _day(first),
+                   "last_day": _day(last), "days": last - first + 1,
+                   "median_per_day": shown_median, "min_daily_volume": limit_shown,
+                   "last_before": values["before"], "first_after": values["after"],
+                   "parameters": rule.params},
+            first_ts_utc=first * DAY_US)
+
+
+# -- sequence gaps ------------------------------------------------------------------------
+
+
+def _sequence_gaps(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
+                   batch_sha: dict[int, str]) -> Iterator[Found]:
+    """Numbers missing from a group's sequence between its lowest and highest; repeated
+    numbers count once; consecutive missing numbers are one gap."""
+    assert agg.field is not None
+    comp, froms, where = _base(agg, joins)
+    groups = _group_sql(agg)
+    seq = f"o.{agg.field.name}"
+    gcols = ", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))
+    glist = ", ".join(f"g{i}" for i in range(len(groups)))
+    sql = (f"WITH s AS (SELECT {gcols}, {seq} AS n, o.rid AS rid, o.record_id AS rec, "
+           f"o.ts AS lt, o.ts_utc AS t FROM {froms} WHERE {where} AND {seq} IS NOT NULL), "
+           f"w AS (SELECT *, lag(n) OVER x AS pn, lag(rid) OVER x AS prid, "
+           f"lag(rec) OVER x AS prec, lag(lt) OVER x AS plt, lag(t) OVER x AS pt FROM s "
+           f"WINDOW x AS (PARTITION BY {glist} ORDER BY n, rid)) "
+           f"SELECT {glist}, pn, n, prid, prec, plt, pt, rid, rec, lt FROM w "
+           f"WHERE n > pn + 1 ORDER BY {glist}, n")
+    width = len(groups)
+    for row in conn.execute(sql, comp.params):
+        key = tuple(row[:width])
+        pn, n, prid, prec, plt, pt, rid, rec, lt = row[width:]
+        group = _group(agg, key)
+        first, last = int(pn) + 1, int(n) - 1
+        values = {**group, "first_missing": first, "last_missing": last,
+                  "count": last - first + 1, "before": int(pn), "after": int(n)}
+        yield Found(
+            group_key=_gkey(group, first),
+            rids=[int(prid), int(rid)], record_ids=[str(prec), str(rec)],
+            message=_render(rule, agg, values),
+            facts={**group, "group": group, "first_missing": first, "last_missing": last,
+                   "count": last - first + 1, "before": int(pn), "after": int(n),
+                   "before_ts": plt, "after_ts": lt, "parameters": rule.params},
+            first_ts_utc=None if pt is None else int(pt))
+
+
+# -- never logged -------------------------------------------------------------------------
+
+
+def _never_logged(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
+                  batch_sha: dict[int, str]) -> Iterator[Found]:
+    """Each required value a group never logged (the group has records, none with it)."""
+    assert agg.field is not None
+    comp, froms, where = _base(agg, joins)
+    groups = _group_sql(agg)
+    gcols = ", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))
+    glist = ", ".join(f"g{i}" for i in range(len(groups)))
+    sql = (f"SELECT {gcols}, o.{agg.field.name} AS v, count(*) FROM {froms} WHERE {where} "
+           f"GROUP BY {glist}, v ORDER BY {glist}")
+    width = len(groups)
+    seen: dict[tuple[Any, ...], dict[Any, int]] = {}
+    for row in conn.execute(sql, comp.params):
+        seen.setdefault(tuple(row[:width]), {})[row[width]] = int(row[width + 1])
+    name = agg.field.name
+    for key, logged in seen.items():
+        group = _group(agg, key)
+        total = sum(logged.values())
+        words = sorted(str(v) for v in logged if v is not None)
+        for value in agg.values:
+            if value in logged:
+                continue
+            values = {**group, name: value, "records": total, "logged": ", ".join(words)}
+            yield Found(
+                group_key=_gkey(group, value), rids=[], record_ids=[],
+                message=_render(rule, agg, values),
+                facts={**group, "group": group, name: value, "records": total,
+                       "logged": words, "parameters": rule.params},
+                first_ts_utc=None)
+
+
+# -- fill rate ----------------------------------------------------------------------------
+
+
+def _fill_rate(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
+               batch_sha: dict[int, str]) -> Iterator[Found]:
+    """Each field filled on fewer than min_fill of a group's records (filled: not blank
+    after the import's missing markers; for a list, not empty)."""
+    comp, froms, where = _base(agg, joins)
+    groups = _group_sql(agg)
+    gcols = ", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))
+    glist = ", ".join(f"g{i}" for i in range(len(groups)))
+    blanks = [comp.cond(_blank(ref)) for ref in agg.fields]
+    sums = ", ".join(f"sum(CASE WHEN {b} THEN 0 ELSE 1 END)" for b in blanks)
+    sql = (f"SELECT {gcols}, count(*), {sums} FROM {froms} WHERE {where} "
+           f"GROUP BY {glist} ORDER BY {glist}")
+    width = len(groups)
+    share = Fraction(repr(float(agg.threshold)))
+    limit_shown = int(agg.threshold) if float(agg.threshold).is_integer() else agg.threshold
+    low: list[tuple[tuple[Any, ...], int, int, int]] = []
+    for row in conn.execute(sql, comp.params):
+        total = int(row[width])
+        for i, filled in enumerate(row[width + 1:]):
+            if total and Fraction(int(filled), total) < share:
+                low.append((tuple(row[:width]), i, int(filled), total))
+    for key, i, filled, total in low:
+        group = _group(agg, key)
+        ref = agg.fields[i]
+        conds = " AND ".join(f"{g} = ?{len(comp.params) + j + 1}" for j, g in enumerate(groups))
+        cited = conn.execute(
+            f"SELECT o.rid, o.record_id, o.ts_utc FROM {froms} WHERE {where} AND {conds} "
+            f"AND {blanks[i]} ORDER BY o.rid LIMIT {MAX_CITED}", [*comp.params, *key]
+        ).fetchall()
+        rate = round(filled / total, 4)
+        values = {**group, "field": ref.name, "filled": filled, "total": total,
+                  "rate": rate, "limit": limit_shown, "unfilled": total - filled}
+        times = [int(c[2]) for c in cited if c[2] is not None]
+        yield Found(
+            group_key=_gkey(group, ref.name),
+            rids=[int(c[0]) for c in cited], record_ids=[str(c[1]) for c in cited],
+            message=_render(rule, agg, values),
+            facts={**group, "group": group, "field": ref.name, "filled": filled,
+                   "total": total, "fill_rate": rate, "min_fill": limit_shown,
+                   "unfilled": total - filled, "cited": len(cited),
+                   "parameters": rule.params},
+            first_ts_utc=min(times) if times else None)
+
+
+def _blank(ref: FieldRef) -> Node:
+    return Call(0, BOOL, "blank", (ref,))
+
+
+# -- per batch ----------------------------------------------------------------------------
+
+
+def _per_batch(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
+               batch_sha: dict[int, str]) -> Iterator[Found]:
+    """One finding per import batch holding records that match ``records``."""
+    comp, froms, where = _base(agg, joins)
+    sql = (f"SELECT o.batch_id, o.rid, o.record_id, o.ts, o.ts_utc FROM {froms} "
+           f"WHERE {where} ORDER BY o.batch_id, o.ts_utc, o.rid")
+    files = dict(conn.execute("SELECT batch_id, file_name FROM batches").fetchall())
+    current: int | None = None
+    members: list[tuple[Any, ...]] = []
+
+    def emit() -> Found:
+        assert current is not None
+        timed = [m for m in members if m[4] is not None]
+        earliest = min(timed, key=lambda m: m[4]) if timed else None
+        latest = max(timed, key=lambda m: m[4]) if timed else None
+        values = {"batch_id": current, "file": files.get(current), "count": len(members),
+                  "earliest": earliest[3] if earliest else None,
+                  "latest": latest[3] if latest else None}
+        return Found(
+            group_key=json.dumps({"batch": batch_sha.get(current, str(current))}),
+            rids=[int(m[1]) for m in members], record_ids=[str(m[2]) for m in members],
+            message=_render(rule, agg, values),
+            facts={"group": {"batch_id": current}, "batch_id": current,
+                   "file": files.get(current), "count": len(members),
+                   "earliest": values["earliest"], "latest": values["latest"],
+                   "parameters": rule.params},
+            first_ts_utc=None)  # the times it lists are the ones that cannot be right
+
+    for row in conn.execute(sql, comp.params):
+        if current is not None and row[0] != current:
+            yield emit()
+            members = []
+        current = int(row[0])
+        members.append(tuple(row))
+    if current is not None and members:
+        yield emit()
+
