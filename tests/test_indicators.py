@@ -712,3 +712,101 @@ def replace_by(query: IndicatorQuery, by: tuple[str, ...]) -> IndicatorQuery:
     from dataclasses import replace
 
     return replace(query, by=by)
+
+
+# -- CSV ------------------------------------------------------------------------------------
+
+
+def test_csv_keeps_numbers_and_neutralises_names(ws_path: Path, tmp_path: Path) -> None:
+    ops = [op("H1", "2025-01-10T09:00:00+00:00", "consult", "=HYPERLINK(1)", why=""),
+           op("H2", "2025-04-10T09:00:00+00:00", "search", "+SUM(2)")]
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        import_file(ws, write(tmp_path / "h.csv", csv_of(ops)), Kind.OPERATIONS)
+        run_detection(ws, parse_pack(PACK, "pack.yaml"))
+        result = compute(ws, IndicatorQuery(by=("agency",), date_from=date(2025, 4, 1),
+                                            compare_to="2025-Q1"))
+        result.write_csv(tmp_path / "out.csv")
+    import csv as csvmod
+    import io
+
+    raw = (tmp_path / "out.csv").read_bytes().decode("utf-8")
+    assert raw.startswith("\ufeff") and (tmp_path / "out.csv").stat().st_mode & 0o077 == 0
+    rows = list(csvmod.DictReader(io.StringIO(raw[1:])))
+    by_agency = {r["agency"]: r for r in rows}
+    assert set(by_agency) == {"'=HYPERLINK(1)", "'+SUM(2)"}
+    gone = by_agency["'=HYPERLINK(1)"]
+    assert gone["operations"] == "0" and gone["baseline_operations"] == "1"
+    assert gone["change_operations"] == "-1" and gone["change_findings"] == "-1"
+    assert gone["change_per_1000_sign"] == "" and gone["change_intervals_overlap"] == ""
+    new = by_agency["'+SUM(2)"]
+    assert new["per_1000"] == "0.0" and new["confirmed_rate"] == ""
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+def test_the_full_report_has_an_indicators_section(ws_one_run: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from pypdf import PdfReader
+    from tools import require
+
+    from oversight.indicators import REPORT_GROUPINGS
+    from oversight.report import build
+    from oversight.report.build import MANIFEST_NAME, Template, build_pdf, load_template
+    from oversight.report.data import ReportScope, collect, manifest
+
+    with Workspace.open(ws_one_run, INSPECTOR, INSPECTOR_PW) as ws:
+        triage.mark(ws, ids_of(ws, "R-NOJ", {"A1"}), "confirmed", note="breach")
+    with Workspace.open(ws_one_run, ADMIN, ADMIN_PW) as ws:
+        data = collect(ws, ReportScope(period_from="2025-01-01", period_to="2025-03-31"))
+        want = compute_many(ws, IndicatorQuery(date_from=date(2025, 1, 1),
+                                               date_to=date(2025, 3, 31)), REPORT_GROUPINGS)
+    assert data.indicators is not None
+    for by in REPORT_GROUPINGS:
+        doc = want[by].to_json()
+        assert data.indicators["tables"][by[0]] == {"rows": doc["rows"],
+                                                     "total": doc["total"]}
+    assert data.indicators["filters"] == {"from": "2025-01-01", "to": "2025-03-31",
+                                          "status": "any"}
+    assert data.indicators["runs"] == [1]
+    built = build_pdf(data, "full")
+    embedded = json.loads(PdfReader(io.BytesIO(built.pdf)).attachments[MANIFEST_NAME][0])
+    assert embedded["indicators"] == manifest(data)["indicators"]
+    assert embedded["indicators"]["tables"]["agency"]["rows"][0]["group"] == {"agency": "DE-A"}
+    path = tmp_path / "full.pdf"
+    path.write_bytes(built.pdf)
+    import subprocess
+
+    text = subprocess.run([require("pdftotext"), "-enc", "UTF-8", str(path), "-"],
+                          capture_output=True, check=True, text=True).stdout
+    flat = " ".join(text.split())
+    assert "Indicators" in flat and "By agency" in flat and "By channel" in flat
+    assert "Findings of criteria pack ind-test 1 that still match (detection runs 1)" in flat
+    assert "operations: 2025-01-01 to 2025-03-31" in flat
+    assert "DE-A 7 4 1 0 3 571.43 1 100.0% (20.7%–100.0%)" in flat  # 4 of 7, 1 decided
+
+    # The template parameter leaves the section out; the manifest is the same.
+    full = load_template("full")
+    off = Template("full", {**full.settings, "indicators": {**full.settings["indicators"],
+                                                             "include": False}})
+    monkeypatch.setattr(build, "load_template", lambda name: off)
+    without = build_pdf(data, "full")
+    assert without.manifest_digest == built.manifest_digest
+    assert without.pages < built.pages
+    outline = [i.title for i in PdfReader(io.BytesIO(without.pdf)).outline
+               if not isinstance(i, list)]
+    assert "Indicators" not in outline
+    assert "Indicators" in [i.title for i in PdfReader(io.BytesIO(built.pdf)).outline
+                            if not isinstance(i, list)]
+
+
+def test_a_report_of_confirmed_findings_counts_confirmed(ws_one_run: Path) -> None:
+    from oversight.report.data import ReportScope, collect
+
+    with Workspace.open(ws_one_run, ADMIN, ADMIN_PW) as ws:
+        data = collect(ws, ReportScope(only_confirmed=True))
+    assert data.indicators is not None
+    assert data.indicators["filters"]["status"] == "confirmed"
+    assert data.indicators["tables"]["agency"]["total"]["findings"] == 0

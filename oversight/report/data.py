@@ -17,6 +17,7 @@ from oversight import __version__, audit, queries, triage
 from oversight.criteria.pack import SEVERITIES, parse_pack
 from oversight.errors import UsageError
 from oversight.findings import list_findings, list_runs
+from oversight.indicators import report_indicators
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["ReportData", "ReportScope", "collect", "manifest", "manifest_digest"]
@@ -63,6 +64,9 @@ class ReportData:
     chain_head: dict[str, Any]
     """Audit-trail head: seq and hash."""
     generator: str = field(default_factory=lambda: f"Oversight Workstation {__version__}")
+    indicators: dict[str, Any] | None = None
+    """Indicators per agency, channel, rule and month (`oversight.indicators`), over the
+    report's period; None: not computed."""
 
     def counts(self) -> dict[str, dict[str, int]]:
         by_sev = {s: 0 for s in SEVERITIES}
@@ -161,6 +165,7 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
                                + (f", stratified by {sample_row[2]}" if sample_row[2] else "")
                                + f"; {reviewed} of the {sample_row[4]} reviewed"}
     meta = ws.meta()
+    indicators = _indicators(ws, scope)
     return ReportData(
         title=title or "Audit of logged law-enforcement operations",
         body=body, classification=classification,
@@ -176,7 +181,18 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
         rules=rules, findings=findings, sample=sample,
         chain_head={"seq": head_seq, "hash": head_hash,
                     "workspace_id": meta.get("workspace_id")},
+        indicators=indicators,
     )
+
+
+def _indicators(ws: Workspace, scope: ReportScope) -> dict[str, Any]:
+    """The Indicators section's numbers: over the report's period (operations by their
+    local day); --only-confirmed counts confirmed findings; rule and severity filters
+    do not apply (a rate needs all the findings of its group)."""
+    return report_indicators(
+        ws, date.fromisoformat(scope.period_from) if scope.period_from else None,
+        date.fromisoformat(scope.period_to) if scope.period_to else None,
+        "confirmed" if scope.only_confirmed else "any")
 
 
 def _first_local_ts(f: dict[str, Any]) -> str | None:
@@ -209,6 +225,7 @@ def manifest(data: ReportData) -> dict[str, Any]:
                                         "approved_by", "pending_status", "notes")}
                      for f in data.findings],
         "chain_head": data.chain_head,
+        "indicators": data.indicators,
     }
 
 
