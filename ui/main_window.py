@@ -22,6 +22,7 @@ from ui.admin_tools import install_admin_tools
 from ui.criteria_page import install_criteria_page
 from ui.dashboard import DashboardPage
 from ui.import_wizard import FILE_FILTERS
+from ui.indicators_page import install_indicators_page
 from ui.jobs import Job, ProgressDialog
 from ui.operations_page import OperationsPage
 from ui.prompts import Prompts
@@ -231,6 +232,7 @@ class MainWindow(QtWidgets.QMainWindow):
         install_criteria_page(self)  # sidebar entry: pack versions, impact
         # Import wizard, Users… (admins) and the "Audit trail" sidebar page.
         self.admin_tools = install_admin_tools(self)
+        install_indicators_page(self)  # sidebar entry: indicators per agency, channel, rule
         self.idle = IdleWatcher(settings.idle_minutes() * 60_000, self)
         self.idle.idle.connect(self._idle)
 
