@@ -320,16 +320,24 @@ class IndicatorsPage(QtWidgets.QWidget):
         self.rule_chart = RateChart("… by rule")
         self.month_chart = LineChart("Findings per 1,000 operations, by month")
 
+        wide = self.fontMetrics().horizontalAdvance("period: 2025-Q1, 2025-03, 2025") + 16
+        for edit in (self.date_from, self.date_to, self.compare_period):
+            edit.setMinimumWidth(min(wide, 260))
         filters = QtWidgets.QHBoxLayout()
         for label, widget in (("Group by", self.group), ("and", self.time),
-                              ("Operations", self.date_from), ("–", self.date_to),
                               ("Count", self.status), ("Compare with", self.compare)):
             filters.addWidget(QtWidgets.QLabel(label))
             filters.addWidget(widget)
         filters.addWidget(self.compare_period)
         filters.addStretch(1)
-        filters.addWidget(self.show_button)
-        filters.addWidget(self.export_button)
+        days = QtWidgets.QHBoxLayout()
+        days.addWidget(QtWidgets.QLabel("Operations"))
+        days.addWidget(self.date_from)
+        days.addWidget(QtWidgets.QLabel("–"))
+        days.addWidget(self.date_to)
+        days.addStretch(1)
+        days.addWidget(self.show_button)
+        days.addWidget(self.export_button)
         charts = QtWidgets.QHBoxLayout()
         for chart in (self.agency_chart, self.channel_chart, self.rule_chart):
             charts.addWidget(chart, 1)
@@ -348,6 +356,7 @@ class IndicatorsPage(QtWidgets.QWidget):
         split.setStretchFactor(1, 2)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(filters)
+        layout.addLayout(days)
         layout.addWidget(self.error)
         layout.addWidget(self.basis)
         layout.addWidget(split, 1)
