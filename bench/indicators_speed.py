@@ -3,8 +3,9 @@
 Builds a workspace of N demo operations (generated and imported like `oversight demo`),
 then records one detection run of the default pack with M findings on random operations
 (inserted directly: setup, not measured), a tenth of them decided. Times:
-  (a) baseline: one SQL scan grouping the live operations by agency and a fixed 30-day
-      UTC bucket (what any per-agency, per-period count must read);
+  (a) baseline: one SQL query grouping the live operations by agency and a fixed 30-day
+      UTC bucket (what any per-agency, per-period count must read; SQLite answers it
+      from the index on (agency, ts_utc, batch_id), as indicators do);
   (b) `oversight.indicators.compute` by agency and month (local months of the workspace
       timezone, Europe/Berlin here, findings attributed to their earliest operation).
 Prints both, `ratio: X.X` (b over a), the load average, then the last line
