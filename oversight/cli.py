@@ -792,8 +792,8 @@ def four_eyes_cmd(workspace: Path, policy: str | None) -> None:
               show_default=True, help="Which findings the findings and per-1,000 columns "
               "count.")
 @click.option("--compare-to", "compare_to", metavar="RUN_ID|PERIOD",
-              help="Change against an earlier detection run, or a period (2025, 2025-03, "
-                   "2025-Q1, 2025-01-01..2025-03-31).")
+              help="Change against an earlier detection run, or a period (2025-03, "
+                   "2025-Q1, 2025-01-01..2025-12-31).")
 @click.option("--csv", "as_csv", is_flag=True, help="The rows as CSV.")
 @json_option
 def indicators(workspace: Path, by: tuple[str, ...], date_from: str | None,

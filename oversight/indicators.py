@@ -130,7 +130,7 @@ class IndicatorQuery:
     status: str = "any"
     """Which findings the findings and per_1000 columns count: any status, or confirmed."""
     compare_to: str | None = None
-    """A detection run id, or a period (2025, 2025-03, 2025-Q1, 2025-01-01..2025-03-31)."""
+    """A detection run id, or a period (2025-03, 2025-Q1, 2025-01-01..2025-12-31)."""
 
     def check(self) -> None:
         for key in self.by:
@@ -514,7 +514,10 @@ def _scan_run(ctx: _Context, run_id: int, lo: int | None, hi: int | None) -> _Si
     runs = _runs(ws)
     at = next((r for r in runs if r["run_id"] == run_id), None)
     if at is None:
-        raise UsageError(f"There is no detection run {run_id}; `oversight runs` lists them.")
+        year = (f" For the year {run_id}, compare with {run_id}-01-01..{run_id}-12-31."
+                if 1000 <= run_id <= 9999 else "")
+        raise UsageError(f"There is no detection run {run_id}; `oversight runs` lists "
+                         f"them.{year}")
     if run_id == ctx.latest["run_id"]:
         raise UsageError(f"Run {run_id} is the latest run, which the indicators already "
                          "show; compare with an earlier run or a period.")

@@ -166,19 +166,16 @@ class Period:
         return f"Period({self.first}, {self.last})"
 
 
-_YEAR = re.compile(r"(\d{4})")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _QUARTER = re.compile(r"(\d{4})-?[Qq]([1-4])")
 _RANGE = re.compile(r"(\S+)\s*\.\.\s*(\S+)")
 
 
 def parse_period(text: str) -> Period:
-    """``2025``, ``2025-03``, ``2025-Q1`` or ``2025-01-01..2025-03-31``."""
+    """``2025-03``, ``2025-Q1`` or ``2025-01-01..2025-12-31``. (A bare ``2025`` is not a
+    period: next to ``--compare-to RUN_ID`` it would read as run 2025.)"""
     raw = text.strip()
     try:
-        if m := _YEAR.fullmatch(raw):
-            year = int(m.group(1))
-            return Period(date(year, 1, 1), date(year, 12, 31), raw)
         if m := _MONTH.fullmatch(raw):
             year, month = int(m.group(1)), int(m.group(2))
             first = date(year, month, 1)
@@ -195,5 +192,5 @@ def parse_period(text: str) -> Period:
         if m := _RANGE.fullmatch(raw):
             return Period(parse_day(m.group(1), "The period starts on"),
                           parse_day(m.group(2), "The period ends on"), raw)
-    raise UsageError(f"{text!r} is not a period: give a year (2025), a month (2025-03), a "
-                     "quarter (2025-Q1) or two days (2025-01-01..2025-03-31).")
+    raise UsageError(f"{text!r} is not a period: give a month (2025-03), a quarter "
+                     "(2025-Q1) or two days (2025-01-01..2025-12-31 for a year).")

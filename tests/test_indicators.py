@@ -389,7 +389,7 @@ def test_only_an_admin_sets_a_real_timezone(ws_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "first", "last"), [
-    ("2025", date(2025, 1, 1), date(2025, 12, 31)),
+    ("2025-01-01..2025-12-31", date(2025, 1, 1), date(2025, 12, 31)),
     ("2024-02", date(2024, 2, 1), date(2024, 2, 29)),
     ("2025-12", date(2025, 12, 1), date(2025, 12, 31)),
     ("2025-Q1", date(2025, 1, 1), date(2025, 3, 31)),
@@ -560,8 +560,13 @@ def test_compare_to_a_period(ws_one_run: Path) -> None:
                                          compare_to="2025-Q1")).to_json()
         with pytest.raises(UsageError, match="group without --by month"):
             compute(ws, IndicatorQuery(by=("month",), compare_to="2025-Q1"))
-        with pytest.raises(UsageError, match="no detection run 9"):
+        with pytest.raises(UsageError, match="no detection run 9;"):
             compute(ws, IndicatorQuery(compare_to="9"))
+        # A bare year would read as a run: the sentence says how to write the year.
+        with pytest.raises(UsageError, match=r"compare with 2025-01-01\.\.2025-12-31"):
+            compute(ws, IndicatorQuery(compare_to="2025"))
+        with pytest.raises(UsageError, match="is not a period"):
+            parse_period("2025")
         with pytest.raises(UsageError, match="latest run"):
             compute(ws, IndicatorQuery(compare_to="1"))
     assert doc["compare_to"] == {"kind": "period", "from": "2025-01-01", "to": "2025-03-31",

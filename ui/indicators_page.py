@@ -19,7 +19,7 @@ from oversight import browse
 from oversight.errors import InputFileError, OversightError, UsageError
 from oversight.findings import list_runs
 from oversight.indicators import COLUMNS, IndicatorQuery, Indicators, Row, compute_many
-from oversight.periods import parse_day
+from oversight.periods import parse_day, parse_period
 from oversight.progress import CancelToken, Progress
 from oversight.workspace import Workspace
 from ui.jobs import Job
@@ -289,7 +289,7 @@ class IndicatorsPage(QtWidgets.QWidget):
         self.compare.setToolTip("Show the change against an earlier detection run or a "
                                 "period.")
         self.compare_period = QtWidgets.QLineEdit()
-        self.compare_period.setPlaceholderText("period: 2025-Q1, 2025-03, 2025")
+        self.compare_period.setPlaceholderText("period: 2025-Q1 or 2025-03")
         self.compare_period.setEnabled(False)
         self.compare.currentIndexChanged.connect(
             lambda _i: self.compare_period.setEnabled(self.compare.currentData() == "period"))
@@ -320,7 +320,7 @@ class IndicatorsPage(QtWidgets.QWidget):
         self.rule_chart = RateChart("… by rule")
         self.month_chart = LineChart("Findings per 1,000 operations, by month")
 
-        wide = self.fontMetrics().horizontalAdvance("period: 2025-Q1, 2025-03, 2025") + 16
+        wide = self.fontMetrics().horizontalAdvance("period: 2025-Q1 or 2025-03") + 40
         for edit in (self.date_from, self.date_to, self.compare_period):
             edit.setMinimumWidth(min(wide, 260))
         filters = QtWidgets.QHBoxLayout()
@@ -422,6 +422,7 @@ class IndicatorsPage(QtWidgets.QWidget):
             compare = self.compare_period.text().strip()
             if not compare:
                 raise UsageError("Give the period to compare with, e.g. 2025-Q1.")
+            parse_period(compare)  # a number here is a mistaken period, not a run
         return IndicatorQuery(by, parse_day(first, "The first day") if first else None,
                               parse_day(last, "The last day") if last else None,
                               str(self.status.currentData()), compare)
