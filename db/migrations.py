@@ -299,6 +299,27 @@ CREATE VIEW live_cases AS SELECT * FROM cases WHERE batch_id NOT IN
 """
 
 
+# -- 7: each run's findings (indicators) ------------------------------------------------------
+# Which findings each detection run found, on which operations: `findings` keeps only the
+# latest state, so comparing indicators with an earlier run (oversight.indicators) needs
+# the membership of that run. Runs made before this step have none; the first run that
+# has is kept in workspace_meta['run_findings_from']. The index on (agency, ts_utc,
+# batch_id) covers indicators by agency and month: they read it alone, not the rows
+# (bench/indicators_speed.py), and logs arrive in time order, so it grows at its ends.
+
+V9 = """
+CREATE TABLE run_findings (
+    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+    finding_id TEXT NOT NULL REFERENCES findings(finding_id),
+    rid INTEGER NOT NULL,
+    PRIMARY KEY (run_id, finding_id, rid)
+) WITHOUT ROWID;
+INSERT INTO workspace_meta(key, value)
+    SELECT 'run_findings_from', coalesce(max(run_id), 0) + 1 FROM runs;
+CREATE INDEX operations_agency_ts ON operations(agency, ts_utc, batch_id)
+"""
+
+
 def _drop_unique_sha256(conn: Connection) -> None:
     """Rebuild ``batches`` without ``UNIQUE`` on sha256 (SQLite's 12-step procedure:
     new table, copy, drop, rename, recreate its indexes, triggers and the views).
@@ -384,6 +405,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "signed events: user keys, seals, finding content digests", SEALS),
     Migration(8, "data quality: import warnings and missing markers per batch, the log's "
               "sequence number per operation", V8_QUALITY),
+    Migration(9, "each detection run's findings; operations by agency and time (indicators)",
+              V9),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -5,7 +5,7 @@
 Builds the demo workspace in a temporary folder, opens the windows at 1366x768 (the
 smallest screen the workstation is designed for) and saves PNGs with widget.grab():
 every screenshot README.md and docs/gui.md show (start, login, dashboard, findings,
-operations, locked, approvals, approve-dialog, report-dialog, timeline, criteria,
+operations, locked, approvals, approve-dialog, report-dialog, timeline, criteria, indicators,
 import-wizard).
 """
 
@@ -100,6 +100,7 @@ def main(argv: list[str]) -> int:
         save(auditor, out, "approvals.png")
         shoot_approve_dialog(auditor, out)
         shoot_criteria(auditor, out)
+        shoot_indicators(auditor, out)
         shoot_report_dialog(auditor, out, Path(tmp))
         auditor.close()
         station.shutdown()
@@ -204,6 +205,22 @@ def shoot_criteria(window: Any, out: Path) -> Path:
     window.criteria.rules_view.selectRow(0)
     save(window, out, "criteria.png")
     return out / "criteria.png"
+
+
+def shoot_indicators(window: Any, out: Path) -> Path:
+    """The Indicators page by agency, once its background computation has ended."""
+    app = QtWidgets.QApplication.instance()
+    assert isinstance(app, QtWidgets.QApplication)
+    row = next(i for i in range(window.sidebar.count())
+               if window.sidebar.item(i).text() == "Indicators")
+    page = window.indicators
+    done: list[bool] = []
+    page.computed.connect(lambda: done.append(True))
+    window.sidebar.setCurrentRow(row)
+    while not done:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 100)
+    save(window, out, "indicators.png")
+    return out / "indicators.png"
 
 
 def shoot_import_wizard(out: Path = ROOT / "docs" / "screenshots") -> Path:

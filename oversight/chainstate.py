@@ -42,7 +42,7 @@ _ACCESS_WHERE = ("(action LIKE 'user.%' OR action LIKE 'settings.%' OR action LI
                  "'workspace.%')")
 _EVENT_COLS = "seq, ts, user, action, payload, prev_hash, hash"
 #: Settings kept in workspace_meta under the same name as their ``settings.<name>`` event.
-SETTINGS_KEYS = ("four_eyes", "auto_lock_minutes", "escalation_to")
+SETTINGS_KEYS = ("four_eyes", "auto_lock_minutes", "escalation_to", "timezone")
 PER_KIND = 5
 """Rows named per kind of difference; the rest are counted."""
 

@@ -32,7 +32,10 @@ from oversight.findings import STATUSES, list_findings, list_runs, open_at_or_ab
 from oversight.importing import import_file, preview
 from oversight.importing.quality import describe_warnings
 from oversight.importing.service import ImportResult
+from oversight.indicators import GROUP_KEYS, STATUS_CHOICES, IndicatorQuery, Indicators
+from oversight.indicators import compute as compute_indicators
 from oversight.integrity import verify_workspace
+from oversight.periods import parse_day, set_timezone, workspace_timezone
 from oversight.records import Kind
 from oversight.retraction import retract_batch
 from oversight.safefile import check_output_path
@@ -922,6 +925,106 @@ def auto_lock_cmd(workspace: Path, minutes: int | None) -> None:
         current = auto_lock_minutes(ws)
     out.print("Auto-lock: " + (f"after {current} idle minutes." if current is not None
                                else "not set for this workspace (each user's preference)."))
+
+
+# -- indicators -------------------------------------------------------------------------
+
+
+@main.command()
+@workspace_arg
+@click.option("--by", "by", multiple=True, type=click.Choice(list(GROUP_KEYS)),
+              help="Group by this; repeat for several (e.g. --by agency --by month).")
+@click.option("--from", "date_from", metavar="YYYY-MM-DD",
+              help="Operations from this local day (workspace timezone).")
+@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Operations up to this local day.")
+@click.option("--status", type=click.Choice(list(STATUS_CHOICES)), default="any",
+              show_default=True, help="Which findings the findings and per-1,000 columns "
+              "count.")
+@click.option("--compare-to", "compare_to", metavar="RUN_ID|PERIOD",
+              help="Change against an earlier detection run, or a period (2025-03, "
+                   "2025-Q1, 2025-01-01..2025-12-31).")
+@click.option("--csv", "as_csv", is_flag=True, help="The rows as CSV.")
+@json_option
+def indicators(workspace: Path, by: tuple[str, ...], date_from: str | None,
+               date_to: str | None, status: str, compare_to: str | None, as_csv: bool,
+               as_json: bool) -> None:
+    """Compliance indicators: operations, findings, decisions, findings per 1,000
+    operations and the confirmed rate (Wilson 95% interval) per group and period."""
+    if as_csv and as_json:
+        raise UsageError("Give --json or --csv, not both.")
+    query = IndicatorQuery(
+        tuple(by), parse_day(date_from, "--from") if date_from else None,
+        parse_day(date_to, "--to") if date_to else None, status, compare_to)
+    with open_ws(workspace) as ws:
+        result = compute_indicators(ws, query)
+    if as_json:
+        _emit_json(result.to_json())
+    elif as_csv:
+        click.echo(result.csv(), nl=False)
+    else:
+        _print_indicators(result)
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def _print_indicators(result: Indicators) -> None:
+    doc = result.to_json()
+    compare = doc["compare_to"] is not None
+    columns = [*result.by, "operations", "findings", "confirmed", "dismissed", "open",
+               "per 1,000", "decided", "confirmed rate (95% CI)"]
+    if compare:
+        columns += ["Δ per 1,000", "Δ rate", "CIs overlap"]
+    rows = []
+    for r in [*result.rows, *([result.total] if result.by else [])]:
+        line: list[Any] = [r.group.get(k) or ("(all)" if r is result.total else "(none)")
+                           for k in result.by]
+        line += [f"{r.operations:,}", f"{r.findings:,}", f"{r.confirmed:,}",
+                 f"{r.dismissed:,}", f"{r.open:,}",
+                 "" if r.per_1000 is None else f"{r.per_1000:,.2f}", f"{r.decided:,}",
+                 "" if r.confirmed_rate is None else
+                 f"{_pct(r.confirmed_rate)} ({_pct(r.ci_low)}–{_pct(r.ci_high)})"]
+        if compare:
+            ch = r.change or {}
+            line += ["" if ch.get("per_1000") is None else f"{ch['per_1000']:+,.2f}",
+                     "" if ch.get("confirmed_rate") is None else
+                     f"{ch['confirmed_rate'] * 100:+.1f} pts",
+                     {True: "yes", False: "no", None: ""}[ch.get("intervals_overlap")]]
+        rows.append(line)
+    _table(columns, rows)
+    pack = doc["pack"]
+    out.print(f"Findings of {pack['id']} {pack['version']} still matching, runs "
+              f"{', '.join(map(str, doc['runs']))}; months and days in {doc['timezone']}.",
+              markup=False)
+    left = {k: v for k, v in doc["left_out"].items() if v}
+    if left:
+        out.print("Left out: " + ", ".join(f"{v:,} {k.replace('_', ' ')}"
+                                           for k, v in left.items()) + ".", markup=False)
+    review = doc["review"]
+    seeds = ", ".join(f"{s['size']} of {s['population_size']} (seed {s['seed']})"
+                      for s in doc["samples"])
+    out.print(f"Confirmed rate: confirmed of the {review['decided']:,} decided findings "
+              f"({review['decided_in_a_sample']:,} of them in a drawn sample"
+              + (f": {seeds}" if seeds else "") + ").", markup=False)
+    if compare:
+        c = doc["compare_to"]
+        against = (f"run {c['run_id']} (runs {', '.join(map(str, c['runs']))})"
+                   if c["kind"] == "run" else f"{c['from']} to {c['to']}")
+        out.print(f"Changes are against {against}.", markup=False)
+
+
+@main.command("timezone")
+@workspace_arg
+@click.argument("zone_name", required=False, metavar="ZONE")
+def timezone_cmd(workspace: Path, zone_name: str | None) -> None:
+    """Show or set (admins) the workspace timezone: the days and months of indicators
+    (an IANA name such as Europe/Berlin; default UTC)."""
+    with open_ws(workspace) as ws:
+        if zone_name is not None:
+            set_timezone(ws, zone_name)
+        current = workspace_timezone(ws)
+    out.print(f"Workspace timezone: {current}.")
 
 
 # -- reports ----------------------------------------------------------------------------

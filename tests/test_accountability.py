@@ -771,3 +771,16 @@ def test_an_import_warning_removed_from_its_batch_is_named(ws_path: Path,
     conn.close()
     assert f"Batch {res.batch_id}: its data-quality warnings or missing markers differ from " \
            "what its import recorded." in problems(ws_path)
+
+
+def test_the_workspace_timezone_is_checked_against_the_chain(ws_path: Path) -> None:
+    from oversight.periods import set_timezone
+
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        set_timezone(ws, "Europe/Berlin")
+        assert verify_workspace(ws.conn).ok
+    conn, _ = raw(ws_path, VIEWER, VIEWER_PW)
+    conn.execute("UPDATE workspace_meta SET value = 'UTC' WHERE key = 'timezone'")
+    conn.close()
+    assert "The workspace setting timezone is 'UTC', but the audit trail set it to " \
+           "'Europe/Berlin'." in problems(ws_path)

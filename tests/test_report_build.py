@@ -223,8 +223,12 @@ def test_outline_has_sections_and_rules(demo: dict[str, Built]) -> None:
             children[last] = []
     assert list(children) == [full.data.title, wording["title_scope"],
                               wording["title_log_quality"],
-                              wording["title_summary"], wording["title_findings"],
-                              wording["title_appendix"], wording["title_signature"]]
+                              wording["title_summary"], wording["title_indicators"],
+                              wording["title_findings"], wording["title_appendix"],
+                              wording["title_signature"]]
+    assert children[wording["title_indicators"]] == [
+        wording[k] for k in ("title_ind_agency", "title_ind_channel", "title_ind_rule",
+                             "title_ind_month")]
     assert children[wording["title_scope"]] == [
         wording[k] for k in ("title_sources", "title_pack", "title_not_evaluated",
                              "title_sample")]

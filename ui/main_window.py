@@ -23,6 +23,7 @@ from ui.admin_tools import install_admin_tools
 from ui.criteria_page import install_criteria_page
 from ui.dashboard import DashboardPage
 from ui.import_wizard import FILE_FILTERS
+from ui.indicators_page import install_indicators_page
 from ui.jobs import Job, ProgressDialog
 from ui.log_quality_page import install_log_quality_page
 from ui.operations_page import OperationsPage
@@ -251,6 +252,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.admin_tools = install_admin_tools(self)
         self._auto_lock: int | None = None
         self._read_auto_lock()
+        install_indicators_page(self)  # sidebar entry: indicators per agency, channel, rule
         self.idle = IdleWatcher(self.idle_minutes() * 60_000, self)
         self.idle.idle.connect(self._idle)
 

@@ -621,6 +621,10 @@ def _store(conn: Connection, pack: Pack, rule: Rule, hits: list[_Hit], run_id: i
                      [(fid,) for fid in relinked])
     conn.executemany("INSERT OR IGNORE INTO finding_records(finding_id, rid) VALUES (?, ?)",
                      [(h.finding_id, rid) for h in hits for rid in h.rids])
+    # What this run found, kept per run (compare indicators with an earlier run).
+    conn.executemany("INSERT OR IGNORE INTO run_findings(run_id, finding_id, rid)"
+                     " VALUES (?, ?, ?)", [(run_id, h.finding_id, rid) for h in hits
+                                           for rid in h.rids])
     stale = [r[0] for r in conn.execute(
         "UPDATE findings SET matching = 0, stale_since_run = ?,"
         " stale_reason = 'no longer matches (data or criteria changed)'"

@@ -34,8 +34,8 @@ from oversight.errors import Issue, ValidationError
 from oversight.records import FieldType, Kind, fields_of
 from oversight.yamlsrc import Located, load_located, read_yaml_file, yaml_error
 
-__all__ = ["AGG_KINDS", "DEFAULT_PACK", "SEVERITIES", "Aggregate", "Pack", "Rule",
-           "default_pack", "load_pack", "parse_pack"]
+__all__ = ["AGG_KINDS", "DEFAULT_PACK", "OTHER_CHANNEL", "SEVERITIES", "Aggregate",
+           "Channel", "Pack", "Rule", "default_pack", "load_pack", "parse_pack"]
 
 SEVERITIES = ("low", "medium", "high", "critical")
 DEFAULT_PACK = "led-baseline"
@@ -55,7 +55,8 @@ AGG_KINDS: dict[str, frozenset[str]] = {
     "per_batch": frozenset(),
 }
 _KIND_KEYS = {"min_daily_volume", "field", "values", "fields", "min_fill"}
-_PACK_KEYS = {"pack", "version", "title", "description", "parameters", "lists", "rules"}
+_PACK_KEYS = {"pack", "version", "title", "description", "parameters", "lists", "rules",
+              "channels"}
 _UNITS = {"days": 86_400_000_000, "hours": 3_600_000_000, "minutes": 60_000_000}
 AGG_NAMES = {"count": NUMBER, "limit": NUMBER, "window": TEXT, "first": TIMESTAMP,
              "last": TIMESTAMP, "records": NUMBER}
@@ -134,6 +135,18 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A channel of cooperation (Interpol notices, EAW, transfers...) for indicators."""
+
+    id: str
+    title: str
+    when: Node
+    """Condition on the operation's own fields (canonical and original columns)."""
+    when_text: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Pack:
     id: str
     version: str
@@ -146,6 +159,9 @@ class Pack:
     source: str
     """The YAML text, kept with every run."""
     file: str
+    channels: tuple[Channel, ...] = ()
+    """How operations are sorted into channels of cooperation (indicators), in order:
+    the first whose condition holds is an operation's channel, none: `OTHER_CHANNEL`."""
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -226,13 +242,14 @@ class _Validator:
                 continue
             seen[rule.id] = rule.line
             rules.append(rule)
+        channels = _channels(self, data.get("channels"), params, lists)
         if self.issues:
             raise ValidationError(
                 f"The criteria pack {self.doc.file} has {len(self.issues)} problem(s); "
                 "it will not be run until they are fixed.", self.issues)
         return Pack(pack_id or "", version or "", title or "", description, params, lists,
                     tuple(rules), hashlib.sha256(self.text.encode("utf-8")).hexdigest(),
-                    self.text, self.doc.file)
+                    self.text, self.doc.file, channels)
 
     # -- header ------------------------------------------------------------------------
 
@@ -591,3 +608,62 @@ def _known(scope: Scope, extra: dict[str, str] | None) -> Callable[[str], bool]:
     return known
 
 
+
+
+# -- channels (indicators) ------------------------------------------------------------------
+
+#: The channel of an operation no channel of the pack claims.
+OTHER_CHANNEL = "other"
+_CHANNEL_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_CHANNEL_KEYS = {"id", "title", "when"}
+
+
+def _channels(v: _Validator, raw: Any, params: dict[str, Any],
+              lists: dict[str, tuple[Any, ...]]) -> tuple[Channel, ...]:
+    """``channels:``, a list of ``{id, title, when}`` in the order they are tried. A
+    condition reads only the operation itself (an operation's channel must not change
+    when a register is re-imported), so ``authorisation.`` and ``case.`` are refused."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        v.issue("channels must be a list of channels (each starting with - id:)", "channels")
+        return ()
+    out: list[Channel] = []
+    seen: dict[str, int | None] = {}
+    for i, item in enumerate(raw):
+        at = ("channels", i)
+        if not isinstance(item, dict):
+            v.issue("each channel is a mapping: - id: eaw, title: ..., when: <condition>", *at)
+            continue
+        before = len(v.issues)
+        for key in item:
+            if key not in _CHANNEL_KEYS:
+                v.issue(f"unknown key {key!r} in a channel; channels have id, title and when",
+                        *at, key)
+        cid = v.text_field(item, "id", *at, required=True) or ""
+        if cid and not _CHANNEL_ID.fullmatch(cid):
+            v.issue(f"channel id {cid!r}: use lower case letters, digits and _ "
+                    "(starting with a letter)", *at, "id")
+        elif cid == OTHER_CHANNEL:
+            v.issue(f"{OTHER_CHANNEL!r} is the channel of operations no channel claims; "
+                    "choose another id", *at, "id")
+        elif cid in seen:
+            v.issue(f"duplicate channel id {cid!r} (first on line {seen[cid]})", *at, "id")
+        title = v.text_field(item, "title", *at) or cid
+        text = item.get("when")
+        node = None
+        if not isinstance(text, str) or not text.strip():
+            v.issue(f"channel {cid or i + 1}: when: must be a condition in text, e.g. "
+                    'action = "eaw_issue"', *at, "when")
+        else:
+            scope = Scope(parameters=params, lists=lists)
+            node = v.condition(text, scope, *at, "when")
+            registers = sorted({r.source for r in scope.used_fields.values()
+                                if r.source in ("authorisation", "case")})
+            if node is not None and registers:
+                v.issue(f"channel {cid}: a channel reads the operation's own fields, not "
+                        f"{' or '.join(r + '.' for r in registers)}", *at, "when")
+        if len(v.issues) == before and node is not None and isinstance(text, str):
+            seen[cid] = v.doc.line(*at)
+            out.append(Channel(cid, title, node, text.strip(), seen[cid]))
+    return tuple(out)

@@ -85,7 +85,8 @@ MANIFEST_NAME = "oversight-manifest.json"
 _PACKAGE = "report_templates"
 _TEMPLATE_FILE = "template.yaml"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_SECTIONS = ("cover", "scope", "log_quality", "summary", "findings", "appendix", "signature")
+_SECTIONS = ("cover", "scope", "log_quality", "summary", "indicators", "findings",
+             "appendix", "signature")
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ _SCHEMA: dict[str, Any] = {
     "sections": "sections",
     "findings": {"detail": ("full", "brief"), "statuses": "strings",
                  "max_record_ids": _NUM, "max_decisions": _NUM},
+    "indicators": {"include": "bool", "max_rows": _NUM},
     "signature": {"box_width_mm": _NUM, "box_height_mm": _NUM},
     "labels": {"severity": {s: _STR for s in SEVERITIES}, "status": "mapping"},
     "wording": {k: _STR for k in (
@@ -159,7 +161,13 @@ _SCHEMA: dict[str, Any] = {
         "title_log_quality", "log_quality_intro", "title_import_warnings",
         "import_warnings_none", "col_warning", "col_rows", "col_meaning", "title_dq",
         "dq_none_in_pack", "dq_no_run", "col_result", "dq_result_count", "dq_result_one",
-        "dq_result_nothing", "dq_result_not_evaluated", "dq_findings_intro", "col_status")},
+        "dq_result_nothing", "dq_result_not_evaluated", "dq_findings_intro", "col_status",
+        # the Indicators section (_indicators)
+        "title_indicators", "indicators_intro", "indicators_basis", "indicators_left_out",
+        "indicators_review", "indicators_more", "title_ind_agency", "title_ind_channel",
+        "title_ind_rule", "title_ind_month", "col_group", "col_operations", "col_dismissed",
+        "col_open", "col_per_1000", "col_decided", "col_rate", "chart_ind_bars",
+        "chart_ind_month", "ind_none", "ind_total", "ind_period_all")},
 }
 
 
@@ -283,6 +291,8 @@ def _validate(node: Any, schema: Any, path: str, where: str) -> list[Issue]:
         for part in node.split("/"):
             target = target / part
         return [] if target.is_file() else bad(f"there is no file {node!r}")
+    if schema == "bool":
+        return [] if isinstance(node, bool) else bad("must be true or false")
     if schema == "strings":
         ok = isinstance(node, list) and all(isinstance(x, str) for x in node)
         return [] if ok else bad("must be a list of texts")
@@ -617,14 +627,18 @@ def build_pdf(data: ReportData, template: str = "full", progress: Progress | Non
         "scope": lambda: _scope(ctx),
         "log_quality": lambda: _log_quality(ctx),
         "summary": lambda: _summary(ctx),
+        "indicators": lambda: _indicators(ctx),
         "findings": lambda: _findings(ctx, report),
         "appendix": lambda: _appendix(ctx, digest),
         "signature": lambda: _signature(ctx, sink),
     }
-    for i, section in enumerate(t.get("sections")):
-        if i:
+    for section in t.get("sections"):
+        part = builders[section]()
+        if not part:  # an optional section with nothing to show (indicators)
+            continue
+        if story:
             story.append(PageBreak())
-        story += builders[section]()
+        story += part
         if section == "cover":
             story.append(NextPageTemplate("body"))
 
@@ -1099,7 +1113,7 @@ def _rule_order(ctx: _Ctx, rule_ids: Iterable[str]) -> list[str]:
     return sorted(rule_ids, key=rank)
 
 
-def _nice_axis(top: int) -> tuple[int, int]:
+def _nice_axis(top: float) -> tuple[int, int]:
     """Axis maximum and step for counts up to `top`, about five ticks."""
     top = max(top, 1)
     raw = top / 5
@@ -1109,7 +1123,7 @@ def _nice_axis(top: int) -> tuple[int, int]:
     return step * math.ceil(top / step), step
 
 
-def _bar_chart(ctx: _Ctx, title: str, labels: list[str], values: list[int],
+def _bar_chart(ctx: _Ctx, title: str, labels: list[str], values: list[int] | list[float],
                fills: list[Any], width: float, height: float, horizontal: bool = False,
                angle: int = 0) -> Any:
     t = ctx.t
@@ -1224,6 +1238,136 @@ def _charts(ctx: _Ctx, counts: Mapping[str, Mapping[str, int]]) -> list[Any]:
     rule_h = len(labels) * t.num("charts", "rule_bar_mm") * mm + 14 * mm
     out.append(_bar_chart(ctx, t.settings["wording"]["chart_rule"], labels[::-1],
                           values[::-1], fills[::-1], ctx.width, rule_h, horizontal=True))
+    return out
+
+
+# -- the Indicators section (oversight.indicators) -----------------------------------------
+
+_IND_TABLES = (("agency", "title_ind_agency"), ("channel", "title_ind_channel"),
+               ("rule", "title_ind_rule"), ("month", "title_ind_month"))
+
+
+def _pct(value: object) -> str:
+    return f"{float(value) * 100:.1f}%" if isinstance(value, (int, float)) else ""
+
+
+def _ind_table(ctx: _Ctx, key: str, table: Mapping[str, Any]) -> list[Any]:
+    t = ctx.t
+    rows_in = list(table.get("rows") or [])
+    cap = int(t.num("indicators", "max_rows"))
+    head = ctx.head_row(t.words("col_group"), t.words("col_operations"),
+                        t.words("col_findings"), t.words("col_confirmed"),
+                        t.words("col_dismissed"), t.words("col_open"),
+                        t.words("col_per_1000"), t.words("col_decided"), t.words("col_rate"))
+    rows = [head]
+    for r in [*rows_in[:cap], table.get("total") or {}]:
+        total = r is table.get("total")
+        label = t.settings["wording"]["ind_total"] if total else \
+            (r.get("group") or {}).get(key) or "–"
+        rate = (f"{_pct(r.get('confirmed_rate'))} ({_pct(r.get('ci_low'))}–"
+                f"{_pct(r.get('ci_high'))})" if r.get("confirmed_rate") is not None else "–")
+        per = r.get("per_1000")
+        cells = [label, _int(r.get("operations")), _int(r.get("findings")),
+                 _int(r.get("confirmed")), _int(r.get("dismissed")), _int(r.get("open")),
+                 "–" if per is None else f"{per:,.2f}", _int(r.get("decided")), rate]
+        style = "h3" if total else "cell"
+        rows.append([ctx.p(escape(c), style if i == 0 else "cell")
+                     for i, c in enumerate(cells)])
+    out: list[Any] = [ctx.table(rows, (0.15, 0.12, 0.1, 0.115, 0.115, 0.065, 0.085, 0.095,
+                                       0.155))]
+    if len(rows_in) > cap:
+        out.append(ctx.p(t.words("indicators_more", more=f"{len(rows_in) - cap:,}"), "muted"))
+    return out
+
+
+def _line_chart(ctx: _Ctx, title: str, labels: list[str], values: list[float],
+                width: float, height: float) -> Any:
+    """Findings per 1,000 operations per month: one line (ReportLab's line chart)."""
+    from reportlab.graphics.charts.linecharts import (  # type: ignore[import-untyped]
+        HorizontalLineChart,
+    )
+
+    t = ctx.t
+    size = t.num("styles", "small_size")
+    drawing = Drawing(width, height)
+    drawing.initialFontName, drawing.initialFontSize = ctx.regular, size
+    drawing.add(String(0, height - size - 2, _plain(title), fontName=ctx.bold,
+                       fontSize=size + 1, fillColor=t.colour("styles", "colours", "accent")))
+    chart = HorizontalLineChart()
+    chart.x, chart.y = 30, size + 22
+    chart.width, chart.height = width - 40, height - 2 * size - 34
+    chart.data = [values]
+    top = max(values, default=0.0)
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax = 0, max(top * 1.15, 1.0)
+    chart.valueAxis.labels.fontName = ctx.regular
+    chart.valueAxis.labels.fontSize = size
+    chart.valueAxis.labelTextFormat = "%.1f"
+    chart.categoryAxis.categoryNames = [_plain(s) for s in labels]
+    chart.categoryAxis.labels.fontName = ctx.regular
+    chart.categoryAxis.labels.fontSize = size
+    chart.categoryAxis.labels.angle = 45 if len(labels) > 8 else 0
+    chart.categoryAxis.labels.boxAnchor = "ne" if len(labels) > 8 else "n"
+    chart.lines[0].strokeColor = t.colour("styles", "colours", "chart_bar")
+    chart.lines[0].strokeWidth = 1.2
+    chart.joinedLines = 1
+    drawing.add(chart)
+    return drawing
+
+
+def _indicators(ctx: _Ctx) -> list[Any]:
+    """Indicators per agency, channel, rule and month, with what they rest on; nothing
+    when the template leaves the section out or the data has no indicators."""
+    t, d = ctx.t, ctx.data
+    ind = d.indicators
+    if not t.get("indicators", "include") or not ind:
+        return []
+    w = t.settings["wording"]
+    filters = ind.get("filters") or {}
+    period = (t.words("period", start=filters.get("from") or "…", end=filters.get("to") or "…")
+              if filters.get("from") or filters.get("to") else t.words("ind_period_all"))
+    pack = ind.get("pack") or {}
+    out: list[Any] = [ctx.heading(t.words("title_indicators"), w["title_indicators"], 0, "h1"),
+                      ctx.p(t.words("indicators_intro")),
+                      ctx.p(t.words("indicators_basis", pack=pack.get("id", ""),
+                                    version=pack.get("version", ""),
+                                    runs=", ".join(str(r) for r in ind.get("runs") or []),
+                                    timezone=ind.get("timezone", ""), period=period,
+                                    status=filters.get("status", "any")))]
+    left = {k: v for k, v in (ind.get("left_out") or {}).items() if v}
+    if left:
+        out.append(ctx.p(t.words("indicators_left_out", count=f"{sum(left.values()):,}",
+                                 detail="; ".join(f"{k.replace('_', ' ')}: {v:,}"
+                                                  for k, v in left.items()))))
+    review = ind.get("review") or {}
+    samples = "; ".join(f"{s.get('size')} of {s.get('population_size')}, seed {s.get('seed')}"
+                        for s in ind.get("samples") or []) or "–"
+    out.append(ctx.p(t.words("indicators_review", decided=f"{review.get('decided', 0):,}",
+                             sampled=f"{review.get('decided_in_a_sample', 0):,}",
+                             samples=samples)))
+    height = t.num("charts", "height_mm") * mm
+    bar = t.colour("styles", "colours", "chart_bar")
+    for key, title_key in _IND_TABLES:
+        table = (ind.get("tables") or {}).get(key) or {}
+        rows = [r for r in table.get("rows") or []]
+        out.append(CondPageBreak(60 * mm))
+        out.append(ctx.heading(t.words(title_key), w[title_key], 1, "h2"))
+        if not rows:
+            out.append(ctx.p(t.words("ind_none")))
+            continue
+        labels = [str((r.get("group") or {}).get(key) or "–") for r in rows]
+        values = [float(r.get("per_1000") or 0) for r in rows]
+        if key == "month":
+            out.append(_line_chart(ctx, t.settings["wording"]["chart_ind_month"], labels,
+                                   values, ctx.width, height))
+        else:
+            shown = labels[:40]
+            chart_h = len(shown) * t.num("charts", "rule_bar_mm") * mm + 14 * mm
+            drawing = _bar_chart(ctx, w["chart_ind_bars"], shown[::-1], values[:40][::-1],
+                                 [bar] * len(shown), ctx.width, chart_h, horizontal=True)
+            chart = drawing.contents[-1]  # per 1,000 is not a whole number
+            chart.barLabelFormat = "%.1f"
+            out.append(drawing)
+        out += [Spacer(1, 3 * mm), *_ind_table(ctx, key, table)]
     return out
 
 

@@ -18,6 +18,7 @@ from oversight.criteria.pack import SEVERITIES, parse_pack
 from oversight.errors import UsageError
 from oversight.findings import list_findings, list_runs
 from oversight.importing.quality import is_plausible
+from oversight.indicators import report_indicators
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["ReportData", "ReportScope", "collect", "manifest", "manifest_digest"]
@@ -77,6 +78,9 @@ class ReportData:
     log_quality: dict[str, Any] = field(default_factory=dict)
     """Import warnings per batch and the log-completeness rules' findings
     (`oversight.quality.log_quality`)."""
+    indicators: dict[str, Any] | None = None
+    """Indicators per agency, channel, rule and month (`oversight.indicators`), over the
+    report's period; None: not computed."""
 
     def counts(self) -> dict[str, dict[str, int]]:
         by_sev = {s: 0 for s in SEVERITIES}
@@ -184,6 +188,7 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
                                + (f", stratified by {sample_row[2]}" if sample_row[2] else "")
                                + f"; {reviewed} of the {sample_row[4]} reviewed"}
     meta = ws.meta()
+    indicators = _indicators(ws, scope)
     return ReportData(
         title=title or "Audit of logged law-enforcement operations",
         body=body, classification=classification,
@@ -205,6 +210,7 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
         rules=rules, findings=findings, sample=sample,
         chain_head={"seq": head_seq, "hash": head_hash,
                     "workspace_id": meta.get("workspace_id")},
+        indicators=indicators,
     )
 
 
@@ -229,6 +235,18 @@ def record_times(ws: Workspace) -> tuple[dict[str, tuple[int, str, int, str]], s
         hi = (utc, ts) if utc > have[2] else (have[2], have[3])
         out[fid] = (lo[0], lo[1], hi[0], hi[1])
     return out, timed
+
+
+def _indicators(ws: Workspace, scope: ReportScope) -> dict[str, Any]:
+    """The Indicators section's numbers: over the report's period (operations by their
+    local day); --only-confirmed counts confirmed findings; rule and severity filters
+    do not apply (a rate needs all the findings of its group)."""
+    return report_indicators(
+        ws, date.fromisoformat(scope.period_from) if scope.period_from else None,
+        date.fromisoformat(scope.period_to) if scope.period_to else None,
+        "confirmed" if scope.only_confirmed else "any")
+
+
 
 
 def manifest(data: ReportData) -> dict[str, Any]:
@@ -260,6 +278,7 @@ def manifest(data: ReportData) -> dict[str, Any]:
                                         "approved_by", "pending_status", "notes")}
                      for f in data.findings],
         "chain_head": data.chain_head,
+        "indicators": data.indicators,
     }
 
 

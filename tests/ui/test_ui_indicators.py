@@ -1,0 +1,170 @@
+"""The Indicators page: table, charts, filters by keyboard, compare-to, click-through to
+the findings a cell counts, CSV export. Its numbers are checked against the service
+computed on its own connection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ui_support import ADMIN, AUDITOR, PASSWORD, VIEWER
+
+from oversight.indicators import IndicatorQuery, compute
+from oversight.workspace import Workspace
+from ui.indicators_page import FindingsOfCell, IndicatorsPage
+from ui.qt import Qt, QtWidgets
+
+pytest_plugins = ["ui_fixtures"]
+
+
+def _open(qtbot: Any, window: Any) -> IndicatorsPage:
+    sidebar = window.sidebar
+    row = next(r for r in range(sidebar.count()) if sidebar.item(r).text() == "Indicators")
+    rect = sidebar.visualItemRect(sidebar.item(row))
+    page = window.indicators
+    with qtbot.waitSignal(page.computed, timeout=30_000):
+        qtbot.mouseClick(sidebar.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.pages.currentWidget() is page
+    return page
+
+
+def _service(folder: Path, query: IndicatorQuery) -> dict[str, Any]:
+    with Workspace.open(folder, VIEWER, PASSWORD) as ws:
+        return compute(ws, query).to_json()
+
+
+def _table(page: IndicatorsPage) -> list[tuple[Any, ...]]:
+    return [page.model.row_values(i) for i in range(page.model.rowCount())]
+
+
+def _focus(qtbot: Any, widget: QtWidgets.QWidget) -> None:
+    """Give ``widget`` the keyboard focus (after a job's progress dialog has closed, the
+    main window is made active again first)."""
+    window = widget.window()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is window)
+    widget.setFocus()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is widget)
+
+
+def _pick(qtbot: Any, combo: QtWidgets.QComboBox, text: str) -> None:
+    """Choose an item by typing its first letters into the focused combo box."""
+    _focus(qtbot, combo)
+    qtbot.keyClicks(combo, text)
+    assert combo.currentText().startswith(text), combo.currentText()
+
+
+def _show(qtbot: Any, page: IndicatorsPage) -> None:
+    with qtbot.waitSignal(page.computed, timeout=30_000):
+        qtbot.mouseClick(page.show_button, Qt.MouseButton.LeftButton)
+
+
+def test_table_and_charts_match_the_service(qtbot: Any, open_window: Any,
+                                            demo_ws: Path) -> None:
+    window = open_window(VIEWER)
+    page = _open(qtbot, window)
+    want = _service(demo_ws, IndicatorQuery(by=("agency",)))
+    rows = _table(page)
+    assert page.model.headers[:3] == ["Agency", "Operations", "Findings"]
+    assert [r[0] for r in rows] == [r["group"]["agency"] for r in want["rows"]] + ["All"]
+    assert [r[1] for r in rows[:-1]] == [r["operations"] for r in want["rows"]]
+    assert [r[2] for r in rows[:-1]] == [r["findings"] for r in want["rows"]]
+    assert rows[-1][1] == want["total"]["operations"]
+    assert page.agency_chart.bars() == [(r["group"]["agency"], r["per_1000"])
+                                        for r in want["rows"]]
+    channels = _service(demo_ws, IndicatorQuery(by=("channel",)))
+    assert [b[0] for b in page.channel_chart.bars()] == [
+        r["group"]["channel"] for r in channels["rows"]]
+    months = _service(demo_ws, IndicatorQuery(by=("month",)))
+    assert page.month_chart.points() == [(r["group"]["month"], r["per_1000"])
+                                         for r in months["rows"]]
+    assert "led-baseline" in page.basis.text() and "UTC" in page.basis.text()
+
+    # Channel by month, chosen with the keyboard.
+    _pick(qtbot, page.group, "Ch")
+    _pick(qtbot, page.time, "Mo")
+    _show(qtbot, page)
+    want = _service(demo_ws, IndicatorQuery(by=("channel", "month")))
+    assert page.model.headers[:2] == ["Channel", "Month"]
+    assert [(r[0], r[1], r[2]) for r in _table(page)[:-1]] == [
+        (r["group"]["channel"], r["group"]["month"], r["operations"]) for r in want["rows"]]
+
+
+def test_a_wrong_date_is_one_sentence_and_nothing_runs(qtbot: Any, open_window: Any) -> None:
+    window = open_window(VIEWER)
+    page = _open(qtbot, window)
+    before = _table(page)
+    _focus(qtbot, page.date_from)
+    qtbot.keyClicks(page.date_from, "2026-02-30")
+    qtbot.keyClick(page.date_from, Qt.Key.Key_Return)
+    assert "2026-02-30" in page.error.text() and "is not a date" in page.error.text()
+    assert page.job is None and _table(page) == before
+    page.date_from.clear()
+    qtbot.keyClicks(page.date_from, "2026-07-01")
+    with qtbot.waitSignal(page.computed, timeout=30_000):
+        qtbot.keyClick(page.date_from, Qt.Key.Key_Return)
+    assert page.error.text() == ""
+    assert page.result is not None and page.result.meta["filters"]["from"] == "2026-07-01"
+
+
+def test_click_through_to_the_findings_of_a_cell(qtbot: Any, open_window: Any,
+                                                 demo_ws: Path) -> None:
+    window = open_window(AUDITOR)
+    page = _open(qtbot, window)
+    _pick(qtbot, page.group, "Ru")
+    _show(qtbot, page)
+    assert page.result is not None
+    row = next(i for i, r in enumerate(page.result.rows) if r.confirmed)
+    column = page.model.headers.index("Confirmed")
+    index = page.model.index(row, column)
+    page.view.scrollTo(index)
+    rect = page.view.visualRect(index)
+    assert page.view.viewport().rect().contains(rect.center())
+    # A real double-click: press and release, then the double-click event.
+    qtbot.mouseClick(page.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(page.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    dialog = page.cell_dialog
+    assert isinstance(dialog, FindingsOfCell)
+    qtbot.waitExposed(dialog)
+    rule = page.result.rows[row].group["rule"]
+    with Workspace.open(demo_ws, VIEWER, PASSWORD) as ws:
+        confirmed = sorted(f[0] for f in ws.conn.execute(
+            "SELECT finding_id FROM findings WHERE rule_id = ? AND status = 'confirmed'"
+            " AND matching = 1", (rule,)))
+    assert dialog.ids() == confirmed
+    # Enter on the first opens it in the Findings page.
+    dialog.view.setFocus()
+    dialog.view.setCurrentIndex(dialog.model.index(0, 0))
+    with qtbot.waitSignal(dialog.accepted, timeout=5000):
+        qtbot.keyClick(dialog.view, Qt.Key.Key_Return)
+    assert window.pages.currentWidget() is window.triage
+    current = window.triage.view.selectionModel().currentIndex()
+    assert window.triage.model.row_of(confirmed[0]) == current.row()
+
+
+def test_compare_with_a_period_and_export(qtbot: Any, open_window: Any, demo_ws: Path,
+                                          tmp_path: Path) -> None:
+    window = open_window(ADMIN)
+    page = _open(qtbot, window)
+    page.date_from.setText("2026-04-01")
+    page.date_to.setText("2026-06-30")
+    _pick(qtbot, page.compare, "A p")
+    assert page.compare_period.isEnabled()
+    _focus(qtbot, page.compare_period)
+    qtbot.keyClicks(page.compare_period, "2026-Q1")
+    with qtbot.waitSignal(page.computed, timeout=30_000):
+        qtbot.keyClick(page.compare_period, Qt.Key.Key_Return)
+    assert "Δ per 1,000" in page.model.headers
+    assert "2026-01-01 to 2026-03-31" in page.basis.text()
+    target = tmp_path / "indicators.csv"
+    page.choose_save_path = lambda: target  # type: ignore[method-assign]
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    from datetime import date
+
+    with Workspace.open(demo_ws, VIEWER, PASSWORD) as ws:
+        want = compute(ws, IndicatorQuery(by=("agency",), date_from=date(2026, 4, 1),
+                                          date_to=date(2026, 6, 30), compare_to="2026-Q1"))
+    assert target.read_bytes().decode("utf-8") == "\ufeff" + want.csv()
+    assert target.stat().st_mode & 0o077 == 0
+    assert "baseline_operations" in target.read_text(encoding="utf-8").splitlines()[0]
+    assert "Exported" in window.statusBar().currentMessage()
