@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 
 from db.keyslots import write_atomic
 from db.store import DbError
+from oversight.criteria import completeness
 from oversight.criteria.pack import OTHER_CHANNEL, SEVERITIES, Pack, parse_pack
 from oversight.criteria.regex import regexp
 from oversight.criteria.sql import Compiler
@@ -342,6 +343,15 @@ def _evaluating_runs(runs: list[dict[str, Any]], at: dict[str, Any], pack: Pack
     return {rule: out[rule] for rule in known if rule in out}
 
 
+#: An operation's time can place it in a month: present and plausible (not before 1970,
+#: not more than a day after its batch was imported: a placeholder such as 1900-01-01 or
+#: a typo such as 2206 is rule DQ-02's finding, and such an operation is in no month, as
+#: one without a time). Reads the run's temp table of batch import times
+#: (``completeness.prepare``).
+_PLAUSIBLE = ("coalesce(o.ts_utc >= 0 AND o.ts_utc <= (SELECT bt.latest_us FROM "
+              "temp.batch_times bt WHERE bt.batch_id = o.batch_id), 0)")
+
+
 @lru_cache(maxsize=4)
 def _month_sql(tz_name: str) -> str:
     """The local month index of ``o.ts_utc``: a balanced comparison tree over the month
@@ -357,7 +367,7 @@ def _month_sql(tz_name: str) -> str:
         mid = (lo + hi) // 2
         return f"CASE WHEN o.ts_utc < {bounds[mid]} THEN {tree(lo, mid)} ELSE {tree(mid, hi)} END"
 
-    return (f"CASE WHEN o.ts_utc IS NULL THEN NULL WHEN o.ts_utc < {bounds[0]} OR "
+    return (f"CASE WHEN NOT {_PLAUSIBLE} THEN NULL WHEN o.ts_utc < {bounds[0]} OR "
             f"o.ts_utc >= {bounds[-1]} THEN ow_local_month(o.ts_utc) "
             f"ELSE {tree(0, len(labels))} END")
 
@@ -420,8 +430,9 @@ def _scan_by_index(ctx: _Context, lo: int | None, hi: int | None,
     conn = ctx.ws.conn
     comp = Compiler()
     where = _period_sql(comp, lo, hi) + _batch_sql(comp, batches)
+    plausible = f"CASE WHEN {_PLAUSIBLE} THEN o.ts_utc END"
     extents = conn.execute(
-        "SELECT o.agency, count(*), count(o.ts_utc), min(o.ts_utc), max(o.ts_utc)"
+        f"SELECT o.agency, count(*), count({plausible}), min({plausible}), max({plausible})"
         f" FROM {ctx.ops} o WHERE {where} GROUP BY o.agency", comp.params).fetchall()
     by_month = "month" in ctx.dims
     with_agency = "agency" in ctx.dims
@@ -449,7 +460,8 @@ def _scan_by_index(ctx: _Context, lo: int | None, hi: int | None,
             q = Compiler()
             match = f"o.agency = {q.p(agency)}" if agency is not None else "o.agency IS NULL"
             cond = (f"{match} AND o.ts_utc >= {q.p(max(m_lo, lo or m_lo))}"
-                    f" AND o.ts_utc < {q.p(min(m_hi, hi or m_hi))}{_batch_sql(q, batches)}")
+                    f" AND o.ts_utc < {q.p(min(m_hi, hi or m_hi))} AND {_PLAUSIBLE}"
+                    f"{_batch_sql(q, batches)}")
             count = int(conn.execute(f"SELECT count(*) FROM {ctx.ops} o WHERE {cond}",
                                      q.params).fetchone()[0])
             if count:
@@ -800,6 +812,7 @@ def _compute_many(ws: Workspace, query: IndicatorQuery, groupings: Sequence[tupl
     conn.create_function("regexp", 2, regexp, deterministic=True)
     conn.create_function("ow_local_month", 1, lambda us: local_month_of(int(us), tz),
                          deterministic=True)
+    completeness.prepare(conn)  # batch import times: which operation times are plausible
     lo, hi = day_bounds(query.date_from, query.date_to, tz)
     now = _scan_current(ctx, lo, hi)
     then: _Side | None = None

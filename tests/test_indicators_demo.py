@@ -9,7 +9,7 @@ import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +43,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "--note", "outsider access")
     cli(folder, INSPECTOR, "mark", "--filter-rule", "PRO-03", "--status", "dismissed",
         "--reason", "justified", "--note", "night shift")
+    imports = cli(folder, AUDITOR, "imports", "--json")
+    _IMPORTED.update({b["batch_id"]: datetime.fromisoformat(b["imported_at"]) for b in imports})
     return {
         "folder": folder,
         "findings": cli(folder, AUDITOR, "findings", "--format", "json"),
@@ -101,10 +103,19 @@ def utc(ts: str) -> datetime:
     return datetime.fromisoformat(ts).astimezone(ZoneInfo("UTC"))
 
 
+_IMPORTED: dict[int, datetime] = {}
+
+
 def local_month(r: dict[str, Any]) -> str | None:
+    """The local month of an operation's time; None without a time, or with one that
+    is implausible (before 1970, or more than a day after its batch was imported)."""
     if "ts" not in r["fields"]:
-        return None  # an operation without a time is in no month
-    return datetime.fromisoformat(r["fields"]["ts"]).astimezone(ZoneInfo(ZONE)).strftime("%Y-%m")
+        return None
+    moment = datetime.fromisoformat(r["fields"]["ts"])
+    if moment < datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC")) or \
+            moment > _IMPORTED[r["batch_id"]] + timedelta(days=1):
+        return None
+    return moment.astimezone(ZoneInfo(ZONE)).strftime("%Y-%m")
 
 
 def channel(pack: dict[str, Any]) -> Callable[[dict[str, Any]], str]:

@@ -23,7 +23,7 @@ from oversight.periods import parse_day, parse_period
 from oversight.progress import CancelToken, Progress
 from oversight.workspace import Workspace
 from ui.jobs import Job
-from ui.models import TableModel, status_text
+from ui.models import MISSING, TableModel, status_text
 from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.session import Session
 from ui.widgets import make_table, readable
@@ -51,6 +51,15 @@ def _pct(value: float | None) -> str:
 
 def _yes_no(value: Any) -> str:
     return "" if value is None else "yes" if value else "no"
+
+
+def group_label(key: str, value: Any) -> str:
+    """A group's value as shown: a month or quarter without one is "no time" (the
+    operation has no time, or an implausible one), any other missing value the
+    workstation's one word for it."""
+    if value is not None and value != "":
+        return str(value)
+    return "no time" if key in ("month", "quarter") else MISSING
 
 
 def _cell(column: str, value: Any) -> Any:
@@ -483,7 +492,8 @@ class IndicatorsPage(QtWidgets.QWidget):
         self.model.headers = headers
         rows = []
         for r in [*result.rows, result.total]:
-            line: list[Any] = [r.group.get(k) or ("All" if r is result.total else "(none)")
+            line: list[Any] = [r.group.get(k) or ("All" if r is result.total else
+                                                   group_label(k, None))
                                for k in result.by]
             line += [_cell(c, getattr(r, c)) for c in COLUMNS]
             if compare:
@@ -522,11 +532,11 @@ class IndicatorsPage(QtWidgets.QWidget):
                           (self.rule_chart, ("rule",))):
             result = self.charts.get(by)
             chart.set_bars([] if result is None else [
-                (str(r.group[by[0]] or "(none)"), float(r.per_1000 or 0))
+                (str(r.group[by[0]] or group_label(by[0], None)), float(r.per_1000 or 0))
                 for r in result.rows])
         months = self.charts.get(("month",))
         self.month_chart.set_points([] if months is None else [
-            (str(r.group["month"] or "no time"), float(r.per_1000 or 0))
+            (str(r.group["month"]), float(r.per_1000 or 0))
             for r in months.rows if r.group["month"] is not None])
 
     # -- click-through and export ------------------------------------------------------
