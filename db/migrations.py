@@ -390,6 +390,182 @@ ALTER TABLE batches ADD COLUMN missing_markers TEXT;
 ALTER TABLE operations ADD COLUMN sequence INTEGER
 """
 
+# -- 10: review packages between oversight bodies (issue 14) ---------------------------------
+# A received package (oversight.exchange) is stored beside this workspace's own work:
+# its records in the record tables under one batch per source batch of the sender (so
+# they are read, retracted and verified like imports), its findings in ``findings``
+# under ids and a pack id no detection run can produce (``<id>@R<n>``, ``<pack>@R<n>``),
+# with no detection run: ``first_run`` and ``last_run`` become nullable (a table
+# rebuild, below). The sender's decisions, notes and history, the source batches'
+# provenance and the sender's criteria packs are kept read-only in ``received_*``
+# tables; a reply package's decisions land there too, beside the finding they answer.
+# ``pseudonyms`` maps the keyed pseudonyms this workspace gave out (for ``reveal``).
+V10_EXCHANGE = """
+CREATE TABLE received_packages (
+    package_no INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('package', 'reply')),
+    package_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    file_size INTEGER NOT NULL,
+    format_version INTEGER NOT NULL,
+    sender_body TEXT NOT NULL,
+    sender_user TEXT NOT NULL,
+    sender_workspace TEXT NOT NULL,
+    signer_subject TEXT NOT NULL,
+    signer_issuer TEXT NOT NULL,
+    signer_sha256 TEXT NOT NULL,
+    signing_time TEXT,
+    trusted INTEGER NOT NULL CHECK (trusted IN (0, 1)),
+    trust_roots TEXT NOT NULL,
+    in_reply_to TEXT,
+    package_json TEXT NOT NULL,
+    imported_by TEXT NOT NULL,
+    imported_at TEXT NOT NULL
+);
+CREATE INDEX received_packages_sha256 ON received_packages(sha256);
+CREATE INDEX received_packages_id ON received_packages(package_id);
+CREATE TABLE received_sources (
+    package_no INTEGER NOT NULL REFERENCES received_packages(package_no),
+    source_batch INTEGER NOT NULL,
+    batch_id INTEGER NOT NULL REFERENCES batches(batch_id),
+    provenance TEXT NOT NULL,
+    PRIMARY KEY (package_no, source_batch)
+);
+CREATE TABLE received_packs (
+    package_no INTEGER NOT NULL REFERENCES received_packages(package_no),
+    pack_sha256 TEXT NOT NULL,
+    pack_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    source TEXT,
+    PRIMARY KEY (package_no, pack_sha256)
+);
+CREATE TABLE received_findings (
+    package_no INTEGER NOT NULL REFERENCES received_packages(package_no),
+    finding_id TEXT NOT NULL REFERENCES findings(finding_id),
+    original_id TEXT NOT NULL,
+    pack_sha256 TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    assignee TEXT,
+    decided_by TEXT,
+    decided_at TEXT,
+    approved_by TEXT,
+    pending_status TEXT,
+    pending_reason TEXT,
+    pending_by TEXT,
+    matching INTEGER,
+    stale_reason TEXT,
+    PRIMARY KEY (package_no, finding_id)
+);
+CREATE INDEX received_findings_finding ON received_findings(finding_id);
+CREATE TABLE received_notes (
+    package_no INTEGER NOT NULL REFERENCES received_packages(package_no),
+    finding_id TEXT NOT NULL REFERENCES findings(finding_id),
+    note_id INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    text TEXT NOT NULL,
+    refers_to INTEGER,
+    PRIMARY KEY (package_no, note_id)
+);
+CREATE INDEX received_notes_finding ON received_notes(finding_id);
+CREATE TABLE received_decisions (
+    package_no INTEGER NOT NULL REFERENCES received_packages(package_no),
+    finding_id TEXT NOT NULL REFERENCES findings(finding_id),
+    position INTEGER NOT NULL,
+    seq INTEGER,
+    ts TEXT NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    from_status TEXT,
+    to_status TEXT,
+    reason TEXT,
+    note_id INTEGER,
+    detail TEXT,
+    PRIMARY KEY (package_no, finding_id, position)
+);
+CREATE INDEX received_decisions_finding ON received_decisions(finding_id);
+CREATE TABLE pseudonyms (
+    pseudonym TEXT PRIMARY KEY,
+    value TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX pseudonyms_seq ON pseudonyms(seq);
+CREATE TRIGGER received_packages_read_only_update BEFORE UPDATE ON received_packages
+BEGIN SELECT RAISE(ABORT, 'a received package is kept as it arrived'); END;
+CREATE TRIGGER received_packages_read_only_delete BEFORE DELETE ON received_packages
+BEGIN SELECT RAISE(ABORT, 'a received package is kept as it arrived'); END;
+CREATE TRIGGER received_sources_read_only_update BEFORE UPDATE ON received_sources
+BEGIN SELECT RAISE(ABORT, 'a received package is kept as it arrived'); END;
+CREATE TRIGGER received_sources_read_only_delete BEFORE DELETE ON received_sources
+BEGIN SELECT RAISE(ABORT, 'a received package is kept as it arrived'); END;
+CREATE TRIGGER received_packs_read_only_update BEFORE UPDATE ON received_packs
+BEGIN SELECT RAISE(ABORT, 'a received package is kept as it arrived'); END;
+CREATE TRIGGER received_packs_read_only_delete BEFORE DELETE ON received_packs
+BEGIN SELECT RAISE(ABORT, 'a received package is kept as it arrived'); END;
+CREATE TRIGGER received_findings_read_only_update BEFORE UPDATE ON received_findings
+BEGIN SELECT RAISE(ABORT, 'the sender''s decisions are read-only'); END;
+CREATE TRIGGER received_findings_read_only_delete BEFORE DELETE ON received_findings
+BEGIN SELECT RAISE(ABORT, 'the sender''s decisions are read-only'); END;
+CREATE TRIGGER received_notes_read_only_update BEFORE UPDATE ON received_notes
+BEGIN SELECT RAISE(ABORT, 'the sender''s notes are read-only'); END;
+CREATE TRIGGER received_notes_read_only_delete BEFORE DELETE ON received_notes
+BEGIN SELECT RAISE(ABORT, 'the sender''s notes are read-only'); END;
+CREATE TRIGGER received_decisions_read_only_update BEFORE UPDATE ON received_decisions
+BEGIN SELECT RAISE(ABORT, 'the sender''s history is read-only'); END;
+CREATE TRIGGER received_decisions_read_only_delete BEFORE DELETE ON received_decisions
+BEGIN SELECT RAISE(ABORT, 'the sender''s history is read-only'); END;
+CREATE TRIGGER pseudonyms_read_only_update BEFORE UPDATE ON pseudonyms
+BEGIN SELECT RAISE(ABORT, 'a pseudonym once given out never changes'); END;
+CREATE TRIGGER pseudonyms_read_only_delete BEFORE DELETE ON pseudonyms
+BEGIN SELECT RAISE(ABORT, 'a pseudonym once given out never changes'); END
+"""
+
+
+def _nullable_finding_runs(conn: Connection) -> None:
+    """Rebuild ``findings`` with ``first_run`` and ``last_run`` nullable (a received
+    finding has no detection run here), by the same 12-step procedure as
+    ``_drop_unique_sha256``: the stored definition with those two NOT NULLs removed,
+    every column copied, its indexes, the views and triggers naming it recreated."""
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'findings'").fetchone()
+    definition = str(row[0])
+    for column in ("first_run", "last_run"):
+        definition, found = re.subn(rf"(\b{column}\s+INTEGER)\s+NOT\s+NULL\b", r"\1",
+                                    definition, count=1, flags=re.IGNORECASE)
+        if not found:
+            raise StoreError(f"The findings table does not have the expected shape ({column} "
+                             "INTEGER NOT NULL); the workspace cannot be upgraded.")
+    _rebuild(conn, "findings", definition)
+
+
+def _rebuild(conn: Connection, table: str, definition: str) -> None:
+    """Replace ``table`` by one made from ``definition`` (its CREATE TABLE text), keeping
+    its rows, indexes and triggers and the views and triggers of other tables naming it."""
+    definition = re.sub(rf'^\s*CREATE\s+TABLE\s+"?{table}"?', f"CREATE TABLE {table}_rebuilt",
+                        definition, count=1, flags=re.IGNORECASE)
+    columns = ", ".join(f'"{r[1]}"' for r in conn.execute(f"PRAGMA table_info({table})"))
+    own = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger')"
+        " AND sql IS NOT NULL", (table,)).fetchall()
+    naming = [(t, n, s) for t, n, s in conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('view', 'trigger')"
+        " AND tbl_name != ? AND sql IS NOT NULL", (table,)).fetchall()
+        if re.search(rf"\b{table}\b", str(s), re.IGNORECASE)]
+    for kind, name, _sql in naming:
+        conn.execute(f'DROP {kind.upper()} "{name}"')
+    conn.execute(definition)
+    conn.execute(f"INSERT INTO {table}_rebuilt({columns}) SELECT {columns} FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {table}_rebuilt RENAME TO {table}")
+    for (sql,) in own:
+        conn.execute(sql)
+    for _kind, _name, sql in naming:
+        conn.execute(sql)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "workspace, users, audit trail, imports", V1),
     Migration(2, "criteria packs, detection runs and findings", V2),
@@ -407,6 +583,9 @@ MIGRATIONS: tuple[Migration, ...] = (
               "sequence number per operation", V8_QUALITY),
     Migration(9, "each detection run's findings; operations by agency and time (indicators)",
               V9),
+    Migration(10, "review packages: received packages, their sources, findings, decisions and "
+              "notes; pseudonyms; findings without a detection run", V10_EXCHANGE,
+              run=_nullable_finding_runs, foreign_keys_off=True),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -161,6 +161,13 @@ class Derived:
     findings: dict[str, FindingState] = field(default_factory=dict)
     batches: dict[int, dict[str, Any]] = field(default_factory=dict)
     samples: dict[int, dict[str, Any]] = field(default_factory=dict)
+    received: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Received review packages and replies by number (oversight.exchange): the
+    ``package.import`` payload, with the user who imported it."""
+    pseudonym_key: str | None = None
+    """SHA-256 of the workspace's pseudonym secret, as its creation recorded it."""
+    pseudonym_sets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Event seq -> {count, digest} of the pseudonyms that event gave out."""
     events: int = 0
     seals: int = 0
     signed_events: int = 0
@@ -220,6 +227,14 @@ ACTIONS: dict[str, Action] = {
     "report.create": Action(Permission.REPORT, False, "_report_create"),
     # An admin, or the user who imported the batch (and may still import): the handler.
     "batch.retract": Action(None, False, "_batch_retract"),
+    # Review packages between oversight bodies (oversight.exchange): auditors export,
+    # reply and reveal; inspectors and auditors import.
+    "package.export": Action(Permission.REPORT, False, "_package_export"),
+    "package.reply": Action(Permission.REPORT, False, "_package_export"),
+    "package.import": Action(Permission.TRIAGE, False, "_package_import"),
+    "pseudonym_key.create": Action(Permission.REPORT, False, "_pseudonym_key_create"),
+    "pseudonym.assign": Action(Permission.REPORT, False, "_pseudonym_assign"),
+    "pseudonym.reveal": Action(Permission.REPORT, False, "_pseudonym_reveal"),
 }
 #: ``settings.<name>`` events ({from, to}) all need CONFIGURE and are replayed on open.
 SETTINGS_ACTION = Action(Permission.CONFIGURE, True, "_setting")
@@ -866,3 +881,78 @@ class Replay:
 
     def _report_create(self, ev: Event, legacy: bool) -> None:
         """A report changes no table; its event is the workspace's record of it."""
+
+    # -- review packages (oversight.exchange) --------------------------------------------
+
+    def _package_export(self, ev: Event, legacy: bool) -> None:
+        """A package (or a reply) left the workspace: it changes no table but the
+        pseudonyms (their own events); its findings were this workspace's own."""
+        p = ev.payload
+        _text(p, "package_id")
+        _text(p, "sha256")
+        found = p.get("findings")
+        if not isinstance(found, list):
+            raise _Invalid("its payload lists no findings")
+        for fid in found:
+            if not isinstance(fid, str) or fid not in self.derived.findings:
+                raise _Invalid(f"it sends finding {fid}, which no event of this workspace "
+                               "records")
+
+    def _package_import(self, ev: Event, legacy: bool) -> None:
+        """A received package: its batches (checked like imports), its findings (new,
+        open, of no detection run) and the digests of the sender's rows; or a reply:
+        decisions on this workspace's own findings, which it leaves as they were."""
+        d = self.derived
+        p = ev.payload
+        number = p.get("package_no")
+        if not isinstance(number, int) or number in d.received:
+            raise _Invalid(f"it records received package {number!r}, which is no new number")
+        kind = p.get("kind")
+        if kind not in ("package", "reply"):
+            raise _Invalid(f"{kind!r} is not a kind of package")
+        _text(p, "sha256")
+        found = p.get("findings")
+        if not isinstance(found, dict):
+            raise _Invalid("its payload lists no findings")
+        batches = p.get("batches") or []
+        if kind == "reply":
+            for fid in found:
+                if fid not in d.findings:
+                    raise _Invalid(f"the reply answers finding {fid}, which no event of this "
+                                   "workspace records")
+        else:
+            for fid, row in found.items():
+                if fid in d.findings:
+                    raise _Invalid(f"it adds finding {fid}, which already exists")
+                if not isinstance(row, list) or len(row) != 4 or row[0] not in SEVERITIES:
+                    raise _Invalid(f"its record of finding {fid} is damaged")
+            for b in batches:
+                if not isinstance(b, dict) or not isinstance(b.get("batch_id"), int) \
+                        or b["batch_id"] in d.batches:
+                    raise _Invalid("it records a batch that is no new batch")
+            for fid, (severity, digest, pack_id, rule_id) in found.items():
+                d.findings[fid] = FindingState(str(pack_id), str(rule_id), digest, severity)
+            for b in batches:
+                d.batches[b["batch_id"]] = {**b, "user": ev.user}
+        d.received[number] = {**p, "user": ev.user}
+
+    def _pseudonym_key_create(self, ev: Event, legacy: bool) -> None:
+        d = self.derived
+        if d.pseudonym_key is not None:
+            raise _Invalid("the workspace's pseudonym key was created before")
+        d.pseudonym_key = _text(ev.payload, "sha256")
+
+    def _pseudonym_assign(self, ev: Event, legacy: bool) -> None:
+        d = self.derived
+        if d.pseudonym_key is None:
+            raise _Invalid("it gives out pseudonyms before the pseudonym key exists")
+        count, digest = ev.payload.get("count"), ev.payload.get("digest")
+        if not isinstance(count, int) or count < 1 or not isinstance(digest, str):
+            raise _Invalid("it records no count or digest of the pseudonyms")
+        d.pseudonym_sets[ev.seq] = {"count": count, "digest": digest}
+
+    def _pseudonym_reveal(self, ev: Event, legacy: bool) -> None:
+        """Revealing changes nothing; it must say why."""
+        _text(ev.payload, "pseudonym")
+        if not str(ev.payload.get("reason") or "").strip():
+            raise _Invalid("it gives no reason")

@@ -443,6 +443,7 @@ class Checker:
         self._findings(d, content and not (d.legacy and d.upgrade is None))
         self._samples(d)
         self._batches(d)
+        self._received(d)
         return d
 
     def lines(self) -> list[str]:
@@ -639,6 +640,16 @@ class Checker:
                 self.problems.add("batches", f"Batch {batch_id}: its data-quality warnings or "
                                              "missing markers differ from what its import "
                                              "recorded.")
+
+
+    # -- review packages (oversight.exchange) ------------------------------------------
+
+    def _received(self, d: Derived) -> None:
+        """Received packages and replies, and the pseudonyms this workspace gave out,
+        against their events (oversight/exchange/chaincheck.py)."""
+        from oversight.exchange import chaincheck
+
+        chaincheck.check(self.conn, d, self.problems.add)
 
 
 def _loaded(text: str | None) -> Any:

@@ -1178,5 +1178,208 @@ def gui(workspace: Path | None) -> None:
     _open_gui([str(workspace)] if workspace else [])
 
 
+# -- review packages between oversight bodies (oversight.exchange) -------------------------
+
+
+def _identity(p12: Path, what: str) -> Any:
+    from oversight.exchange.keys import load_identity
+
+    phrase = _ask(f"Passphrase of {p12.name} ({what})", "OVERSIGHT_P12_PASSWORD", hide=True)
+    return load_identity(p12, phrase.encode("utf-8"))
+
+
+def _recipients(paths: tuple[Path, ...]) -> list[Any]:
+    from oversight.exchange.export import Recipient
+    from oversight.exchange.keys import load_certificates
+
+    return [Recipient(cert, str(p)) for p in paths
+            for cert in load_certificates(p, "recipient certificate")]
+
+
+def _print_lines(lines: list[tuple[str, str]]) -> None:
+    for label, value in lines:
+        out.print(f"{label}: {value}", markup=False)
+
+
+@main.group()
+def package() -> None:
+    """Signed, encrypted review packages between oversight bodies (docs/exchange.md)."""
+
+
+@package.command("export")
+@workspace_arg
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path),
+              help="The package to write (FILE.ovp).")
+@click.option("--sign", "p12", required=True, type=click.Path(path_type=Path),
+              help="Your PKCS#12 (passphrase: OVERSIGHT_P12_PASSWORD or a prompt).")
+@click.option("--to", "to", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="A recipient's certificate (PEM or DER); repeat for several.")
+@click.option("--finding", "finding_ids", multiple=True, metavar="ID",
+              help="A finding to send; repeat for several.")
+@click.option("--filter-rule", "rule", help="Or: the findings of this rule.")
+@click.option("--filter-status", "fstatus", type=click.Choice(list(STATUSES)))
+@click.option("--filter-severity", "severity", type=click.Choice(list(SEVERITIES)))
+@click.option("--pseudonymise", "pseudonymise", metavar="subjects,actors",
+              help="Replace these identifiers by keyed pseudonyms.")
+@click.option("--note", help="A note to the recipients (inside the encryption).")
+@click.option("--body", help="Your oversight body (default: your certificate's organisation).")
+@force_option
+@json_option
+def package_export(workspace: Path, out_path: Path, p12: Path, to: tuple[Path, ...],
+                   finding_ids: tuple[str, ...], rule: str | None, fstatus: str | None,
+                   severity: str | None, pseudonymise: str | None, note: str | None,
+                   body: str | None, force: bool, as_json: bool) -> None:
+    """Send findings with their records, decisions and provenance to other bodies
+    (auditors)."""
+    from oversight.exchange.export import export_package
+    from oversight.exchange.pseudonyms import parse_kinds
+
+    check_output_path(out_path, force, "package file")
+    kinds = parse_kinds(pseudonymise)
+    recipients = _recipients(to)
+    with open_ws(workspace) as ws:
+        identity = _identity(p12, "signing key")
+        with progress_bar("package") as tick:
+            result = export_package(ws, out_path, identity, recipients,
+                                    finding_ids=list(finding_ids), rule=rule, status=fstatus,
+                                    severity=severity, pseudonymise=kinds, note=note,
+                                    body=body, progress=tick)
+    if as_json:
+        _emit_json({"ok": True, **result.to_json()})
+        return
+    entries = "entry" if result.register_entries == 1 else "entries"
+    out.print(f"Wrote {result.path}: {result.findings} finding(s), {result.records} record(s), "
+              f"{result.register_entries} register {entries}, {result.notes} note(s), "
+              f"{result.sources} source batch(es); for "
+              f"{'; '.join(result.recipients)}; SHA-256 {result.sha256}.", markup=False)
+    if result.pseudonymised:
+        out.print(f"Pseudonymised: {', '.join(result.pseudonymised)} "
+                  f"({result.pseudonyms_new} new pseudonym(s)).")
+
+
+@package.command("inspect")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--trust", "trust", multiple=True, type=click.Path(path_type=Path),
+              help="A trusted CA certificate; repeat for several.")
+@json_option
+def package_inspect(file: Path, trust: tuple[Path, ...], as_json: bool) -> None:
+    """What a package says outside its encryption, and its signature (no key needed)."""
+    from oversight.exchange.receive import inspect_package
+
+    result = inspect_package(file, list(trust))
+    if as_json:
+        _emit_json({"ok": True, **result.to_json()})
+        return
+    _print_lines(result.lines())
+
+
+@package.command("import")
+@workspace_arg
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--key", "p12", required=True, type=click.Path(path_type=Path),
+              help="Your PKCS#12 (the recipient's key; passphrase: OVERSIGHT_P12_PASSWORD).")
+@click.option("--trust", "trust", multiple=True, type=click.Path(path_type=Path),
+              help="The sender's CA certificate; repeat for several.")
+@click.option("--accept-untrusted", is_flag=True,
+              help="Import although the sender's certificate is not trusted (recorded).")
+@json_option
+def package_import(workspace: Path, file: Path, p12: Path, trust: tuple[Path, ...],
+                   accept_untrusted: bool, as_json: bool) -> None:
+    """Verify a package (or a reply) and import it (inspectors and auditors)."""
+    from oversight.exchange.receive import import_package
+
+    with open_ws(workspace) as ws:
+        identity = _identity(p12, "decryption key")
+        with progress_bar("package") as tick:
+            result = import_package(ws, file, identity, list(trust), accept_untrusted,
+                                    progress=tick)
+    if as_json:
+        _emit_json({"ok": True, **result.to_json()})
+        return
+    if result.kind == "reply":
+        out.print(f"Imported reply {result.label} from {result.sender}: decisions on "
+                  f"{len(result.findings)} finding(s) of this workspace, {result.notes} "
+                  "note(s), beside your own.", markup=False)
+    else:
+        out.print(f"Imported package {result.label} from {result.sender} (signed by "
+                  f"{result.signer}, {'trusted' if result.trusted else 'NOT trusted, accepted'}"
+                  f"): {len(result.findings)} finding(s) to triage, {result.records} "
+                  f"record(s), {result.register_entries} register entr"
+                  f"{'y' if result.register_entries == 1 else 'ies'} in batch(es) "
+                  f"{', '.join(map(str, result.batches)) or 'none'}.", markup=False)
+
+
+@package.command("reply")
+@workspace_arg
+@click.option("--to-package", "to_package", required=True, type=click.Path(path_type=Path),
+              help="The package this answers (imported here before).")
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path),
+              help="The reply to write (FILE.ovp).")
+@click.option("--sign", "p12", required=True, type=click.Path(path_type=Path),
+              help="Your PKCS#12 (passphrase: OVERSIGHT_P12_PASSWORD or a prompt).")
+@click.option("--to", "to", multiple=True, type=click.Path(path_type=Path),
+              help="Recipient certificate(s) (default: the certificate that signed the "
+                   "package).")
+@click.option("--note", help="A note to the recipients (inside the encryption).")
+@click.option("--body", help="Your oversight body (default: your certificate's organisation).")
+@force_option
+@json_option
+def package_reply(workspace: Path, to_package: Path, out_path: Path, p12: Path,
+                  to: tuple[Path, ...], note: str | None, body: str | None, force: bool,
+                  as_json: bool) -> None:
+    """Answer a received package with this body's decisions on its findings (auditors)."""
+    from oversight.exchange.export import reply_package
+
+    check_output_path(out_path, force, "package file")
+    recipients = _recipients(to)
+    with open_ws(workspace) as ws:
+        identity = _identity(p12, "signing key")
+        result = reply_package(ws, to_package, out_path, identity, recipients, note=note,
+                               body=body)
+    if as_json:
+        _emit_json({"ok": True, **result.to_json()})
+        return
+    out.print(f"Wrote reply {result.path}: decisions on {result.findings} finding(s), "
+              f"{result.notes} note(s); for {'; '.join(result.recipients)}; SHA-256 "
+              f"{result.sha256}.", markup=False)
+
+
+@package.command("list")
+@workspace_arg
+@json_option
+def package_list(workspace: Path, as_json: bool) -> None:
+    """Packages and replies received: sender, signer, trust, batches, findings."""
+    from oversight.exchange.store import received_packages
+
+    with open_ws(workspace, read_only=True) as ws:
+        rows = received_packages(ws)
+    if as_json:
+        _emit_json(rows)
+        return
+    _table(["package", "kind", "file", "from", "signed by", "trust", "batches", "findings",
+            "imported"],
+           [[r["label"], r["kind"], r["file_name"], f"{r['sender_body']}/{r['sender_user']}",
+             r["signer_subject"], "trusted" if r["trusted"] else "untrusted (accepted)",
+             ", ".join(map(str, r["batches"])), r["findings"],
+             f"{r['imported_by']} {str(r['imported_at'])[:10]}"] for r in rows])
+
+
+@main.command()
+@workspace_arg
+@click.argument("pseudonym")
+@click.option("--reason", required=True, help="Why (kept in the audit trail).")
+@json_option
+def reveal(workspace: Path, pseudonym: str, reason: str, as_json: bool) -> None:
+    """The identifier behind a pseudonym this workspace gave out (auditors; logged)."""
+    from oversight.exchange.pseudonyms import reveal as reveal_pseudonym
+
+    with open_ws(workspace) as ws:
+        result = reveal_pseudonym(ws, pseudonym, reason)
+    if as_json:
+        _emit_json({"ok": True, **result.to_json()})
+        return
+    out.print(f"{result.pseudonym} is {result.kind} {result.value}", markup=False)
+
+
 if __name__ == "__main__":
     main()

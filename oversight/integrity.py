@@ -242,11 +242,16 @@ def _check_retractions(conn: Connection, report: VerifyReport) -> None:
 
 
 def _import_events(conn: Connection) -> dict[int, dict[str, Any]]:
+    """The batch each import event records, and each batch a received review package
+    brought (``package.import``, oversight.exchange: records the same fields per batch)."""
     out: dict[int, dict[str, Any]] = {}
-    for (payload,) in conn.execute("SELECT payload FROM audit_events WHERE action = 'import'"):
+    for action, payload in conn.execute(
+            "SELECT action, payload FROM audit_events WHERE action IN ('import',"
+            " 'package.import')"):
         try:
             data = json.loads(payload)
-            out[int(data["batch_id"])] = data
-        except (ValueError, KeyError, TypeError):
+            for batch in (data.get("batches") or [] if action == "package.import" else [data]):
+                out[int(batch["batch_id"])] = batch
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue
     return out

@@ -399,8 +399,8 @@ def finding_detail(ws: Workspace, finding_id: str) -> dict[str, Any]:
         " f.matching, f.stale_reason, f.message, f.facts, f.legal_refs, f.record_ids,"
         " f.first_run, f.last_run, f.assignee, f.decided_by, f.decided_at, f.approved_by,"
         " f.pending_status, f.pending_reason, f.pending_by, p.source"
-        " FROM findings f JOIN runs r ON r.run_id = f.last_run"
-        " JOIN packs p ON p.pack_sha256 = r.pack_sha256 WHERE f.finding_id = ?",
+        " FROM findings f LEFT JOIN runs r ON r.run_id = f.last_run"
+        " LEFT JOIN packs p ON p.pack_sha256 = r.pack_sha256 WHERE f.finding_id = ?",
         (finding_id,)).fetchone()
     keys = ("id", "pack", "rule_id", "part", "severity", "status", "reason", "matching",
             "no_longer_matching_reason", "message", "facts", "legal_refs", "record_ids",
@@ -410,12 +410,20 @@ def finding_detail(ws: Workspace, finding_id: str) -> dict[str, Any]:
     out["matching"] = bool(out["matching"])
     for k in ("facts", "legal_refs", "record_ids"):
         out[k] = json.loads(out[k])
-    out["rule"] = _rule_text(row[-1], out["rule_id"])
+    # A received finding has no run here: its rule comes from the sender's pack, its
+    # registers from its package, and what other bodies said of any finding sits beside
+    # it read-only (oversight.exchange.store).
+    from oversight.exchange import store as received
+
+    source = row[-1] if row[-1] is not None else received.sender_pack_source(ws, finding_id)
+    out["rule"] = _rule_text(source, out["rule_id"]) if source else {"id": out["rule_id"]}
     rids = [r[0] for r in ws.conn.execute(
         "SELECT rid FROM finding_records WHERE finding_id = ? ORDER BY rid LIMIT 500",
         (finding_id,))]
     out["records"] = queries.records_by_rid(ws, Kind.OPERATIONS, rids)
-    out["registers"] = _registers(ws, out["records"])
+    out["registers"] = (received.received_registers(ws, finding_id, out["records"])
+                        or _registers(ws, out["records"]))
+    out["origin"] = received.origin(ws, finding_id)
     out["notes"] = notes(ws, finding_id)
     out["history"] = [
         {"seq": r[0], "ts": r[1], "user": r[2], "action": r[3], "from": r[4], "to": r[5],

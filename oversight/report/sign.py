@@ -349,7 +349,8 @@ def create_selfsigned(name: str, out: Path, passphrase: bytes, *, with_ca: bool 
     """Make a test signing key and certificate in ``out`` (PKCS#12, mode 0600).
 
     For trying the signing workflow without an organisation's certificate: RSA-3072,
-    key usage digitalSignature + nonRepudiation, extended key usage documentSigning and
+    key usage digitalSignature + nonRepudiation (and keyEncipherment, so the same test
+    certificate can receive a review package), extended key usage documentSigning and
     emailProtection (what Adobe Reader accepts for documents). With ``with_ca``, a tiny
     CA issues the certificate instead of the certificate signing itself; its
     certificate (public only) goes to ``out.with_suffix(".ca.pem")`` so that verifiers
@@ -389,7 +390,7 @@ def create_selfsigned(name: str, out: Path, passphrase: bytes, *, with_ca: bool 
                .not_valid_before(start).not_valid_after(end)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                .add_extension(x509.KeyUsage(
-                   digital_signature=True, content_commitment=True, key_encipherment=False,
+                   digital_signature=True, content_commitment=True, key_encipherment=True,
                    data_encipherment=False, key_agreement=False, key_cert_sign=False,
                    crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
                .add_extension(x509.ExtendedKeyUsage(
