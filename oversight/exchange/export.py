@@ -314,6 +314,15 @@ def _pseudonymise(ws: Workspace, g: _Gathered, which: tuple[str, ...]
     for r in g.records:
         for value, label in pseudonyms.identifiers(r["kind"], r["columns"], which).items():
             found.setdefault(value, label)
+    # Identifiers of records left out of the package, where a sent text names them.
+    others = {v: k for v, k in pseudonyms.workspace_identifiers(ws.conn, which).items()
+              if v not in found}
+    if others:
+        texts = pseudonyms.strings([[r["columns"] for r in g.records],
+                                    [[f["message"], f["facts"], f["group_key"],
+                                      f["stale_reason"], [n["text"] for n in f["notes"]]]
+                                     for f in g.findings]])
+        found.update(pseudonyms.mentioned(others, texts))
     rep = pseudonyms.Replacer(pseudo.mapping(found))
     for r in g.records:
         r["columns"] = pseudonyms.replace_record(r["kind"], r["columns"], rep, which)

@@ -33,11 +33,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from db.store import Connection
-from oversight.errors import StorageError, UsageError
+from oversight.errors import PermissionDenied, StorageError, UsageError
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["ACTOR_FIELDS", "KINDS", "SUBJECT_FIELDS", "Pseudonymiser", "Replacer",
-           "parse_kinds", "reveal"]
+           "mentioned", "parse_kinds", "reveal", "workspace_identifiers"]
 
 KINDS = ("subjects", "actors")
 SECRET_KEY = "pseudonym_secret"
@@ -248,8 +248,10 @@ class Replacer:
         if not text.startswith(ident, start):
             return False
         end = start + len(ident)
-        before = text[start - 1] if start > 0 else ""
-        after = text[end] if end < len(text) else ""
+        # As a regex word boundary: an edge of the identifier that is itself no letter,
+        # digit or _ (``#7``) may touch anything.
+        before = text[start - 1] if start > 0 and _WORD.match(ident[0]) else ""
+        after = text[end] if end < len(text) and _WORD.match(ident[-1]) else ""
         return not (before and _WORD.match(before)) and not (after and _WORD.match(after))
 
     def deep(self, value: Any) -> Any:
@@ -301,6 +303,45 @@ def identifiers(kind: str, columns: dict[str, Any], which: tuple[str, ...]
                 if isinstance(v, str) and v.strip():
                     out.setdefault(v, label)
     return out
+
+
+def workspace_identifiers(conn: Connection, which: tuple[str, ...]) -> dict[str, str]:
+    """Every identifier (value -> "subject" or "actor") in the identifier fields of any
+    record of the workspace, retracted ones included: a record that is not sent may
+    still name, in its free text, someone another record identifies."""
+    out: dict[str, str] = {}
+    for kind in SUBJECT_FIELDS:
+        names = [*(SUBJECT_FIELDS[kind] if "subjects" in which else ()),
+                 *(ACTOR_FIELDS[kind] if "actors" in which else ())]
+        if not names:
+            continue
+        for row in conn.execute(f"SELECT DISTINCT {', '.join(names)} FROM {kind}"):
+            for value, label in identifiers(kind, dict(zip(names, row, strict=True)),
+                                            which).items():
+                out.setdefault(value, label)
+    return out
+
+
+def strings(value: Any) -> Iterable[str]:
+    """Every string (and object key) in a JSON-like value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from strings(v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from strings(k)
+            yield from strings(v)
+
+
+def mentioned(candidates: dict[str, str], texts: Iterable[str]) -> dict[str, str]:
+    """Those of ``candidates`` that occur in ``texts`` (as substrings: the replacer
+    then decides where they are whole words)."""
+    blob = "\n".join(texts)
+    words = set(_WORD.findall(blob))
+    return {v: k for v, k in candidates.items()
+            if all(w in words for w in _WORD.findall(v)) and v in blob}
 
 
 def _list(raw: Any) -> list[Any]:
@@ -358,6 +399,9 @@ class Revealed:
 def reveal(ws: Workspace, pseudonym: str, reason: str) -> Revealed:
     """The identifier behind one of this workspace's pseudonyms; auditors, with a
     reason, which the audit trail keeps (event ``pseudonym.reveal``)."""
+    if ws.read_only_reason is None and not ws.can(Permission.REPORT):
+        raise PermissionDenied(f"User {ws.user!r} has the {ws.role.value} role; only an "
+                               "auditor may reveal a pseudonym.")
     ws.require(Permission.REPORT)
     text = (reason or "").strip()
     if not text:
