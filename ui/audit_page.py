@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from oversight import triage
-from oversight.integrity import VerifyReport, verify_workspace
+from oversight.integrity import VerifyReport, verify
 from oversight.progress import CancelToken, Progress
 from oversight.workspace import Workspace
 from ui.errors import describe
@@ -154,7 +154,7 @@ class AuditPage(QtWidgets.QWidget):
 
     def verify(self) -> None:
         def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> VerifyReport:
-            return verify_workspace(ws.conn, progress)
+            return verify(ws, progress)
 
         job = self.session.start_job("Verifying the audit chain", work, {"verify"},
                                      self._verified, parent=self)

@@ -14,7 +14,7 @@ from oversight.criteria.versions import active_pack
 from oversight.errors import OversightError
 from oversight.importing import import_file
 from oversight.importing.service import ImportResult
-from oversight.integrity import VerifyReport, verify_workspace
+from oversight.integrity import VerifyReport, verify
 from oversight.progress import CancelToken, Progress
 from oversight.records import Kind
 from oversight.settings import auto_lock_minutes
@@ -541,7 +541,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
 
         def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> VerifyReport:
-            return verify_workspace(ws.conn, progress)
+            return verify(ws, progress)
 
         return self.start("Verifying the workspace", work, {"verify"}, self._verify_done)
 
