@@ -818,3 +818,23 @@ def demo_finding_count(operations: int, seed: int) -> int:
     with tempfile.TemporaryDirectory(prefix="demo-reference-") as tmp:
         data = load(generate(Path(tmp), operations=operations, seed=seed))
         return sum(expected_counts(data).values())
+
+
+def test_one_planter_per_rule_of_the_pack() -> None:
+    """The demo plants by a table of planters, one per rule (or family), in order: every
+    rule of led-baseline has one, and nothing else does."""
+    from oversight.criteria.pack import default_pack
+    from oversight.demo_data import PLANTERS
+
+    covered: set[str] = set()
+    for label, planter in PLANTERS:
+        assert callable(planter)
+        for part in label.replace(" boundary", "").split(" / "):
+            if ".." in part:  # a family: DQ-01..DQ-05
+                first, last = part.split("..")
+                prefix = first.split("-")[0]
+                covered |= {f"{prefix}-{n:02d}" for n in
+                            range(int(first.split("-")[1]), int(last.split("-")[1]) + 1)}
+            else:
+                covered.add(part)
+    assert covered == {r.id for r in default_pack().rules}
