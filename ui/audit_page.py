@@ -11,7 +11,7 @@ from oversight import triage
 from oversight.integrity import VerifyReport, verify
 from oversight.progress import CancelToken, Progress
 from oversight.workspace import Workspace
-from ui.errors import describe
+from ui.errors import inline
 from ui.models import TableModel, when_text
 from ui.qt import Qt, QtCore, QtWidgets, Signal
 from ui.session import Session
@@ -138,7 +138,7 @@ class AuditPage(QtWidgets.QWidget):
                 for info in self.session.read(Workspace.users):
                     self.user_filter.addItem(info.name, info.name)
         except Exception as exc:
-            self.count_label.setText(describe(exc)[0])
+            self.count_label.setText(inline(exc))
             return
         self._stale = False
         needle = self.action_filter.text().strip().lower()
