@@ -820,6 +820,22 @@ def show(workspace: Path, finding_id: str, as_json: bool) -> None:
     for h in doc["history"]:
         out.print(f"#{h['seq']} {h['ts'][:19]} {h['user']} {h['action']} "
                   f"{h['from'] or ''}→{h['to'] or ''} {h['reason'] or ''}", markup=False)
+    _print_origin(doc.get("origin") or [])
+
+
+def _print_origin(origin: list[dict[str, Any]]) -> None:
+    """What other bodies said of a finding (review packages), read-only, attributed."""
+    for o in origin:
+        trust = "" if o["trusted"] else ", signer NOT trusted"
+        out.print(f"{o['label']} {o['attribution']} (signed by {o['signer']}{trust}): "
+                  f"{o['status']}{' (' + o['reason'] + ')' if o['reason'] else ''}",
+                  markup=False)
+        for n in o["notes"]:
+            out.print(f"  note by {n['by']} at {str(n['ts'])[:19]}: {n['text']}",
+                      markup=False)
+        for h in o["history"]:
+            out.print(f"  {str(h['ts'])[:19]} {h['by']} {h['action']} "
+                      f"{h['from'] or ''}→{h['to'] or ''} {h['reason'] or ''}", markup=False)
 
 
 @main.command()

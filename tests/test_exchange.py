@@ -675,12 +675,30 @@ def test_a_reply_twice_is_refused_and_cli_round_trip(pair: Pair) -> None:
         res.stdout, res.stderr
     listed = cli(["package", "list", str(pair.b), "--json"], B_VIEWER)
     assert [p["label"] for p in json.loads(listed.stdout)] == ["R1"]
+    with Workspace.open(pair.b, B_INSPECTOR, PW) as ws:
+        (received,) = [f["id"] for f in list_findings(ws)]
+        triage.mark(ws, [received], "in_review", note="Asked the liaison officer.")
+    shown = cli(["show", str(pair.b), received], B_VIEWER)
+    assert shown.exit_code == 0, shown.stderr
+    # The sender's decision and notes, attributed to the sender, beside B's own.
+    assert "R1 sender: Inspectorate A/aurelia (signed by " in shown.stdout
+    assert "): confirmed" in shown.stdout
+    assert "note by Inspectorate A/aurelia" in shown.stdout
+    assert "No basis recorded for CN." in shown.stdout
+    assert "Asked the liaison officer." in shown.stdout
     res = cli(["package", "reply", str(pair.b), "--to-package", str(pair.tmp / "p.ovp"),
                "--out", str(pair.tmp / "r.ovp"), "--sign", str(k.receiver)], B_AUDITOR)
     assert res.exit_code == 0, res.stderr
     res = cli(["package", "import", str(pair.a), str(pair.tmp / "r.ovp"), "--key",
                str(k.sender), "--trust", str(k.receiver_ca)], A_AUDITOR)
     assert res.exit_code == 0 and "Imported reply R1" in res.stdout, res.stderr
+    with Workspace.open(pair.a, A_AUDITOR, PW) as ws:
+        (own,) = [f["id"] for f in list_findings(ws, rule="TRF-01")]
+    shown = cli(["show", str(pair.a), own], A_AUDITOR)
+    assert shown.exit_code == 0, shown.stderr
+    assert " confirmed" in shown.stdout.splitlines()[0]  # A's own status stays
+    assert "R1 reply from: " in shown.stdout and "): in_review" in shown.stdout
+    assert "Asked the liaison officer." in shown.stdout
     before = snapshot(pair.a, A_ADMIN)
     res = cli(["package", "import", str(pair.a), str(pair.tmp / "r.ovp"), "--key",
                str(k.sender), "--trust", str(k.receiver_ca)], A_AUDITOR)
