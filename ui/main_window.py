@@ -22,6 +22,7 @@ from oversight.workspace import Permission, Workspace
 from ui.admin_tools import install_admin_tools
 from ui.criteria_page import install_criteria_page
 from ui.dashboard import DashboardPage
+from ui.exchange_dialogs import install_exchange_actions
 from ui.import_wizard import FILE_FILTERS, summary_warning_lines
 from ui.indicators_page import install_indicators_page
 from ui.jobs import Job, ProgressDialog
@@ -326,7 +327,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.lock_action)
         # Reports menu (produce, verify) and the timeline of an authorisation or case.
-        install_report_actions(self)
+        reports_menu = install_report_actions(self)
+        install_exchange_actions(self, reports_menu)
 
     def apply_permissions(self) -> None:
         """Disable what this role may not do, saying why; disable jobs while busy."""

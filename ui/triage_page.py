@@ -126,8 +126,11 @@ def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> s
         f"<p style='margin-top:0'><b>{_e(sev)}</b> · {_e(status_text(d))}"
         + (f" · assigned to <b>{_e(d['assignee'])}</b>" if d.get("assignee") else "")
         + f"<br><small>finding {_e(d['id'])} · pack {_e(d['pack'])}"
-        f" {_e(rule.get('version', ''))} · runs {d['first_run']}–{d['last_run']}</small></p>",
+        f" {_e(rule.get('version', ''))} · "
+        + (f"runs {d['first_run']}–{d['last_run']}" if d.get("first_run") is not None
+           else "received, found by no run here") + "</small></p>",
     ]
+    out.extend(_received_mark(d.get("origin") or [], warn))
     if d.get("decided_by"):
         extra = f", approved by {_e(d['approved_by'])}" if d.get("approved_by") else ""
         out.append(f"<p><small>Decided by {_e(d['decided_by'])} on "
@@ -220,9 +223,49 @@ def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> s
                        f"{_para(n['text'])}</p>")
     else:
         out.append("<p><small>No notes.</small></p>")
+    out.extend(origin_html(d.get("origin") or []))
     if rule.get("when"):
         out.append(f"<h4>Condition</h4><p><code>{_e(rule['when'])}</code></p>")
     return "".join(out)
+
+
+def _received_mark(origin: list[dict[str, Any]], warn: str) -> list[str]:
+    """The line that says a finding came from another body (review packages)."""
+    out = []
+    for o in origin:
+        if o.get("kind") != "package":
+            continue
+        trust = "" if o.get("trusted") else (f" <span style='color:{warn}'>(signer NOT "
+                                             "trusted; imported anyway)</span>")
+        out.append(f"<p><b>Received</b> in package {_e(o['label'])} from "
+                   f"{_e(o['body'])}/{_e(o['sender_user'])}, signed by "
+                   f"{_e(o['signer'])}{trust}. Your decisions are your own; the sender's "
+                   "are shown below, read-only.</p>")
+    return out
+
+
+def origin_html(origin: list[dict[str, Any]]) -> list[str]:
+    """What other bodies said of a finding: the sender's decision, notes and history,
+    or a reply's, attributed and read-only."""
+    if not origin:
+        return []
+    out = ["<h4>Other bodies (read-only)</h4>"]
+    for o in origin:
+        status = str(o.get("status") or "").replace("_", " ")
+        if o.get("reason"):
+            status += f" ({reason_label(str(o['reason']))})"
+        out.append(f"<p><b>{_e(o['attribution'])}</b> <small>({_e(o['label'])})</small>: "
+                   f"{_e(status)}</p>")
+        for h in o.get("history") or []:
+            out.append(f"<p style='margin:0 0 0 12px'><small>"
+                       f"{_e(str(h['ts'])[:16].replace('T', ' '))} {_e(h['by'])} "
+                       f"{_e(h['action'])}: {_e(str(h['from']).replace('_', ' '))} → "
+                       f"{_e(str(h['to']).replace('_', ' '))}</small></p>")
+        for n in o.get("notes") or []:
+            out.append(f"<p style='margin:2px 0 2px 12px'><b>{_e(n['by'])}</b> <small>"
+                       f"{_e(str(n['ts'])[:16].replace('T', ' '))}</small><br>"
+                       f"{_para(n['text'])}</p>")
+    return out
 
 
 class TriagePage(QtWidgets.QWidget):
