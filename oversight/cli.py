@@ -1069,18 +1069,22 @@ def timezone_cmd(workspace: Path, zone_name: str | None) -> None:
 @click.option("--sign-field-visible/--sign-field-invisible", default=True, show_default=True,
               help="A visible signature box on the signature page.")
 @click.option("--timestamp-url", help="RFC 3161 time-stamp server (PAdES B-T).")
+@click.option("--pseudonymise", "pseudonymise", metavar="subjects,actors",
+              help="Replace these identifiers by keyed pseudonyms (docs/exchange.md).")
 @force_option
 @json_option
 def report(workspace: Path, out_path: Path, template: str, only_confirmed: bool,
            rules: tuple[str, ...], severities: tuple[str, ...], period_from: str | None,
            period_to: str | None, title: str | None, body: str, classification: str,
            p12: Path | None, sign_field_visible: bool, timestamp_url: str | None,
-           force: bool, as_json: bool) -> None:
+           pseudonymise: str | None, force: bool, as_json: bool) -> None:
     """Write a PDF audit report (auditors), signed with PAdES when --sign is given."""
+    from oversight.exchange.pseudonyms import parse_kinds
     from oversight.report.data import ReportScope
     from oversight.report.service import SignOptions, produce_report
 
     check_output_path(out_path, force, "report file")
+    kinds = parse_kinds(pseudonymise)
 
     scope = ReportScope(only_confirmed, tuple(rules), tuple(severities), period_from,
                         period_to)
@@ -1091,7 +1095,8 @@ def report(workspace: Path, out_path: Path, template: str, only_confirmed: bool,
             sign = SignOptions(p12, phrase.encode("utf-8"), sign_field_visible, timestamp_url)
         with progress_bar("report") as tick:
             result = produce_report(ws, out_path, template, scope, title=title, body=body,
-                                    classification=classification, sign=sign, progress=tick)
+                                    classification=classification, sign=sign, progress=tick,
+                                    pseudonymise=kinds)
     if as_json:
         _emit_json(result.to_json())
         return

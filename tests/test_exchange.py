@@ -4,6 +4,7 @@ pseudonyms, openssl, and every bad input refused with a sentence and nothing wri
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import subprocess
@@ -44,6 +45,7 @@ from oversight.exchange.receive import ImportSummary, import_package
 from oversight.findings import list_findings
 from oversight.integrity import verify_workspace
 from oversight.records import Kind, storage_columns
+from oversight.report.data import collect
 from oversight.retraction import retract_batch
 from oversight.workspace import Workspace
 
@@ -371,6 +373,42 @@ def test_no_identifier_survives_as_a_word(idents: list[str], fillers: list[str],
     out = pseudonyms.Replacer(mapping).text(" ".join(tokens)).split(" ")
     assert not set(out) & set(idents)
     assert sum(t in mapping.values() for t in out) == 2 * len(idents)
+
+
+def test_a_report_that_leaves_the_body_is_pseudonymised(pair: Pair) -> None:
+    out = pair.tmp / "public.pdf"
+    res = cli(["report", str(pair.a), "--out", str(out), "--pseudonymise", "subjects,actors",
+               "--json"], A_AUDITOR)
+    assert res.exit_code == 0, res.stderr
+    with Workspace.open(pair.a, A_AUDITOR, PW) as ws:
+        given = dict(rows(ws, "SELECT value, pseudonym FROM pseudonyms"))
+        (event,) = [e for e in triage.history(ws) if e["action"] == "report.create"]
+        plain = collect(ws)
+        hidden, _pseudo = pseudonyms.pseudonymise_report(ws, plain, ("subjects", "actors"))
+    assert event["payload"]["pseudonymised"] == ["subjects", "actors"]
+    before, after = (json.dumps(dataclasses.asdict(d), ensure_ascii=False)
+                     for d in (plain, hidden))
+    for ident in (*SUBJECTS, *ACTORS):
+        if ident in before:  # what the report would have named, it names by pseudonym
+            assert ident not in after and given[ident] in after, ident
+    assert SUBJECTS[0] in before and SUBJECTS[0] not in after
+    assert all(f["id"] not in after for f in plain.findings)
+    # The PDF itself, as a reader extracts it (words joined again across line breaks).
+    text = subprocess.run([tools.require("pdftotext"), "-enc", "UTF-8", str(out), "-"],
+                          capture_output=True, check=True, text=True).stdout
+    joined = "".join(text.split())
+    assert given[SUBJECTS[0]] in joined
+    for ident in (*SUBJECTS, *ACTORS):
+        assert ident not in joined, ident
+    # The same identifier keeps its pseudonym in a package sent later.
+    sent = send(pair, pair.tmp / "later.ovp", pseudonymise=("subjects", "actors"))
+    inner = container.read_zip(opened_payload(pair, sent.path.read_bytes()),
+                               payload.ENTRIES["package"], "test")
+    assert given[SUBJECTS[0]].encode() in inner["records.jsonl"]
+    assert "subjects, actors or both" in one_sentence(cli(
+        ["report", str(pair.a), "--out", str(pair.tmp / "x.pdf"), "--pseudonymise", "names"],
+        A_AUDITOR))
+    assert problems(pair.a, A_ADMIN) == []
 
 
 # -- openssl --------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ from oversight.errors import PermissionDenied, StorageError, UsageError
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["ACTOR_FIELDS", "KINDS", "SUBJECT_FIELDS", "Pseudonymiser", "Replacer",
-           "mentioned", "parse_kinds", "reveal", "workspace_identifiers"]
+           "mentioned", "parse_kinds", "pseudonymise_report", "reveal",
+           "workspace_identifiers"]
 
 KINDS = ("subjects", "actors")
 SECRET_KEY = "pseudonym_secret"
@@ -378,6 +379,29 @@ def _is_time(kind: str, name: str) -> bool:
 
     spec = fields_of(Kind(kind)).get(name)
     return spec is not None and spec.type is FieldType.TIMESTAMP
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+def pseudonymise_report(ws: Workspace, data: Any, which: tuple[str, ...]
+                        ) -> tuple[Any, Pseudonymiser]:
+    """A report's data (oversight.report.data.ReportData) with identifiers replaced in
+    its findings (ids included), sample, sources and log-quality sections, for a report
+    that leaves the body; the pseudonymiser's new pseudonyms are pending until
+    ``store`` (inside the report's ``ws.write()``)."""
+    import dataclasses
+
+    pseudo = Pseudonymiser.of(ws)
+    parts = {"findings": data.findings, "sample": data.sample, "sources": data.sources,
+             "log_quality": data.log_quality}
+    found = mentioned(workspace_identifiers(ws.conn, which), strings(list(parts.values())))
+    mapping = pseudo.mapping(found)
+    for f in data.findings:
+        fid = str(f["id"])
+        mapping[fid] = pseudo.pseudonym(fid, "finding")
+    rep = Replacer(mapping)
+    return dataclasses.replace(data, **{k: rep.deep(v) for k, v in parts.items()}), pseudo
 
 
 # -- revealing ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ the audit trail, so the workspace remembers exactly which report it issued.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,12 @@ def produce_report(ws: Workspace, out: Path, template: str = "full",
                    scope: ReportScope | None = None, *, title: str | None = None,
                    body: str = "", classification: str = "OFFICIAL-SENSITIVE",
                    sign: SignOptions | None = None, progress: Progress = no_progress,
-                   cancel: CancelToken | None = None) -> ReportResult:
-    """Build (and sign) a report of the workspace's review; auditors only."""
+                   cancel: CancelToken | None = None,
+                   pseudonymise: Sequence[str] = ()) -> ReportResult:
+    """Build (and sign) a report of the workspace's review; auditors only. With
+    ``pseudonymise`` (subjects and/or actors), identifiers are replaced by this
+    workspace's keyed pseudonyms (oversight.exchange.pseudonyms; docs/exchange.md), for
+    a report that leaves the body."""
     from oversight.report.build import build_pdf
     from oversight.report.sign import sign_pdf
 
@@ -71,6 +76,13 @@ def produce_report(ws: Workspace, out: Path, template: str = "full",
         raise UsageError(f"The signing certificate {sign.p12} does not exist.")
     progress(0, 4, "gathering")
     data = collect(ws, scope, title=title, body=body, classification=classification)
+    pseudo = None
+    which: tuple[str, ...] = ()
+    if pseudonymise:
+        from oversight.exchange.pseudonyms import parse_kinds, pseudonymise_report
+
+        which = parse_kinds(list(pseudonymise))
+        data, pseudo = pseudonymise_report(ws, data, which)
     if cancel is not None:
         cancel.check()
     progress(1, 4, "building")
@@ -87,9 +99,12 @@ def produce_report(ws: Workspace, out: Path, template: str = "full",
     digest = hashlib.sha256(pdf).hexdigest()
     result = ReportResult(out, data.report_id, built.pages, len(data.findings), digest,
                           built.manifest_digest, sign is not None, template)
-    with ws.write():  # recorded only if the file is written, and the other way round
+    with ws.write() as conn:  # recorded only if the file is written, and the other way round
+        if pseudo is not None:
+            pseudo.store(conn, "report")
         ws.record("report.create", {**result.to_json(), "path": out.name,
-                                    "chain_head": data.chain_head})
+                                    "chain_head": data.chain_head,
+                                    **({"pseudonymised": list(which)} if which else {})})
         write_atomic(out, pdf, mode=0o600)
     progress(4, 4, "done")
     return result
