@@ -28,7 +28,7 @@ from oversight.criteria.pack import default_pack
 from oversight.exchange import keys
 from oversight.exchange.export import Recipient, export_package
 from oversight.exchange.receive import import_package
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
 from oversight.records import Kind
 from oversight.report.sign import create_selfsigned
@@ -63,7 +63,7 @@ def sender(folder: Path, tmp: Path, n: int) -> list[str]:
         import_file(ws, tmp / "cases.csv", Kind.CASES)
         import_file(ws, tmp / "ops.csv", Kind.OPERATIONS)
         run_detection(ws, default_pack())
-        ids = [f["id"] for f in list_findings(ws, rule="TRF-01")]
+        ids = [f["id"] for f in list_findings(ws, FindingFilters(rule="TRF-01"))]
         triage.mark(ws, ids[: n // 2], "in_review", note="Asked the liaison officer.")
     return ids
 
@@ -84,7 +84,7 @@ def main() -> int:
         them = keys.load_identity(b_p12, PASS)
         with Workspace.open(tmp / "a", "aurelia", PW) as ws:
             t0 = time.perf_counter()
-            rows = list_findings(ws, rule="TRF-01")
+            rows = list_findings(ws, FindingFilters(rule="TRF-01"))
             (tmp / "baseline.json").write_text(json.dumps(rows, ensure_ascii=False))
             baseline = time.perf_counter() - t0
             t0 = time.perf_counter()

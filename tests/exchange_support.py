@@ -28,7 +28,7 @@ from test_triage import NASTY as NASTY_NOTE
 from oversight import triage
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import default_pack, load_pack
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
 from oversight.records import Kind
 from oversight.report.sign import create_selfsigned
@@ -144,7 +144,7 @@ def build_sender(folder: Path, tmp: Path) -> None:
         import_file(ws, POLICE_FILE, profile_path=POLICE_PROFILE)
         run_detection(ws, default_pack())
         run_detection(ws, load_pack(POLICE_PACK))
-        ids = {r: [f["id"] for f in list_findings(ws, rule=r)]
+        ids = {r: [f["id"] for f in list_findings(ws, FindingFilters(rule=r))]
                for r in ("PRO-01", "TRF-01", "AUT-04", "OBJ-01", "STRIP-01")}
         assert all(ids.values()), ids
         triage.mark(ws, ids["PRO-01"][:1], "in_review", note=NASTY_NOTE)

@@ -42,7 +42,7 @@ from oversight.errors import AlreadyImported, OversightError, PermissionDenied, 
 from oversight.exchange import container, keys, payload, pseudonyms
 from oversight.exchange.export import ExportResult, Recipient, export_package, reply_package
 from oversight.exchange.receive import ImportSummary, import_package
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.integrity import verify_workspace
 from oversight.records import Kind, storage_columns
 from oversight.report.data import collect
@@ -299,7 +299,7 @@ def test_a_received_batch_is_retracted_like_an_import(pair: Pair) -> None:
 def test_pseudonyms_are_stable_and_identifiers_leave_no_trace(pair: Pair) -> None:
     one = send(pair, pair.tmp / "one.ovp", pseudonymise=("subjects", "actors"))
     with Workspace.open(pair.a, A_AUDITOR, PW) as ws:
-        some = [f["id"] for f in list_findings(ws, rule="PRO-01")]
+        some = [f["id"] for f in list_findings(ws, FindingFilters(rule="PRO-01"))]
     two = send(pair, pair.tmp / "two.ovp", finding_ids=some,
                pseudonymise=("subjects", "actors"))
     assert one.pseudonyms_new > 0 and two.pseudonyms_new == 0  # nothing new the second time
@@ -731,7 +731,7 @@ def test_a_reply_twice_is_refused_and_cli_round_trip(pair: Pair) -> None:
                str(k.sender), "--trust", str(k.receiver_ca)], A_AUDITOR)
     assert res.exit_code == 0 and "Imported reply R1" in res.stdout, res.stderr
     with Workspace.open(pair.a, A_AUDITOR, PW) as ws:
-        (own,) = [f["id"] for f in list_findings(ws, rule="TRF-01")]
+        (own,) = [f["id"] for f in list_findings(ws, FindingFilters(rule="TRF-01"))]
     shown = cli(["show", str(pair.a), own], A_AUDITOR)
     assert shown.exit_code == 0, shown.stderr
     assert " confirmed" in shown.stdout.splitlines()[0]  # A's own status stays

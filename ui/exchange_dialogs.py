@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from oversight.changes import changes_of
 from oversight.errors import OversightError, UsageError
 from oversight.exchange import keys
 from oversight.exchange.export import ExportResult, Recipient, export_package
@@ -28,12 +29,11 @@ from oversight.progress import CancelToken, Progress
 from oversight.workspace import Permission, Workspace, service_errors
 from ui.errors import inline
 from ui.jobs import Job
-from ui.qt import Qt, QtGui, QtWidgets
+from ui.qt import Qt, QtWidgets
 from ui.session import Session
 from ui.widgets import readable
 
-__all__ = ["ExportPackageDialog", "ImportPackageDialog", "RevealDialog",
-           "install_exchange_actions", "paths_of"]
+__all__ = ["ExportPackageDialog", "ImportPackageDialog", "RevealDialog", "paths_of"]
 
 ChooseFile = Callable[[str, str, bool], Path | None]
 
@@ -201,8 +201,8 @@ class ExportPackageDialog(_Form):
                                   pseudonymise=kinds, note=note, body=body,
                                   progress=progress)
 
-        job = self.session.start_job(f"Package {out.name}", work, {"audit"}, self._done,
-                                     parent=self)
+        job = self.session.start_job(f"Package {out.name}", work, changes_of(export_package),
+                                     self._done, parent=self)
         if job is None:
             self.say("The workspace is busy or locked; wait for it.", error=True)
             return None
@@ -344,9 +344,8 @@ class ImportPackageDialog(_Form):
         def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> ImportSummary:
             return import_package(ws, path, identity, trust, accept, progress=progress)
 
-        job = self.session.start_job(f"Import {path.name}", work,
-                                     {"findings", "operations", "batches"}, self._done,
-                                     parent=self)
+        job = self.session.start_job(f"Import {path.name}", work, changes_of(import_package),
+                                     self._done, parent=self)
         if job is None:
             self.say("The workspace is busy or locked; wait for it.", error=True)
             return None
@@ -417,58 +416,8 @@ class RevealDialog(_Form):
             self.say(exc.message, error=True)
             return None
         self.revealed = result
-        self.session.changed.emit(frozenset({"audit"}))
+        self.session.changed.emit(changes_of(reveal))
         self.say(f"{result.pseudonym} is {result.kind} {result.value} (the audit trail "
                  "records this, with your reason).")
         return result
 
-
-def install_exchange_actions(window: Any, menu: QtWidgets.QMenu) -> None:
-    """Add Export package…, Import package… and Reveal pseudonym… to ``menu``."""
-    session: Session = window.session
-    menu.addSeparator()
-    export = QtGui.QAction("E&xport package of the selected findings…", window)
-    receive = QtGui.QAction("I&mport package…", window)
-    show = QtGui.QAction("Reveal a ps&eudonym…", window)
-    for act in (export, receive, show):
-        menu.addAction(act)
-
-    def selected() -> list[str]:
-        page = getattr(window, "triage", None)
-        if page is None:
-            return []
-        ids: list[str] = page.selected_ids() or (
-            [str(page.current_id())] if page.current_id() is not None else [])
-        return ids
-
-    def open_export() -> None:
-        dialog = ExportPackageDialog(session, selected(), window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.export_package_dialog = dialog
-        dialog.open()
-
-    def open_import() -> None:
-        dialog = ImportPackageDialog(session, window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.import_package_dialog = dialog
-        dialog.open()
-
-    def open_reveal() -> None:
-        dialog = RevealDialog(session, window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.reveal_dialog = dialog
-        dialog.open()
-
-    def update() -> None:
-        for act, permission in ((export, Permission.REPORT), (receive, Permission.TRIAGE),
-                                (show, Permission.REPORT)):
-            act.setEnabled(session.ready and session.can(permission))
-
-    export.triggered.connect(open_export)
-    receive.triggered.connect(open_import)
-    show.triggered.connect(open_reveal)
-    session.ready_changed.connect(lambda _ready: update())
-    update()
-    window.export_package_action = export
-    window.import_package_action = receive
-    window.reveal_action = show

@@ -29,11 +29,12 @@ from cryptography import x509
 
 from db.keyslots import write_atomic
 from oversight import audit
+from oversight.changes import changes
 from oversight.errors import UsageError
 from oversight.exchange import container, keys, pseudonyms
 from oversight.exchange.payload import jsonl, row_digest
 from oversight.exchange.store import is_received
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.progress import Progress, no_progress
 from oversight.records import Kind, storage_columns
 from oversight.retraction import live
@@ -166,7 +167,8 @@ def _select(ws: Workspace, finding_ids: Sequence[str] | None, rule: str | None,
         if not (rule or status or severity):
             raise UsageError("Choose the findings to send: --finding ID (repeatable) or a "
                              "filter (--filter-rule, --filter-status, --filter-severity).")
-        ids = [f["id"] for f in list_findings(ws, rule, severity, status)]
+        ids = [f["id"] for f in list_findings(ws, FindingFilters(rule=rule, severity=severity,
+                                                                      status=status))]
         if not ids:
             raise UsageError("No finding matches that filter; nothing to send.")
     received = [i for i in ids if is_received(i)]
@@ -368,6 +370,7 @@ def _head(ws: Workspace) -> dict[str, Any]:
     return {"seq": seq, "hash": digest}
 
 
+@changes()  # audit events and pseudonyms only
 def export_package(ws: Workspace, out: Path, identity: keys.Identity,
                    recipients: Sequence[Recipient], *,
                    finding_ids: Sequence[str] | None = None, rule: str | None = None,
@@ -437,6 +440,7 @@ def export_package(ws: Workspace, out: Path, identity: keys.Identity,
 # -- replies --------------------------------------------------------------------------------
 
 
+@changes()
 def reply_package(ws: Workspace, to_package: Path, out: Path, identity: keys.Identity,
                   recipients: Sequence[Recipient] = (), *, note: str | None = None,
                   body: str | None = None, progress: Progress = no_progress) -> ExportResult:

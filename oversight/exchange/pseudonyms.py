@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from db.store import Connection
+from oversight.changes import changes
 from oversight.errors import PermissionDenied, StorageError, UsageError
 from oversight.workspace import Permission, Workspace
 
@@ -420,6 +421,7 @@ class Revealed:
                 "given_at_event": self.given_at_event}
 
 
+@changes()
 def reveal(ws: Workspace, pseudonym: str, reason: str) -> Revealed:
     """The identifier behind one of this workspace's pseudonyms; auditors, with a
     reason, which the audit trail keeps (event ``pseudonym.reveal``)."""

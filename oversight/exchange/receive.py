@@ -34,6 +34,7 @@ from typing import Any
 from cryptography import x509
 
 from oversight.accountability import finding_digest
+from oversight.changes import Change, changes
 from oversight.errors import AlreadyImported
 from oversight.exchange import container, keys
 from oversight.exchange.chaincheck import received_digests
@@ -271,6 +272,7 @@ class ImportSummary:
                 "register_entries": self.register_entries, "notes": self.notes}
 
 
+@changes(Change.FINDINGS, Change.OPERATIONS, Change.BATCHES)
 def import_package(ws: Workspace, path: Path, identity: keys.Identity,
                    trust: Sequence[Path] = (), accept_untrusted: bool = False,
                    progress: Progress = no_progress) -> ImportSummary:

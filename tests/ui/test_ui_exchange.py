@@ -18,7 +18,7 @@ from oversight.criteria.pack import default_pack
 from oversight.exchange import keys
 from oversight.exchange.export import Recipient, export_package
 from oversight.exchange.receive import import_package
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
 from oversight.records import Kind
 from oversight.report.sign import create_selfsigned
@@ -156,7 +156,7 @@ def _sender(folder: Path, tmp: Path, certs: dict[str, Path]) -> Path:
     with Workspace.open(folder, "aurelia", PASSWORD) as ws:
         import_file(ws, tmp / "ops.csv", Kind.OPERATIONS)
         run_detection(ws, default_pack())
-        ids = [f["id"] for f in list_findings(ws, rule="TRF-01")]
+        ids = [f["id"] for f in list_findings(ws, FindingFilters(rule="TRF-01"))]
         triage.mark(ws, ids[:1], "in_review", note="No basis recorded for CN.")
         out = tmp / "incoming.ovp"
         b = keys.load_identity(certs["b"], PASS.encode()).certificate
