@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlcipher3 import complete_statement
+
 from db.errors import SchemaTooNew, StoreError
 from db.store import Connection, transaction
 
@@ -456,18 +458,18 @@ def migrate(conn: Connection, path: Path) -> list[Migration]:
 
 
 def _statements(script: str) -> list[str]:
-    """Split a script into statements; a trigger body (BEGIN ... END) stays whole. The
-    scripts hold no semicolons inside string literals."""
+    """Split a script into whole statements as SQLite itself reads them
+    (``complete_statement``), so a semicolon inside a string literal or a trigger body
+    (BEGIN ... END) never cuts a statement in two."""
     out: list[str] = []
-    current: list[str] = []
-    for part in script.split(";"):
-        current.append(part)
-        text = ";".join(current).strip()
-        if not text:
-            current = []
-            continue
-        if text.upper().startswith("CREATE TRIGGER") and not text.upper().endswith("END"):
-            continue
-        out.append(text)
-        current = []
+    current = ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if complete_statement(current):
+            text = current.strip().rstrip(";").strip()
+            if text:
+                out.append(text)
+            current = ""
+    if current.strip().rstrip(";").strip():
+        raise ValueError(f"migration script ends inside a statement: {current.strip()[:80]!r}")
     return out

@@ -856,12 +856,16 @@ def history(workspace: Path, finding: str | None, user_name: str | None, limit: 
     """The audit trail: who did what, when (hash-chained)."""
     with open_ws(workspace) as ws:
         events = triage.history(ws, finding, user_name, limit)
+        total = triage.count_history(ws, finding, user_name) if limit is not None \
+            else len(events)
     if as_json:
         _emit_json(events)
+        _showing(len(events), total, "events", True)
         return
     _table(["seq", "time", "user", "action", "details"],
            [[e["seq"], e["ts"][:19], e["user"], e["action"],
              json.dumps(e["payload"], ensure_ascii=False)[:120]] for e in events])
+    _showing(len(events), total, "events", False)
 
 
 @main.command()

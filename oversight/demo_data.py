@@ -525,6 +525,29 @@ def _valid_to_text(v: date | datetime) -> str:
     return v.isoformat()
 
 
+def _gb(c: _Case) -> bool:
+    return c.agency.country == "GB"
+
+
+def _eu(c: _Case) -> bool:
+    return c.agency.country != "GB"
+
+
+def _agency(code: str) -> Callable[[_Case], bool]:
+    return lambda c: c.agency.code == code
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """The cases and officers of the planted aggregate groups (PRO-02's burst and its
+    boundary), reserved before anything else is planted."""
+
+    burst_case: _Case
+    burst_actor: _Actor
+    bound_case: _Case
+    bound_actor: _Actor
+
+
 class _Generator:
     def __init__(self, seed: int, operations: int) -> None:
         self.rng = random.Random(seed)
@@ -1093,69 +1116,70 @@ class _Generator:
         self.auths.append(auth)
         return auth
 
-    def plant(self) -> None:
-        """Plant the irregularities and boundary cases (one long, flat script)."""
+    def plant(self, groups: _Groups) -> None:
+        """Plant the irregularities and boundary cases: one planter per rule, called in
+        the order of PLANTERS (the order is part of what a seed produces)."""
+        for _rule, planter in PLANTERS:
+            planter(self, groups)
+
+    def reserve_group_actors(self) -> _Groups:
+        """The aggregate groups' cases and actors, chosen first: they are kept out of every
+        other planted record."""
         rng = self.rng
-
-        def gb(c: _Case) -> bool:
-            return c.agency.country == "GB"
-
-        def eu(c: _Case) -> bool:
-            return c.agency.country != "GB"
-
-        def agency(code: str) -> Callable[[_Case], bool]:
-            return lambda c: c.agency.code == code
-
-        # aggregate groups first: their actors are kept out of every other planted record
-        burst_case = self._host(eu)
+        burst_case = self._host(_eu)
         burst_actor = rng.choice(burst_case.team)
         bound_case = self._host(lambda c: c is not burst_case and c.agency.country == "GB")
         bound_actor = rng.choice(bound_case.team)
         self.reserved_actors += [burst_actor, bound_actor]
+        return _Groups(burst_case, burst_actor, bound_case, bound_actor)
 
-        # LOG-01 ------------------------------------------------------------------------
-        c = self._host(agency("GB-MET"))
+    def _plant_log01(self, g: _Groups) -> None:
+        """LOG-01."""
+        c = self._host(_agency("GB-MET"))
         r = self._prow("consult", c, justification="")
         self._add("LOG-01", [r], (
             f"{r.fields['actor_id']} consulted {r.fields['subject_ids']} with no "
             "justification recorded."))
-        c = self._host(agency("DE-BKA"))
+        c = self._host(_agency("DE-BKA"))
         r = self._prow("disclose", c, justification="   ")
         self._add("LOG-01", [r], (
             f"Disclosure of {r.fields['subject_ids']} to {r.fields['recipient_id']} whose "
             "justification is only blanks."))
-        c = self._host(agency("NL-NP"))
+        c = self._host(_agency("NL-NP"))
         r = self._prow("disclose", c, recipient_id="")
         self._add("LOG-01", [r], (
             f"Disclosure of {r.fields['subject_ids']} that does not name the recipient."))
-        c = self._host(agency("FR-DCPJ"))
+        c = self._host(_agency("FR-DCPJ"))
         r = self._prow("consult", c, actor_id="", actor_role="")
         self._add("LOG-01", [r], (
             f"Consultation of {r.fields['subject_ids']} logged with terminal "
             f"{r.fields['terminal']} but no user (also trips PUR-02: a blank actor is not on "
             "the case team)."))
 
-        # PUR-01 ------------------------------------------------------------------------
-        c = self._host(agency("IE-AGS"))
+    def _plant_pur01(self, g: _Groups) -> None:
+        """PUR-01."""
+        c = self._host(_agency("IE-AGS"))
         r = self._prow("consult", c, case_id="", justification="General enquiry")
         self._add("PUR-01", [r], (
             f"{r.fields['actor_id']} consulted {r.fields['subject_ids']} without a case "
             "reference."))
-        c = self._host(agency("DE-BKA"))
+        c = self._host(_agency("DE-BKA"))
         r = self._prow("transfer", c, dest=_led("ES-CNP"), case_id="",
                        justification="Anfrage einer ausländischen Partnerbehörde")
         self._add("PUR-01", [r], (
             f"Transfer of {r.fields['subject_ids']} to {r.fields['recipient_id']} without a "
             "case reference."))
-        c = self._host(agency("FI-KRP"))
+        c = self._host(_agency("FI-KRP"))
         r = self._prow("disclose", c, case_id="", justification="Luovutus syyttäjälle",
                        query_text="match list=ad hoc")
         self._add("PUR-01", [r], (
             f"Disclosure to {r.fields['recipient_id']} by {r.fields['actor_id']} without a "
             "case reference."))
 
-        # PUR-02 ------------------------------------------------------------------------
-        c = self._host(agency("GB-NCA"))
+    def _plant_pur02(self, g: _Groups) -> None:
+        """PUR-02."""
+        rng = self.rng
+        c = self._host(_agency("GB-NCA"))
         outsider = rng.choice([a for a in self.by_agency["GB-NCA"]
                                if not a.senior and a not in c.team])
         r = self._prow("consult", c, actor=outsider)
@@ -1186,8 +1210,10 @@ class _Generator:
         self._add("PUR-02", [r], (
             f"Consultation at exactly the closing time of case {c.id}."), boundary=True)
 
-        # PRO-01 ------------------------------------------------------------------------
-        c = self._host(agency("IE-AGS"))
+    def _plant_pro01(self, g: _Groups) -> None:
+        """PRO-01."""
+        rng = self.rng
+        c = self._host(_agency("IE-AGS"))
         actor = self._member(c)
         famous = self._fresh(c)
         start = self._slot(c, lead=3, tail=40)
@@ -1211,7 +1237,7 @@ class _Generator:
         rows.sort(key=lambda r: r.dt)
         self._add("PRO-01", rows, (
             f"{subj[0]} was consulted by 7 different officers within 5 days."))
-        c = self._host(agency("NL-NP"))
+        c = self._host(_agency("NL-NP"))
         actor = self._member(c)
         subj = self._fresh(c)
         start = self._slot(c, lead=3, tail=40)
@@ -1235,40 +1261,42 @@ class _Generator:
             f"{subj[0]} was consulted by exactly 5 different officers within 6 days (threshold is "
             "more than 5)."), boundary=True)
 
-        # PRO-02 ------------------------------------------------------------------------
-        c = self._host(agency("GB-MET"))
+    def _plant_pro02(self, g: _Groups) -> None:
+        """PRO-02."""
+        c = self._host(_agency("GB-MET"))
         r = self._prow("consult", c, purpose="identity", records_count="4812",
                        query_text="surname=SM* dob=19*")
         self._add("PRO-02", [r], (
             f"{r.fields['actor_id']} ran a wildcard search returning 4,812 records."))
-        c = self._host(agency("NL-NP"))
+        c = self._host(_agency("NL-NP"))
         r = self._prow("disclose", c, records_count="12000")
         self._add("PRO-02", [r], (
             f"{r.fields['actor_id']} disclosed 12,000 records in one operation."))
-        start = self._slot(burst_case, hours=(10, 13))
-        self.blackout[burst_actor.id] = [start.date() + timedelta(days=d) for d in (-1, 0, 1)]
-        just = self._text(burst_case.agency.lang, "identity", burst_case.id)
-        rows = [self._prow("consult", burst_case, actor=burst_actor, subjects=self._fresh(None),
+        start = self._slot(g.burst_case, hours=(10, 13))
+        self.blackout[g.burst_actor.id] = [start.date() + timedelta(days=d) for d in (-1, 0, 1)]
+        just = self._text(g.burst_case.agency.lang, "identity", g.burst_case.id)
+        rows = [self._prow("consult", g.burst_case, actor=g.burst_actor, subjects=self._fresh(None),
                            dt=start + timedelta(seconds=40 * i), purpose="identity",
                            justification=just) for i in range(60)]
         self._add("PRO-02", rows, (
-            f"{burst_actor.id} ran 60 consultations of 60 different people in 40 minutes on "
+            f"{g.burst_actor.id} ran 60 consultations of 60 different people in 40 minutes on "
             f"{rows[0].dt.date()}."))
-        r = self._prow("consult", bound_case, actor=bound_actor, purpose="identity",
-                       records_count="1000", dt=self._slot(bound_case, hours=(9, 10)))
+        r = self._prow("consult", g.bound_case, actor=g.bound_actor, purpose="identity",
+                       records_count="1000", dt=self._slot(g.bound_case, hours=(9, 10)))
         start = r.dt + timedelta(hours=3)
-        self.blackout[bound_actor.id] = [start.date() + timedelta(days=d) for d in (-1, 0, 1)]
+        self.blackout[g.bound_actor.id] = [start.date() + timedelta(days=d) for d in (-1, 0, 1)]
         self._add("PRO-02", [r], (
             f"{r.fields['actor_id']} ran a search returning exactly 1,000 records (threshold "
             "is more than 1,000)."), boundary=True)
-        rows = [self._prow("consult", bound_case, actor=bound_actor, subjects=self._fresh(None),
+        rows = [self._prow("consult", g.bound_case, actor=g.bound_actor, subjects=self._fresh(None),
                            dt=start + timedelta(seconds=54 * i), purpose="identity")
                 for i in range(50)]
         self._add("PRO-02", rows, (
-            f"{bound_actor.id} ran exactly 50 consultations in 45 minutes (threshold is more "
+            f"{g.bound_actor.id} ran exactly 50 consultations in 45 minutes (threshold is more "
             "than 50 in 60 minutes)."), boundary=True)
 
-        # PRO-03 ------------------------------------------------------------------------
+    def _plant_pro03(self, g: _Groups) -> None:
+        """PRO-03."""
         def at(case: _Case, h: int, m: int, s: int = 0) -> datetime:
             return datetime.combine(self._slot(case).date(), time(h, m, s), case.opened.tzinfo)
 
@@ -1276,7 +1304,7 @@ class _Generator:
                                ("FI-KRP", (22, 0, 0), "at exactly 22:00 local time (+02:00); "
                                 "22:00 is outside office hours"),
                                ("DE-BKA", (5, 59, 0), "at 05:59 local time (+01:00)")):
-            c = self._host(agency(code))
+            c = self._host(_agency(code))
             r = self._prow("consult", c, dt=at(c, *hms))
             self._add("PRO-03", [r], (
                 f"Non-urgent consultation by {r.fields['actor_id']} {why}."))
@@ -1284,11 +1312,12 @@ class _Generator:
                 ("FI-KRP", (6, 0, 0), False, "at exactly 06:00 local time (+02:00, 04:00 UTC)"),
                 ("DE-BKA", (21, 59, 59), False, "at 21:59:59 local time (+01:00)"),
                 ("IE-AGS", (2, 30, 0), True, "at 02:30 local time, flagged urgent")):
-            c = self._host(agency(code))
+            c = self._host(_agency(code))
             r = self._prow("consult", c, dt=at(c, *hms), urgent=urgent)
             self._add("PRO-03", [r], f"Consultation {why}.", boundary=True)
 
-        # PRO-04 ------------------------------------------------------------------------
+    def _plant_pro04(self, g: _Groups) -> None:
+        """PRO-04."""
         c = self._host(tag="pro04-24")
         dt = self._slot(c, lead=40)
         s = self._fresh(c)
@@ -1319,29 +1348,31 @@ class _Generator:
             "Directed surveillance for an offence with a maximum of exactly 36 months."),
             boundary=True)
 
-        # SPC-01 ------------------------------------------------------------------------
-        c = self._host(agency("NL-NP"))
+    def _plant_spc01(self, g: _Groups) -> None:
+        """SPC-01."""
+        c = self._host(_agency("NL-NP"))
         r = self._prow("consult", c, data_categories="identity;biometric", legal_basis="")
         self._add("SPC-01", [r], (
             f"Consultation of biometric data on {r.fields['subject_ids']} with no legal basis "
             "recorded."))
-        c = self._host(agency("GB-MET"))
+        c = self._host(_agency("GB-MET"))
         r = self._prow("collect", c, data_categories="identity;health", justification="")
         self._add("SPC-01", [r], (
             f"Collection of health data on {r.fields['subject_ids']} with no justification."))
-        c = self._host(agency("FR-DCPJ"))
+        c = self._host(_agency("FR-DCPJ"))
         r = self._prow("disclose", c, data_categories="identity;racial_or_ethnic_origin",
                        legal_basis="  ")
         self._add("SPC-01", [r], (
             f"Disclosure of data revealing racial or ethnic origin of {r.fields['subject_ids']}"
             " whose legal basis is only blanks."))
-        c = self._host(agency("DE-BKA"))
+        c = self._host(_agency("DE-BKA"))
         r = self._prow("consult", c, data_categories="identity;health")
         self._add("SPC-01", [r], (
             "Consultation of health data with justification and legal basis recorded."),
             boundary=True)
 
-        # TRF-01 ------------------------------------------------------------------------
+    def _plant_trf01(self, g: _Groups) -> None:
+        """TRF-01."""
         for code, dest, why in (
                 ("DE-BKA", _Dest("US-FBI", "competent_authority", "US", ""),
                  "to the United States with no transfer basis"),
@@ -1349,7 +1380,7 @@ class _Generator:
                  "to the United Arab Emirates citing an adequacy decision that does not exist"),
                 ("IE-AGS", _Dest("TR-EGM", "competent_authority", "TR", ""),
                  "to Türkiye with no transfer basis")):
-            c = self._host(agency(code))
+            c = self._host(_agency(code))
             r = self._prow("transfer", c, dest=dest)
             self._add("TRF-01", [r], (
                 f"Transfer of {r.fields['subject_ids']} {why}."))
@@ -1357,24 +1388,25 @@ class _Generator:
                 ("NL-NP", _GB_DESTS[0], "to the United Kingdom on its adequacy decision"),
                 ("DE-BKA", _led("CH-FEDPOL"), "to Switzerland (LED area) with no basis needed"),
                 ("FI-KRP", _THIRD[0], "to the United States under a binding instrument")):
-            c = self._host(agency(code))
+            c = self._host(_agency(code))
             r = self._prow("transfer", c, dest=dest)
             self._add("TRF-01", [r], f"Transfer {why}.", boundary=True)
 
-        # TRF-02 ------------------------------------------------------------------------
-        c = self._host(agency("DE-BKA"))
+    def _plant_trf02(self, g: _Groups) -> None:
+        """TRF-02."""
+        c = self._host(_agency("DE-BKA"))
         r = self._prow("transfer", c, dest=_Dest("US-NIMBUSCLOUD-INC", "private_party", "US",
                                                  "safeguards_assessment"))
         self._add("TRF-02", [r], (
             f"Transfer of {r.fields['subject_ids']} to a private company in the United "
             "States."))
-        c = self._host(agency("NL-NP"))
+        c = self._host(_agency("NL-NP"))
         r = self._prow("transfer", c, dest=_Dest("RS-MIN-FINANCE", "other", "RS",
                                                  "derogation_individual_case"))
         self._add("TRF-02", [r], (
             f"Transfer of {r.fields['subject_ids']} to a Serbian ministry that is not a "
             "competent authority."))
-        c = self._host(agency("FR-DCPJ"))
+        c = self._host(_agency("FR-DCPJ"))
         r = self._prow("transfer", c, dest=_Dest("INTERPOL-RB-ABIDJAN",
                                                  "international_organisation", "CI",
                                                  "safeguards_assessment"))
@@ -1382,26 +1414,28 @@ class _Generator:
             "Transfer to an Interpol regional bureau in Côte d'Ivoire (an international "
             "organisation)."), boundary=True)
 
-        # TRF-03 ------------------------------------------------------------------------
-        c = self._host(agency("FR-DCPJ"))
+    def _plant_trf03(self, g: _Groups) -> None:
+        """TRF-03."""
+        c = self._host(_agency("FR-DCPJ"))
         r = self._prow("transfer", c, subjects=self._fresh(c, 3), dest=_Dest(
             "US-FBI", "competent_authority", "US", "derogation_public_security"))
         self._add("TRF-03", [r], (
             f"Transfer of three people ({r.fields['subject_ids']}) on the public-security "
             "derogation."))
-        c = self._host(agency("FI-KRP"))
+        c = self._host(_agency("FI-KRP"))
         r = self._prow("transfer", c, subjects=self._fresh(c, 2), dest=_Dest(
             "CA-RCMP", "competent_authority", "CA", "derogation_individual_case"))
         self._add("TRF-03", [r], (
             f"Transfer of two people ({r.fields['subject_ids']}) on the individual-case "
             "derogation."))
-        c = self._host(agency("DE-BKA"))
+        c = self._host(_agency("DE-BKA"))
         r = self._prow("transfer", c, dest=_Dest("UA-NPU", "competent_authority", "UA",
                                                  "derogation_vital_interests"))
         self._add("TRF-03", [r], (
             "Transfer of one person on the vital-interests derogation."), boundary=True)
 
-        # INT-01 / INT-02 / INT-03 -------------------------------------------------------
+    def _plant_int01(self, g: _Groups) -> None:
+        """INT-01 / INT-02 / INT-03."""
         def notice(case: _Case, purpose: str, **over: str) -> _PRow:
             fields = {"notice_type": "red", "notice_purpose": purpose,
                       "legal_basis": _NOTICE_BASIS["red"], "offence": case.offence,
@@ -1416,7 +1450,7 @@ class _Generator:
         self._add("INT-01", [r], (
             f"Red notice requested for prosecution of {c.offence.lower()} carrying at most "
             f"{c.max_penalty} months."))
-        c = self._host(agency("GB-NCA"))
+        c = self._host(_agency("GB-NCA"))
         r = notice(c, "sentence", sentence_months="30", remaining_months="4")
         self._add("INT-01", [r], (
             "Red notice requested to enforce a sentence with only 4 months left to serve."))
@@ -1425,7 +1459,7 @@ class _Generator:
         self._add("INT-01", [r], (
             "Red notice for prosecution of an offence with a maximum of exactly 24 months."),
             boundary=True)
-        c = self._host(agency("NL-NP"))
+        c = self._host(_agency("NL-NP"))
         r = notice(c, "sentence", sentence_months="18", remaining_months="6")
         self._add("INT-01", [r], (
             "Red notice to enforce a sentence with exactly 6 months left to serve."),
@@ -1444,7 +1478,7 @@ class _Generator:
             "Yellow notice (missing person) in a family matter; the rule covers red notices "
             "only."), boundary=True)
 
-        c = self._host(agency("FR-DCPJ"))
+        c = self._host(_agency("FR-DCPJ"))
         r = notice(c, "prosecution", art3_concern="political")
         self._add("INT-03", [r], (
             f"Red notice requested for {c.offence.lower()} against an exiled opposition "
@@ -1454,12 +1488,13 @@ class _Generator:
         self._add("INT-03", [r], (
             "Red notice requested for desertion, a purely military offence."))
 
-        # AUT-01 ------------------------------------------------------------------------
+    def _plant_aut01(self, g: _Groups) -> None:
+        """AUT-01."""
         for action, value, why in (("interception", "", "no authorisation"),
                                    ("directed_surveillance", " ",
                                     "an authorisation reference that is only a blank"),
                                    ("equipment_interference", "", "no authorisation")):
-            c = self._host(gb)
+            c = self._host(_gb)
             r = self._prow(action, c, authorisation_id=value,
                            legal_basis={"interception": "IPA 2016 s.15",
                                         "directed_surveillance": "RIPA 2000 s.28",
@@ -1467,14 +1502,15 @@ class _Generator:
             self._add("AUT-01", [r], (
                 f"{r.fields['action'].replace('_', ' ').capitalize()} on "
                 f"{r.fields['subject_ids']} with {why}."))
-        c = self._host(gb)
+        c = self._host(_gb)
         r = self._prow("search", c)
         self._add("AUT-01", [r], (
             "Search without an authorisation reference; searches are not intrusive measures "
             "under this rule."), boundary=True)
 
-        # AUT-02 ------------------------------------------------------------------------
-        c = self._host(gb)
+    def _plant_aut02(self, g: _Groups) -> None:
+        """AUT-02."""
+        c = self._host(_gb)
         dt = self._slot(c, lead=40)
         s = self._fresh(c)
         a = self._plant_auth(c, "directed_surveillance", dt, s)
@@ -1483,7 +1519,7 @@ class _Generator:
         self._add("AUT-02", [r], (
             "Directed surveillance citing {cited}, which is not in the register (a mistyped "
             "{auth})."))
-        c = self._host(gb, min_days=150)
+        c = self._host(_gb, min_days=150)
         dt = self._slot(c, lead=120)
         s = self._fresh(c)
         vf = (dt - timedelta(days=95)).replace(hour=10, minute=0, second=0)
@@ -1492,14 +1528,14 @@ class _Generator:
         r = self._prow("directed_surveillance", c, dt=dt, subjects=s, auth=a)
         self._add("AUT-02", [r], (
             f"Directed surveillance five days after {{auth}} expired on {a.valid_to}."))
-        c = self._host(gb)
+        c = self._host(_gb)
         dt = self._slot(c, lead=40)
         s = self._fresh(c)
         a = self._plant_auth(c, "directed_surveillance", dt, s, cancelled_at=dt)
         r = self._prow("directed_surveillance", c, dt=dt, subjects=s, auth=a)
         self._add("AUT-02", [r], (
             "Directed surveillance at the very second {auth} was cancelled."))
-        c = self._host(gb)
+        c = self._host(_gb)
         dt = self._slot(c, lead=40)
         s = self._fresh(c)
         a = self._plant_auth(c, "directed_surveillance", dt, s, approval="refused")
@@ -1507,7 +1543,7 @@ class _Generator:
         self._add("AUT-02", [r], (
             "Directed surveillance under {auth}, whose application was refused."))
         # boundaries
-        c = self._host(gb, min_days=150)
+        c = self._host(_gb, min_days=150)
         dt = self._slot(c, lead=120)
         s = self._fresh(c)
         vf = (dt - timedelta(days=90)).replace(hour=10, minute=0, second=0)
@@ -1518,14 +1554,14 @@ class _Generator:
         self._add("AUT-02", [r], (
             f"Directed surveillance at 16:30 on {a.valid_to}, the last day of {{auth}} "
             "(a date-only valid_to runs through that day)."), boundary=True)
-        c = self._host(gb)
+        c = self._host(_gb)
         dt = self._slot(c, lead=40)
         s = self._fresh(c)
         a = self._plant_auth(c, "interception", dt, s, valid_from=dt)
         r = self._prow("interception", c, dt=dt, subjects=s, auth=a)
         self._add("AUT-02", [r], (
             "Interception at exactly the valid_from time of {auth}."), boundary=True)
-        c = self._host(gb)
+        c = self._host(_gb)
         dt = self._slot(c, lead=40)
         s = self._fresh(c)
         a = self._plant_auth(c, "directed_surveillance", dt, s,
@@ -1534,10 +1570,11 @@ class _Generator:
         self._add("AUT-02", [r], (
             "Directed surveillance one minute before {auth} was cancelled."), boundary=True)
 
-        # AUT-03 ------------------------------------------------------------------------
+    def _plant_aut03(self, g: _Groups) -> None:
+        """AUT-03."""
         def aut(action: str, why: str, boundary: bool = False, lead_days: int = 0,
                 **kw: str | bool) -> None:
-            case = self._host(gb)
+            case = self._host(_gb)
             dt = self._slot(case, lead=40)
             s = self._fresh(case)
             vf = dt - timedelta(days=lead_days) if lead_days else None
@@ -1567,8 +1604,9 @@ class _Generator:
         aut("directed_surveillance", "Directed surveillance under {auth}, granted by a "
             "superintendent (the lowest rank allowed).", boundary=True, role="superintendent")
 
-        # AUT-04 ------------------------------------------------------------------------
-        c = self._host(gb)
+    def _plant_aut04(self, g: _Groups) -> None:
+        """AUT-04."""
+        c = self._host(_gb)
         dt = self._slot(c, lead=40)
         s = self._fresh(c)
         a = self._plant_auth(c, "interception", dt, s)
@@ -1576,7 +1614,7 @@ class _Generator:
                        legal_basis="IPA 2016 s.102")
         self._add("AUT-04", [r], (
             "Equipment interference under {auth}, which covers interception only."))
-        c = self._host(gb)
+        c = self._host(_gb)
         dt = self._slot(c, lead=40)
         s = self._fresh(c, 2)
         a = self._plant_auth(c, "directed_surveillance", dt, s[:1])
@@ -1584,7 +1622,7 @@ class _Generator:
         self._add("AUT-04", [r], (
             f"Directed surveillance of {s[1]} under {{auth}}, which names only {s[0]} (wrong "
             "subject)."))
-        c = self._host(gb)
+        c = self._host(_gb)
         dt = self._slot(c, lead=40)
         s = self._fresh(c, 2)
         a = self._plant_auth(c, "interception", dt, s[:1])
@@ -1592,7 +1630,8 @@ class _Generator:
         self._add("AUT-04", [r], (
             f"Interception of {s[0]} and {s[1]} under {{auth}}, which names only {s[0]}."))
 
-        # XB-01 -------------------------------------------------------------------------
+    def _plant_xb01(self, g: _Groups) -> None:
+        """XB-01."""
         def eaw(case: _Case, purpose: str, **over: str) -> _PRow:
             fields = {"notice_purpose": purpose, "offence": case.offence,
                       "offence_category": case.category,
@@ -1615,21 +1654,21 @@ class _Generator:
         self._add("XB-01", [r], (
             "European Arrest Warrant for prosecution of an offence with a maximum of exactly "
             "12 months."), boundary=True)
-        c = self._host(eu)
+        c = self._host(_eu)
         r = eaw(c, "sentence", sentence_months="4", remaining_months="4")
         self._add("XB-01", [r], (
             "European Arrest Warrant to enforce a sentence of exactly 4 months."),
             boundary=True)
 
-        # LOG-01 boundary (placed last so it does not shift the planted rows' randomness)
-        c = self._host(agency("IE-AGS"))
+    def _plant_log01_boundary(self, g: _Groups) -> None:
+        """LOG-01 boundary (placed last so it does not shift the planted rows' randomness)."""
+        c = self._host(_agency("IE-AGS"))
         r = self._prow("erase", c, justification="")
         self._add("LOG-01", [r], (
             "Erasure without justification; the rule covers consult, disclose and transfer "
             "only."), boundary=True)
-        self._plant_log_quality()
 
-    def _plant_log_quality(self) -> None:
+    def _plant_log_quality(self, _groups: _Groups) -> None:
         """DQ-01, DQ-02, DQ-04 and DQ-05 (DQ-03's gaps are made while numbering the log,
         in `_write_operations`). Placed last so the rows above keep their randomness."""
         rng = self.rng
@@ -1888,6 +1927,31 @@ class _Trackers:
 # ---------------------------------------------------------------------------------------
 
 
+#: Every planter, in the order they run (rule, method); a seed gives the same rows only
+#: in this order.
+PLANTERS: tuple[tuple[str, Callable[[_Generator, _Groups], None]], ...] = (
+        ("LOG-01", _Generator._plant_log01),
+        ("PUR-01", _Generator._plant_pur01),
+        ("PUR-02", _Generator._plant_pur02),
+        ("PRO-01", _Generator._plant_pro01),
+        ("PRO-02", _Generator._plant_pro02),
+        ("PRO-03", _Generator._plant_pro03),
+        ("PRO-04", _Generator._plant_pro04),
+        ("SPC-01", _Generator._plant_spc01),
+        ("TRF-01", _Generator._plant_trf01),
+        ("TRF-02", _Generator._plant_trf02),
+        ("TRF-03", _Generator._plant_trf03),
+        ("INT-01 / INT-02 / INT-03", _Generator._plant_int01),
+        ("AUT-01", _Generator._plant_aut01),
+        ("AUT-02", _Generator._plant_aut02),
+        ("AUT-03", _Generator._plant_aut03),
+        ("AUT-04", _Generator._plant_aut04),
+        ("XB-01", _Generator._plant_xb01),
+        ("LOG-01 boundary", _Generator._plant_log01_boundary),
+    ("DQ-01..DQ-05", _Generator._plant_log_quality),
+)
+
+
 def generate(out_dir: Path, operations: int = 50_000, seed: int = 20261128) -> DemoFiles:
     """Write operations.csv, authorisations.csv and cases.jsonl into `out_dir`.
 
@@ -1900,7 +1964,7 @@ def generate(out_dir: Path, operations: int = 50_000, seed: int = 20261128) -> D
     out_dir.mkdir(parents=True, exist_ok=True)
     g = _Generator(seed, operations)
     g.build_world()
-    g.plant()
+    g.plant(g.reserve_group_actors())
     g.assign_auth_ids()
     g.finalize_planted_auth_ids()
 

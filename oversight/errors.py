@@ -1,14 +1,17 @@
 """Errors a user reads: one root with a sentence, subclasses by what went wrong.
 
-``code`` is a machine-readable status (used in --json output); ``exit_code`` is what
-the CLI returns (2: usage, input, authentication or permission error).
+The root and the store's kinds live in ``db.errors`` (the lowest layer): this module
+re-exports them (``OversightError`` is ``db.errors.UserError``) and adds the domain's
+kinds. ``code`` is a machine-readable status (used in --json output); ``exit_code`` is
+what the CLI returns (2: usage, input, authentication or permission error).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from db.errors import StoreError, UnknownUser, WrongPassword
+from db.errors import AuthenticationError, StorageError
+from db.errors import UserError as OversightError
 
 __all__ = [
     "AlreadyImported",
@@ -23,17 +26,6 @@ __all__ = [
     "ValidationError",
     "from_store",
 ]
-
-
-class OversightError(Exception):
-    """Root of all errors meant for the user; ``message`` is a full sentence."""
-
-    code = "error"
-    exit_code = 2
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class UsageError(OversightError):
@@ -54,22 +46,10 @@ class AlreadyImported(OversightError):
     code = "already_imported"
 
 
-class AuthenticationError(OversightError):
-    """Unknown user or wrong password."""
-
-    code = "authentication"
-
-
 class PermissionDenied(OversightError):
     """The user's role does not allow the action."""
 
     code = "permission"
-
-
-class StorageError(OversightError):
-    """The workspace cannot be opened or written (locked, read-only, damaged...)."""
-
-    code = "storage"
 
 
 class Cancelled(OversightError):
@@ -107,11 +87,7 @@ class ValidationError(OversightError):
         self.issues = issues
 
 
-def from_store(exc: StoreError) -> OversightError:
-    """Translate a store error into the matching user-facing error."""
-    cls: type[OversightError] = StorageError
-    if isinstance(exc, (WrongPassword, UnknownUser)):
-        cls = AuthenticationError
-    err = cls(exc.message)
-    err.code = exc.code
-    return err
+def from_store(exc: OversightError) -> OversightError:
+    """Kept for callers of the time when the store had errors of its own: they are the
+    same classes now, so this returns ``exc`` itself."""
+    return exc

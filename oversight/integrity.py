@@ -20,8 +20,9 @@ from db.store import Connection, DbError
 from oversight import audit, chainstate
 from oversight.records import Kind, storage_columns
 from oversight.retraction import retractions_in_chain
+from oversight.workspace import Permission, Workspace
 
-__all__ = ["RowDigest", "VerifyReport", "verify_workspace"]
+__all__ = ["RowDigest", "VerifyReport", "verify", "verify_workspace"]
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -119,6 +120,14 @@ def unwritten_values(conn: Connection, kind: Kind, batch_id: int, columns: list[
     return int(conn.execute(
         f"SELECT count(*) FROM {kind.value} WHERE batch_id = ? AND ({cond})", (batch_id,)
     ).fetchone()[0])
+
+
+def verify(ws: Workspace, progress: Callable[[int, int, str], None] | None = None
+           ) -> VerifyReport:
+    """The service call behind `oversight verify` and the workstation's Verify: anyone
+    who may read the workspace may check it."""
+    ws.require(Permission.READ)
+    return verify_workspace(ws.conn, progress)
 
 
 def verify_workspace(

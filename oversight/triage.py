@@ -463,10 +463,7 @@ def _stored_pack(source: str) -> Pack:
     return parse_pack(source, "stored pack")
 
 
-def history(ws: Workspace, finding_id: str | None = None, user: str | None = None,
-            limit: int | None = None) -> list[dict[str, Any]]:
-    """Audit events, newest last, optionally for one finding or one user."""
-    ws.require(Permission.READ)
+def _history_where(finding_id: str | None, user: str | None) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if finding_id is not None:
@@ -475,9 +472,24 @@ def history(ws: Workspace, finding_id: str | None = None, user: str | None = Non
     if user is not None:
         clauses.append("user = ?")
         params.append(user)
-    sql = "SELECT seq, ts, user, action, payload, hash FROM audit_events"
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def count_history(ws: Workspace, finding_id: str | None = None, user: str | None = None
+                  ) -> int:
+    """How many events ``history`` would list without a limit."""
+    ws.require(Permission.READ)
+    where, params = _history_where(finding_id, user)
+    return int(ws.conn.execute(f"SELECT count(*) FROM audit_events{where}", params
+                               ).fetchone()[0])
+
+
+def history(ws: Workspace, finding_id: str | None = None, user: str | None = None,
+            limit: int | None = None) -> list[dict[str, Any]]:
+    """Audit events, newest last, optionally for one finding or one user."""
+    ws.require(Permission.READ)
+    where, params = _history_where(finding_id, user)
+    sql = "SELECT seq, ts, user, action, payload, hash FROM audit_events" + where
     sql += " ORDER BY seq DESC"
     if limit is not None:
         sql += " LIMIT ?"

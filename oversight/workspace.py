@@ -28,7 +28,6 @@ from oversight.errors import (
     PermissionDenied,
     StorageError,
     UsageError,
-    from_store,
 )
 from oversight.roles import GRANTS, WHY, Permission, Role
 from oversight.seals import Signer, new_seed, signer_from_seed
@@ -63,13 +62,11 @@ def service_errors(db_path: Path | None = None) -> Iterator[None]:
     damaged), into user-facing OversightErrors; other SQLite errors are bugs."""
     try:
         yield
-    except StoreError as exc:
-        raise from_store(exc) from exc
     except store.DbError as exc:
         known = store.known_error(exc, db_path or Path(DB_NAME))
         if known is None:
             raise
-        raise from_store(known) from exc
+        raise known from exc
 
 
 def check_user_name(name: str) -> str:

@@ -6,6 +6,7 @@ import io
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from oversight.report import build as _report_build
 from oversight.workspace import Role, Workspace
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Bugs the workstation meets are written to its error log: in the tests, a folder of
+# their own (never the user's log folder).
+os.environ.setdefault("OVERSIGHT_LOG_DIR", tempfile.mkdtemp(prefix="oversight-test-log-"))
 
 ADMIN, ADMIN_PW = "alice", "alice-password"
 INSPECTOR, INSPECTOR_PW = "ines", "ines-password"

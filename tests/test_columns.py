@@ -134,3 +134,16 @@ def test_rejects_and_findings_limits_say_how_many_match(ws_path: Path,
     assert total > 3
     res = cli("findings", str(ws_path), "--limit", "3")
     assert f"showing 3 of {total:,} findings (--limit 3)." in res.output
+
+
+def test_history_limit_says_how_many_events_match(loaded: Path) -> None:
+    everything = json.loads(cli("history", str(loaded), "--json").stdout)
+    assert len(everything) > 2
+    res = cli("history", str(loaded), "--limit", "2")
+    assert res.exit_code == 0
+    assert f"showing 2 of {len(everything)} events (--limit)." in res.output
+    res = cli("history", str(loaded), "--limit", "2", "--json")
+    assert [e["seq"] for e in json.loads(res.stdout)] == [e["seq"] for e in everything[-2:]]
+    assert f"showing 2 of {len(everything)} events" in res.stderr
+    res = cli("history", str(loaded), "--limit", str(len(everything)))
+    assert "showing" not in res.output  # all shown

@@ -7,10 +7,11 @@ from the generator: its vocabularies and thresholds are spelled out here on purp
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -351,6 +352,76 @@ def log_quality(ops: list[dict[str, str]], fired: dict[str, set[str]]) -> None:
     # DQ-02: implausible times (one finding per batch; the demo is one file)
     fired["DQ-02"] |= {r["record_id"] for r in ops
                        if r["ts"] and not plausible(ts(r["ts"]))}
+
+
+def bursts(events: list[tuple[datetime, str, str]], span: timedelta, too_many: int) -> int:
+    """How many bursts: windows of `span` holding more than `too_many` events, those that
+    overlap (share an event) taken as one."""
+    events = sorted(events)
+    spans: list[tuple[int, int]] = []
+    i = 0
+    for j in range(len(events)):
+        while events[j][0] - events[i][0] > span:
+            i += 1
+        if j - i + 1 > too_many:
+            if spans and i <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], j)
+            else:
+                spans.append((i, j))
+    return len(spans)
+
+
+def expected_counts(d: Data) -> Counter[str]:
+    """How many findings each rule gives, counted the way the criteria table words them:
+    a record rule one per record; PRO-01 one per person and officer, and one per person,
+    with a window over the limit; PRO-02's burst one per burst of an officer; DQ-01 and
+    DQ-03 one per gap of an agency, DQ-02 one per batch (the demo is one file), DQ-04 one
+    per agency and kind never logged, DQ-05 one per agency and field under the fill rate.
+    Written from the table, not from the engine (nor the generator)."""
+    counts: Counter[str] = Counter()
+    by_pair: dict[tuple[str, str], list[tuple[datetime, str, str]]] = defaultdict(list)
+    by_subject: dict[str, list[tuple[datetime, str, str]]] = defaultdict(list)
+    by_actor: dict[str, list[tuple[datetime, str, str]]] = defaultdict(list)
+    for r in d.ops:
+        for rule in record_rules(r, d.auths, d.cases):
+            counts[rule] += 1
+        if not r["ts"]:
+            continue
+        t, actor = ts(r["ts"]), r["actor_id"].strip()
+        if r["action"] == "consult" and actor:
+            for s in split(r["subject_ids"]):
+                by_pair[(s, actor)].append((t, r["record_id"], actor))
+                by_subject[s].append((t, r["record_id"], actor))
+        if r["action"] in LOG_ACTIONS and actor:
+            by_actor[actor].append((t, r["record_id"], actor))
+    counts["PRO-01"] += sum(1 for ev in by_pair.values()
+                            if windows(ev, timedelta(days=30), 10, distinct=False))
+    counts["PRO-01"] += sum(1 for ev in by_subject.values()
+                            if windows(ev, timedelta(days=7), 5, distinct=True))
+    counts["PRO-02"] += sum(bursts(ev, timedelta(minutes=60), 50) for ev in by_actor.values())
+    by_agency: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in d.ops:
+        by_agency[r["agency"].strip() and r["agency"]].append(r)
+    for rows in by_agency.values():
+        days = Counter(ts(r["ts"]).astimezone(UTC).date() for r in rows
+                       if r["ts"] and plausible(ts(r["ts"])))
+        if days and median(days.values()) >= MIN_DAILY_VOLUME:
+            counts["DQ-01"] += sum(1 for a, b in itertools.pairwise(sorted(days))
+                                   if (b - a).days > 1)
+        numbers = sorted({int(r["sequence"]) for r in rows if r["sequence"].strip()})
+        counts["DQ-03"] += sum(1 for a, b in itertools.pairwise(numbers) if b > a + 1)
+        logged = {r["action"] for r in rows}
+        counts["DQ-04"] += sum(1 for k in REQUIRED_ACTIONS if k not in logged)
+        for kinds, fields in ((LOG_ACTIONS, ("ts", "actor_id", "justification")),
+                              ({"disclose", "transfer"}, ("recipient_id",))):
+            chosen = [r for r in rows if r["action"] in kinds]
+            for f in fields:
+                filled = sum(1 for r in chosen if not blank(r[f]))
+                if chosen and Fraction(filled, len(chosen)) < MIN_FILL:
+                    counts["DQ-05"] += 1
+    if any(r["ts"] and not plausible(ts(r["ts"])) for r in d.ops):
+        counts["DQ-02"] += 1
+    return +counts
 
 
 def expected_keys(p: Planted) -> set[str]:
@@ -713,3 +784,57 @@ def test_default_size(tmp_path: Path) -> None:
         assert ids <= keys, (rule, sorted(ids - keys)[:5])
     for p in files.planted:
         assert expected_keys(p) <= fired[p.rule_id]
+
+
+def test_a_detection_run_gives_the_findings_the_table_counts(small: Data,
+                                                            tmp_path: Path) -> None:
+    """The engine, on the demo's own files, gives per rule the number of findings this
+    evaluator counts from the criteria table (the figure the other tests rely on)."""
+    from oversight.criteria.engine import run_detection
+    from oversight.criteria.pack import default_pack
+    from oversight.findings import list_findings
+    from oversight.importing import import_file
+    from oversight.records import Kind
+    from oversight.workspace import Workspace
+
+    with Workspace.create(tmp_path / "ws", "admin", "admin-password") as ws:
+        for path, kind in ((small.files.cases, Kind.CASES),
+                           (small.files.authorisations, Kind.AUTHORISATIONS),
+                           (small.files.operations, Kind.OPERATIONS)):
+            import_file(ws, path, kind)
+        run_detection(ws, default_pack())
+        found = Counter(f["rule_id"] for f in list_findings(ws))
+    assert found == expected_counts(small)
+
+
+@functools.lru_cache(maxsize=4)
+def demo_finding_count(operations: int, seed: int) -> int:
+    """How many findings the demo of this size and seed holds after its detection run,
+    counted by this module's reference evaluator from the demo's own files (the files
+    are generated again: the generator is deterministic). Tests of the workstation and
+    of reports compare what they show with this, not with a number copied from a run."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="demo-reference-") as tmp:
+        data = load(generate(Path(tmp), operations=operations, seed=seed))
+        return sum(expected_counts(data).values())
+
+
+def test_one_planter_per_rule_of_the_pack() -> None:
+    """The demo plants by a table of planters, one per rule (or family), in order: every
+    rule of led-baseline has one, and nothing else does."""
+    from oversight.criteria.pack import default_pack
+    from oversight.demo_data import PLANTERS
+
+    covered: set[str] = set()
+    for label, planter in PLANTERS:
+        assert callable(planter)
+        for part in label.replace(" boundary", "").split(" / "):
+            if ".." in part:  # a family: DQ-01..DQ-05
+                first, last = part.split("..")
+                prefix = first.split("-")[0]
+                covered |= {f"{prefix}-{n:02d}" for n in
+                            range(int(first.split("-")[1]), int(last.split("-")[1]) + 1)}
+            else:
+                covered.add(part)
+    assert covered == {r.id for r in default_pack().rules}

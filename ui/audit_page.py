@@ -8,10 +8,10 @@ import json
 from typing import Any
 
 from oversight import triage
-from oversight.integrity import VerifyReport, verify_workspace
+from oversight.integrity import VerifyReport, verify
 from oversight.progress import CancelToken, Progress
 from oversight.workspace import Workspace
-from ui.errors import describe
+from ui.errors import inline
 from ui.models import TableModel, when_text
 from ui.qt import Qt, QtCore, QtWidgets, Signal
 from ui.session import Session
@@ -138,7 +138,7 @@ class AuditPage(QtWidgets.QWidget):
                 for info in self.session.read(Workspace.users):
                     self.user_filter.addItem(info.name, info.name)
         except Exception as exc:
-            self.count_label.setText(describe(exc)[0])
+            self.count_label.setText(inline(exc))
             return
         self._stale = False
         needle = self.action_filter.text().strip().lower()
@@ -154,7 +154,7 @@ class AuditPage(QtWidgets.QWidget):
 
     def verify(self) -> None:
         def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> VerifyReport:
-            return verify_workspace(ws.conn, progress)
+            return verify(ws, progress)
 
         job = self.session.start_job("Verifying the audit chain", work, {"verify"},
                                      self._verified, parent=self)

@@ -14,6 +14,8 @@ import html
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from oversight.criteria import versions
 from oversight.criteria.engine import RunSummary, run_detection
 from oversight.criteria.pack import Pack, load_pack, parse_pack
@@ -53,7 +55,7 @@ def _descriptions(pack: Pack) -> tuple[dict[str, str], dict[str, str]]:
     """(parameter descriptions, list descriptions) from the pack's YAML."""
     try:
         doc = load_located(pack.source, pack.file).data
-    except Exception:  # the pack parsed already; descriptions are a nicety
+    except (OversightError, yaml.YAMLError):  # the pack parsed already; a nicety
         return {}, {}
     out: list[dict[str, str]] = []
     for key in ("parameters", "lists"):

@@ -45,7 +45,7 @@ from oversight.pack_mapping import MappingWarning, mapping_warnings
 from oversight.progress import CancelToken, Progress
 from oversight.records import NATURAL_KEY, Kind, fields_of
 from oversight.workspace import Permission, Workspace
-from ui.errors import describe
+from ui.errors import inline
 from ui.jobs import Job, ProgressDialog, stage_text
 from ui.models import TableModel, cell_text
 from ui.prompts import Prompts
@@ -72,7 +72,8 @@ PROFILE_FILTERS = "Mapping profiles (*.yaml *.yml)"
 
 
 def sentence(exc: BaseException) -> str:
-    return describe(exc)[0]
+    """A user error's message, or (a bug, logged) the bug sentence; issues not listed."""
+    return inline(exc, issues=False)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from oversight import log_quality
-from ui.errors import describe
+from ui.errors import inline
 from ui.models import SEVERITY_COLORS, TableModel
 from ui.qt import Qt, QtWidgets, Signal
 from ui.session import Session
@@ -112,7 +112,7 @@ class LogQualityPage(QtWidgets.QWidget):
         try:
             doc = self.session.read(log_quality.overview)
         except Exception as exc:
-            self.status.setText(describe(exc)[0])
+            self.status.setText(inline(exc))
             return
         self._stale = False
         rows: list[tuple[Any, ...]] = []

@@ -14,7 +14,7 @@ from oversight.criteria.versions import active_pack
 from oversight.errors import OversightError
 from oversight.importing import import_file
 from oversight.importing.service import ImportResult
-from oversight.integrity import VerifyReport, verify_workspace
+from oversight.integrity import VerifyReport, verify
 from oversight.progress import CancelToken, Progress
 from oversight.records import Kind
 from oversight.settings import auto_lock_minutes
@@ -22,7 +22,7 @@ from oversight.workspace import Permission, Workspace
 from ui.admin_tools import install_admin_tools
 from ui.criteria_page import install_criteria_page
 from ui.dashboard import DashboardPage
-from ui.import_wizard import FILE_FILTERS
+from ui.import_wizard import FILE_FILTERS, summary_warning_lines
 from ui.indicators_page import install_indicators_page
 from ui.jobs import Job, ProgressDialog
 from ui.log_quality_page import install_log_quality_page
@@ -518,14 +518,21 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _import_done(self, result: ImportResult) -> None:
         self.last_result = result
-        text = (f"{Path(result.file).name}: batch {result.batch_id}, {result.kind}. "
-                f"Imported {result.rows_imported:,} of {result.rows_read:,} rows; "
-                f"{result.rows_rejected:,} rejected.")
+        if result.nothing_imported:  # every row rejected: no batch was written
+            text = (f"{Path(result.file).name}: nothing was imported; all "
+                    f"{result.rows_read:,} rows were rejected, so no batch was written.")
+        else:
+            text = (f"{Path(result.file).name}: batch {result.batch_id}, {result.kind}. "
+                    f"Imported {result.rows_imported:,} of {result.rows_read:,} rows; "
+                    f"{result.rows_rejected:,} rejected.")
         self.show_message(text)
+        quality = summary_warning_lines(result)
+        if quality:  # what the import could not vouch for, as the wizard's summary says it
+            text += "\n\n" + "\n".join(line.strip() for line in quality)
         if result.sample_rejects:
             text += "\n\nFirst rejected rows:\n" + "\n".join(
                 f"• line {r.line}: {r.reason}" for r in result.sample_rejects[:8])
-        if result.kind == "operations":
+        if result.kind == "operations" and not result.nothing_imported:
             text += "\n\nRun detection to check the new operations against the criteria."
         self.prompts.info(self, "Import finished", text)
 
@@ -534,7 +541,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
 
         def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> VerifyReport:
-            return verify_workspace(ws.conn, progress)
+            return verify(ws, progress)
 
         return self.start("Verifying the workspace", work, {"verify"}, self._verify_done)
 

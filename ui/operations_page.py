@@ -11,6 +11,7 @@ from typing import Any
 from oversight import browse
 from oversight.errors import OversightError
 from oversight.records import Kind, fields_of
+from ui.errors import inline
 from ui.models import ID_ROLE, SEVERITY_COLORS, OperationsModel, TableModel, shown, when_text
 from ui.qt import Qt, QtCore, QtWidgets, Signal
 from ui.session import Session
@@ -208,8 +209,7 @@ class OperationsPage(QtWidgets.QWidget):
                             else escaped)
 
     def _fetch_failed(self, exc: BaseException) -> None:
-        message = exc.message if isinstance(exc, OversightError) else str(exc)
-        self.say(f"Rows could not be read: {message}", error=True)
+        self.say(f"Rows could not be read: {inline(exc)}", error=True)
 
     def _sort(self, column: int, order: Qt.SortOrder) -> None:
         if column < 0 or not self.session.ready:

@@ -23,7 +23,7 @@ from oversight.report.data import ReportScope
 from oversight.report.service import ReportResult, SignOptions, produce_report
 from oversight.report.sign import verify_report
 from oversight.workspace import Permission, Workspace
-from ui.errors import describe, is_cancel
+from ui.errors import inline, is_cancel
 from ui.jobs import Job
 from ui.prompts import buddy_row
 from ui.qt import Qt, QtCore, QtGui, QtWidgets
@@ -369,7 +369,7 @@ class ReportDialog(QtWidgets.QDialog):
         if is_cancel(exc):
             self.say("Cancelled; no report was written.")
         else:
-            self.say("The report was not produced: " + describe(exc)[0], error=True)
+            self.say("The report was not produced: " + inline(exc), error=True)
 
     def _ended(self) -> None:
         self.job = None

@@ -146,7 +146,7 @@ class CreateDialog(_SignIn):
         folder_row.addWidget(self.choose_button)
         try:
             me = getpass.getuser()
-        except Exception:  # no login name in this environment
+        except (KeyError, OSError, ImportError):  # no login name in this environment
             me = ""
         self.admin = QtWidgets.QLineEdit(me)
         self.password = QtWidgets.QLineEdit()

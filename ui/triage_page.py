@@ -23,6 +23,7 @@ from oversight import browse, triage
 from oversight.criteria.pack import SEVERITIES
 from oversight.findings import STATUSES
 from oversight.workspace import Permission
+from ui.errors import inline
 from ui.models import (
     ID_ROLE,
     MISSING,
@@ -669,7 +670,7 @@ class TriagePage(QtWidgets.QWidget):
         try:
             d = self.session.read(triage.finding_detail, finding_id)
         except Exception as exc:
-            self.detail.setPlainText(str(getattr(exc, "message", exc)))
+            self.detail.setPlainText(inline(exc))
             return
         self._detail_id = finding_id
         scroll = self.detail.verticalScrollBar().value()

@@ -8,7 +8,7 @@ list with the buttons disabled, their tooltip saying why.
 from __future__ import annotations
 
 from oversight.workspace import MIN_PASSWORD_LENGTH, Permission, Role, Workspace
-from ui.errors import describe
+from ui.errors import inline
 from ui.models import TableModel, when_text
 from ui.prompts import FormDialog, Prompts
 from ui.qt import Qt, QtWidgets
@@ -142,7 +142,7 @@ class UsersDialog(QtWidgets.QDialog):
         try:
             users = self.session.read(Workspace.users)
         except Exception as exc:
-            self.status.setText(describe(exc)[0])
+            self.status.setText(inline(exc))
             return
         self.model.set_rows([(u.name, u.role.value, "yes" if u.active else "no",
                               when_text(u.created_at), u.created_by or "") for u in users])

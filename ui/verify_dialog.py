@@ -12,7 +12,7 @@ from typing import Any
 
 from oversight.errors import OversightError
 from oversight.report.sign import ReportVerification, verify_report
-from ui.errors import describe
+from ui.errors import inline
 from ui.prompts import buddy_row
 from ui.qt import Qt, QtWidgets
 from ui.widgets import readable
@@ -171,7 +171,7 @@ class VerifyDialog(QtWidgets.QDialog):
             self.view.show_error(exc.message)
             return None
         except Exception as exc:  # a file pyHanko cannot read at all
-            self.view.show_error(describe(exc)[0] if not isinstance(exc, ValueError)
+            self.view.show_error(inline(exc) if not isinstance(exc, ValueError)
                                  else f"The file cannot be checked: {exc}")
             return None
         self.view.show_result(result)

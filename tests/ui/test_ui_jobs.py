@@ -124,6 +124,40 @@ def test_import_a_file_in_background(qtbot: Any, open_window: Opener, prompts: F
     assert len(prompts.errors) == 1 and "already in this workspace" in prompts.errors[0].message
 
 
+def test_quick_import_summary_says_what_it_cannot_vouch_for(
+        qtbot: Any, open_window: Opener, prompts: FakePrompts, tmp_path: Path) -> None:
+    """Import file… (Ctrl+I) says what the wizard's summary says: each warning, the fields
+    left empty; and a file whose every row is rejected is said to be not imported (no
+    "batch None")."""
+    untimed = tmp_path / "untimed.csv"
+    untimed.write_text("record_id,action,actor_id\nU-1,consult,o1\nU-2,consult,o1\n",
+                       encoding="utf-8")
+    window = open_window(ADMIN, page=3)
+    prompts.answer("choose_file", untimed)
+    prompts.answer("import_options", (Kind.OPERATIONS, None))
+    job = window.import_file()
+    assert job is not None
+    with qtbot.waitSignal(job.ended, timeout=20_000):
+        pass
+    title, text = prompts.infos[-1]
+    assert title == "Import finished" and f"batch {job.result.batch_id}," in text
+    assert "Warning no_timestamp (2 rows)" in text and "left empty: ts" in text
+
+    rejected = tmp_path / "all-bad.csv"
+    rejected.write_text("record_id,ts,action\nB-1,soon,consult\nB-2,later,consult\n",
+                        encoding="utf-8")
+    prompts.answer("choose_file", rejected)
+    prompts.answer("import_options", (Kind.OPERATIONS, None))
+    job = window.import_file()
+    assert job is not None
+    with qtbot.waitSignal(job.ended, timeout=20_000):
+        pass
+    title, text = prompts.infos[-1]
+    assert "nothing was imported; all 2 rows were rejected" in text
+    assert "batch None" not in text and "Warning all_rows_rejected" in text
+    assert "Run detection" not in text
+
+
 def test_verify_in_background(qtbot: Any, open_window: Opener) -> None:
     window = open_window(INSPECTOR)
     assert "Not verified" in window.dashboard.verify_label.text()

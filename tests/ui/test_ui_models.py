@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from test_demo_data import demo_finding_count
 from ui_support import INSPECTOR
 
 from oversight import browse
@@ -21,7 +22,7 @@ Opener = Callable[..., MainWindow]
 def test_findings_model(qtmodeltester: Any, open_window: Opener) -> None:
     window = open_window(INSPECTOR, page=1)
     model = window.triage.model
-    assert model.rowCount() == 61  # 53 planted, 8 log-completeness findings
+    assert model.rowCount() == demo_finding_count(3000, 20261128)
     qtmodeltester.check(model)
     assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is not None
     model.sort(2, Qt.SortOrder.DescendingOrder)

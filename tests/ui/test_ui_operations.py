@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_demo_data import demo_finding_count
 from ui_support import INSPECTOR, PASSWORD
 
 from oversight import browse
@@ -67,7 +68,7 @@ def test_browse_parse_query_and_findings(ws: Workspace) -> None:
     text, where = browse.parse_query('night x=1 justification="night shift" O\'Brien')
     assert text == "night O'Brien"
     assert where == (("x", "1"), ("justification", "night shift"))
-    assert len(browse.finding_rows(ws)) == 61  # 53 planted, 8 log-completeness
+    assert len(browse.finding_rows(ws)) == demo_finding_count(3000, 20261128)
     critical = browse.finding_rows(ws, browse.FindingFilters(severity="critical"))
     assert {f["severity"] for f in critical} == {"critical"}
     assert browse.finding_rows(ws, browse.FindingFilters(pending_for=INSPECTOR)) == []

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_demo_data import demo_finding_count
 from ui_support import ADMIN, AUDITOR, INSPECTOR, PASSWORD, VIEWER, FakePrompts
 
 from oversight.criteria import engine
@@ -25,7 +26,8 @@ Opener = Callable[..., MainWindow]
 def test_viewer_sees_everything_but_may_change_nothing(qtbot: Any, open_window: Opener,
                                                        prompts: FakePrompts) -> None:
     window = open_window(VIEWER, page=1)
-    assert window.triage.model.rowCount() == 61  # reading is allowed
+    # reading is allowed
+    assert window.triage.model.rowCount() == demo_finding_count(3000, 20261128)
     for act, why in ((window.import_action, "may not import files"),
                      (window.detect_action, "may not run detection")):
         assert not act.isEnabled()
@@ -70,7 +72,7 @@ def test_each_role_gets_its_own_actions(open_window: Opener) -> None:
 def test_lock_now_hides_data_and_asks_for_the_password(qtbot: Any, open_window: Opener
                                                        ) -> None:
     window = open_window(INSPECTOR, page=1)
-    assert window.triage.model.rowCount() == 61
+    assert window.triage.model.rowCount() == demo_finding_count(3000, 20261128)
     qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     session = window.session
     assert session.locked and not session.ready
@@ -93,7 +95,7 @@ def test_lock_now_hides_data_and_asks_for_the_password(qtbot: Any, open_window: 
     qtbot.keyClick(window.lock_screen.password, Qt.Key.Key_Return)
     assert not session.locked and session.ready
     assert window.outer.currentIndex() == 0
-    assert window.triage.model.rowCount() == 61
+    assert window.triage.model.rowCount() == demo_finding_count(3000, 20261128)
     assert window.lock_screen.password.text() == ""
 
 

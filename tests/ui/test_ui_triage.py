@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from test_demo_data import demo_finding_count
 from ui_support import ADMIN, AUDITOR, INSPECTOR, FakePrompts
 
 from oversight import triage
@@ -159,7 +160,7 @@ def test_filters_and_sorting(qtbot: Any, open_window: Opener) -> None:
     window = open_window(INSPECTOR, page=1)
     page = window.triage
     total = page.model.rowCount()
-    assert total == 61  # 53 planted, 8 log-completeness findings
+    assert total == demo_finding_count(3000, 20261128)
     page.rule_filter.setCurrentIndex(page.rule_filter.findData("TRF-01"))
     assert {page.model.row_dict(r)["rule_id"] for r in range(page.model.rowCount())} \
         == {"TRF-01"}

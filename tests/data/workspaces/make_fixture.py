@@ -5,7 +5,14 @@ code of the commit that wrote that schema, and committed as it came out (the dat
 is encrypted, so git holds it as binary). Tests open a copy, upgrade it with today's
 code and check that nothing recorded was lost.
 
-    python tests/data/workspaces/make_fixture.py tests/data/workspaces/schema-5
+    git archive COMMIT | tar -x -C /tmp/old     # the code of that schema version
+    PYTHONPATH=/tmp/old python tests/data/workspaces/make_fixture.py \
+        tests/data/workspaces/schema-N
+
+The fixtures here were made with these commits (each the first to write its schema):
+schema-1 9684b29, schema-2 5c84829, schema-3 711a2c3, schema-4 7b2f217, schema-5
+842b634, schema-6 f31e0ba, schema-7 242f178, schema-8 702d532. Only schema-5 keeps the
+demo's signed report (reports/), for `verify --against` tests.
 
 The fixture: the demo with 2,000 operations (cases, authorisations, operations, a
 detection run, a review by an inspector and an auditor with one decision waiting for
