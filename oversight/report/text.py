@@ -26,8 +26,8 @@ from datetime import datetime
 from typing import Any
 
 import arabic_reshaper  # type: ignore[import-untyped]
-from bidi import get_base_level, get_display  # type: ignore[import-untyped]
-from bidi.mirror import MIRRORED  # type: ignore[import-untyped]
+from bidi import algorithm as uax9  # type: ignore[import-untyped]
+from bidi import get_base_level, get_display
 from reportlab.lib.enums import TA_LEFT, TA_RIGHT  # type: ignore[import-untyped]
 from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
 from reportlab.platypus import Paragraph  # type: ignore[import-untyped]
@@ -86,76 +86,66 @@ def visual(line: str) -> str:
     if not _RTL.search(line):
         return line
     base = get_base_level(line)
-    levels = _levels(line, base)
-    return "".join(_mirror(line[i], levels[i]) for i in _line_order(line, levels, base))
+    return "".join(ch for _, ch in _line_order(_resolve(line, base), base))
 
 
 # -- the bidirectional algorithm, line by line ---------------------------------------------
+#
+# UAX #9 resolves embedding levels over a whole paragraph (rules P to I) but reorders
+# each *line* on its own (rules L1 to L4), after the paragraph is broken into lines.
+# python-bidi does both halves: its Rust implementation (current UAX #9, with bracket
+# pairs) returns the resolved levels when asked (``debug=True``, "return the calculated
+# levels"), and its step-by-step `bidi.algorithm` applies L1, L2 and L4 to one line's
+# characters. Only L3 (marks after their letter) is done here.
 
 _LEVEL = re.compile(r"Level\(\s*(\d+),?\s*\)")
 
 
-def _levels(text: str, base: int) -> list[int]:
-    """The embedding level python-bidi resolves for each character of a paragraph
-    (UAX #9 rules P to I), with ``base`` its paragraph level (0 left-to-right, 1 right-
-    to-left). python-bidi's ``debug`` answer lists them, one per UTF-8 byte."""
-    info = str(get_display(text, base_dir="R" if base else "L", debug=True))
+def _resolve(text: str, base: int) -> list[dict[str, Any]]:
+    """The paragraph's characters with their resolved embedding levels, as python-bidi's
+    `bidi.algorithm` holds them (``ch``, ``level``, ``orig``: the bidi class) plus ``at``,
+    the index in ``text``; ``base`` is the paragraph level (0 left-to-right, 1 right-to-
+    left). python-bidi's debug answer lists the levels one per UTF-8 byte."""
+    info = str(get_display(text, base_dir="R" if base % 2 else "L", debug=True))
     listed = info.split("levels:", 1)[1].split("paragraphs:", 1)[0] if "levels:" in info else ""
     per_byte = [int(n) for n in _LEVEL.findall(listed)]
-    levels, at = [], 0
-    for ch in text:
-        if at >= len(per_byte):
+    chars: list[dict[str, Any]] = []
+    offset = 0
+    for at, ch in enumerate(text):
+        if offset >= len(per_byte):
             break
-        levels.append(per_byte[at])
-        at += len(ch.encode("utf-8"))
-    if len(levels) != len(text) or at != len(per_byte):  # pragma: no cover - new python-bidi
+        kind = unicodedata.bidirectional(ch)
+        chars.append({"ch": ch, "level": per_byte[offset], "type": kind, "orig": kind,
+                      "at": at})
+        offset += len(ch.encode("utf-8"))
+    if len(chars) != len(text) or offset != len(per_byte):  # pragma: no cover - new python-bidi
         raise RuntimeError("python-bidi reported the embedding levels in an unknown form.")
-    return levels
+    return chars
 
 
-def _line_order(line: str, levels: list[int], base: int) -> list[int]:
-    """Indices of ``line``'s characters in visual order: UAX #9 rules L1 to L3."""
-    levels = list(levels)
-    # L1: whitespace (and isolate controls) at the end of the line take the base level.
-    i = len(line) - 1
-    while i >= 0 and unicodedata.bidirectional(line[i]) in ("WS", "FSI", "LRI", "RLI", "PDI",
-                                                             "BN"):
-        levels[i] = base
-        i -= 1
-    order = list(range(len(line)))
-    odd = [lv for lv in levels if lv % 2]
-    if odd:
-        # L2: from the highest level to the lowest odd one, reverse every run at that
-        # level or higher.
-        for level in range(max(levels), min(odd) - 1, -1):
-            i = 0
-            while i < len(order):
-                if levels[order[i]] < level:
-                    i += 1
-                    continue
-                j = i
-                while j < len(order) and levels[order[j]] >= level:
-                    j += 1
-                order[i:j] = order[i:j][::-1]
-                i = j
-        # L3: combining marks of a right-to-left letter drawn after it, as fonts expect.
-        i = 0
-        while i < len(order):
-            j = i
-            while j < len(order) and unicodedata.combining(line[order[j]]) \
-                    and levels[order[j]] % 2:
-                j += 1
-            if j > i and j < len(order):
-                order[i:j + 1] = order[i:j + 1][::-1]
-                i = j + 1
-            else:
-                i += 1
-    return order
-
-
-def _mirror(ch: str, level: int) -> str:
-    """L4: a bracket on a right-to-left level is drawn as its mirror image."""
-    return MIRRORED.get(ch, ch) if level % 2 else ch
+def _line_order(chars: list[dict[str, Any]], base: int) -> list[tuple[int, str]]:
+    """One line's resolved characters (from `_resolve`) in visual order, as (index,
+    character drawn): python-bidi's rules L1 (trailing white space at the base level), L2 (reversing
+    runs) and L4 (mirrored brackets), then L3: a right-to-left letter's combining marks
+    are drawn after it, as fonts without a shaping engine expect."""
+    storage = uax9.get_empty_storage()
+    storage["base_level"], storage["base_dir"] = base, ("L", "R")[base % 2]
+    storage["chars"] = [dict(char) for char in chars]  # L1 changes levels: per line
+    uax9.reorder_resolved_levels(storage, False)
+    uax9.apply_mirroring(storage, False)
+    order: list[dict[str, Any]] = storage["chars"]
+    i = 0
+    while i < len(order):
+        j = i
+        while j < len(order) and unicodedata.combining(order[j]["ch"]) \
+                and order[j]["level"] % 2:
+            j += 1
+        if i < j < len(order):
+            order[i:j + 1] = order[i:j + 1][::-1]
+            i = j + 1
+        else:
+            i += 1
+    return [(char["at"], char["ch"]) for char in order]
 
 
 def _visual_lines(lines: list[Any]) -> tuple[list[Any], int]:
@@ -197,30 +187,28 @@ def _visual_group(lines: list[Any]) -> tuple[list[Any], int]:
     base = get_base_level(text)
     if not _RTL.search(text) or any(u is None for u in units):
         return lines, base
-    levels = _levels(text, base)
+    chars = _resolve(text, base)
     out: list[Any] = []
     start = 0
     for line, line_units in zip(lines, units, strict=True):
         assert line_units is not None
         count = len(line_units)
-        own = levels[start:start + count]
-        start += count + 1
-        line_text = "".join(ch for ch, _ in line_units)
-        order = _line_order(line_text, own, base)
+        own = [c for c in chars if start <= c["at"] < start + count]
+        line_order = [(at - start, ch) for at, ch in _line_order(own, base)]
+        start += count + 1  # the space the line break took
         if isinstance(line, FragLine):
             frags: list[Any] = []
-            for i in order:
-                ch, frag = line_units[i]
-                ch = _mirror(ch, own[i])
+            for at, ch in line_order:
+                frag = line_units[at][1]
                 if frags and frags[-1][1] is frag:
                     frags[-1][0].append(ch)
                 else:
                     frags.append(([ch], frag))
             copy = FragLine(**line.__dict__)
-            copy.words = [frag.clone(text="".join(chars)) for chars, frag in frags]
+            copy.words = [frag.clone(text="".join(letters)) for letters, frag in frags]
             out.append(copy)
         else:
-            shown = "".join(_mirror(line_text[i], own[i]) for i in order)
+            shown = "".join(ch for _, ch in line_order)
             out.append((line[0], shown.split(" ")))
     return out, base
 
