@@ -35,16 +35,12 @@ __all__ = [
     "Template",
     "available_templates",
     "build_pdf",
-    "canonical_manifest",
     "escape",
     "load_template",
 ]
 
 MANIFEST_NAME = report_manifest.NAME
 """Embedded file holding the manifest's canonical JSON (`oversight.report.manifest.NAME`)."""
-
-canonical_manifest = report_manifest.canonical
-"""The manifest's canonical JSON, the bytes `manifest_digest` hashes and the PDF embeds."""
 
 
 @dataclass(frozen=True)
