@@ -3,6 +3,7 @@ running header and footer, the page total and the signature box."""
 
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
 from oversight.report import fonts
 from oversight.report.data import ReportData
 from oversight.report.templates import Template
-from oversight.report.text import Para, escape, plain
+from oversight.report.text import Para, escape, has_rtl, plain
 
 __all__ = ["Context", "Heading", "PageCanvas", "SignatureBox", "context", "document",
            "pagesize"]
@@ -99,10 +100,22 @@ class Context:
         return [self.p(m, "th") for m in markups]
 
     def kv(self, rows: Sequence[tuple[str, Any]], label_fraction: float = 0.2) -> Any:
-        cells = [[self.p(label, "label"), value if not isinstance(value, str)
-                  else self.p(value, "cell")] for label, value in rows]
+        widths = (self.width * label_fraction - 6, self.width * (1 - label_fraction) - 6)
+        cells = [[self.cell(label, "label", widths[0]), value if not isinstance(value, str)
+                  else self.cell(value, "cell", widths[1])] for label, value in rows]
+        extra = [(command, (col, 0), (col, -1), *args)
+                 for col, name in enumerate(("label", "cell"))
+                 for command, *args in _string_cell_style(self.styles[name])]
         return self.table(cells, (label_fraction, 1 - label_fraction), header=False,
-                          stripes=False, split_in_row=True)
+                          stripes=False, split_in_row=True, extra=extra)
+
+    def cell(self, markup: str, style: str, width: float) -> Any:
+        """A table cell: the text itself when it is one plain line that fits ``width`` in
+        the style's own font (ReportLab draws such a cell as a string, several times
+        faster than a paragraph; the table's style gives it the same font, size and
+        colour), else a paragraph (wrapping, markup, fallback fonts, right-to-left)."""
+        text = cell_text(markup, self.styles[style], width)
+        return self.p(markup, style) if text is None else text
 
     def runs(self, text: str, font: str | None = None) -> list[tuple[str, str]]:
         """Canvas text (already `plain`) cut into runs of the font and its fallbacks."""
@@ -229,6 +242,28 @@ def context(t: Template, data: ReportData) -> Context:
     return Context(t=t, data=data, regular=regular, bold=bold, mono=mono, fallback=fallback,
                    styles=styles, width=width, logo=t.asset(t.get("logo", "file")),
                    classification=str(classification))
+
+
+def cell_text(markup: str, style: Any, width: float) -> str | None:
+    """``markup`` as a plain string when a string cell draws it exactly as a paragraph
+    of ``style`` would: no tags, one line, every character in the style's font, no
+    right-to-left text, and narrower than ``width``; else None."""
+    if "<" in markup or not markup or markup.isspace():
+        return None
+    text = html.unescape(markup) if "&" in markup else markup
+    font = style.fontName
+    if text != text.strip() or "  " in text or has_rtl(text) \
+            or not all(fonts.covers(font, ch) for ch in text if not ch.isascii()):
+        return None
+    if pdfmetrics.stringWidth(text, font, style.fontSize) > width:
+        return None
+    return text
+
+
+def _string_cell_style(style: Any) -> list[tuple[Any, ...]]:
+    """TableStyle commands giving a string cell a paragraph style's font and colour."""
+    return [("FONT", style.fontName, style.fontSize, style.leading),
+            ("TEXTCOLOR", style.textColor)]
 
 
 def pagesize(t: Template) -> tuple[float, float]:

@@ -35,7 +35,8 @@ from reportlab.platypus.paragraph import FragLine  # type: ignore[import-untyped
 
 from oversight.report.fonts import fallback_runs
 
-__all__ = ["Markup", "Para", "day", "escape", "integer", "plain", "visual", "when"]
+__all__ = ["Markup", "Para", "day", "escape", "has_rtl", "integer", "plain", "visual",
+           "when"]
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
@@ -74,6 +75,11 @@ def _clean(value: object) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     text = _CONTROL.sub("\ufffd", text)
     return _RESHAPER.reshape(text) if _ARABIC.search(text) else text
+
+
+def has_rtl(text: str) -> bool:
+    """Whether ``text`` holds right-to-left letters (or controls)."""
+    return _RTL.search(text) is not None
 
 
 def plain(value: object) -> str:
@@ -216,6 +222,11 @@ def _visual_group(lines: list[Any]) -> tuple[list[Any], int]:
 # -- paragraphs -----------------------------------------------------------------------------
 
 _MIRRORED_STYLES: dict[int, Any] = {}
+_PARSED: dict[tuple[str, int], tuple[Any, Any, list[Any], bool]] = {}
+"""Parsed paragraphs by (markup, id(style)): the style (to check the id still names it),
+the parsed style, the fragments (never changed after parsing: ReportLab's line breaking
+and splitting clone them) and whether they hold right-to-left text."""
+_PARSED_MAX = 4096
 
 
 class Para(Paragraph):  # type: ignore[misc]
@@ -229,12 +240,26 @@ class Para(Paragraph):  # type: ignore[misc]
 
     def __init__(self, text: Any, style: Any = None, bulletText: Any = None,
                  frags: Any = None, caseSensitive: int = 1, encoding: str = "utf8") -> None:
-        super().__init__(text, style, bulletText=bulletText, frags=frags,
-                         caseSensitive=caseSensitive, encoding=encoding)
-        fallbacks = getattr(self.style, "fallbackFonts", ())
-        if fallbacks:
-            self.frags = _with_fallback(self.frags, fallbacks)
-        self._rtl = any(_RTL.search(getattr(f, "text", "") or "") for f in self.frags)
+        # A report repeats the same markup in the same style thousands of times (labels,
+        # statuses, reviewers); it is parsed and cut into font runs once.
+        key = (text, id(style)) if frags is None and bulletText is None \
+            and isinstance(text, str) and style is not None else None
+        hit = _PARSED.get(key) if key is not None else None
+        if hit is not None and hit[0] is style:
+            super().__init__(text, hit[1], frags=hit[2], caseSensitive=caseSensitive,
+                             encoding=encoding)
+            self._rtl: bool = hit[3]
+        else:
+            super().__init__(text, style, bulletText=bulletText, frags=frags,
+                             caseSensitive=caseSensitive, encoding=encoding)
+            fallbacks = getattr(self.style, "fallbackFonts", ())
+            if fallbacks:
+                self.frags = _with_fallback(self.frags, fallbacks)
+            self._rtl = any(_RTL.search(getattr(f, "text", "") or "") for f in self.frags)
+            if key is not None:
+                if len(_PARSED) >= _PARSED_MAX:
+                    _PARSED.clear()
+                _PARSED[key] = (style, self.style, self.frags, self._rtl)
         self._wrapped_at: float | None = None
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
