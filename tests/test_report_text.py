@@ -134,3 +134,22 @@ def test_template_yaml_error_names_its_line(tmp_path: Path) -> None:
     text = " ".join([err.value.message, *(str(i) for i in err.value.issues)])
     assert str(root / "broken" / "template.yaml") in text
     assert re.search(r"template\.yaml:[34]:\d+", text), text
+
+
+def test_only_plain_one_line_cells_skip_the_paragraph() -> None:
+    # A key/value cell is drawn as a bare string (fast) only when a paragraph would draw
+    # the very same thing; everything else keeps the paragraph's wrapping, markup,
+    # fallback fonts and right-to-left ordering.
+    from oversight.report.layout import cell_text, context
+
+    ctx = context(load_template("full"), small_data())
+    style = ctx.styles["cell"]
+    assert cell_text("Open", style, 100) == "Open"
+    assert cell_text("a &amp; &lt;b&gt;", style, 200) == "a & <b>"  # prints literally
+    assert cell_text("Łukasz Żółć", style, 200) == "Łukasz Żółć"
+    assert cell_text("<b>bold</b>", style, 200) is None
+    assert cell_text("one<br/>two", style, 200) is None
+    assert cell_text("שלום", style, 200) is None
+    assert cell_text("fox \U0001F98A", style, 200) is None  # needs the fallback font
+    assert cell_text("a  b", style, 200) is None and cell_text(" a", style, 200) is None
+    assert cell_text("word " * 40, style, 200) is None  # would wrap
