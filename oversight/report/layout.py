@@ -103,9 +103,8 @@ class Context:
         widths = (self.width * label_fraction - 6, self.width * (1 - label_fraction) - 6)
         cells = [[self.cell(label, "label", widths[0]), value if not isinstance(value, str)
                   else self.cell(value, "cell", widths[1])] for label, value in rows]
-        extra = [(command, (col, 0), (col, -1), *args)
-                 for col, name in enumerate(("label", "cell"))
-                 for command, *args in _string_cell_style(self.styles[name])]
+        extra = [*self.string_style("label", (0, 0), (0, -1)),
+                 *self.string_style("cell", (1, 0), (1, -1))]
         return self.table(cells, (label_fraction, 1 - label_fraction), header=False,
                           stripes=False, split_in_row=True, extra=extra)
 
@@ -116,6 +115,14 @@ class Context:
         colour), else a paragraph (wrapping, markup, fallback fonts, right-to-left)."""
         text = cell_text(markup, self.styles[style], width)
         return self.p(markup, style) if text is None else text
+
+    def string_style(self, style: str, first: tuple[int, int],
+                     last: tuple[int, int]) -> list[tuple[Any, ...]]:
+        """TableStyle commands giving the string cells (`cell`) from ``first`` to ``last``
+        the font, size, leading and colour of paragraph style ``style``."""
+        st = self.styles[style]
+        return [("FONT", first, last, st.fontName, st.fontSize, st.leading),
+                ("TEXTCOLOR", first, last, st.textColor)]
 
     def runs(self, text: str, font: str | None = None) -> list[tuple[str, str]]:
         """Canvas text (already `plain`) cut into runs of the font and its fallbacks."""
@@ -258,12 +265,6 @@ def cell_text(markup: str, style: Any, width: float) -> str | None:
     if pdfmetrics.stringWidth(text, font, style.fontSize) > width:
         return None
     return text
-
-
-def _string_cell_style(style: Any) -> list[tuple[Any, ...]]:
-    """TableStyle commands giving a string cell a paragraph style's font and colour."""
-    return [("FONT", style.fontName, style.fontSize, style.leading),
-            ("TEXTCOLOR", style.textColor)]
 
 
 def pagesize(t: Template) -> tuple[float, float]:

@@ -45,21 +45,26 @@ def appendix(ctx: Context) -> list[Any]:
         out.append(ctx.p(t.words("decisions_none")))
     else:
         cap = int(t.num("findings", "max_decisions"))
+        fractions = (0.05, 0.16, 0.13, 0.23, 0.08, 0.17, 0.18)
+
+        def cell(markup: str, column: int) -> Any:
+            return ctx.cell(markup, "cell", ctx.width * fractions[column] - 6)
+
         table = [ctx.head_row(t.words("col_seq"), t.words("col_time"), t.words("col_user"),
                               t.words("col_finding"), t.words("col_action"),
                               t.words("col_change"), t.words("col_detail"))]
         for h, fid in decisions[:cap]:
             change = (f"{t.label('status', str(h.get('from') or '–'))} → "
                       f"{t.label('status', str(h['to']))}" if h.get("to") else "")
-            table.append([ctx.p(escape(h.get("seq")), "cell"),
+            table.append([cell(escape(h.get("seq")), 0),
                           ctx.p(escape(when(h.get("ts"))).replace(" ", "<br/>", 1), "cell"),
-                          ctx.p(escape(h.get("user")), "cell"),
+                          cell(escape(h.get("user")), 2),
                           ctx.p(ctx.mono_markup(fid, t.num("styles", "small_size") - 0.5),
                                 "cell"),
-                          ctx.p(escape(h.get("action")), "cell"),
-                          ctx.p(escape(change), "cell"), ctx.p(escape(_detail(h)), "cell")])
+                          cell(escape(h.get("action")), 4),
+                          cell(escape(change), 5), cell(escape(_detail(h)), 6)])
         out += [ctx.p(t.words("decisions_intro")),
-                ctx.table(table, (0.05, 0.16, 0.13, 0.23, 0.08, 0.17, 0.18))]
+                ctx.table(table, fractions, extra=ctx.string_style("cell", (0, 1), (-1, -1)))]
         if len(decisions) > cap:
             out.append(ctx.p(t.words("decisions_more", more=f"{len(decisions) - cap:,}")))
     # The two lines a verifier checks: fixed wording, each on one line, the digest one token.

@@ -104,12 +104,15 @@ def _finding_block(ctx: Context, f: Mapping[str, Any], rule_severity: str) -> li
     severity = str(f.get("severity") or rule_severity)
     sev_colour = (t.colour("styles", "severity_colours", severity) if severity in SEVERITIES
                   else t.colour("styles", "colours", "accent"))
-    title = Table([[ctx.p(t.words("finding_heading", id=f["id"]), "h3"),
-                    ctx.p(escape(f"{t.label('severity', severity)} · "
-                                 f"{t.label('status', str(f.get('status')))}"), "h3r")]],
+    title = Table([[ctx.cell(t.words("finding_heading", id=f["id"]), "h3",
+                             ctx.width * 0.62 - 9),
+                    ctx.cell(escape(f"{t.label('severity', severity)} · "
+                                    f"{t.label('status', str(f.get('status')))}"), "h3r",
+                             ctx.width * 0.38 - 8)]],
                   colWidths=[ctx.width * 0.62, ctx.width * 0.38],
                   style=TableStyle([
-                      ("FONT", (0, 0), (-1, -1), ctx.regular),
+                      *ctx.string_style("h3", (0, 0), (-1, -1)),
+                      ("ALIGN", (1, 0), (1, 0), "RIGHT"),
                       ("BACKGROUND", (0, 0), (-1, -1),
                        t.colour("styles", "colours", "finding_background")),
                       ("LINEBEFORE", (0, 0), (0, 0), 3, sev_colour),
