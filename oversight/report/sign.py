@@ -220,12 +220,6 @@ def _check_usable(cert: x509.Certificate, p12: Path) -> None:
                          "usage lacks digitalSignature and nonRepudiation.")
 
 
-
-
-
-
-
-
 def _field_box(box: tuple[float, float, float, float] | None,
                media: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
     if box is None:
