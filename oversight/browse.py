@@ -11,27 +11,22 @@ Operations of a retracted batch are never shown or counted (`retraction.live_tab
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from oversight import columns
-from oversight.criteria.pack import SEVERITIES
 from oversight.errors import UsageError
-from oversight.findings import STATUSES
+from oversight.findings import SEVERITY_RANK, like_pattern
 from oversight.queries import records
 from oversight.records import FieldType, Kind, fields_of
 from oversight.retraction import live_table
 from oversight.workspace import Permission, Workspace
 
 __all__ = [
-    "DECIDED",
     "TEXT_COLUMNS",
     "Filters",
-    "FindingFilters",
     "count",
-    "finding_rows",
     "findings_of_record",
-    "parse_query",
     "rids",
     "rows",
     "sort_keys",
@@ -50,8 +45,6 @@ _EXTRA_SORTS = {"rid": "rid", "record_id": "record_id", "batch_id": "batch_id, l
                 "line": "line"}
 #: Columns with an index (db.migrations), which values() can skip through.
 _INDEXED = frozenset({"action"})
-_SEVERITY_RANK = ("CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1"
-                  " WHEN 'medium' THEN 2 ELSE 3 END")
 
 
 @dataclass(frozen=True)
@@ -75,69 +68,6 @@ class Filters:
     """actor_id starting with this text (so an agency prefix selects its officers)."""
     batch_id: int | None = None
     """Only this import batch."""
-
-
-#: A FindingFilters status meaning "confirmed or dismissed" (the dashboard's Decided).
-DECIDED = "decided"
-_MICRO = timedelta(microseconds=1)
-
-
-@dataclass(frozen=True)
-class FindingFilters:
-    """Which findings a triage list shows."""
-
-    status: str | None = None
-    severity: str | None = None
-    rule: str | None = None
-    text: str = ""
-    """Words that must each occur in the message, rule id, finding id or assignee."""
-    assignee: str | None = None
-    matching: bool | None = None
-    """True: still matching; False: no longer matching; None: both."""
-    pending_for: str | None = None
-    """Only findings waiting for approval that this user may approve (someone else
-    made the decision)."""
-    month: str | None = None
-    """YYYY-MM: only findings whose first record falls in that UTC month (the
-    dashboard's findings-over-time columns)."""
-
-
-def parse_query(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """Split a search box into free text and FIELD=VALUE pairs.
-
-    Double quotes group words (``justification="night shift"``); an unbalanced quote
-    runs to the end rather than being refused, because the box is searched as you type.
-    Apostrophes are ordinary characters (O'Brien).
-    """
-    tokens = _tokens(text)
-    words: list[str] = []
-    where: list[tuple[str, str]] = []
-    for token in tokens:
-        name, sep, value = token.partition("=")
-        if sep and name.strip():
-            where.append((name.strip(), value))
-        elif token.strip():
-            words.append(token)
-    return " ".join(words), tuple(where)
-
-
-def _tokens(text: str) -> list[str]:
-    tokens: list[str] = []
-    current: list[str] = []
-    quoted = started = False
-    for ch in text:
-        if ch == '"':
-            quoted, started = not quoted, True
-        elif ch.isspace() and not quoted:
-            if started:
-                tokens.append("".join(current))
-            current, started = [], False
-        else:
-            current.append(ch)
-            started = True
-    if started:
-        tokens.append("".join(current))
-    return tokens
 
 
 def sort_keys() -> list[str]:
@@ -205,77 +135,12 @@ def values(ws: Workspace, field: str, limit: int = 500) -> list[str]:
     return [str(r[0]) for r in ws.conn.execute(sql, (limit,))]
 
 
-def finding_rows(ws: Workspace, filters: FindingFilters | None = None) -> list[dict[str, Any]]:
-    """Findings for a triage list, most severe first, then by rule and time; the columns
-    a list shows (assignee and pending approval included), not the facts."""
-    ws.require(Permission.READ)
-    f = filters or FindingFilters()
-    if f.severity is not None and f.severity not in SEVERITIES:
-        raise UsageError(f"Unknown severity {f.severity!r}; use one of: "
-                         f"{', '.join(SEVERITIES)}.")
-    if f.status is not None and f.status not in (*STATUSES, DECIDED):
-        raise UsageError(f"Unknown status {f.status!r}; use one of: {', '.join(STATUSES)} "
-                         f"(or {DECIDED}: confirmed or dismissed).")
-    clauses: list[str] = []
-    params: list[Any] = []
-    if f.status == DECIDED:
-        clauses.append("status IN ('confirmed', 'dismissed')")
-    for column, value in (("status", None if f.status == DECIDED else f.status),
-                          ("severity", f.severity), ("rule_id", f.rule),
-                          ("assignee", f.assignee)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if f.month is not None:
-        start, end = _month_bounds(f.month)
-        clauses.append("first_ts_utc >= ? AND first_ts_utc < ?")
-        params.extend([start, end])
-    if f.matching is not None:
-        clauses.append("matching = ?")
-        params.append(int(f.matching))
-    if f.pending_for is not None:
-        clauses.append("status = 'pending_approval' AND coalesce(pending_by, '') != ?")
-        params.append(f.pending_for)
-    for word in f.text.split():
-        columns = ("message", "rule_id", "finding_id", "assignee")
-        clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
-        params.extend([_like(word)] * len(columns))
-    sql = ("SELECT finding_id, rule_id, severity, status, reason, assignee, message, matching,"
-           " pending_status, pending_by, decided_by, decided_at, first_ts_utc,"
-           " (SELECT count(*) FROM finding_notes n WHERE n.finding_id = findings.finding_id)"
-           " FROM findings")
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
-    sql += f" ORDER BY {_SEVERITY_RANK}, rule_id, first_ts_utc, finding_id"
-    keys = ("id", "rule_id", "severity", "status", "reason", "assignee", "message",
-            "matching", "pending_status", "pending_by", "decided_by", "decided_at",
-            "first_ts_utc", "notes")
-    out = []
-    for r in ws.conn.execute(sql, params):
-        row = dict(zip(keys, r, strict=True))
-        row["matching"] = bool(row["matching"])
-        out.append(row)
-    return out
-
-
-def _month_bounds(month: str) -> tuple[int, int]:
-    """A UTC month (YYYY-MM) as [start, end) in microseconds since the epoch."""
-    try:
-        year, mon = (int(part) for part in month.split("-"))
-        start = datetime(year, mon, 1, tzinfo=UTC)
-    except ValueError:
-        raise UsageError(f"Month {month!r} is not YYYY-MM.") from None
-    end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC)
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return ((start - epoch) // _MICRO, (end - epoch) // _MICRO)
-
-
 def findings_of_record(ws: Workspace, rid: int) -> list[dict[str, Any]]:
     """The findings an operation is part of (for the record's detail pane)."""
     ws.require(Permission.READ)
     sql = ("SELECT f.finding_id, f.rule_id, f.severity, f.status, f.message FROM findings f"
            " JOIN finding_records r ON r.finding_id = f.finding_id WHERE r.rid = ?"
-           f" ORDER BY {_SEVERITY_RANK}, f.rule_id, f.finding_id")
+           f" ORDER BY {SEVERITY_RANK}, f.rule_id, f.finding_id")
     keys = ("id", "rule_id", "severity", "status", "message")
     return [dict(zip(keys, r, strict=True)) for r in ws.conn.execute(sql, (rid,))]
 
@@ -305,7 +170,7 @@ def _where(ws: Workspace, f: Filters) -> tuple[str, list[Any]]:
     for word in f.text.split():
         clauses.append(
             "(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in TEXT_COLUMNS) + ")")
-        params.extend([_like(word)] * len(TEXT_COLUMNS))
+        params.extend([like_pattern(word)] * len(TEXT_COLUMNS))
     for name, value in f.where:
         # The same names as `oversight records --where`: an unknown one is refused with
         # the closest known names, never read as "no match".
@@ -327,16 +192,11 @@ def _where(ws: Workspace, f: Filters) -> tuple[str, list[Any]]:
         params.append(f.action)
     if f.actor is not None and f.actor.strip():
         clauses.append("actor_id LIKE ? ESCAPE '\\'")
-        params.append(_like(f.actor.strip(), prefix=True))
+        params.append(like_pattern(f.actor.strip(), prefix=True))
     if f.batch_id is not None:
         clauses.append("batch_id = ?")
         params.append(f.batch_id)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _like(word: str, prefix: bool = False) -> str:
-    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"{escaped}%" if prefix else f"%{escaped}%"
 
 
 def _micros(moment: datetime) -> int:

@@ -28,7 +28,7 @@ from oversight.criteria.versions import activate, active_pack, list_versions, sa
 from oversight.csvsafe import csv_text
 from oversight.errors import OversightError, UsageError, ValidationError
 from oversight.exports import export_findings
-from oversight.findings import STATUSES, list_findings, list_runs, open_at_or_above
+from oversight.findings import STATUSES, FindingFilters, list_findings, list_runs, open_at_or_above
 from oversight.importing import import_file, preview
 from oversight.importing.quality import describe_warnings
 from oversight.importing.service import ImportResult
@@ -663,7 +663,7 @@ def findings(workspace: Path, rule: str | None, severity: str | None, status: st
              fmt: str, limit: int | None) -> None:
     """List findings (those that no longer match are kept and labelled)."""
     with open_ws(workspace) as ws:
-        rows = list_findings(ws, rule, severity, status)
+        rows = list_findings(ws, FindingFilters(rule=rule, severity=severity, status=status))
     total = len(rows)
     rows = rows if limit is None else rows[:max(limit, 0)]
     if fmt != "table":

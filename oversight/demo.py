@@ -18,7 +18,7 @@ from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import default_pack
 from oversight.demo_data import Planted, generate
 from oversight.errors import UsageError
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
 from oversight.records import Kind
 from oversight.workspace import Role, Workspace, is_workspace
@@ -59,7 +59,7 @@ def build_demo(folder: Path, admin: str, password: str, operations: int, seed: i
             ws.add_user(INSPECTOR, Role.INSPECTOR, password)
             ws.add_user(AUDITOR, Role.AUDITOR, password)
             summary["users"] = [admin, INSPECTOR, AUDITOR]
-            found = list_findings(ws, matching=True)
+            found = list_findings(ws, FindingFilters(matching=True))
             summary["planted"] = [
                 {"rule_id": p.rule_id, "record_ids": list(p.record_ids),
                  "description": p.description, "found": _found(p, found)}
@@ -108,7 +108,7 @@ INSPECTOR, AUDITOR = "ines.garcia", "aurelia.novak"
 def review_demo(folder: Path, password: str) -> dict[str, Any]:
     """A few realistic decisions, so the workspace shows a review in progress."""
     def first(ws: Workspace, rule: str, n: int = 0) -> str:
-        ids = [f["id"] for f in list_findings(ws, rule=rule)]
+        ids = [f["id"] for f in list_findings(ws, FindingFilters(rule=rule))]
         return str(ids[min(n, len(ids) - 1)])
 
     with Workspace.open(folder, INSPECTOR, password) as ws:

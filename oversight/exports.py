@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from db.keyslots import write_atomic
 from oversight.csvsafe import write_csv
 from oversight.errors import UsageError
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.safefile import check_output_path
 from oversight.triage import notes
 from oversight.workspace import Permission, Workspace
@@ -33,14 +32,8 @@ def export_findings(ws: Workspace, out: Path, rule: str | None = None,
     if not out.parent.is_dir():
         raise UsageError(f"The folder {out.parent} does not exist.")
     check_output_path(out, True, "export file")  # a folder or link: before any work
-    rows = list_findings(ws, rule, severity, status)
-    extra = {r[0]: r[1:] for r in ws.conn.execute(
-        "SELECT finding_id, reason, assignee, decided_by, approved_by FROM findings")}
-    docs: list[dict[str, Any]] = []
-    for f in rows:
-        reason, assignee, decided_by, approved_by = extra[f["id"]]
-        docs.append({**f, "reason": reason, "assignee": assignee, "decided_by": decided_by,
-                     "approved_by": approved_by, "notes": notes(ws, f["id"])})
+    rows = list_findings(ws, FindingFilters(rule=rule, severity=severity, status=status))
+    docs = [{**f, "notes": notes(ws, f["id"])} for f in rows]
     if suffix == ".json":
         payload = json.dumps({"workspace_id": ws.workspace_id, "findings": docs},
                              ensure_ascii=False, indent=2)

@@ -18,6 +18,7 @@ from typing import Any
 
 from db.store import Connection, DbError
 from oversight import audit, chainstate
+from oversight.changes import Change, changes
 from oversight.records import Kind, storage_columns
 from oversight.retraction import retractions_in_chain
 from oversight.workspace import Permission, Workspace
@@ -122,6 +123,7 @@ def unwritten_values(conn: Connection, kind: Kind, batch_id: int, columns: list[
     ).fetchone()[0])
 
 
+@changes(Change.VERIFY)
 def verify(ws: Workspace, progress: Callable[[int, int, str], None] | None = None
            ) -> VerifyReport:
     """The service call behind `oversight verify` and the workstation's Verify: anyone

@@ -10,35 +10,25 @@ DQ-01 to DQ-05 in led-baseline), which are triaged like any other finding.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from oversight import queries
 from oversight.criteria.pack import parse_pack
 from oversight.errors import ValidationError
 from oversight.findings import list_findings, list_runs
+from oversight.importing.quality import import_times
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["TAG", "batch_import_times", "overview"]
 
 TAG = "log_quality"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def batch_import_times(ws: Workspace) -> dict[int, int]:
     """Each batch's import time in UTC microseconds (what a plausible ``ts`` is judged
     against)."""
     ws.require(Permission.READ)
-    out: dict[int, int] = {}
-    for batch_id, imported_at in ws.conn.execute("SELECT batch_id, imported_at FROM batches"):
-        try:
-            moment = datetime.fromisoformat(str(imported_at))
-        except ValueError:
-            continue
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        out[int(batch_id)] = (moment - _EPOCH) // timedelta(microseconds=1)
-    return out
+    return import_times(ws.conn.execute("SELECT batch_id, imported_at FROM batches"))
 
 
 def overview(ws: Workspace, finding_ids: Iterable[str] | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from oversight.changes import Change, changes
 from oversight.errors import UsageError
 from oversight.workspace import Permission, Workspace
 
@@ -38,6 +39,7 @@ def _known_zones() -> frozenset[str]:
     return frozenset(available_timezones()) | {DEFAULT_TIMEZONE}
 
 
+@changes(Change.SETTINGS)
 def set_timezone(ws: Workspace, name: str) -> str:
     """Set the workspace timezone (admins); returns the zone now in force."""
     ws.require(Permission.CONFIGURE)

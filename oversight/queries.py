@@ -11,7 +11,8 @@ from oversight.records import FieldType, Kind, fields_of, storage_columns
 from oversight.retraction import live
 from oversight.workspace import Permission, Workspace
 
-__all__ = ["batches", "count_records", "count_rejects", "parse_where", "records", "rejects"]
+__all__ = ["batches", "count_records", "count_rejects", "parse_query", "parse_where", "records",
+           "rejects"]
 
 
 def batches(ws: Workspace, include_retracted: bool = False) -> list[dict[str, Any]]:
@@ -99,13 +100,57 @@ def rejects(ws: Workspace, batch_id: int | None = None, limit: int | None = None
 
 
 def parse_where(items: list[str]) -> list[tuple[str, str]]:
+    """``--where`` options (each FIELD=VALUE) as (field, value) pairs."""
     out = []
     for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
+        pair = _pair(item)
+        if pair is None:
             raise UsageError(f"--where {item!r} should look like FIELD=VALUE.")
-        out.append((name.strip(), value))
+        out.append(pair)
     return out
+
+
+def parse_query(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Split a search box into free text and FIELD=VALUE pairs (those pairs mean what
+    ``--where`` means).
+
+    Double quotes group words (``justification="night shift"``); an unbalanced quote
+    runs to the end rather than being refused, because the box is searched as you type.
+    Apostrophes are ordinary characters (O'Brien).
+    """
+    words: list[str] = []
+    where: list[tuple[str, str]] = []
+    for token in _tokens(text):
+        pair = _pair(token)
+        if pair is not None:
+            where.append(pair)
+        elif token.strip():
+            words.append(token)
+    return " ".join(words), tuple(where)
+
+
+def _pair(token: str) -> tuple[str, str] | None:
+    name, sep, value = token.partition("=")
+    return (name.strip(), value) if sep and name.strip() else None
+
+
+def _tokens(text: str) -> list[str]:
+    tokens: list[str] = []
+    current: list[str] = []
+    quoted = started = False
+    for ch in text:
+        if ch == '"':
+            quoted, started = not quoted, True
+        elif ch.isspace() and not quoted:
+            if started:
+                tokens.append("".join(current))
+            current, started = [], False
+        else:
+            current.append(ch)
+            started = True
+    if started:
+        tokens.append("".join(current))
+    return tokens
 
 
 def records(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from oversight.changes import Change, changes
 from oversight.errors import PermissionDenied, UsageError
 from oversight.records import Kind
 from oversight.workspace import Permission, Role, Workspace
@@ -109,6 +110,7 @@ def why_not_retract(ws: Workspace, batch_id: int) -> str | None:
             f"retract it; you are {ws.user} ({ws.role.value}).")
 
 
+@changes(Change.BATCHES, Change.OPERATIONS, Change.FINDINGS)
 def retract_batch(ws: Workspace, batch_id: int, reason: str) -> Retraction:
     """Retract batch ``batch_id`` with ``reason`` (required); one transaction."""
     ws.require(Permission.READ)

@@ -4,6 +4,7 @@ its name and recorded as a ``settings.<name>`` event ({from, to}) that verify re
 
 from __future__ import annotations
 
+from oversight.changes import Change, changes
 from oversight.errors import UsageError
 from oversight.workspace import Permission, Workspace
 
@@ -24,6 +25,7 @@ def auto_lock_minutes(ws: Workspace) -> int | None:
         return None
 
 
+@changes(Change.SETTINGS)
 def set_auto_lock_minutes(ws: Workspace, minutes: int) -> None:
     """Set the idle limit (admins: Permission.CONFIGURE)."""
     ws.require(Permission.CONFIGURE)

@@ -22,9 +22,10 @@ from typing import Any
 
 from oversight import audit, queries
 from oversight.accountability import needs_second
+from oversight.changes import Change, changes
 from oversight.criteria.pack import Pack, parse_pack
 from oversight.errors import PermissionDenied, UsageError
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.records import Kind
 from oversight.workspace import Permission, Workspace
 
@@ -83,6 +84,7 @@ def four_eyes(ws: Workspace) -> FourEyes:
     return FourEyes(row[0]) if row else FourEyes.CRITICAL
 
 
+@changes(Change.SETTINGS)
 def set_four_eyes(ws: Workspace, policy: str) -> None:
     ws.require(Permission.CONFIGURE)
     try:
@@ -105,6 +107,7 @@ def escalation_to(ws: Workspace) -> str | None:
     return str(row[0]) if row and row[0] else None
 
 
+@changes(Change.SETTINGS)
 def set_escalation_to(ws: Workspace, recipient: str | None) -> None:
     """Name who escalations go to (admins); None or blank clears it."""
     ws.require(Permission.CONFIGURE)
@@ -161,9 +164,11 @@ def select_ids(ws: Workspace, rule: str | None = None, severity: str | None = No
     """Ids of findings matching a filter (for bulk marking)."""
     if rule is None and severity is None and status is None:
         raise UsageError("A filter needs at least one of rule, severity or status.")
-    return [f["id"] for f in list_findings(ws, rule, severity, status)]
+    chosen = FindingFilters(rule=rule, severity=severity, status=status)
+    return [f["id"] for f in list_findings(ws, chosen)]
 
 
+@changes(Change.FINDINGS)
 def mark(ws: Workspace, finding_ids: Sequence[str], status: str, reason: str | None = None,
          note: str | None = None) -> MarkResult:
     """Set the status of findings; confirm/dismiss of serious ones wait for approval."""
@@ -215,6 +220,7 @@ def mark(ws: Workspace, finding_ids: Sequence[str], status: str, reason: str | N
     return result
 
 
+@changes(Change.FINDINGS)
 def approve(ws: Workspace, finding_ids: Sequence[str], note: str | None = None) -> MarkResult:
     """The second reviewer confirms a pending decision; it then takes effect."""
     ws.require(Permission.APPROVE)
@@ -255,6 +261,7 @@ def _check_second_reviewer(ws: Workspace, findings: dict[str, dict[str, Any]],
                 f"needs a second, different reviewer to {verb} it.")
 
 
+@changes(Change.FINDINGS)
 def return_decision(ws: Workspace, finding_ids: Sequence[str], note: str) -> MarkResult:
     """The second reviewer says no: the proposed decision does not take effect and the
     finding goes back to in_review, with a note (required) saying why.
@@ -319,6 +326,7 @@ def pending_decisions(ws: Workspace, finding_ids: Sequence[str]) -> list[dict[st
     return out
 
 
+@changes(Change.FINDINGS)
 def add_note(ws: Workspace, finding_id: str, text: str, refers_to: int | None = None) -> int:
     """Append a note; a correction refers to the note it corrects."""
     ws.require(Permission.TRIAGE)
@@ -341,6 +349,29 @@ def add_note(ws: Workspace, finding_id: str, text: str, refers_to: int | None = 
     return note_id
 
 
+@changes(Change.FINDINGS)
+def add_notes(ws: Workspace, finding_ids: Sequence[str], text: str) -> list[int]:
+    """The same note on each finding, in one transaction (all or none)."""
+    ws.require(Permission.TRIAGE)
+    body = _clean_note(text)
+    if body is None:
+        raise UsageError("A note cannot be empty.")
+    _load(ws, finding_ids)
+    now = _now()
+    note_ids: list[int] = []
+    with ws.write() as conn:
+        events, decisions = [], []
+        for fid in dict.fromkeys(finding_ids):
+            note_id = _insert_note(conn, fid, ws.user, now, body)
+            note_ids.append(note_id)
+            events.append(("finding.note", {"finding_id": fid, "note_id": note_id,
+                                            "refers_to": None, "note": body}))
+            decisions.append((fid, now, ws.user, "note", None, None, None, note_id, None))
+        _record(ws, conn, events, decisions)
+    return note_ids
+
+
+@changes(Change.FINDINGS)
 def assign(ws: Workspace, finding_ids: Sequence[str], to: str | None) -> MarkResult:
     """Assign findings to an active user (None or '' unassigns)."""
     ws.require(Permission.ASSIGN)
@@ -502,6 +533,7 @@ def history(ws: Workspace, finding_id: str | None = None, user: str | None = Non
 # -- sampling -----------------------------------------------------------------------------
 
 
+@changes(Change.AUDIT)
 def draw_sample(ws: Workspace, size: int, by: str | None = None, seed: int | None = None,
                 population: str = "findings", rule: str | None = None,
                 severity: str | None = None, status: str | None = None) -> dict[str, Any]:
@@ -518,7 +550,8 @@ def draw_sample(ws: Workspace, size: int, by: str | None = None, seed: int | Non
         raise UsageError("Stratify --by rule or severity.")
     if population == "findings":
         items = [(f["id"], f["rule_id"] if by == "rule" else f["severity"])
-                 for f in list_findings(ws, rule, severity, status)]
+                 for f in list_findings(
+                     ws, FindingFilters(rule=rule, severity=severity, status=status))]
     elif population == "records":
         if by is not None:
             raise UsageError("Records are sampled without strata.")

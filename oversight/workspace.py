@@ -22,6 +22,7 @@ from db import migrations, store
 from db.errors import NotAWorkspace, StoreError, UnknownUser
 from db.keyslots import KdfParams, SlotFile, new_database_key
 from oversight import audit, chainstate
+from oversight.changes import Change, changes
 from oversight.errors import (
     AuthenticationError,
     OversightError,
@@ -469,6 +470,7 @@ class Workspace:
         ).fetchall()
         return [UserInfo(r[0], Role(r[1]), bool(r[2]), r[3], r[4]) for r in rows]
 
+    @changes(Change.USERS)
     def add_user(self, name: str, role: Role, password: str) -> UserInfo:
         self.require(Permission.MANAGE_USERS)
         name = check_user_name(name)
@@ -497,6 +499,7 @@ class Workspace:
             self._save_slot(name, password, seed)
         return UserInfo(name, role, True, added.ts, self.user)
 
+    @changes(Change.USERS)
     def remove_user(self, name: str) -> None:
         self.require(Permission.MANAGE_USERS)
         name = check_user_name(name)
@@ -536,6 +539,7 @@ class Workspace:
             self._save_slot(self.user, new_password, seed)
         self._signer = signer
 
+    @changes(Change.USERS)
     def reset_password(self, name: str, new_password: str) -> None:
         """An admin sets another user's password (e.g. after a forgotten one), with a new
         signing key for them."""

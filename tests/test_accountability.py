@@ -21,7 +21,7 @@ from oversight.cli import main
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import default_pack
 from oversight.errors import AuthenticationError, PermissionDenied, UsageError
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
 from oversight.integrity import verify_workspace
 from oversight.records import Kind
@@ -72,7 +72,7 @@ def problems(ws_path: Path) -> list[str]:
 
 
 def ids(ws: Workspace, rule: str) -> list[str]:
-    return [f["id"] for f in list_findings(ws, rule=rule)]
+    return [f["id"] for f in list_findings(ws, FindingFilters(rule=rule))]
 
 
 def cli(args: list[str], user: str, password: str) -> tuple[int, str, str]:

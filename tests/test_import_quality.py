@@ -323,8 +323,8 @@ def test_missing_markers_apply_to_kept_columns(admin_ws: Workspace, tmp_path: Pa
 
 
 def triage_findings(ws: Workspace) -> list[dict[str, object]]:
-    from oversight.findings import list_findings
-    return list_findings(ws, matching=True)
+    from oversight.findings import FindingFilters, list_findings
+    return list_findings(ws, FindingFilters(matching=True))
 
 
 # -- dry run of an imported file; fields mapped and empty --------------------------------

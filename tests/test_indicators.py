@@ -26,7 +26,7 @@ from oversight.cli import main
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import parse_pack
 from oversight.errors import PermissionDenied, UsageError, ValidationError
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
 from oversight.indicators import IndicatorQuery, compute, compute_many, wilson
 from oversight.periods import parse_period, set_timezone, workspace_timezone
@@ -150,7 +150,8 @@ def ws_one_run(ws_path: Path, tmp_path: Path) -> Iterator[Path]:
 
 
 def ids_of(ws: Workspace, rule: str, record_ids: set[str]) -> list[str]:
-    return [f["id"] for f in list_findings(ws, rule=rule) if set(f["record_ids"]) & record_ids]
+    return [f["id"] for f in list_findings(ws, FindingFilters(rule=rule))
+            if set(f["record_ids"]) & record_ids]
 
 
 # -- Wilson ---------------------------------------------------------------------------------
@@ -543,8 +544,8 @@ def test_intervals_that_do_not_overlap(ws_path: Path, tmp_path: Path) -> None:
                     reason="false_positive", note="fine")
         import_file(ws, write(tmp_path / "q.csv", csv_of(second)), Kind.OPERATIONS)
         run_detection(ws, parse_pack(PACK, "pack.yaml"))
-        triage.mark(ws, [f["id"] for f in list_findings(ws, status="open")], "confirmed",
-                    note="breach")
+        triage.mark(ws, [f["id"] for f in list_findings(ws, FindingFilters(status="open"))],
+                    "confirmed", note="breach")
         doc = compute(ws, IndicatorQuery(compare_to="1")).to_json()
     change = doc["total"]["change"]
     assert change["baseline"]["decided"] == 10 and doc["total"]["decided"] == 30

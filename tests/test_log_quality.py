@@ -24,7 +24,7 @@ from oversight.criteria.engine import preview_hits, run_detection
 from oversight.criteria.pack import default_pack, parse_pack
 from oversight.demo import AUDITOR, build_demo
 from oversight.errors import ValidationError
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
 from oversight.records import Kind
 from oversight.report.data import ReportScope
@@ -37,7 +37,7 @@ DAY0 = date(2025, 3, 1)
 
 def found(ws: Workspace, rule: str) -> list[dict[str, Any]]:
     run_detection(ws, default_pack(), [rule])
-    return list_findings(ws, rule=rule, matching=True)
+    return list_findings(ws, FindingFilters(rule=rule, matching=True))
 
 
 def day_ops(agency: str, day: int, n: int, prefix: str = "") -> list[dict[str, Any]]:
@@ -177,7 +177,7 @@ def test_dq04_required_actions_is_a_pack_parameter(admin_ws: Workspace,
     load(admin_ws, tmp_path, Kind.OPERATIONS, [op("x", action="consult", agency="A")])
     run_detection(admin_ws, pack, ["DQ-04"])
     got = [(f["facts"]["agency"], f["facts"]["action"])
-           for f in list_findings(admin_ws, rule="DQ-04")]
+           for f in list_findings(admin_ws, FindingFilters(rule="DQ-04"))]
     assert got == [("A", "erase")]
 
 
@@ -267,7 +267,7 @@ rules:
     load(admin_ws, tmp_path, Kind.OPERATIONS, [
         op("OP-7", "2025-03-04T10:00:00+00:00", action="consult", actor_id="o1", agency="A")])
     run_detection(admin_ws, pack)
-    (f,) = list_findings(admin_ws, rule="R-1")
+    (f,) = list_findings(admin_ws, FindingFilters(rule="R-1"))
     assert f["message"] == "OP-7: consult by o1 of A on 2025-03-04"
     with pytest.raises(ValidationError) as info:  # a group has no one record id
         parse_pack(pack_text().replace("{actor_id} logged {count} accesses",

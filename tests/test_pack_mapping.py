@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oversight.criteria.pack import default_pack, load_pack, parse_pack
-from oversight.gui_support_import import profile_text, sample_columns
 from oversight.importing.profile import auto_profile, load_profile, parse_profile
+from oversight.importing.profile_writer import profile_text
+from oversight.importing.sampling import sample_columns
 from oversight.pack_mapping import mapping_warnings
 from oversight.records import Kind
 

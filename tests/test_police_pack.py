@@ -21,7 +21,7 @@ from oversight import queries
 from oversight.cli import main
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import Pack, default_pack, load_pack, parse_pack
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.importing.service import import_file
 from oversight.workspace import Workspace
 
@@ -216,7 +216,8 @@ def test_blank_policing_operation_can_be_left_out(police_ws: Workspace, rows: li
     want = {r["_record_id"] for r in rows if s60_01(blank_fires=False)(r)}
     assert len(want) == 6
     assert summary.rules[0].hits == len(want)
-    assert {f["record_ids"][0] for f in list_findings(police_ws, rule="S60-01")} == want
+    found = list_findings(police_ws, FindingFilters(rule="S60-01"))
+    assert {f["record_ids"][0] for f in found} == want
 
 
 def test_rerun_keeps_finding_ids_and_adds_nothing(police_ws: Workspace) -> None:
@@ -239,7 +240,7 @@ def test_rule_on_a_column_no_file_has_is_not_evaluated(police_ws: Workspace) -> 
     assert not outcome["OBJ-01"].evaluated and outcome["OBJ-01"].hits == 0
     assert outcome["OBJ-01"].reason == "no imported operation has a column 'Object searched'"
     assert outcome["LEG-01"].evaluated and outcome["LEG-01"].hits == 243
-    assert list_findings(police_ws, rule="OBJ-01") == []
+    assert list_findings(police_ws, FindingFilters(rule="OBJ-01")) == []
 
 
 # -- the user documentation shows this pack and the built-in one as they are -------------

@@ -20,7 +20,7 @@ from oversight.cli import main
 from oversight.criteria.engine import preview_hits, run_detection
 from oversight.criteria.pack import parse_pack
 from oversight.errors import AlreadyImported, PermissionDenied, UsageError
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
 from oversight.integrity import verify_workspace
 from oversight.records import Kind
@@ -90,7 +90,8 @@ def two_batches(ws_path: Path, tmp_path: Path) -> Path:
 
 
 def _finding(ws: Workspace, rule: str, record: str) -> dict:
-    return next(f for f in list_findings(ws, rule=rule) if record in f["record_ids"])
+    return next(f for f in list_findings(ws, FindingFilters(rule=rule))
+                if record in f["record_ids"])
 
 
 def test_retracted_records_leave_every_query_and_findings_are_labelled(

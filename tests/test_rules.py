@@ -22,7 +22,7 @@ from conftest import VIEWER, VIEWER_PW, write
 from oversight.criteria.engine import RunSummary, run_detection
 from oversight.criteria.pack import Pack, default_pack, parse_pack
 from oversight.errors import Cancelled, PermissionDenied, UsageError
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
 from oversight.progress import CancelToken
 from oversight.records import Kind
@@ -112,7 +112,7 @@ def detect(ws: Workspace, rule_ids: Sequence[str] | None, pack: Pack | None = No
 
 
 def findings(ws: Workspace, rule: str, part: str | None = None) -> list[dict[str, Any]]:
-    got = list_findings(ws, rule=rule, matching=True)
+    got = list_findings(ws, FindingFilters(rule=rule, matching=True))
     return [f for f in got if part is None or f["part"] == part]
 
 
@@ -674,7 +674,7 @@ def test_aut02_latest_register_import_wins(admin_ws: Workspace, tmp_path: Path) 
     load(admin_ws, tmp_path, Kind.AUTHORISATIONS, [auth("A-1", valid_to="2026-03-20")])
     detect(admin_ws, ["AUT-02"])
     assert fired(admin_ws, "AUT-02") == set()
-    (stale,) = list_findings(admin_ws, rule="AUT-02", matching=False)
+    (stale,) = list_findings(admin_ws, FindingFilters(rule="AUT-02", matching=False))
     assert stale["record_ids"] == ["late"]
 
 
@@ -767,7 +767,7 @@ def test_register_rules_not_evaluated_without_register(admin_ws: Workspace,
     assert outcomes["AUT-01"].evaluated and outcomes["AUT-01"].reason is None
     assert outcomes["AUT-01"].hits == 1
     for rule in REGISTER_RULES:
-        assert list_findings(admin_ws, rule=rule) == []
+        assert list_findings(admin_ws, FindingFilters(rule=rule)) == []
         assert outcomes[rule].hits == 0
 
 
@@ -830,7 +830,8 @@ def test_engine_no_longer_matching_then_matching_again(admin_ws: Workspace,
     load(admin_ws, tmp_path, Kind.OPERATIONS, [consult("big", records_count=1500),
                                                 consult("huge", records_count=5000)])
     detect(admin_ws, ["PRO-02"])
-    ids = {f["record_ids"][0]: f["id"] for f in list_findings(admin_ws, rule="PRO-02")}
+    ids = {f["record_ids"][0]: f["id"]
+           for f in list_findings(admin_ws, FindingFilters(rule="PRO-02"))}
     assert set(ids) == {"big", "huge"}
     with admin_ws.write():
         admin_ws.conn.execute("UPDATE findings SET status='confirmed' WHERE finding_id = ?",
@@ -839,7 +840,7 @@ def test_engine_no_longer_matching_then_matching_again(admin_ws: Workspace,
                             "max_records_per_query: {value: 2000"))
     summary = detect(admin_ws, ["PRO-02"], raised)
     assert (summary.rules[0].hits, summary.rules[0].new, summary.rules[0].stale) == (1, 0, 1)
-    (stale,) = list_findings(admin_ws, rule="PRO-02", matching=False)
+    (stale,) = list_findings(admin_ws, FindingFilters(rule="PRO-02", matching=False))
     assert stale["id"] == ids["big"]
     assert stale["status"] == "confirmed"
     assert stale["no_longer_matching_reason"]
@@ -848,7 +849,7 @@ def test_engine_no_longer_matching_then_matching_again(admin_ws: Workspace,
     # the default threshold again: the same finding matches again, not a new one
     again = detect(admin_ws, ["PRO-02"])
     assert (again.rules[0].hits, again.rules[0].new, again.rules[0].stale) == (2, 0, 0)
-    back = {f["id"]: f for f in list_findings(admin_ws, rule="PRO-02")}
+    back = {f["id"]: f for f in list_findings(admin_ws, FindingFilters(rule="PRO-02"))}
     assert set(back) == set(ids.values())
     assert back[ids["big"]]["matching"] is True
     assert back[ids["big"]]["no_longer_matching_reason"] is None
@@ -865,7 +866,7 @@ def test_engine_full_run_labels_findings_of_removed_rules(admin_ws: Workspace,
     text = pack_text()
     without_xb = parse_pack(text[:text.index("  - id: XB-01")], "led-baseline-minus-xb.yaml")
     detect(admin_ws, None, without_xb)
-    (stale,) = list_findings(admin_ws, rule="XB-01")
+    (stale,) = list_findings(admin_ws, FindingFilters(rule="XB-01"))
     assert stale["matching"] is False
     assert "rule not in pack" in stale["no_longer_matching_reason"]
     assert fired(admin_ws, "LOG-01") == {"log"}

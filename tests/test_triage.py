@@ -14,11 +14,11 @@ import sqlcipher3
 from conftest import ADMIN, ADMIN_PW, INSPECTOR, INSPECTOR_PW, VIEWER, VIEWER_PW, write
 from test_verify import raw
 
-from oversight import triage
+from oversight import findings, triage
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import default_pack
 from oversight.errors import PermissionDenied, UsageError
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
 from oversight.integrity import verify_workspace
 from oversight.records import Kind
@@ -56,7 +56,7 @@ def open_as(path: Path, user: str, password: str) -> Workspace:
 
 
 def ids(ws: Workspace, rule: str) -> list[str]:
-    return [f["id"] for f in list_findings(ws, rule=rule)]
+    return [f["id"] for f in list_findings(ws, FindingFilters(rule=rule))]
 
 
 def status(ws: Workspace, fid: str) -> str:
@@ -137,7 +137,7 @@ def test_four_eyes_critical(ws_path: Path) -> None:
         res = triage.mark(ws, crit, "confirmed", note="no basis recorded")
         assert res.pending == crit and res.changed == []
         assert {status(ws, f) for f in crit} == {"pending_approval"}
-        listed = {f["id"]: f["status"] for f in list_findings(ws, rule="TRF-01")}
+        listed = {f["id"]: f["status"] for f in list_findings(ws, FindingFilters(rule="TRF-01"))}
         assert set(listed.values()) == {"pending_approval"}
         with pytest.raises(PermissionDenied, match="second, different reviewer"):
             triage.approve(ws, [crit[0]])
@@ -198,6 +198,23 @@ def test_notes_are_append_only_and_byte_exact(ws_path: Path) -> None:
         assert event["payload"]["note"] == NASTY
 
 
+def test_one_note_on_several_findings_is_all_or_nothing(ws_path: Path) -> None:
+    with open_as(ws_path, INSPECTOR, INSPECTOR_PW) as ws:
+        chosen = ids(ws, "PRO-03")[:3]
+        with pytest.raises(UsageError):
+            triage.add_notes(ws, [*chosen, "F-no-such-finding"], "seen together")
+        assert all(triage.notes(ws, fid) == [] for fid in chosen)
+        head = ws.conn.execute("SELECT max(seq) FROM audit_events").fetchone()[0]
+        note_ids = triage.add_notes(ws, chosen, "seen together")
+        assert len(set(note_ids)) == 3
+        assert [[n["text"] for n in triage.notes(ws, fid)] for fid in chosen] == \
+            [["seen together"]] * 3
+        events = ws.conn.execute("SELECT action FROM audit_events WHERE seq > ?",
+                                 (head,)).fetchall()
+        assert [a for (a,) in events if a == "finding.note"] == ["finding.note"] * 3
+        assert verify_workspace(ws.conn).ok
+
+
 def test_a_note_edited_behind_the_service_is_detected(ws_path: Path) -> None:
     with open_as(ws_path, INSPECTOR, INSPECTOR_PW) as ws:
         fid = ids(ws, "PRO-03")[0]
@@ -217,8 +234,9 @@ def test_bulk_mark_by_filter(ws_path: Path) -> None:
         assert len(chosen) == 3
         res = triage.mark(ws, chosen, "dismissed", reason="justified", note="night shift")
         assert sorted(res.changed) == sorted(chosen)
-        assert {f["status"] for f in list_findings(ws, rule="PRO-03")} == {"dismissed"}
-        assert {f["status"] for f in list_findings(ws, rule="TRF-01")} == {"open"}
+        dismissed = list_findings(ws, FindingFilters(rule="PRO-03"))
+        assert {f["status"] for f in dismissed} == {"dismissed"}
+        assert {f["status"] for f in list_findings(ws, FindingFilters(rule="TRF-01"))} == {"open"}
         with pytest.raises(UsageError, match="at least one of"):
             triage.select_ids(ws)
 
@@ -447,26 +465,25 @@ def test_escalation_recipient_is_an_audited_admin_setting(ws_path: Path) -> None
 def test_finding_rows_by_month_decided_and_notes(ws_path: Path) -> None:
     """The dashboard's clickable counts: a month of first records, "decided" (confirmed
     or dismissed), and how many notes each finding carries."""
-    from oversight import browse
 
     with open_as(ws_path, INSPECTOR, INSPECTOR_PW) as ws:
-        every = browse.finding_rows(ws)
-        march = browse.finding_rows(ws, browse.FindingFilters(month="2026-03"))
+        every = findings.list_findings(ws)
+        march = findings.list_findings(ws, findings.FindingFilters(month="2026-03"))
         # Every record is in March 2026; findings dated by no record (the log-completeness
         # findings of missing kinds of operation) belong to no month.
         timed = [f["id"] for f in every if f["first_ts_utc"] is not None]
         assert timed and len(timed) < len(every)
         assert sorted(f["id"] for f in march) == sorted(timed)
-        assert browse.finding_rows(ws, browse.FindingFilters(month="2026-02")) == []
-        assert browse.finding_rows(ws, browse.FindingFilters(month="2025-12")) == []
+        assert findings.list_findings(ws, findings.FindingFilters(month="2026-02")) == []
+        assert findings.list_findings(ws, findings.FindingFilters(month="2025-12")) == []
         with pytest.raises(UsageError, match="is not YYYY-MM"):
-            browse.finding_rows(ws, browse.FindingFilters(month="March"))
+            findings.list_findings(ws, findings.FindingFilters(month="March"))
         low = ids(ws, "PRO-03")
         triage.mark(ws, low[:1], "confirmed", note="one")
         triage.mark(ws, low[1:2], "dismissed", reason="justified", note="two")
         triage.add_note(ws, low[1], "three")
         triage.mark(ws, low[2:3], "escalated")
-        decided = browse.finding_rows(ws, browse.FindingFilters(status=browse.DECIDED))
+        decided = findings.list_findings(ws, findings.FindingFilters(status=findings.DECIDED))
         assert sorted(f["id"] for f in decided) == sorted(low[:2])
-        notes = {f["id"]: f["notes"] for f in browse.finding_rows(ws)}
+        notes = {f["id"]: f["notes"] for f in findings.list_findings(ws)}
         assert (notes[low[0]], notes[low[1]], notes[low[2]]) == (1, 2, 0)

@@ -17,7 +17,7 @@ from db.keyslots import SlotFile
 from oversight import audit, triage
 from oversight.cli import main
 from oversight.errors import PermissionDenied
-from oversight.findings import list_findings
+from oversight.findings import FindingFilters, list_findings
 from oversight.integrity import verify_workspace
 from oversight.seals import new_seed, signer_from_seed
 from oversight.workspace import DB_NAME, SLOTS_NAME, Workspace
@@ -115,7 +115,7 @@ def test_upgrade_by_the_admin_keeps_everything_and_vouches_for_it(legacy: Path) 
         enrol = ws.conn.execute("SELECT user, action FROM audit_events ORDER BY seq DESC"
                                 " LIMIT 1").fetchone()
         assert enrol == (INSPECTOR, "user.enrol")
-        pending = next(f["id"] for f in list_findings(ws, rule="PRO-03")
+        pending = next(f["id"] for f in list_findings(ws, FindingFilters(rule="PRO-03"))
                        if f["status"] == "open")
         triage.mark(ws, [pending], "in_review")
     code, out, _ = cli(["verify", str(legacy), "--against", str(REPORT)], AUDITOR)

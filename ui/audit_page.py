@@ -8,16 +8,22 @@ import json
 from typing import Any
 
 from oversight import triage
+from oversight.changes import changes_of
 from oversight.integrity import VerifyReport, verify
 from oversight.progress import CancelToken, Progress
 from oversight.workspace import Workspace
 from ui.errors import inline
+from ui.lazy_page import LazyPage
 from ui.models import TableModel, when_text
 from ui.qt import Qt, QtCore, QtWidgets, Signal
 from ui.session import Session
 from ui.widgets import make_table, readable
 
 __all__ = ["AuditPage", "event_row", "verify_text"]
+
+#: What the core operation declares it changes (read once: not whatever a
+#: test or plugin puts in its place later).
+VERIFY_CHANGES = changes_of(verify)
 
 #: The viewer shows at most this many events (the newest); filters narrow in the database.
 LIMIT = 5000
@@ -49,14 +55,12 @@ def verify_text(report: VerifyReport) -> str:
     return f"Problem: {first}{extra}.{head}"
 
 
-class AuditPage(QtWidgets.QWidget):
+class AuditPage(LazyPage):
     message = Signal(str)
 
     def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
+        super().__init__(session, parent)
         self.last_report: VerifyReport | None = None
-        self._stale = True
         self.model = TableModel(["Seq", "Time", "User", "Action", "Details"], self)
         self.view = make_table(self.model, stretch_last=True)
         for col, width in enumerate((70, 210, 130, 170)):
@@ -105,26 +109,11 @@ class AuditPage(QtWidgets.QWidget):
         layout.addWidget(self.count_label)
         layout.addWidget(self.verify_label)
 
-        session.changed.connect(self._changed)
-        session.ready_changed.connect(self._ready)
-
     # -- loading -----------------------------------------------------------------------
 
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.refresh()
-
-    def _changed(self, kinds: frozenset[str]) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.refresh()
-
-    def _ready(self, ready: bool) -> None:
+    def ready_now(self, ready: bool) -> None:
         self.verify_button.setEnabled(ready)
         self.refresh_button.setEnabled(ready)
-        if ready and self._stale and self.isVisible():
-            self.refresh()
 
     def refresh(self) -> None:
         if not self.session.ready:
@@ -156,7 +145,7 @@ class AuditPage(QtWidgets.QWidget):
         def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> VerifyReport:
             return verify(ws, progress)
 
-        job = self.session.start_job("Verifying the audit chain", work, {"verify"},
+        job = self.session.start_job("Verifying the audit chain", work, VERIFY_CHANGES,
                                      self._verified, parent=self)
         if job is None:
             self.verify_label.setText("Wait for the running job to finish, then verify.")

@@ -8,7 +8,7 @@ from typing import Any
 
 from oversight.criteria.pack import Pack
 from oversight.criteria.versions import PackVersion, RuleImpact
-from ui.models import SEVERITY_COLORS, TableModel
+from ui.models import SEVERITY_COLORS, HeadedTableModel, TableModel
 from ui.qt import Qt, QtCore, QtGui, Signal
 
 __all__ = ["RulesModel", "TableModel", "run_rows", "version_rows"]
@@ -32,7 +32,7 @@ def run_rows(run: dict[str, Any] | None) -> list[tuple[Any, ...]]:
              r.get("new", 0), r.get("no_longer_matching", 0)) for r in run.get("rules", [])]
 
 
-class RulesModel(QtCore.QAbstractTableModel):
+class RulesModel(HeadedTableModel):
     """The pack's rules; the first column's checkbox enables or disables a rule (a
     pending change until saved); the last column shows the previewed impact."""
 
@@ -68,15 +68,8 @@ class RulesModel(QtCore.QAbstractTableModel):
     def rowCount(self, parent: Index = _NO_PARENT) -> int:
         return 0 if parent.isValid() or self.pack is None else len(self.pack.rules)
 
-    def columnCount(self, parent: Index = _NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self.HEADERS)):
-            return self.HEADERS[section]
-        return None
+    def labels(self) -> list[str]:
+        return list(self.HEADERS)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if self.pack is None or not index.isValid() or not 0 <= index.row() < len(

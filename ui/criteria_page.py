@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from oversight.changes import NOTHING, Change, changes_of
 from oversight.criteria import versions
 from oversight.criteria.engine import RunSummary, run_detection
 from oversight.criteria.pack import Pack, load_pack, parse_pack
@@ -31,7 +32,11 @@ from ui.qt import Qt, QtWidgets, Signal
 from ui.session import Session
 from ui.widgets import make_table
 
-__all__ = ["CriteriaPage", "ParameterForm", "install_criteria_page"]
+__all__ = ["CriteriaPage", "ParameterForm"]
+
+#: What the core operation declares it changes (read once: not whatever a
+#: test or plugin puts in its place later).
+DETECTION_CHANGES = changes_of(run_detection)
 
 PACK_FILTER = "Criteria packs (*.yaml *.yml);;All files (*)"
 
@@ -296,8 +301,8 @@ class CriteriaPage(QtWidgets.QWidget):
 
     # -- state -------------------------------------------------------------------------
 
-    def _changed(self, kinds: frozenset[str]) -> None:
-        if kinds & {"runs", "criteria"}:
+    def _changed(self, kinds: frozenset[Change]) -> None:
+        if kinds & {Change.RUNS, Change.CRITERIA}:
             self._stale = True
             if self.isVisible() and self.session.ready:
                 self.refresh()
@@ -447,7 +452,7 @@ class CriteriaPage(QtWidgets.QWidget):
             progress(0, 0, "Counting the findings of the current and the changed pack")
             return versions.impact(ws, old, new, cancel)
 
-        return self.session.start_job("Impact preview", work, set(), self._impact_done,
+        return self.session.start_job("Impact preview", work, NOTHING, self._impact_done,
                                       parent=self)
 
     def _impact_done(self, results: list[RuleImpact]) -> None:
@@ -485,7 +490,7 @@ class CriteriaPage(QtWidgets.QWidget):
         if note is None:
             return None
         saved: PackVersion | None = self.session.write(
-            self, {"criteria"}, versions.save_version, text, note, source)
+            self, versions.save_version, text, note, source)
         return saved
 
     def activate_selected(self) -> PackVersion | None:
@@ -496,7 +501,7 @@ class CriteriaPage(QtWidgets.QWidget):
         if self.has_changes() and not self.prompts.confirm(
                 self, "Activate", "Your unsaved changes will be lost. Activate anyway?"):
             return None
-        done = self.session.write(self, {"criteria"}, versions.activate, chosen.sha256)
+        done = self.session.write(self, versions.activate, chosen.sha256)
         if done is not None:
             self.message.emit(f"{done.pack_id} {done.version} is now the active pack.")
         return done
@@ -589,7 +594,7 @@ class CriteriaPage(QtWidgets.QWidget):
             return run_detection(ws, pack, progress=progress, cancel=cancel)
 
         return self.session.start_job(f"Detection: {pack.id} {pack.version}", work,
-                                      {"findings", "runs"}, self._run_done, parent=self)
+                                      DETECTION_CHANGES, self._run_done, parent=self)
 
     def _run_done(self, summary: RunSummary) -> None:
         doc = summary.to_json()
@@ -597,20 +602,3 @@ class CriteriaPage(QtWidgets.QWidget):
         self.message.emit(f"Detection run {summary.run_id} ({summary.pack_id} "
                           f"{summary.pack_version}): {doc['hits']:,} hits, "
                           f"{doc['new']:,} new findings.")
-
-
-def install_criteria_page(window: Any) -> CriteriaPage:
-    """Add the Criteria page to a MainWindow: a sidebar entry and a View menu action."""
-    page = CriteriaPage(window.session)
-    window.criteria = page
-    window.pages.addWidget(page)
-    window.sidebar.addItem("Criteria")
-    row = window.sidebar.count() - 1
-    page.message.connect(window.show_message)
-    for menu_action in window.menuBar().actions():
-        menu = menu_action.menu()
-        if menu is not None and menu_action.text().replace("&", "") == "View":
-            act = menu.addAction("Criteria")
-            act.triggered.connect(lambda _=False: window.sidebar.setCurrentRow(row))
-            break
-    return page

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from oversight import browse, queries
+from oversight import browse, findings, queries
 from oversight.criteria.pack import SEVERITIES
 from oversight.findings import STATUSES, list_runs
 from oversight.workspace import Permission
+from ui.lazy_page import LazyPage
 from ui.models import SEVERITY_COLORS, TableModel
 from ui.qt import Qt, QtWidgets, Signal
 from ui.session import Session
@@ -33,7 +34,7 @@ _STATUS_ORDER = ("open", "in_review", "pending_approval", "confirmed", "escalate
 #: The counts add up: Findings = Open + In review + Pending + Escalated + Decided.
 RULE_COLUMNS = (("Findings", None), ("Open", "open"), ("In review", "in_review"),
                 ("Pending", "pending_approval"), ("Escalated", "escalated"),
-                ("Decided", browse.DECIDED))
+                ("Decided", findings.DECIDED))
 _FIRST_COUNT = 3  # Rule, Title, Severity, then the counts
 
 
@@ -73,7 +74,7 @@ def _group(title: str, *widgets: QtWidgets.QWidget) -> QtWidgets.QGroupBox:
     return box
 
 
-class DashboardPage(QtWidgets.QWidget):
+class DashboardPage(LazyPage):
     verify_requested = Signal()
     show_findings = Signal(dict)
     """Open the findings list with these filters (status, severity, rule, assignee,
@@ -82,9 +83,7 @@ class DashboardPage(QtWidgets.QWidget):
     show_operations = Signal()
 
     def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
-        self._stale = True
+        super().__init__(session, parent)
         self.attention = QtWidgets.QLabel()
         self.attention.setWordWrap(True)
         self.attention.setTextFormat(Qt.TextFormat.RichText)
@@ -176,8 +175,6 @@ class DashboardPage(QtWidgets.QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)
 
-        session.changed.connect(self._changed)
-        session.ready_changed.connect(self._ready)
         session.locked_changed.connect(self._locked)
         self.apply_permissions()
 
@@ -209,24 +206,12 @@ class DashboardPage(QtWidgets.QWidget):
 
     # -- refreshing --------------------------------------------------------------------
 
-    def _changed(self, kinds: frozenset[str]) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.refresh()
-
-    def _ready(self, ready: bool) -> None:
+    def ready_now(self, ready: bool) -> None:
         self.verify_button.setEnabled(ready)
-        if ready and self._stale and self.isVisible():
-            self.refresh()
 
     def _locked(self, locked: bool) -> None:
         if locked:
             self.clear()
-
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.refresh()
 
     def clear(self) -> None:
         self._stale = True
@@ -244,7 +229,7 @@ class DashboardPage(QtWidgets.QWidget):
         if not self.session.ready:
             return
         try:
-            findings = self.session.read(browse.finding_rows)
+            found = self.session.read(findings.list_findings)
             runs = self.session.read(list_runs)
             batches = self.session.read(queries.batches)
             operations = self.session.read(browse.count)
@@ -252,7 +237,7 @@ class DashboardPage(QtWidgets.QWidget):
             self.session.prompts.error(self, exc)
             return
         self._stale = False
-        self._fill(findings, runs, batches, operations)
+        self._fill(found, runs, batches, operations)
 
     def _fill(self, findings: list[dict[str, Any]], runs: list[dict[str, Any]],
               batches: list[dict[str, Any]], operations: int) -> None:

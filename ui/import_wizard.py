@@ -26,20 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oversight.changes import changes_of
 from oversight.criteria.engine import RunSummary, run_detection
 from oversight.criteria.pack import Pack
 from oversight.criteria.versions import active_pack
 from oversight.errors import Cancelled, OversightError, ValidationError
-from oversight.gui_support_import import (
-    RECORD_ID,
-    SOURCE_SUFFIXES,
-    FileSample,
-    profile_targets,
-    profile_text,
-    sample_columns,
-)
 from oversight.importing import import_file
 from oversight.importing.profile import MappingProfile, auto_profile, load_profile, parse_profile
+from oversight.importing.profile_writer import RECORD_ID, profile_targets, profile_text
+from oversight.importing.sampling import SOURCE_SUFFIXES, FileSample, sample_columns
 from oversight.importing.service import ImportResult, preview
 from oversight.pack_mapping import MappingWarning, mapping_warnings
 from oversight.progress import CancelToken, Progress
@@ -47,13 +42,18 @@ from oversight.records import NATURAL_KEY, Kind, fields_of
 from oversight.workspace import Permission, Workspace
 from ui.errors import inline
 from ui.jobs import Job, ProgressDialog, stage_text
-from ui.models import TableModel, cell_text
+from ui.models import HeadedTableModel, TableModel, cell_text
 from ui.prompts import Prompts
 from ui.qt import Qt, QtCore, QtGui, QtWidgets
 from ui.session import Session
 from ui.widgets import make_table, readable
 
 __all__ = ["FILE_FILTERS", "FileOutcome", "ImportWizard", "MappingModel", "TargetDelegate"]
+
+#: What the core operation declares it changes (read once: not whatever a
+#: test or plugin puts in its place later).
+DETECTION_CHANGES = changes_of(run_detection)
+IMPORT_CHANGES = changes_of(import_file)
 
 Index = QtCore.QModelIndex | QtCore.QPersistentModelIndex
 _NO_PARENT = QtCore.QModelIndex()
@@ -85,7 +85,7 @@ class FileOutcome:
     error: str | None = None
 
 
-class MappingModel(QtCore.QAbstractTableModel):
+class MappingModel(HeadedTableModel):
     """One row per source column: its name, a sample value, and its target (a
     canonical field, RECORD_ID, or EXTRA). Only the target is editable."""
 
@@ -133,15 +133,8 @@ class MappingModel(QtCore.QAbstractTableModel):
     def rowCount(self, parent: Index = _NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: Index = _NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self.HEADERS)):
-            return self.HEADERS[section]
-        return None
+    def labels(self) -> list[str]:
+        return list(self.HEADERS)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
@@ -878,7 +871,7 @@ class ImportWizard(QtWidgets.QWizard):
             self._finish(self.session.why_not(Permission.IMPORT))
             return
         job = self.session.start_job(f"Importing {len(files)} file(s)", work,
-                                     {"operations", "batches"}, parent=self)
+                                     IMPORT_CHANGES, parent=self)
         if job is None:
             self._finish("Another job is running or the workspace is locked; nothing was "
                          "imported.")
@@ -975,7 +968,7 @@ class ImportWizard(QtWidgets.QWizard):
             return run_detection(ws, pack, progress=progress, cancel=cancel)
 
         job = self.session.start_job(f"Detection: {pack.id} {pack.version}", work,
-                                     {"findings", "runs"}, parent=self)
+                                     DETECTION_CHANGES, parent=self)
         if job is None:
             page.detection.setText("Another job is running or the workspace is locked; "
                                    "try again when it has finished.")

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from oversight import browse
+from oversight import findings
+from oversight.changes import NOTHING, Change
 from oversight.errors import InputFileError, OversightError, UsageError
 from oversight.findings import list_runs
 from oversight.indicators import COLUMNS, IndicatorQuery, Indicators, Row, compute_many
@@ -26,10 +27,9 @@ from ui.jobs import Job
 from ui.models import MISSING, TableModel, status_text
 from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.session import Session
-from ui.widgets import make_table, readable
+from ui.widgets import make_table, paint_nothing_yet, painting, readable
 
-__all__ = ["CHART_GROUPINGS", "FindingsOfCell", "IndicatorsPage", "LineChart", "RateChart",
-           "install_indicators_page"]
+__all__ = ["CHART_GROUPINGS", "FindingsOfCell", "IndicatorsPage", "LineChart", "RateChart"]
 
 #: Groupings of the table (first choice), and of the charts beside it.
 GROUPS = (("agency", "Agency"), ("channel", "Channel"), ("rule", "Rule"),
@@ -105,10 +105,7 @@ class RateChart(QtWidgets.QWidget):
         return QtCore.QSize(180, (max(len(self._bars), 1) + 1) * self._row() + 8)
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
-        painter = QtGui.QPainter(self)
-        try:
-            metrics = self.fontMetrics()
-            palette = self.palette()
+        with painting(self, antialias=False) as (painter, metrics, palette):
             text = palette.color(QtGui.QPalette.ColorRole.WindowText)
             row = self._row()
             bold = QtGui.QFont(self.font())
@@ -120,9 +117,8 @@ class RateChart(QtWidgets.QWidget):
                              self.title)
             painter.setFont(self.font())
             if not self._bars:
-                painter.setPen(palette.color(QtGui.QPalette.ColorRole.PlaceholderText))
-                painter.drawText(QtCore.QRect(0, row, self.width(), row),
-                                 Qt.AlignmentFlag.AlignLeft, "Nothing yet")
+                paint_nothing_yet(painter, palette, QtCore.QRect(0, row, self.width(), row),
+                                  Qt.AlignmentFlag.AlignLeft)
                 return
             label_w = max(metrics.horizontalAdvance(b[0]) for b in self._bars) + 10
             value_w = max(metrics.horizontalAdvance(f"{b[1]:,.1f}") for b in self._bars) + 10
@@ -145,8 +141,6 @@ class RateChart(QtWidgets.QWidget):
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                                  f"{value:,.1f}")
                 top += row
-        finally:
-            painter.end()
 
 
 class LineChart(QtWidgets.QWidget):
@@ -173,11 +167,7 @@ class LineChart(QtWidgets.QWidget):
         return QtCore.QSize(480, 160)
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
-        painter = QtGui.QPainter(self)
-        try:
-            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-            metrics = self.fontMetrics()
-            palette = self.palette()
+        with painting(self, antialias=True) as (painter, metrics, palette):
             text = palette.color(QtGui.QPalette.ColorRole.WindowText)
             line_h = metrics.height()
             bold = QtGui.QFont(self.font())
@@ -188,8 +178,7 @@ class LineChart(QtWidgets.QWidget):
                              Qt.AlignmentFlag.AlignLeft, self.title)
             painter.setFont(self.font())
             if not self._points:
-                painter.setPen(palette.color(QtGui.QPalette.ColorRole.PlaceholderText))
-                painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Nothing yet")
+                paint_nothing_yet(painter, palette, self.rect(), Qt.AlignmentFlag.AlignCenter)
                 return
             left = metrics.horizontalAdvance("0000.0") + 8
             top, bottom = line_h + 10, self.height() - line_h - 8
@@ -222,8 +211,6 @@ class LineChart(QtWidgets.QWidget):
                     painter.drawText(QtCore.QRectF(xy[i].x() - label_w / 2, bottom + 3,
                                                    label_w, line_h),
                                      Qt.AlignmentFlag.AlignCenter, label)
-        finally:
-            painter.end()
 
 
 # -- click-through ------------------------------------------------------------------------
@@ -375,8 +362,8 @@ class IndicatorsPage(QtWidgets.QWidget):
 
     # -- state -------------------------------------------------------------------------
 
-    def _changed(self, kinds: frozenset[str]) -> None:
-        if kinds & {"findings", "runs", "operations", "batches"}:
+    def _changed(self, kinds: frozenset[Change]) -> None:
+        if kinds & {Change.FINDINGS, Change.RUNS, Change.OPERATIONS, Change.BATCHES}:
             self._stale = True
             if self.isVisible() and self.job is None:
                 self.refresh()
@@ -457,7 +444,7 @@ class IndicatorsPage(QtWidgets.QWidget):
             progress(0, 0, "counting")
             return compute_many(ws, query, groupings, cancel)
 
-        job = self.session.start_job("Computing indicators", work, set(), self._show,
+        job = self.session.start_job("Computing indicators", work, NOTHING, self._show,
                                      parent=self)
         if job is not None:
             self.job = job
@@ -559,10 +546,10 @@ class IndicatorsPage(QtWidgets.QWidget):
             return None
         row, ids = found
         wanted = set(ids)
-        findings = [f for f in self.session.read(browse.finding_rows) if f["id"] in wanted]
+        rows = [f for f in self.session.read(findings.list_findings) if f["id"] in wanted]
         where = ", ".join(f"{k} {v or '(none)'}" for k, v in row.group.items()) or "all"
         title = f"{self.model.headers[index.column()]}: {where}"
-        dialog = FindingsOfCell(self, title, findings)
+        dialog = FindingsOfCell(self, title, rows)
         dialog.open_finding.connect(self.open_finding)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.destroyed.connect(lambda _=None: setattr(self, "cell_dialog", None))
@@ -590,23 +577,3 @@ class IndicatorsPage(QtWidgets.QWidget):
             return None
         self.message.emit(f"Exported {len(self.result.rows):,} rows of indicators to {path}.")
         return path
-
-
-def install_indicators_page(window: Any) -> IndicatorsPage:
-    """Add the Indicators page to a MainWindow: a sidebar entry and a View menu action;
-    a cell's findings open in the Findings page."""
-    page = IndicatorsPage(window.session)
-    window.indicators = page
-    window.pages.addWidget(page)
-    window.sidebar.addItem("Indicators")
-    row = window.sidebar.count() - 1
-    page.message.connect(window.show_message)
-    page.open_finding.connect(window.open_finding)
-    for menu_action in window.menuBar().actions():
-        menu = menu_action.menu()
-        if menu is not None and menu_action.text().replace("&", "") == "View":
-            act = menu.addAction("Indicators")
-            act.triggered.connect(lambda _=False: window.sidebar.setCurrentRow(row))
-            break
-    return page
-

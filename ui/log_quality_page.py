@@ -13,12 +13,13 @@ from typing import Any
 
 from oversight import log_quality
 from ui.errors import inline
+from ui.lazy_page import LazyPage
 from ui.models import SEVERITY_COLORS, TableModel
 from ui.qt import Qt, QtWidgets, Signal
 from ui.session import Session
 from ui.widgets import make_table
 
-__all__ = ["LogQualityPage", "install_log_quality_page", "rule_result"]
+__all__ = ["TITLE", "LogQualityPage", "rule_result"]
 
 TITLE = "Log quality"
 
@@ -34,14 +35,12 @@ def rule_result(rule: dict[str, Any]) -> str:
     return text
 
 
-class LogQualityPage(QtWidgets.QWidget):
+class LogQualityPage(LazyPage):
     message = Signal(str)
     open_finding = Signal(str)
 
     def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
-        self._stale = True
+        super().__init__(session, parent)
         self._finding_ids: list[str] = []
         self.intro = QtWidgets.QLabel(
             "Before its findings, the log itself: what each import noticed, and what the "
@@ -77,26 +76,12 @@ class LogQualityPage(QtWidgets.QWidget):
             layout.addWidget(box, stretch)
         layout.addWidget(self.status)
 
-        session.changed.connect(self._changed)
-        session.ready_changed.connect(self._ready)
         session.locked_changed.connect(self._locked)
 
     # -- loading -----------------------------------------------------------------------
 
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.refresh()
-
-    def _changed(self, kinds: frozenset[str]) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.refresh()
-
-    def _ready(self, ready: bool) -> None:
+    def ready_now(self, ready: bool) -> None:
         self.refresh_button.setEnabled(ready)
-        if ready and self._stale and self.isVisible():
-            self.refresh()
 
     def _locked(self, locked: bool) -> None:
         if locked:
@@ -149,21 +134,3 @@ class LogQualityPage(QtWidgets.QWidget):
     def _open(self, row: int) -> None:
         if 0 <= row < len(self._finding_ids):
             self.open_finding.emit(self._finding_ids[row])
-
-
-def install_log_quality_page(window: Any) -> LogQualityPage:
-    """Add the Log quality page to a MainWindow: a sidebar entry and a View menu action."""
-    page = LogQualityPage(window.session)
-    window.log_quality = page
-    window.pages.addWidget(page)
-    window.sidebar.addItem(TITLE)
-    row = window.sidebar.count() - 1
-    page.message.connect(window.show_message)
-    page.open_finding.connect(window.open_finding)
-    for menu_action in window.menuBar().actions():
-        menu = menu_action.menu()
-        if menu is not None and menu_action.text().replace("&", "") == "View":
-            act = menu.addAction(TITLE)
-            act.triggered.connect(lambda _=False: window.sidebar.setCurrentRow(row))
-            break
-    return page

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from oversight import browse, triage
+from oversight import findings, triage
+from oversight.changes import Change, changes_of
 from oversight.criteria.engine import RunSummary, run_detection
 from oversight.criteria.pack import Pack, load_pack
 from oversight.criteria.versions import active_pack
@@ -19,23 +20,37 @@ from oversight.progress import CancelToken, Progress
 from oversight.records import Kind
 from oversight.settings import auto_lock_minutes
 from oversight.workspace import Permission, Workspace
-from ui.admin_tools import install_admin_tools
-from ui.criteria_page import install_criteria_page
+from ui.audit_page import AuditPage
+from ui.criteria_page import CriteriaPage
 from ui.dashboard import DashboardPage
-from ui.import_wizard import FILE_FILTERS, summary_warning_lines
-from ui.indicators_page import install_indicators_page
+from ui.import_wizard import FILE_FILTERS, ImportWizard, summary_warning_lines
+from ui.indicators_page import IndicatorsPage
 from ui.jobs import Job, ProgressDialog
-from ui.log_quality_page import install_log_quality_page
+from ui.log_quality_page import TITLE as LOG_QUALITY_TITLE
+from ui.log_quality_page import LogQualityPage
 from ui.operations_page import OperationsPage
 from ui.prompts import Prompts
 from ui.qt import QObject, Qt, QtCore, QtGui, QtWidgets, Signal
-from ui.report_dialog import install_report_actions
+from ui.report_dialog import ReportDialog, why_not_report
 from ui.session import Session
 from ui.settings import Settings
+from ui.sources_page import SOURCES_PAGE_TITLE, SourcesPage
+from ui.timeline import TimelineDialog
 from ui.triage_page import TriagePage
+from ui.users_dialog import UsersDialog
+from ui.verify_dialog import VerifyDialog
 from ui.widgets import readable
 
-__all__ = ["SHORTCUTS", "IdleWatcher", "LockScreen", "MainWindow", "PreferencesDialog"]
+__all__ = ["AUDIT_PAGE_TITLE", "SHORTCUTS", "IdleWatcher", "LockScreen", "MainWindow",
+           "PreferencesDialog"]
+
+#: What the core operation declares it changes (read once: not whatever a
+#: test or plugin puts in its place later).
+VERIFY_CHANGES = changes_of(verify)
+DETECTION_CHANGES = changes_of(run_detection)
+IMPORT_CHANGES = changes_of(import_file)
+
+AUDIT_PAGE_TITLE = "Audit trail"
 
 #: (keys, what they do) for the shortcuts help and docs/gui.md.
 SHORTCUTS = (
@@ -187,7 +202,10 @@ class PreferencesDialog(QtWidgets.QDialog):
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """One open workspace. Emits ``closed`` when the workspace is closed."""
+    """One open workspace. Emits ``closed`` when the workspace is closed.
+
+    Everything the window shows is built here, as typed attributes: the pages (in the
+    sidebar and the View menu), the menus and their actions, and the dialogs it opens."""
 
     closed = Signal()
     PAGES = ("Dashboard", "Findings", "Pending my approval", "Operations")
@@ -201,17 +219,35 @@ class MainWindow(QtWidgets.QMainWindow):
         self.progress_dialog: ProgressDialog | None = None
         self.last_result: Any = None
         self._closing = False
+        # The windows this one opens (None while closed).
+        self.import_wizard: ImportWizard | None = None
+        self.users_dialog: UsersDialog | None = None
+        self.report_dialog: ReportDialog | None = None
+        self.verify_dialog: VerifyDialog | None = None
+        self.timeline_dialog: TimelineDialog | None = None
         self.setWindowTitle(f"{session.folder.name} — Oversight Workstation")
 
         self.dashboard = DashboardPage(session)
         self.triage = TriagePage(session, settings)
         self.approvals = TriagePage(session, settings, approval=True)
         self.operations = OperationsPage(session, settings)
+        self.criteria = CriteriaPage(session)  # pack versions, impact
+        self.log_quality = LogQualityPage(session)  # import warnings, DQ findings
+        self.audit_page = AuditPage(session)
+        self.sources_page = SourcesPage(session)  # batches, live and retracted
+        self.indicators = IndicatorsPage(session)  # per agency, channel, rule
+        #: (sidebar title, page), in sidebar order; the first four have Ctrl+1…4.
+        self.page_list: tuple[tuple[str, QtWidgets.QWidget], ...] = (
+            (self.PAGES[0], self.dashboard), (self.PAGES[1], self.triage),
+            (self.PAGES[2], self.approvals), (self.PAGES[3], self.operations),
+            ("Criteria", self.criteria), (LOG_QUALITY_TITLE, self.log_quality),
+            (AUDIT_PAGE_TITLE, self.audit_page), (SOURCES_PAGE_TITLE, self.sources_page),
+            ("Indicators", self.indicators))
         self.pages = QtWidgets.QStackedWidget()
-        for page in (self.dashboard, self.triage, self.approvals, self.operations):
-            self.pages.addWidget(page)
         self.sidebar = QtWidgets.QListWidget()
-        self.sidebar.addItems(list(self.PAGES))
+        for title, page in self.page_list:
+            self.pages.addWidget(page)
+            self.sidebar.addItem(title)
         self.sidebar.setStyleSheet("QListWidget::item { padding: 6px 4px; }")
         self.sidebar.setFixedWidth(self.sidebar.fontMetrics().horizontalAdvance(
             "Pending my approval (999)") + 24)
@@ -235,24 +271,24 @@ class MainWindow(QtWidgets.QMainWindow):
         if refused:
             self.user_label.setToolTip(refused)
         self.statusBar().addPermanentWidget(self.user_label)
-        for page in (self.triage, self.approvals, self.operations):
+        for page in (self.triage, self.approvals, self.operations, self.criteria,
+                     self.log_quality, self.audit_page, self.sources_page, self.indicators):
             page.message.connect(self.show_message)
         self.dashboard.verify_requested.connect(self.verify)
         self.dashboard.show_findings.connect(self.show_findings)
         self.dashboard.show_approvals.connect(lambda: self.sidebar.setCurrentRow(2))
         self.dashboard.show_operations.connect(lambda: self.sidebar.setCurrentRow(3))
         self.operations.open_finding.connect(self.open_finding)
+        self.operations.timeline_requested.connect(self.open_timeline)
+        self.log_quality.open_finding.connect(self.open_finding)
+        self.indicators.open_finding.connect(self.open_finding)
         for page in (self.triage, self.approvals):
             page.open_record.connect(self.open_record)
 
+        self._tooltips: dict[QtGui.QAction, str] = {}
         self._build_actions()
-        install_criteria_page(self)  # sidebar entry: pack versions, impact
-        install_log_quality_page(self)  # sidebar entry: import warnings, DQ findings
-        # Import wizard, Users… (admins) and the "Audit trail" sidebar page.
-        self.admin_tools = install_admin_tools(self)
         self._auto_lock: int | None = None
         self._read_auto_lock()
-        install_indicators_page(self)  # sidebar entry: indicators per agency, channel, rule
         self.idle = IdleWatcher(self.idle_minutes() * 60_000, self)
         self.idle.idle.connect(self._idle)
 
@@ -275,23 +311,30 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- actions -----------------------------------------------------------------------
 
+    def _action(self, menu: QtWidgets.QMenu, text: str, shortcut: str | None, slot: Any,
+                permission: Permission | None = None, tooltip: str | None = None
+                ) -> QtGui.QAction:
+        """A menu action; one that needs a permission is disabled, saying why, for a
+        role without it (``apply_permissions``)."""
+        act = QtGui.QAction(text, self)
+        if shortcut:
+            act.setShortcut(QtGui.QKeySequence(shortcut))
+        act.triggered.connect(slot)
+        act.setData(permission.value if permission is not None else None)
+        self._tooltips[act] = tooltip or text.replace("&", "").rstrip("…")
+        menu.addAction(act)
+        return act
+
     def _build_actions(self) -> None:
         bar = self.menuBar()
+        action = self._action
         ws_menu = bar.addMenu("&Workspace")
         ws_menu.setToolTipsVisible(True)
-
-        def action(menu: QtWidgets.QMenu, text: str, shortcut: str | None, slot: Any,
-                   permission: Permission | None = None) -> QtGui.QAction:
-            act = QtGui.QAction(text, self)
-            if shortcut:
-                act.setShortcut(QtGui.QKeySequence(shortcut))
-            act.triggered.connect(slot)
-            act.setData(permission.value if permission is not None else None)
-            menu.addAction(act)
-            return act
-
         self.import_action = action(ws_menu, "&Import file…", "Ctrl+I", self.import_file,
                                     Permission.IMPORT)
+        self.import_wizard_action = action(
+            ws_menu, "Import &wizard…", "Ctrl+Shift+I", self.open_import_wizard,
+            Permission.IMPORT, "Import files with a mapping you check column by column")
         self.detect_action = action(ws_menu, "Run &detection", "Ctrl+D",
                                     lambda: self.run_detection(), Permission.DETECT)
         self.detect_pack_action = action(ws_menu, "Run detection with a criteria &pack…",
@@ -303,20 +346,40 @@ class MainWindow(QtWidgets.QMainWindow):
         self.lock_action = action(ws_menu, "&Lock now", "Ctrl+L", self.lock)
         self.close_action = action(ws_menu, "&Close workspace", "Ctrl+W", self.close)
         self.quit_action = action(ws_menu, "&Quit", "Ctrl+Q", self.quit)
+        #: Hidden while locked, disabled while a job runs.
         self.job_actions = (self.import_action, self.detect_action, self.detect_pack_action,
                             self.verify_action)
 
         view = bar.addMenu("&View")
         self.page_actions = [
-            action(view, name, f"Ctrl+{i + 1}",
+            action(view, title, f"Ctrl+{i + 1}" if i < 4 else None,
                    lambda _=False, i=i: self.sidebar.setCurrentRow(i))
-            for i, name in enumerate(self.PAGES)]
+            for i, (title, _page) in enumerate(self.page_list)]
+
+        reports = bar.addMenu("&Reports")
+        reports.setToolTipsVisible(True)
+        self.report_action = action(reports, "&Produce a report…", "Ctrl+R",
+                                    self.open_report, Permission.REPORT)
+        self.verify_report_action = action(reports, "&Verify a report…", None,
+                                           self.open_verify_report)
+        self.timeline_action = action(reports, "&Timeline of an authorisation or case…",
+                                      "Ctrl+T", lambda: self.open_timeline())
+
         settings_menu = bar.addMenu("&Settings")
+        settings_menu.setToolTipsVisible(True)
         action(settings_menu, "&Preferences…", None, self.preferences)
         self.escalation_action = action(settings_menu, "&Escalations…", None,
-                                        self.set_escalation_recipient, Permission.CONFIGURE)
+                                        self.set_escalation_recipient, Permission.CONFIGURE,
+                                        "Who escalated findings go to")
+        self.users_action = action(settings_menu, "&Users…", None, self.open_users,
+                                   Permission.MANAGE_USERS,
+                                   "Add or remove users, reset a password")
         help_menu = bar.addMenu("&Help")
         action(help_menu, "&Keyboard shortcuts", "F1", self.show_shortcuts)
+        #: The actions apply_permissions enables and explains.
+        self.permission_actions = (*self.job_actions, self.import_wizard_action,
+                                   self.report_action, self.escalation_action,
+                                   self.users_action)
 
         self.toolbar = self.addToolBar("Workspace")
         self.toolbar.setObjectName("workspace-toolbar")
@@ -325,29 +388,76 @@ class MainWindow(QtWidgets.QMainWindow):
             self.toolbar.addAction(act)
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.lock_action)
-        # Reports menu (produce, verify) and the timeline of an authorisation or case.
-        install_report_actions(self)
 
     def apply_permissions(self) -> None:
         """Disable what this role may not do, saying why; disable jobs while busy."""
         ready = self.session.ready
-        for act in self.job_actions:
-            perm = act.data()
-            if perm is not None and not self.session.can(Permission(perm)):
+        for act in self.permission_actions:
+            perm = Permission(act.data())
+            if not self.session.can(perm):
                 act.setEnabled(False)
-                act.setToolTip(self.session.why_not(Permission(perm)))
+                act.setToolTip(why_not_report(self.session) if perm is Permission.REPORT
+                               else self.session.why_not(perm))
             else:
                 act.setEnabled(ready)
-                act.setToolTip(act.text().replace("&", "").rstrip("…") if ready else
+                act.setToolTip(self._tooltips[act] if ready else
                                "Wait for the running job to finish.")
-        if self.session.can(Permission.CONFIGURE):
-            self.escalation_action.setEnabled(ready)
-            self.escalation_action.setToolTip("Who escalated findings go to")
-        else:
-            self.escalation_action.setEnabled(False)
-            self.escalation_action.setToolTip(self.session.why_not(Permission.CONFIGURE))
+        self.timeline_action.setEnabled(ready)
         self.triage.update_actions()
         self.approvals.update_actions()
+
+    # -- windows this one opens --------------------------------------------------------
+
+    def open_import_wizard(self) -> None:
+        if not self.import_wizard_action.isEnabled():
+            return
+        current = self.import_wizard
+        if current is not None and current.isVisible():
+            current.raise_()
+            current.activateWindow()
+            return
+        wizard = ImportWizard(self.session, self.prompts, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.destroyed.connect(lambda _=None: setattr(self, "import_wizard", None))
+        self.import_wizard = wizard
+        wizard.show()
+
+    def open_users(self) -> None:
+        if not self.users_action.isEnabled():
+            return
+        current = self.users_dialog
+        if current is not None and current.isVisible():
+            current.raise_()
+            return
+        dialog = UsersDialog(self.session, self.prompts, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda _=None: setattr(self, "users_dialog", None))
+        self.users_dialog = dialog
+        dialog.show()
+
+    def open_report(self) -> None:
+        if self.report_action.isEnabled():
+            dialog = ReportDialog(self.session, self)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.report_dialog = dialog
+            dialog.open()
+
+    def open_verify_report(self) -> None:
+        dialog = VerifyDialog(self, self.prompts)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.verify_dialog = dialog
+        dialog.open()
+
+    def open_timeline(self, kind: str = "authorisation", ident: str = "") -> None:
+        if not self.timeline_action.isEnabled():
+            return
+        dialog = TimelineDialog(self.session, self, kind, ident)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        # A tick's operation and its findings open in this window's pages.
+        dialog.open_record.connect(self.open_record)
+        dialog.open_finding.connect(self.open_finding)
+        self.timeline_dialog = dialog
+        dialog.show()
 
     # -- state changes -----------------------------------------------------------------
 
@@ -374,9 +484,14 @@ class MainWindow(QtWidgets.QMainWindow):
             act.setVisible(not locked)
         self.lock_action.setEnabled(not locked)
         self.toolbar.setVisible(not locked)
+        if locked:  # nothing of the workspace stays on screen while locked
+            if self.users_dialog is not None:
+                self.users_dialog.close()
+            if self.import_wizard is not None and self.import_wizard.job is None:
+                self.import_wizard.close()
 
-    def _changed(self, kinds: frozenset[str]) -> None:
-        if "findings" in kinds or "runs" in kinds:
+    def _changed(self, kinds: frozenset[Change]) -> None:
+        if kinds & {Change.FINDINGS, Change.RUNS}:
             self._update_pending()
 
     def _update_pending(self) -> None:
@@ -385,7 +500,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         try:
             pending = self.session.read(
-                browse.finding_rows, browse.FindingFilters(pending_for=self.session.user))
+                findings.list_findings, findings.FindingFilters(pending_for=self.session.user))
         except OversightError:
             return
         label = self.PAGES[2] + (f" ({len(pending)})" if pending else "")
@@ -455,7 +570,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _job_ended(self) -> None:
         self.progress_dialog = None
 
-    def start(self, title: str, fn: Any, changes: set[str], on_success: Any) -> Job | None:
+    def start(self, title: str, fn: Any, changes: frozenset[Change], on_success: Any) -> Job | None:
         if self.session.busy:
             self.show_message("Another job is running; wait for it to finish.")
             return None
@@ -471,7 +586,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return run_detection(ws, chosen, progress=progress, cancel=cancel)
 
         return self.start(f"Detection: {chosen.id} {chosen.version}", work,
-                          {"findings", "runs"}, self._detection_done)
+                          DETECTION_CHANGES, self._detection_done)
 
     def run_detection_with_pack(self) -> None:
         path = self.prompts.choose_file(self, "Criteria pack", "Criteria packs (*.yaml *.yml)")
@@ -513,7 +628,7 @@ class MainWindow(QtWidgets.QMainWindow):
         def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> ImportResult:
             return import_file(ws, path, kind, profile, progress=progress, cancel=cancel)
 
-        return self.start(f"Importing {path.name}", work, {"operations", "batches"},
+        return self.start(f"Importing {path.name}", work, IMPORT_CHANGES,
                           self._import_done)
 
     def _import_done(self, result: ImportResult) -> None:
@@ -543,7 +658,7 @@ class MainWindow(QtWidgets.QMainWindow):
         def work(ws: Workspace, progress: Progress, cancel: CancelToken) -> VerifyReport:
             return verify(ws, progress)
 
-        return self.start("Verifying the workspace", work, {"verify"}, self._verify_done)
+        return self.start("Verifying the workspace", work, VERIFY_CHANGES, self._verify_done)
 
     def _verify_done(self, report: VerifyReport) -> None:
         self.session.last_verify = report
@@ -590,7 +705,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if text is None:
             return
         # A refusal is shown by write(); either way the line below says what holds now.
-        self.session.write(self, set(), triage.set_escalation_to, text)
+        self.session.write(self, triage.set_escalation_to, text)
         now = self.session.read(triage.escalation_to) if self.session.ready else None
         self.show_message(f"Escalations go to {now}." if now else
                           "No escalation recipient is named.")

@@ -20,6 +20,7 @@ __all__ = [
     "MISSING",
     "SEVERITY_COLORS",
     "FindingsModel",
+    "HeadedTableModel",
     "OperationsModel",
     "TableModel",
     "cell_text",
@@ -87,7 +88,26 @@ def status_text(row: dict[str, Any]) -> str:
     return status.replace("_", " ")
 
 
-class FindingsModel(QtCore.QAbstractTableModel):
+class HeadedTableModel(QtCore.QAbstractTableModel):
+    """A table model whose columns are a list of labels (``labels``): the column
+    count and the horizontal header come from it."""
+
+    def labels(self) -> list[str]:
+        raise NotImplementedError
+
+    def columnCount(self, parent: Index = _NO_PARENT) -> int:
+        return 0 if parent.isValid() else len(self.labels())
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        labels = self.labels()
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(labels)):
+            return labels[section]
+        return None
+
+
+class FindingsModel(HeadedTableModel):
     """Findings of a triage list (a few thousand at most: all rows are kept)."""
 
     COLUMNS = (("severity", "Severity"), ("rule_id", "Rule"), ("status", "Status"),
@@ -131,15 +151,8 @@ class FindingsModel(QtCore.QAbstractTableModel):
     def rowCount(self, parent: Index = _NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: Index = _NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self.COLUMNS)):
-            return self.COLUMNS[section][1]
-        return None
+    def labels(self) -> list[str]:
+        return [label for _key, label in self.COLUMNS]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
@@ -348,7 +361,7 @@ class OperationsModel(QtCore.QAbstractTableModel):
             self.reload()
 
 
-class TableModel(QtCore.QAbstractTableModel):
+class TableModel(HeadedTableModel):
     """A small read-only table (dashboard lists, a record's fields)."""
 
     def __init__(self, headers: Sequence[str], parent: QtCore.QObject | None = None) -> None:
@@ -371,15 +384,8 @@ class TableModel(QtCore.QAbstractTableModel):
     def rowCount(self, parent: Index = _NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: Index = _NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self.headers)):
-            return self.headers[section]
-        return None
+    def labels(self) -> list[str]:
+        return list(self.headers)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -8,7 +8,8 @@ import html
 from datetime import date, datetime
 from typing import Any
 
-from oversight import browse
+from oversight import browse, queries
+from oversight.changes import Change
 from oversight.errors import OversightError
 from oversight.records import Kind, fields_of
 from ui.errors import inline
@@ -54,6 +55,9 @@ def record_rows(rec: dict[str, Any]) -> list[tuple[str, str, str]]:
 class OperationsPage(QtWidgets.QWidget):
     message = Signal(str)
     open_finding = Signal(str)
+    #: (kind, id): the Timeline button asks for the selected operation's authorisation
+    #: (or else its case).
+    timeline_requested = Signal(str, str)
 
     def __init__(self, session: Session, settings: Settings,
                  parent: QtWidgets.QWidget | None = None) -> None:
@@ -106,11 +110,17 @@ class OperationsPage(QtWidgets.QWidget):
         self.findings_label = QtWidgets.QLabel()
         self.findings_label.setWordWrap(True)
         self.findings_view.hide()
+        self.timeline_button = QtWidgets.QPushButton("Timeline")
+        self._timeline_target: tuple[str, str] | None = None
+        self.timeline_button.clicked.connect(self._timeline_clicked)
+        self._set_timeline_target(None)
+        self.model.modelReset.connect(lambda: self._set_timeline_target(None))
 
         detail = QtWidgets.QWidget()
         dl = QtWidgets.QVBoxLayout(detail)
         dl.setContentsMargins(0, 0, 0, 0)
         dl.addWidget(self.fields_view, 1)
+        dl.addWidget(self.timeline_button)
         dl.addWidget(self.findings_label)
         dl.addWidget(self.findings_view)
 
@@ -177,7 +187,7 @@ class OperationsPage(QtWidgets.QWidget):
 
     def read_filters(self) -> browse.Filters:
         """The filter bar as core Filters; raises OversightError with a sentence."""
-        text, where = browse.parse_query(self.search.text())
+        text, where = queries.parse_query(self.search.text())
         return browse.Filters(
             text=text, where=where,
             since=parse_when(self.since.text()), until=parse_when(self.until.text(), end=True),
@@ -225,8 +235,8 @@ class OperationsPage(QtWidgets.QWidget):
 
     # -- refreshing --------------------------------------------------------------------
 
-    def _changed(self, kinds: frozenset[str]) -> None:
-        if "operations" in kinds or "findings" in kinds or "batches" in kinds:
+    def _changed(self, kinds: frozenset[Change]) -> None:
+        if kinds & {Change.OPERATIONS, Change.FINDINGS, Change.BATCHES}:
             self._stale = True
             if self.isVisible():
                 self.refresh()
@@ -341,14 +351,32 @@ class OperationsPage(QtWidgets.QWidget):
             self.findings_view.hide()
             self.findings_label.clear()
 
+    def _set_timeline_target(self, target: tuple[str, str] | None) -> None:
+        self._timeline_target = target
+        self.timeline_button.setEnabled(target is not None)
+        self.timeline_button.setToolTip(
+            f"Timeline of {target[0]} {target[1]}" if target is not None else
+            "Select an operation that cites an authorisation or a case.")
+
+    def _timeline_clicked(self) -> None:
+        if self._timeline_target is not None:
+            self.timeline_requested.emit(*self._timeline_target)
+
     def _current_changed(self, current: QtCore.QModelIndex, previous: QtCore.QModelIndex
                          ) -> None:
+        self._set_timeline_target(None)
         if not current.isValid() or not self.session.ready:
             return
         rec = self.model.record(current.row())
         if rec is None:
             return
         self.fields.set_rows(record_rows(rec))
+        fields = rec["fields"]
+        for kind, key in (("authorisation", "authorisation_id"), ("case", "case_id")):
+            value = str(fields.get(key) or "").strip()
+            if value:
+                self._set_timeline_target((kind, value))
+                break
         try:
             found = self.session.read(browse.findings_of_record, int(rec["rid"]))
         except OversightError as exc:

@@ -14,7 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from oversight import browse
+from oversight import findings
+from oversight.changes import changes_of
 from oversight.criteria.pack import SEVERITIES
 from oversight.errors import OversightError, UsageError
 from oversight.progress import CancelToken, Progress
@@ -28,10 +29,14 @@ from ui.jobs import Job
 from ui.prompts import buddy_row
 from ui.qt import Qt, QtCore, QtGui, QtWidgets
 from ui.session import Session
-from ui.verify_dialog import VerificationView, VerifyDialog
-from ui.widgets import readable
+from ui.verify_dialog import VerificationView
+from ui.widgets import readable, with_browse_button
 
-__all__ = ["ReportDialog", "install_report_actions", "scope_from"]
+__all__ = ["ReportDialog", "scope_from", "why_not_report"]
+
+#: What the core operation declares it changes (read once: not whatever a
+#: test or plugin puts in its place later).
+REPORT_CHANGES = changes_of(produce_report)
 
 _STAGES = {"gathering": "Gathering the findings", "building": "Building the pages",
            "signing": "Signing", "writing": "Writing the file", "done": "Finishing"}
@@ -59,7 +64,7 @@ def scope_from(only_confirmed: bool, severities: list[str], rules: list[str],
                        severities=tuple(severities), period_from=start, period_to=end)
 
 
-def _why_not_report(session: Session) -> str:
+def why_not_report(session: Session) -> str:
     return (f"Your role ({session.role.value}) may not write reports; only auditors "
             "produce them.")
 
@@ -146,7 +151,7 @@ class ReportDialog(QtWidgets.QDialog):
         sign_box = QtWidgets.QGroupBox("Signature and file")
         sign_form = QtWidgets.QFormLayout(sign_box)
         buddy_row(sign_form, "Si&gning certificate:", self.p12,
-                  self._browse_row(self.p12, self._browse_p12))
+                  with_browse_button(self.p12, self._browse_p12))
         sign_form.addRow("&Passphrase:", self.passphrase)
         sign_form.addRow(self.visible)
         # The file gets the whole width of the dialog: a path is long.
@@ -154,7 +159,7 @@ class ReportDialog(QtWidgets.QDialog):
         save_form = QtWidgets.QFormLayout(save_box)
         save_form.setContentsMargins(0, 0, 0, 0)
         buddy_row(save_form, "&Save as:", self.output,
-                  self._browse_row(self.output, self._browse_output))
+                  with_browse_button(self.output, self._browse_output))
 
         # -- running and result
         self.status = QtWidgets.QLabel()
@@ -209,18 +214,10 @@ class ReportDialog(QtWidgets.QDialog):
         self.resize(max(self.sizeHint().width(), 980), 700)
         if not session.can(Permission.REPORT):
             self.produce_button.setEnabled(False)
-            self.produce_button.setToolTip(_why_not_report(session))
-            self.say(_why_not_report(session), error=True)
+            self.produce_button.setToolTip(why_not_report(session))
+            self.say(why_not_report(session), error=True)
 
     # -- helpers ---------------------------------------------------------------------
-
-    def _browse_row(self, edit: QtWidgets.QLineEdit, slot: Any) -> QtWidgets.QHBoxLayout:
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(edit, 1)
-        button = QtWidgets.QPushButton("Browse…")
-        button.clicked.connect(slot)
-        row.addWidget(button)
-        return row
 
     def _choose(self, title: str, filters: str, save: bool) -> Path | None:
         if self._choose_file is not None:
@@ -254,7 +251,7 @@ class ReportDialog(QtWidgets.QDialog):
             return
         try:
             rules = sorted({str(r["rule_id"]) for r in
-                            self.session.read(browse.finding_rows)})
+                            self.session.read(findings.list_findings)})
         except OversightError:
             rules = []
         for rule in rules:
@@ -328,8 +325,8 @@ class ReportDialog(QtWidgets.QDialog):
         self.report_result = None
         self.verification.hide()
         self.folder_button.hide()
-        job = self.session.start_job(f"Report {out.name}", work, {"audit"}, self._done,
-                                     parent=self)
+        job = self.session.start_job(f"Report {out.name}", work, REPORT_CHANGES,
+                                     self._done, parent=self)
         if job is None:
             self.say("The workspace is busy or locked.", error=True)
             return None
@@ -405,110 +402,3 @@ class ReportDialog(QtWidgets.QDialog):
             self.cancel()
             return
         super().reject()
-
-
-def install_report_actions(window: Any) -> QtWidgets.QMenu:
-    """Add the Reports menu to a MainWindow: produce (auditors), verify, timeline."""
-    from ui.timeline import TimelineDialog
-
-    session: Session = window.session
-    bar = window.menuBar()
-    menu = QtWidgets.QMenu("&Reports", bar)
-    before = next((a for a in bar.actions() if a.text() in ("&Settings", "&Help")), None)
-    if before is not None:
-        bar.insertMenu(before, menu)
-    else:
-        bar.addMenu(menu)
-    menu.setToolTipsVisible(True)
-    produce = QtGui.QAction("&Produce a report…", window)
-    produce.setShortcut(QtGui.QKeySequence("Ctrl+R"))
-    verify = QtGui.QAction("&Verify a report…", window)
-    timeline = QtGui.QAction("&Timeline of an authorisation or case…", window)
-    timeline.setShortcut(QtGui.QKeySequence("Ctrl+T"))
-    for act in (produce, verify, timeline):
-        menu.addAction(act)
-
-    def open_report() -> None:
-        if produce.isEnabled():
-            dialog = ReportDialog(session, window)
-            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            window.report_dialog = dialog
-            dialog.open()
-
-    def open_verify() -> None:
-        dialog = VerifyDialog(window, window.prompts)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        window.verify_dialog = dialog
-        dialog.open()
-
-    def open_timeline(kind: str = "authorisation", ident: str = "") -> None:
-        dialog = TimelineDialog(session, window, kind, ident)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        # A tick's operation and its findings open in the main window's pages.
-        dialog.open_record.connect(window.open_record)
-        dialog.open_finding.connect(window.open_finding)
-        window.timeline_dialog = dialog
-        dialog.show()
-
-    def update() -> None:
-        if not session.can(Permission.REPORT):
-            produce.setEnabled(False)
-            produce.setToolTip(_why_not_report(session))
-        else:
-            produce.setEnabled(session.ready)
-            produce.setToolTip("Produce a report" if session.ready
-                               else "Wait for the running job to finish.")
-        timeline.setEnabled(session.ready)
-
-    produce.triggered.connect(open_report)
-    verify.triggered.connect(open_verify)
-    timeline.triggered.connect(lambda: open_timeline())
-    session.ready_changed.connect(lambda _ready: update())
-    update()
-    window.report_action, window.verify_report_action = produce, verify
-    window.timeline_action = timeline
-    window.open_timeline = open_timeline
-    _install_timeline_button(window, open_timeline)
-    return menu
-
-
-def _install_timeline_button(window: Any, open_timeline: Callable[[str, str], None]) -> None:
-    """A "Timeline" button under the operations detail pane, for an operation that
-    cites an authorisation (or else a case)."""
-    page = window.operations
-    detail = page.fields_view.parentWidget()
-    layout = detail.layout() if detail is not None else None
-    if not isinstance(layout, QtWidgets.QBoxLayout):
-        return
-    button = QtWidgets.QPushButton("Timeline")
-    button.setEnabled(False)
-    button.setToolTip("Select an operation that cites an authorisation or a case.")
-    layout.insertWidget(1, button)
-    target: list[tuple[str, str]] = []
-
-    def current_changed(current: QtCore.QModelIndex, _previous: QtCore.QModelIndex) -> None:
-        target.clear()
-        rec = page.model.record(current.row()) if current.isValid() and \
-            window.session.ready else None
-        fields = rec["fields"] if rec is not None else {}
-        for kind, key in (("authorisation", "authorisation_id"), ("case", "case_id")):
-            value = str(fields.get(key) or "").strip()
-            if value:
-                target.append((kind, value))
-                break
-        button.setEnabled(bool(target))
-        button.setToolTip(f"Timeline of {target[0][0]} {target[0][1]}" if target else
-                          "Select an operation that cites an authorisation or a case.")
-
-    page.view.selectionModel().currentChanged.connect(current_changed)
-    def reset() -> None:
-        target.clear()
-        button.setEnabled(False)
-
-    def clicked() -> None:
-        if target:
-            open_timeline(*target[0])
-
-    page.model.modelReset.connect(reset)
-    button.clicked.connect(clicked)
-    window.timeline_button = button

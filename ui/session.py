@@ -13,18 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from oversight.changes import EVERYTHING, Change, changes_of
 from oversight.progress import CancelToken, Progress
 from oversight.workspace import Permission, Workspace, service_errors
 from ui.jobs import Job
 from ui.prompts import Prompts
 from ui.qt import QObject, QtCore, QtWidgets, Signal
 
-__all__ = ["CHANGES", "Session", "why_not"]
+__all__ = ["Session", "why_not"]
 
 T = TypeVar("T")
-
-#: What a change can touch; views reload for the kinds they show.
-CHANGES = frozenset({"findings", "operations", "runs", "batches", "verify"})
 
 _WHY = {
     Permission.READ: "read this workspace",
@@ -46,7 +44,7 @@ def why_not(role: str, permission: Permission) -> str:
 class Session(QObject):
     """The open workspace, its user, and the one background job at a time."""
 
-    changed = Signal(object)  # frozenset of CHANGES
+    changed = Signal(object)  # frozenset[Change]: views reload for the kinds they show
     ready_changed = Signal(bool)  # True: views may read
     locked_changed = Signal(bool)
     job_started = Signal(object)  # Job
@@ -100,29 +98,41 @@ class Session(QObject):
         with service_errors(self.ws.db_path):
             return fn(self.ws, *args, **kwargs)
 
-    def write(self, parent: QtWidgets.QWidget | None, changes: set[str],
-              fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    def write(self, parent: QtWidgets.QWidget | None, op: Callable[..., T], *args: Any,
+              **kwargs: Any) -> T | None:
         """Run a quick change (a triage decision: one small transaction) now.
 
         Errors are shown to the user and give None; on success the views that show
-        ``changes`` reload."""
+        what ``op`` declares it changes (``oversight.changes``) reload."""
+        done, result = self._apply(parent, op, args, kwargs)
+        return result if done else None
+
+    def try_write(self, parent: QtWidgets.QWidget | None, op: Callable[..., Any],
+                  *args: Any, **kwargs: Any) -> bool:
+        """As ``write``, for an operation that returns nothing: whether it was done."""
+        return self._apply(parent, op, args, kwargs)[0]
+
+    def _apply(self, parent: QtWidgets.QWidget | None, op: Callable[..., T],
+               args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, T | None]:
+        kinds = changes_of(op)  # before running: an undeclared operation is a bug
         if not self.ready:
-            return None
+            return False, None
         try:
             with service_errors(self.ws.db_path):
-                result = fn(self.ws, *args, **kwargs)
+                result = op(self.ws, *args, **kwargs)
         except Exception as exc:  # shown as a sentence or as a bug report
             self.prompts.error(parent, exc)
-            return None
-        self.changed.emit(frozenset(changes))
-        return result
+            return False, None
+        self.changed.emit(kinds)
+        return True, result
 
     def start_job(self, title: str, fn: Callable[[Workspace, Progress, CancelToken], Any],
-                  changes: set[str],
+                  changes: frozenset[Change],
                   on_success: Callable[[Any], None] | None = None,
                   parent: QtWidgets.QWidget | None = None) -> Job | None:
         """Run ``fn(ws, progress, cancel)`` on the worker thread. While it runs the
-        session is not ready; when it ends the views reload ``changes``."""
+        session is not ready; when it ends the views reload ``changes`` (what the core
+        operations ``fn`` runs declare: ``changes_of(run_detection)``)."""
         if not self.ready:
             return None
         ws = self.ws
@@ -141,7 +151,7 @@ class Session(QObject):
             if job.error is not None:
                 self.prompts.error(parent, job.error)
             self.ready_changed.emit(self.ready)
-            self.changed.emit(frozenset(changes))
+            self.changed.emit(changes)
             if job.error is None and on_success is not None:
                 if self.locked:  # its summary waits until the user is back
                     self._after_unlock.append(lambda: on_success(job.result))
@@ -181,7 +191,7 @@ class Session(QObject):
         self.locked = False
         self.locked_changed.emit(False)
         self.ready_changed.emit(self.ready)
-        self.changed.emit(CHANGES)
+        self.changed.emit(EVERYTHING)
         waiting, self._after_unlock = self._after_unlock, []
         for callback in waiting:
             callback()

@@ -10,21 +10,19 @@ why, and the same file may be imported again.
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from oversight import queries
 from oversight.errors import OversightError
 from oversight.retraction import Retraction, retract_batch, why_not_retract
 from oversight.workspace import Permission
+from ui.lazy_page import LazyPage
 from ui.models import TableModel
 from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.session import Session
 from ui.widgets import make_table, readable
 
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
-
-__all__ = ["SOURCES_PAGE_TITLE", "RetractDialog", "SourcesPage", "install_sources_page"]
+__all__ = ["SOURCES_PAGE_TITLE", "RetractDialog", "SourcesPage"]
 
 SOURCES_PAGE_TITLE = "Sources"
 RETRACTED_COLOR = "#9aa0a6"
@@ -93,16 +91,14 @@ class RetractDialog(QtWidgets.QDialog):
         self.reason.setFocus()
 
 
-class SourcesPage(QtWidgets.QWidget):
+class SourcesPage(LazyPage):
     """Import batches with their state; retract the selected one."""
 
     message = Signal(str)
     retracted = Signal(object)  # Retraction
 
     def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
-        self._stale = True
+        super().__init__(session, parent)
         self.batches: list[dict[str, Any]] = []
         self.dialog: RetractDialog | None = None
         self.model = TableModel(["Batch", "Kind", "File", "Records", "Rejected", "Imported by",
@@ -128,26 +124,13 @@ class SourcesPage(QtWidgets.QWidget):
         layout.addWidget(intro)
         layout.addWidget(self.view, 1)
         layout.addLayout(row)
-        session.changed.connect(self._changed)
-        session.ready_changed.connect(lambda ready: self._ready(ready))
         session.locked_changed.connect(lambda locked: self.clear() if locked else None)
 
     # -- loading -------------------------------------------------------------------------
 
-    def _changed(self, kinds: frozenset[str]) -> None:
-        self._stale = True
-        if self.isVisible():
-            self.refresh()
-
     def _ready(self, ready: bool) -> None:
-        if ready and self._stale and self.isVisible():
-            self.refresh()
+        super()._ready(ready)
         self._selected()
-
-    def showEvent(self, event: QtGui.QShowEvent) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.refresh()
 
     def clear(self) -> None:
         self._stale = True
@@ -243,8 +226,7 @@ class SourcesPage(QtWidgets.QWidget):
         return dialog
 
     def retract(self, batch_id: int, reason: str) -> Retraction | None:
-        done = self.session.write(self, {"batches", "operations", "findings"}, retract_batch,
-                                  batch_id, reason)
+        done = self.session.write(self, retract_batch, batch_id, reason)
         if done is None:
             return None
         text = (f"Batch {done.batch_id} ({done.file}) retracted: {done.rows_imported:,} "
@@ -257,12 +239,3 @@ class SourcesPage(QtWidgets.QWidget):
         self.message.emit(text)
         self.retracted.emit(done)
         return done
-
-
-def install_sources_page(window: MainWindow) -> SourcesPage:
-    """A "Sources" sidebar page (after the pages already there)."""
-    page = SourcesPage(window.session)
-    page.message.connect(window.show_message)
-    window.pages.addWidget(page)
-    window.sidebar.addItem(SOURCES_PAGE_TITLE)
-    return page

@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from oversight import browse, triage
+from oversight import findings, triage
+from oversight.changes import Change
 from oversight.criteria.pack import SEVERITIES
 from oversight.findings import STATUSES
 from oversight.workspace import Permission
@@ -398,7 +399,7 @@ class TriagePage(QtWidgets.QWidget):
         self.status_filter.addItem("Any status", None)
         for st in STATUSES:
             self.status_filter.addItem(st.replace("_", " "), st)
-        self.status_filter.addItem("decided", browse.DECIDED)
+        self.status_filter.addItem("decided", findings.DECIDED)
         self.status_filter.setItemData(self.status_filter.count() - 1,
                                        "Confirmed or dismissed", Qt.ItemDataRole.ToolTipRole)
         self.severity_filter = QtWidgets.QComboBox()
@@ -505,10 +506,10 @@ class TriagePage(QtWidgets.QWidget):
         self.extra_clear.setVisible(bool(parts))
         self.refresh()
 
-    def filters(self) -> browse.FindingFilters:
+    def filters(self) -> findings.FindingFilters:
         if self.approval:
-            return browse.FindingFilters(pending_for=self.session.user)
-        return browse.FindingFilters(
+            return findings.FindingFilters(pending_for=self.session.user)
+        return findings.FindingFilters(
             status=self.status_filter.currentData(),
             severity=self.severity_filter.currentData(),
             rule=self.rule_filter.currentData(),
@@ -556,8 +557,8 @@ class TriagePage(QtWidgets.QWidget):
 
     # -- refreshing --------------------------------------------------------------------
 
-    def _changed(self, kinds: frozenset[str]) -> None:
-        if "findings" in kinds or "runs" in kinds:
+    def _changed(self, kinds: frozenset[Change]) -> None:
+        if kinds & {Change.FINDINGS, Change.RUNS}:
             self._stale = True
             if self.isVisible():
                 self.refresh()
@@ -589,7 +590,7 @@ class TriagePage(QtWidgets.QWidget):
         current = self.current_id()
         current_row = self.view.currentIndex().row()
         try:
-            rows = self.session.read(browse.finding_rows, self.filters())
+            rows = self.session.read(findings.list_findings, self.filters())
             if self.approval:
                 policy = self.session.read(triage.four_eyes).value
                 self.policy_label.setText(self._policy_text(policy))
@@ -615,7 +616,7 @@ class TriagePage(QtWidgets.QWidget):
         return scope
 
     def _fill_rules(self) -> None:
-        rules = sorted({str(r["rule_id"]) for r in self.session.read(browse.finding_rows)})
+        rules = sorted({str(r["rule_id"]) for r in self.session.read(findings.list_findings)})
         current = self.rule_filter.currentData()
         known = [self.rule_filter.itemData(i) for i in range(1, self.rule_filter.count())]
         if known == rules:
@@ -717,7 +718,7 @@ class TriagePage(QtWidgets.QWidget):
         ids = self._targets()
         if not ids:
             return
-        result = self.session.write(self, {"findings"}, triage.mark, ids, status,
+        result = self.session.write(self, triage.mark, ids, status,
                                     reason=reason, note=note)
         self._report(result, status.replace("_", " "))
 
@@ -769,10 +770,7 @@ class TriagePage(QtWidgets.QWidget):
         if text is None:
             return
 
-        def add(ws: Any) -> list[int]:
-            return [triage.add_note(ws, fid, text) for fid in ids]
-
-        if self.session.write(self, {"findings"}, add) is not None:
+        if self.session.write(self, triage.add_notes, ids, text) is not None:
             self.message.emit(f"Note added to {len(ids)} finding(s).")
 
     def assign_selected(self) -> None:
@@ -788,7 +786,7 @@ class TriagePage(QtWidgets.QWidget):
         to = self._ask(self.session.prompts.assign, users, current)
         if to is None:
             return
-        result = self.session.write(self, {"findings"}, triage.assign, ids, to or None)
+        result = self.session.write(self, triage.assign, ids, to or None)
         self._report(result, f"assigned to {to}" if to else "unassigned")
 
     def _pending(self, ids: list[str]) -> list[dict[str, Any]] | None:
@@ -808,7 +806,7 @@ class TriagePage(QtWidgets.QWidget):
         note = self._ask(self.session.prompts.approve, decisions)
         if note is None:
             return
-        result = self.session.write(self, {"findings"}, triage.approve, ids, note or None)
+        result = self.session.write(self, triage.approve, ids, note or None)
         self._report(result, "approved")
 
     def return_selected(self) -> None:
@@ -821,7 +819,7 @@ class TriagePage(QtWidgets.QWidget):
         note = self._ask(self.session.prompts.return_decision, decisions)
         if note is None:
             return
-        result = self.session.write(self, {"findings"}, triage.return_decision, ids, note)
+        result = self.session.write(self, triage.return_decision, ids, note)
         self._report(result, "returned to in review")
 
     # -- settings ----------------------------------------------------------------------

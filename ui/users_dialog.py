@@ -202,7 +202,7 @@ class UsersDialog(QtWidgets.QDialog):
         form.open()
 
     def add_user(self, name: str, role: Role, password: str) -> bool:
-        done = self.session.write(self, set(), Workspace.add_user, name, role, password)
+        done = self.session.write(self, Workspace.add_user, name, role, password)
         if done is None:
             return False
         self.refresh()
@@ -218,24 +218,14 @@ class UsersDialog(QtWidgets.QDialog):
                                     f"Remove {name}? They can no longer sign in; their past "
                                     "decisions stay in the audit trail."):
             return False
-        if self.session.write(self, set(), _remove, name) is None:
+        if not self.session.try_write(self, Workspace.remove_user, name):
             return False
         self.refresh()
         self.status.setText(f"Removed {name}.")
         return True
 
     def reset_password(self, name: str, password: str) -> bool:
-        if self.session.write(self, set(), _reset, name, password) is None:
+        if not self.session.try_write(self, Workspace.reset_password, name, password):
             return False
         self.status.setText(f"The password of {name} was reset.")
         return True
-
-
-def _remove(ws: Workspace, name: str) -> bool:
-    ws.remove_user(name)
-    return True
-
-
-def _reset(ws: Workspace, name: str, password: str) -> bool:
-    ws.reset_password(name, password)
-    return True

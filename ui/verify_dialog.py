@@ -15,7 +15,7 @@ from oversight.report.sign import ReportVerification, verify_report
 from ui.errors import inline
 from ui.prompts import buddy_row
 from ui.qt import Qt, QtWidgets
-from ui.widgets import readable
+from ui.widgets import readable, with_browse_button
 
 __all__ = ["VerificationView", "VerifyDialog", "verification_rows"]
 
@@ -111,9 +111,9 @@ class VerifyDialog(QtWidgets.QDialog):
         self.trust = QtWidgets.QLineEdit()
         self.trust.setPlaceholderText("Optional: CA certificates (PEM), separated by ';'")
         form = QtWidgets.QFormLayout()
-        buddy_row(form, "&Report:", self.file, self._with_browse(self.file, self._browse_file))
+        buddy_row(form, "&Report:", self.file, with_browse_button(self.file, self._browse_file))
         buddy_row(form, "&Trust roots:", self.trust,
-                  self._with_browse(self.trust, self._browse_trust))
+                  with_browse_button(self.trust, self._browse_trust))
         self.verify_button = QtWidgets.QPushButton("Verify")
         self.verify_button.setDefault(True)
         self.verify_button.clicked.connect(self.verify)
@@ -130,14 +130,6 @@ class VerifyDialog(QtWidgets.QDialog):
         layout.addLayout(form)
         layout.addWidget(self.view, 1)
         layout.addWidget(buttons)
-
-    def _with_browse(self, edit: QtWidgets.QLineEdit, slot: Any) -> QtWidgets.QHBoxLayout:
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(edit, 1)
-        button = QtWidgets.QPushButton("Browse…")
-        button.clicked.connect(slot)
-        row.addWidget(button)
-        return row
 
     def _choose(self, title: str, filters: str) -> Path | None:
         if self.prompts is not None:

@@ -3,13 +3,15 @@ and the colour helpers that keep custom colours readable in a light or dark pale
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.settings import Settings
 
 __all__ = ["BarChart", "ColumnChart", "RowTableView", "column_menu", "contrast_ratio",
-           "is_dark", "make_table", "readable", "restore_header", "save_header"]
+           "is_dark", "make_table", "paint_nothing_yet", "painting", "readable",
+           "restore_header", "save_header", "with_browse_button"]
 
 
 # -- colours ---------------------------------------------------------------------------
@@ -58,6 +60,37 @@ def readable(color: str, widget: QtWidgets.QWidget | None = None,
 
 
 # -- charts ----------------------------------------------------------------------------
+
+
+def with_browse_button(edit: QtWidgets.QLineEdit, slot: Callable[[], object]
+                       ) -> QtWidgets.QHBoxLayout:
+    """A path field with a "Browse…" button beside it that calls ``slot``."""
+    row = QtWidgets.QHBoxLayout()
+    row.addWidget(edit, 1)
+    button = QtWidgets.QPushButton("Browse…")
+    button.clicked.connect(slot)
+    row.addWidget(button)
+    return row
+
+
+@contextmanager
+def painting(widget: QtWidgets.QWidget, antialias: bool = True
+             ) -> Iterator[tuple[QtGui.QPainter, QtGui.QFontMetrics, QtGui.QPalette]]:
+    """A painter on ``widget`` (ended on the way out), its font metrics and palette."""
+    painter = QtGui.QPainter(widget)
+    try:
+        if antialias:
+            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        yield painter, widget.fontMetrics(), widget.palette()
+    finally:
+        painter.end()
+
+
+def paint_nothing_yet(painter: QtGui.QPainter, palette: QtGui.QPalette, rect: QtCore.QRect,
+                      align: Qt.AlignmentFlag) -> None:
+    """What an empty chart shows."""
+    painter.setPen(palette.color(QtGui.QPalette.ColorRole.PlaceholderText))
+    painter.drawText(rect, align, "Nothing yet")
 
 
 class BarChart(QtWidgets.QWidget):
@@ -112,14 +145,9 @@ class BarChart(QtWidgets.QWidget):
         return QtCore.QSize(200, max(40, len(self._bars) * self._row_height() + 8))
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
-        painter = QtGui.QPainter(self)
-        try:
-            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-            metrics = self.fontMetrics()
-            palette = self.palette()
+        with painting(self, antialias=True) as (painter, metrics, palette):
             if not self._bars:
-                painter.setPen(palette.color(QtGui.QPalette.ColorRole.PlaceholderText))
-                painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Nothing yet")
+                paint_nothing_yet(painter, palette, self.rect(), Qt.AlignmentFlag.AlignCenter)
                 return
             label_w = max(metrics.horizontalAdvance(b[0]) for b in self._bars) + 12
             count_w = max(metrics.horizontalAdvance(f"{b[1]:,}") for b in self._bars) + 12
@@ -144,8 +172,6 @@ class BarChart(QtWidgets.QWidget):
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                                  f"{value:,}")
                 top += row_h
-        finally:
-            painter.end()
 
 
 class ColumnChart(QtWidgets.QWidget):
@@ -195,14 +221,9 @@ class ColumnChart(QtWidgets.QWidget):
         return QtCore.QSize(320, 110)
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
-        painter = QtGui.QPainter(self)
-        try:
-            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-            metrics = self.fontMetrics()
-            palette = self.palette()
+        with painting(self, antialias=True) as (painter, metrics, palette):
             if not self._columns:
-                painter.setPen(palette.color(QtGui.QPalette.ColorRole.PlaceholderText))
-                painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Nothing yet")
+                paint_nothing_yet(painter, palette, self.rect(), Qt.AlignmentFlag.AlignCenter)
                 return
             text_color = palette.color(QtGui.QPalette.ColorRole.WindowText)
             line_h = metrics.height()
@@ -233,8 +254,6 @@ class ColumnChart(QtWidgets.QWidget):
                     painter.drawText(QtCore.QRectF(x + slot / 2 - label_w / 2, bottom + 3,
                                                    label_w, line_h),
                                      Qt.AlignmentFlag.AlignCenter, label)
-        finally:
-            painter.end()
 
 
 class RowTableView(QtWidgets.QTableView):

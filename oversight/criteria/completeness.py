@@ -18,7 +18,7 @@ import json
 import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from fractions import Fraction
 from itertools import pairwise
 from typing import Any
@@ -27,7 +27,7 @@ from db.store import Connection
 from oversight.criteria.expr import BOOL, Call, FieldRef, Node
 from oversight.criteria.pack import Aggregate, Rule
 from oversight.criteria.sql import Compiler
-from oversight.importing.quality import AHEAD_US
+from oversight.importing.quality import AHEAD_US, import_times
 
 __all__ = ["BATCH_TIMES", "PLAUSIBLE_UTC", "Found", "hits", "prepare", "why_not"]
 
@@ -61,16 +61,8 @@ def prepare(conn: Connection) -> None:
     ahead), read by ``plausible_time(ts)``."""
     for statement in BATCH_TIMES:
         conn.execute(statement)
-    rows = []
-    for batch_id, imported_at in conn.execute("SELECT batch_id, imported_at FROM batches"):
-        try:
-            moment = datetime.fromisoformat(str(imported_at))
-        except ValueError:
-            continue
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        micros = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-        rows.append((batch_id, micros + AHEAD_US))
+    times = import_times(conn.execute("SELECT batch_id, imported_at FROM batches"))
+    rows = [(batch_id, micros + AHEAD_US) for batch_id, micros in times.items()]
     conn.executemany("INSERT INTO temp.batch_times(batch_id, latest_us) VALUES (?, ?)", rows)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from db.store import Connection, DbError
 from oversight.accountability import finding_digest
+from oversight.changes import Change, changes
 from oversight.criteria import completeness
 from oversight.criteria.expr import BOOL, LIST, Binary, Call, FieldRef, Index, Node, Unary
 from oversight.criteria.pack import Aggregate, Pack, Rule
@@ -121,6 +122,7 @@ def _finding_id(pack: Pack, rule: Rule, part: str, key: str) -> str:
     return f"{rule.id}-{digest[:16]}"
 
 
+@changes(Change.FINDINGS, Change.RUNS)
 def run_detection(
     ws: Workspace,
     pack: Pack,

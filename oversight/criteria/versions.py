@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from oversight.changes import Change, changes
 from oversight.criteria.engine import preview_hits
 from oversight.criteria.pack import Pack, default_pack, parse_pack
 from oversight.errors import UsageError
@@ -152,6 +153,7 @@ def _set_active(ws: Workspace, sha: str) -> str | None:
     return old
 
 
+@changes(Change.CRITERIA)
 def save_version(ws: Workspace, pack_text: str, note: str, name: str = "pack") -> PackVersion:
     """Validate ``pack_text`` (a failing pack raises ValidationError with every issue),
     keep it and make it the active pack. Administrators only."""
@@ -170,6 +172,7 @@ def save_version(ws: Workspace, pack_text: str, note: str, name: str = "pack") -
     return next(v for v in list_versions(ws) if v.sha256 == pack.sha256)
 
 
+@changes(Change.CRITERIA)
 def activate(ws: Workspace, sha256: str) -> PackVersion:
     """Make a stored pack the active one. Administrators only."""
     ws.require(Permission.CONFIGURE)

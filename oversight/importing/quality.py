@@ -31,6 +31,7 @@ __all__ = [
     "QualityTracker",
     "all_rows_rejected",
     "describe_warnings",
+    "import_times",
     "is_plausible",
 ]
 
@@ -42,6 +43,22 @@ MAX_LINES = 20
 EARLIEST_US = 0
 #: A ``ts`` more than one day after the import is implausible (a typo such as 2206).
 AHEAD_US = 86_400_000_000
+
+
+def import_times(rows: Iterable[tuple[Any, Any]]) -> dict[int, int]:
+    """(batch_id, imported_at) rows as each batch's import time in UTC microseconds
+    (what a plausible ``ts`` is judged against); an unreadable time is left out."""
+    out: dict[int, int] = {}
+    for batch_id, imported_at in rows:
+        try:
+            moment = datetime.fromisoformat(str(imported_at))
+        except ValueError:
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        out[int(batch_id)] = (moment - datetime(1970, 1, 1, tzinfo=UTC)) \
+            // timedelta(microseconds=1)
+    return out
 #: Per-row flags a reader sets on a row it yields.
 FLAG_DUPLICATE = 1
 FLAG_AMBIGUOUS = 2

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from db.store import Connection, IntegrityError
+from oversight.changes import Change, changes
 from oversight.errors import AlreadyImported, InputFileError, OversightError
 from oversight.importing.convert import RowConverter
 from oversight.importing.profile import FieldMapping, MappingProfile, auto_profile, load_profile
@@ -451,6 +452,7 @@ def preview(
     return result
 
 
+@changes(Change.OPERATIONS, Change.BATCHES)
 def import_file(
     ws: Workspace,
     path: Path,
@@ -537,7 +539,7 @@ def _chunks(plan: _Plan, batch_id: int, sha: str, packed: bool = False) -> Itera
 
 def child_main(argv: list[str]) -> int:
     """Entry of the helper process: read and convert the file, write pickled chunks to
-    stdout. Run as ``python -m oversight.importing.reader ARGS_JSON``."""
+    stdout. Run as ``python -m oversight.importing.helper_process ARGS_JSON``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     out = sys.stdout.buffer
     args = json.loads(argv[0])
@@ -566,7 +568,7 @@ def _chunks_from_child(plan: _Plan, profile_path: Path | None, batch_id: int, sh
                        "profile": None if profile_path is None else str(profile_path),
                        "batch_id": batch_id, "sha": sha})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oversight.importing.reader", args],
+        [sys.executable, "-m", "oversight.importing.helper_process", args],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
     assert proc.stdout is not None

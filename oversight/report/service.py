@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from db.keyslots import write_atomic
+from oversight.changes import Change, changes
 from oversight.errors import UsageError
 from oversight.progress import CancelToken, Progress, no_progress
 from oversight.report.data import ReportScope, collect
@@ -51,6 +52,7 @@ class ReportResult:
                 "template": self.template}
 
 
+@changes(Change.AUDIT)
 def produce_report(ws: Workspace, out: Path, template: str = "full",
                    scope: ReportScope | None = None, *, title: str | None = None,
                    body: str = "", classification: str = "OFFICIAL-SENSITIVE",

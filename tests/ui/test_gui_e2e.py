@@ -28,7 +28,7 @@ import pytest
 import tools
 from ui_support import ADMIN, AUDITOR, INSPECTOR, PASSWORD
 
-from oversight import browse, triage
+from oversight import findings, triage
 from oversight.integrity import verify_workspace
 from oversight.workspace import Workspace
 
@@ -324,8 +324,8 @@ def test_a_review_session_on_a_real_screen(display: Display, demo_ws: Path,
 def _review(session: Session, tmp_path: Path) -> None:
     s = session.screen
     reader = session.reader
-    open_ids = [str(f["id"]) for f in browse.finding_rows(
-        reader, browse.FindingFilters(status="open"))][:5]
+    open_ids = [str(f["id"]) for f in findings.list_findings(
+        reader, findings.FindingFilters(status="open"))][:5]
     assert len(open_ids) == 5
 
     # -- sign in: the dialog alone, in the middle of the screen ----------------------------
@@ -383,8 +383,8 @@ def _review(session: Session, tmp_path: Path) -> None:
     s.active("^Oversight Workstation$")
     s.key("Return")  # opens the selected recent workspace
     session.sign_in(AUDITOR, replace_user=True)
-    pending = [str(f["id"]) for f in browse.finding_rows(
-        reader, browse.FindingFilters(pending_for=AUDITOR))]
+    pending = [str(f["id"]) for f in findings.list_findings(
+        reader, findings.FindingFilters(pending_for=AUDITOR))]
     assert len(pending) >= 2
     s.active(session.title)
     s.key("ctrl+3")

@@ -196,11 +196,11 @@ def test_users_dialog_disabled_for_inspector(qtbot: Any, open_session: Opener,
 
 def test_main_window_hooks(qtbot: Any, open_window: Callable[..., Any],
                            prompts: FakePrompts, tmp_path: Path) -> None:
-    from ui.admin_tools import AUDIT_PAGE_TITLE
     from ui.import_wizard import ImportWizard
+    from ui.main_window import AUDIT_PAGE_TITLE
 
     window = open_window(INSPECTOR)
-    tools = window.admin_tools
+    tools = window
     assert not tools.users_action.isEnabled()
     assert tools.users_action.toolTip() == "Your role (inspector) may not manage users."
     row = next(r for r in range(window.sidebar.count())
@@ -231,7 +231,7 @@ def test_main_window_hooks(qtbot: Any, open_window: Callable[..., Any],
 
 def test_users_action_for_admin(qtbot: Any, open_window: Callable[..., Any]) -> None:
     window = open_window(ADMIN)
-    tools = window.admin_tools
+    tools = window
     assert tools.users_action.isEnabled()
     tools.users_action.trigger()
     assert isinstance(tools.users_dialog, UsersDialog)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from ui_support import AUDITOR, INSPECTOR, PASSWORD
 
-from oversight import browse, triage
+from oversight import findings, triage
 from oversight.errors import Cancelled
 from oversight.workspace import Workspace
 from ui.main_window import MainWindow
@@ -206,8 +206,8 @@ def _press_in_list(qtbot: Any, page: TriagePage, key: Qt.Key,
 
 
 def _open_finding(window: MainWindow, severity: str) -> str:
-    rows = window.session.read(browse.finding_rows,
-                               browse.FindingFilters(status="open", severity=severity))
+    rows = window.session.read(findings.list_findings,
+                               findings.FindingFilters(status="open", severity=severity))
     return str(rows[0]["id"])
 
 
@@ -328,9 +328,9 @@ def test_approve_and_return_dialogs_by_keyboard(qtbot: Any, real_window: Any) ->
     in its note, and each records exactly one event."""
     inspector = real_window(INSPECTOR)
     crit = [str(r["id"]) for r in inspector.session.read(
-        browse.finding_rows, browse.FindingFilters(status="open", severity="critical"))][:2]
+        findings.list_findings, findings.FindingFilters(status="open", severity="critical"))][:2]
     for fid in crit:
-        inspector.session.write(None, {"findings"}, triage.mark, [fid], "confirmed",
+        inspector.session.write(None, triage.mark, [fid], "confirmed",
                                 note=f"Proposal for {fid}")
     inspector.close()
 

@@ -11,7 +11,7 @@ import pytest
 from test_demo_data import demo_finding_count
 from ui_support import INSPECTOR, PASSWORD
 
-from oversight import browse
+from oversight import browse, findings, queries
 from oversight.errors import PermissionDenied, UsageError
 from oversight.workspace import Workspace
 from ui.main_window import MainWindow
@@ -65,16 +65,16 @@ def test_browse_ids_sort_and_rows(ws: Workspace) -> None:
 
 
 def test_browse_parse_query_and_findings(ws: Workspace) -> None:
-    text, where = browse.parse_query('night x=1 justification="night shift" O\'Brien')
+    text, where = queries.parse_query('night x=1 justification="night shift" O\'Brien')
     assert text == "night O'Brien"
     assert where == (("x", "1"), ("justification", "night shift"))
-    assert len(browse.finding_rows(ws)) == demo_finding_count(3000, 20261128)
-    critical = browse.finding_rows(ws, browse.FindingFilters(severity="critical"))
+    assert len(findings.list_findings(ws)) == demo_finding_count(3000, 20261128)
+    critical = findings.list_findings(ws, findings.FindingFilters(severity="critical"))
     assert {f["severity"] for f in critical} == {"critical"}
-    assert browse.finding_rows(ws, browse.FindingFilters(pending_for=INSPECTOR)) == []
-    assert len(browse.finding_rows(ws, browse.FindingFilters(pending_for="someone"))) == 1
+    assert findings.list_findings(ws, findings.FindingFilters(pending_for=INSPECTOR)) == []
+    assert len(findings.list_findings(ws, findings.FindingFilters(pending_for="someone"))) == 1
     with pytest.raises(UsageError):
-        browse.finding_rows(ws, browse.FindingFilters(status="bogus"))
+        findings.list_findings(ws, findings.FindingFilters(status="bogus"))
     (rid,) = ws.conn.execute("SELECT r.rid FROM finding_records r JOIN findings f"
                              " USING (finding_id) WHERE f.rule_id = 'AUT-01' LIMIT 1").fetchone()
     assert browse.findings_of_record(ws, rid)[0]["rule_id"] == "AUT-01"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from ui_support import ADMIN, AUDITOR, INSPECTOR, PASSWORD, FakePrompts
 
-from oversight import browse, triage
+from oversight import findings, triage
 from oversight.workspace import Workspace
 from ui.app import Workstation
 from ui.dashboard import RULE_COLUMNS
@@ -83,7 +83,7 @@ def _count(text: str, label: QtWidgets.QLabel) -> int:
 def test_dashboard_counts_open_what_they_count(qtbot: Any, open_window: Opener) -> None:
     window = open_window(INSPECTOR)
     dash = window.dashboard
-    every = window.session.read(browse.finding_rows)
+    every = window.session.read(findings.list_findings)
     critical_open = sum(1 for f in every if f["severity"] == "critical" and f["status"] == "open")
     mine = sum(1 for f in every if f["assignee"] == INSPECTOR)
     assert f"{critical_open} critical open" in dash.attention.text()
@@ -133,7 +133,7 @@ def test_per_rule_counts_add_up_and_open_their_findings(qtbot: Any, open_window:
     headers = [dash.rules.headerData(c, Qt.Orientation.Horizontal) for c in
                range(dash.rules.columnCount())]
     assert headers[3:] == ["Findings", "Open", "In review", "Pending", "Escalated", "Decided"]
-    every = window.session.read(browse.finding_rows)
+    every = window.session.read(findings.list_findings)
     for row in range(dash.rules.rowCount()):
         values = dash.rules.row_values(row)
         assert values[3] == sum(values[4:]), values  # the columns add up
@@ -148,7 +148,7 @@ def test_per_rule_counts_add_up_and_open_their_findings(qtbot: Any, open_window:
         listed = _listed(window)
         assert len(listed) == dash.rules.row_values(trf)[column], status
         assert {f["rule_id"] for f in listed} <= {"TRF-01"}
-        if status == browse.DECIDED:
+        if status == findings.DECIDED:
             assert {f["status"] for f in listed} <= {"confirmed", "dismissed"}
         elif status is not None:
             assert {f["status"] for f in listed} <= {status}
@@ -162,8 +162,8 @@ def test_pending_my_approval_only_for_approvers(qtbot: Any, open_window: Opener)
     inspector.close()
     auditor = open_window(AUDITOR)
     assert not auditor.sidebar.item(2).isHidden()
-    waiting = len(auditor.session.read(browse.finding_rows,
-                                       browse.FindingFilters(pending_for=AUDITOR)))
+    waiting = len(auditor.session.read(findings.list_findings,
+                                       findings.FindingFilters(pending_for=AUDITOR)))
     assert f"{waiting} waiting for your approval" in auditor.dashboard.attention.text()
     _click_link(qtbot, auditor.dashboard.attention, "waiting for your approval")
     assert auditor.sidebar.currentRow() == 2
@@ -223,7 +223,7 @@ def test_values_are_shown_one_way(qtbot: Any, open_window: Opener) -> None:
     audit_row = next(r for r in range(window.sidebar.count())
                      if window.sidebar.item(r).text().startswith("Audit trail"))
     window.sidebar.setCurrentRow(audit_row)
-    page = window.admin_tools.audit_page
+    page = window.audit_page
     times = [page.model.row_values(r)[1] for r in range(page.model.rowCount())]
     assert times and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d", t)
                          for t in times), times[:3]

@@ -230,7 +230,7 @@ def test_timeline_button_on_the_operations_page(qtbot: Any, open_window: Any) ->
     window = open_window(ADMIN, page=3)
     page = window.operations
     qtbot.waitUntil(lambda: page.model.rowCount() > 0)
-    button = window.timeline_button
+    button = window.operations.timeline_button
     assert not button.isEnabled()
     row = next(r for r in range(min(page.model.rowCount(), 3000))
                if (page.model.record(r) or {}).get("fields", {}).get("authorisation_id",

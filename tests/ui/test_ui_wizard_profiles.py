@@ -12,10 +12,10 @@ from ui_support import ADMIN, INSPECTOR, PASSWORD, FakePrompts
 
 from oversight.criteria.versions import save_version
 from oversight.findings import list_runs
-from oversight.gui_support_import import SOURCE_SUFFIXES
 from oversight.importing import import_file
 from oversight.importing.profile import parse_profile
 from oversight.importing.readers import detect_format
+from oversight.importing.sampling import SOURCE_SUFFIXES
 from oversight.records import Kind
 from oversight.workspace import Workspace
 from ui import import_wizard

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ui_support import INSPECTOR
 
-from oversight import browse, triage
+from oversight import findings, triage
 from ui.dashboard import findings_per_month
 from ui.main_window import MainWindow
 from ui.qt import QtCore, QtGui, QtWidgets
@@ -30,7 +30,7 @@ def test_dashboard_findings_per_month(qtbot: Any, open_window: Opener) -> None:
         " FROM findings WHERE first_ts_utc IS NOT NULL GROUP BY 1").fetchall()))
     columns = chart.columns()
     assert {m: n for m, n in columns if n} == expected
-    timed = [f for f in window.session.read(browse.finding_rows) if f["first_ts_utc"]]
+    timed = [f for f in window.session.read(findings.list_findings) if f["first_ts_utc"]]
     assert sum(n for _, n in columns) == len(timed)
     months = [m for m, _ in columns]
     assert months == sorted(months) and len(set(months)) == len(months)

@@ -1,4 +1,4 @@
-"""The import's helper process: ``python -m oversight.importing.reader ARGS_JSON``.
+"""The import's helper process: ``python -m oversight.importing.helper_process ARGS_JSON``.
 
 A module of its own so that what it pickles is named by its real module path."""
 
