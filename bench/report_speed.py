@@ -3,17 +3,29 @@
 The findings are made-up but shaped like real ones (messages, record ids, a decision and
 a note each); the report is built with the `full` template and signed with a fresh
 self-signed certificate. Prints `N findings: X.X s, P pages` per size (target: 1,000
-findings in under 10 s).
+findings in under 2.5 s on an idle machine).
+
+`--against DIR` also times, in the same run and alternating with this tree, the code in
+DIR (a source tree holding `oversight/`, `db/` and `report_templates/`, e.g. an older
+commit: `git archive main oversight db report_templates | tar -x -C DIR`), best of
+`--repeat` builds each, and prints `ratio: X.XX` (this tree over DIR). A loaded machine
+slows both alike; the ratio is the figure to compare.
 
     python bench/report_speed.py
+    python bench/report_speed.py --sizes 1000 --against /tmp/main-src --repeat 3
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from oversight.report.build import build_pdf
 from oversight.report.data import ReportData, ReportScope
@@ -27,7 +39,7 @@ def data(n: int) -> ReportData:
                             SEVERITIES[i % 4], "legal_refs": ["Directive (EU) 2016/680, Art. 25"],
                             "rationale": "Why an oversight body cares, in two sentences. " * 2}
              for i in range(19)}
-    findings = []
+    findings: list[dict[str, Any]] = []
     for i in range(n):
         rule = f"R-{i % 19:02d}"
         findings.append({
@@ -55,18 +67,50 @@ def data(n: int) -> ReportData:
         chain_head={"seq": n, "hash": "0" * 64, "workspace_id": "bench"})
 
 
+def once(n: int, p12: Path) -> tuple[float, int, int]:
+    """Build and sign a report of ``n`` findings: seconds, pages, signed bytes."""
+    d = replace(data(n))
+    t0 = time.perf_counter()
+    built = build_pdf(d, "full")
+    signed = sign_pdf(built.pdf, p12, b"bench-passphrase", box=built.signature_box)
+    return time.perf_counter() - t0, built.pages, len(signed)
+
+
+def timed_elsewhere(tree: Path, n: int, p12: Path) -> float:
+    """`once` run by the code in ``tree`` (a separate process), after a warm-up build."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), str(Path(__file__).parent)])}
+    script = ("import sys, pathlib, report_speed as b; b.once(10, pathlib.Path(sys.argv[2])); "
+              "print(b.once(int(sys.argv[1]), pathlib.Path(sys.argv[2]))[0])")
+    out = subprocess.run([sys.executable, "-c", script, str(n), str(p12)], env=env,
+                         capture_output=True, text=True, check=True, cwd=tree)
+    return float(out.stdout.split()[-1])
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--against", type=Path, help="source tree to compare with")
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    here = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="oversight-bench-") as tmp:
         p12 = Path(tmp) / "bench.p12"
         create_selfsigned("Bench Signer", p12, b"bench-passphrase")
-        for n in (1000, 5000):
-            d = replace(data(n))
-            t0 = time.perf_counter()
-            built = build_pdf(d, "full")
-            signed = sign_pdf(built.pdf, p12, b"bench-passphrase", box=built.signature_box)
-            took = time.perf_counter() - t0
-            print(f"  ({n} findings signed: {len(signed) / 1e6:.1f} MB)")
-            print(f"{n} findings: {took:.1f} s, {built.pages} pages")
+        once(10, p12)  # fonts registered and modules warm, as in `timed_elsewhere`
+        for n in args.sizes:
+            if args.against is None:
+                runs = [once(n, p12) for _ in range(args.repeat)]
+                _, pages, size = runs[0]
+                print(f"  ({n} findings signed: {size / 1e6:.1f} MB)")
+                print(f"{n} findings: {min(r[0] for r in runs):.1f} s, {pages} pages")
+                continue
+            ours: list[float] = []
+            theirs: list[float] = []
+            for _ in range(args.repeat):
+                theirs.append(timed_elsewhere(args.against.resolve(), n, p12))
+                ours.append(timed_elsewhere(here, n, p12))
+            print(f"{n} findings: {min(ours):.1f} s; {args.against}: {min(theirs):.1f} s")
+            print(f"ratio: {min(ours) / min(theirs):.2f}")
     return 0
 
 

@@ -9,6 +9,7 @@ so a test can flip one byte of the printed text). Keys are made in temporary fol
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import http.server
 import io
 import json
@@ -151,6 +152,36 @@ def test_manifest_is_embedded_before_signing(unsigned: bytes, signed: bytes,
         embed_manifest(sign_pdf(report_pdf(manifest), keys["p12"], PASS), manifest)
     with pytest.raises(InputFileError, match="not a readable PDF"):
         embed_manifest(b"not a pdf at all", manifest)
+
+
+def test_builder_and_signer_embed_the_same_manifest_bytes(tmp_path: Path,
+                                                         keys: dict[str, Path]) -> None:
+    # One embedder (oversight.report.manifest.embed): the bytes the unsigned build
+    # attaches, the bytes the signed report carries and the bytes the signer's
+    # embed_manifest writes into the same pages are one canonical JSON, hashed as printed.
+    from test_report_build import finding, small_data
+
+    from oversight.report.build import build_pdf
+    from oversight.report.manifest import canonical
+
+    built = build_pdf(small_data([finding(1), finding(2, rule="R-02", severity="low")]))
+    signed = sign_pdf(built.pdf, keys["p12"], PASS, box=built.signature_box)
+    in_build = PdfReader(io.BytesIO(built.pdf)).attachments[MANIFEST_NAME]
+    in_signed = PdfReader(io.BytesIO(signed)).attachments[MANIFEST_NAME]
+    assert in_build == in_signed == [canonical(built.manifest)]
+    assert hashlib.sha256(in_build[0]).hexdigest() == built.manifest_digest
+    # The pages as laid out, before the builder's incremental update added the manifest.
+    end = re.search(rb"%%EOF\r?\n?", built.pdf)
+    assert end is not None and end.end() < len(built.pdf)
+    pages_only = built.pdf[:end.end()]
+    assert MANIFEST_NAME not in PdfReader(io.BytesIO(pages_only)).attachments
+    by_signer = embed_manifest(pages_only, built.manifest)
+    assert PdfReader(io.BytesIO(by_signer)).attachments[MANIFEST_NAME] == in_build
+    # And the signed build is a valid signature to pyHanko's verifier and to poppler.
+    assert verify_report(signed, trust=[keys["ca"]]).ok
+    out = pdfsig(tmp_path, signed)
+    assert "Signature Validation: Signature is Valid." in out
+    assert "Total document signed" in out
 
 
 def test_signing_twice_is_refused(signed: bytes, keys: dict[str, Path]) -> None:

@@ -1,8 +1,9 @@
 """What a report says, gathered from the workspace in one read.
 
 `collect` returns a `ReportData`; `manifest` turns it into the JSON document embedded in
-the PDF, and `manifest_digest` is the SHA-256 the report prints on its pages so that a
-verifier can tie the visible report to the embedded data.
+the PDF, and `manifest_digest` (`oversight.report.manifest.digest`) is the SHA-256 the
+report prints on its pages so that a verifier can tie the visible report to the embedded
+data.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from oversight.errors import UsageError
 from oversight.findings import list_findings, list_runs
 from oversight.importing.quality import is_plausible
 from oversight.indicators import report_indicators
+from oversight.report.manifest import digest as manifest_digest
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["ReportData", "ReportScope", "collect", "manifest", "manifest_digest"]
@@ -280,9 +282,3 @@ def manifest(data: ReportData) -> dict[str, Any]:
         "chain_head": data.chain_head,
         "indicators": data.indicators,
     }
-
-
-def manifest_digest(doc: dict[str, Any]) -> str:
-    """SHA-256 of the manifest's canonical JSON; the report prints it on its pages."""
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import logging
 import re
 import unicodedata
@@ -37,9 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
-from pyhanko.pdf_utils import embed
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
@@ -53,11 +50,11 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError as PypdfReadError
 
 from db.keyslots import write_atomic
 from oversight.errors import AuthenticationError, InputFileError, UsageError
-from oversight.report.data import manifest_digest
+from oversight.report import manifest as report_manifest
+from oversight.report.pdfio import is_signed, open_pdf, page_boxes
 
 __all__ = [
     "MANIFEST_NAME",
@@ -72,7 +69,7 @@ __all__ = [
     "verify_report",
 ]
 
-MANIFEST_NAME = "oversight-manifest.json"
+MANIFEST_NAME = report_manifest.NAME
 """Name of the embedded manifest; `verify_report` looks for exactly this name."""
 
 NONE = "none"
@@ -106,45 +103,10 @@ for _name in ("pyhanko", "pyhanko_certvalidator"):
 
 
 def embed_manifest(pdf: bytes, manifest: dict[str, Any]) -> bytes:
-    """Attach the manifest as ``oversight-manifest.json`` (application/json).
-
-    Done as an incremental update *before* signing, so that the signature covers the
-    manifest. If the PDF already embeds the same manifest (same digest), it is returned
-    unchanged, so a builder that embeds it too does no harm. Refuses a PDF that already
-    holds a different manifest (a verifier must find exactly one) or that is already
-    signed (the update would fall outside the signature).
-    """
-    if not isinstance(manifest, dict):
-        raise UsageError("The manifest must be a JSON object (a dict).")
-    reader = _pyhanko_reader(pdf, "the report")
-    present = _attachments(pdf).get(MANIFEST_NAME)
-    if present:
-        if len(present) == 1 and _digest_of(present[0]) == manifest_digest(manifest):
-            return pdf
-        raise UsageError(f"The PDF already holds a different embedded {MANIFEST_NAME}.")
-    if _sig_fields_signed(reader):
-        raise UsageError("The PDF is already signed; embed the manifest before signing.")
-    data = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=2).encode("utf-8")
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    stream = embed.EmbeddedFileObject.from_file_data(
-        writer, data=data, mime_type="application/json",
-        params=embed.EmbeddedFileParams(embed_size=True, embed_checksum=True))
-    spec = embed.FileSpec(
-        file_spec_string=MANIFEST_NAME, file_name=MANIFEST_NAME, embedded_data=stream,
-        description="Oversight report manifest: the report's data as JSON; its SHA-256 "
-                    "(canonical JSON) is printed on the report's pages.")
-    embed.embed_file(writer, spec)
-    out = io.BytesIO()
-    writer.write(out)  # type: ignore[no-untyped-call]  # pyHanko leaves it unannotated
-    return out.getvalue()
-
-
-def _digest_of(raw: bytes) -> str | None:
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return manifest_digest(doc) if isinstance(doc, dict) else None
+    """Attach the manifest before signing (`oversight.report.manifest.embed`, the one
+    embedder the report builder uses too): its canonical JSON as ``oversight-manifest.json``.
+    The same manifest twice is harmless; a different one, or a signed PDF, is refused."""
+    return report_manifest.embed(pdf, manifest)
 
 
 # --------------------------------------------------------------------------- signing
@@ -163,10 +125,10 @@ def sign_pdf(pdf: bytes, p12: Path, passphrase: bytes | None, *, visible: bool =
     time. ``visible=False`` makes an invisible signature (readers list it in their
     signature panel).
     """
-    reader = _pyhanko_reader(pdf, "the report")
-    if _sig_fields_signed(reader):
+    reader = open_pdf(pdf, "the report")
+    if is_signed(reader):
         raise UsageError("The PDF is already signed; a report carries one signature.")
-    pages = _page_boxes(pdf)
+    pages = page_boxes(pdf)
     if not -len(pages) <= page < len(pages):
         raise UsageError(f"The report has {len(pages)} page(s); there is no page {page}.")
     page_ix = page % len(pages)
@@ -256,30 +218,6 @@ def _check_usable(cert: x509.Certificate, p12: Path) -> None:
     if not (ku.digital_signature or ku.content_commitment):
         raise UsageError(f"The certificate in {p12.name} is not meant for signing: its key "
                          "usage lacks digitalSignature and nonRepudiation.")
-
-
-def _pyhanko_reader(pdf: bytes, what: str) -> PdfFileReader:
-    try:
-        return PdfFileReader(io.BytesIO(pdf), strict=False)
-    except Exception as exc:  # any parse failure of untrusted input means "not a PDF"
-        raise InputFileError(f"{what[0].upper()}{what[1:]} is not a readable PDF "
-                             f"({exc}).") from exc
-
-
-def _sig_fields_signed(reader: PdfFileReader) -> bool:
-    try:
-        return len(reader.embedded_signatures) > 0
-    except Exception:  # damaged signature fields: pyHanko's signing reports them itself
-        return False
-
-
-def _page_boxes(pdf: bytes) -> list[tuple[float, float, float, float]]:
-    try:
-        reader = PdfReader(io.BytesIO(pdf))
-        return [(float(p.mediabox.left), float(p.mediabox.bottom), float(p.mediabox.right),
-                 float(p.mediabox.top)) for p in reader.pages]
-    except (PypdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise InputFileError(f"The report is not a readable PDF ({exc}).") from exc
 
 
 def _field_box(box: tuple[float, float, float, float] | None,
@@ -654,7 +592,7 @@ def verify_report(pdf: bytes | Path, trust: list[Path] | None = None) -> ReportV
     roots = _load_trust_roots(trust or [])
     if b"%PDF-" not in data[:1024]:
         raise InputFileError(f"{file_name or 'The file'} is not a PDF file.")
-    reader = _pyhanko_reader(data, file_name or "the file")
+    reader = open_pdf(data, file_name or "the file")
     problems: list[str] = []
     try:
         sigs = [s for s in reader.embedded_signatures if s.sig_object_type == "/Sig"]
@@ -811,13 +749,6 @@ def _load_trust_roots(paths: Sequence[Path]) -> list[asn1_x509.Certificate]:
     return roots
 
 
-def _attachments(pdf: bytes) -> dict[str, list[bytes]]:
-    try:
-        return {str(k): list(v) for k, v in PdfReader(io.BytesIO(pdf)).attachments.items()}
-    except Exception:  # unreadable attachments count as none; the signing or the
-        return {}      # verification that follows reports on the PDF itself
-
-
 def _check_manifest(pdf: bytes, facts: dict[str, Any],
                     problems: list[str]) -> dict[str, Any] | None:
     """Find the manifest, recompute its digest, and compare with what the pages print."""
@@ -825,25 +756,15 @@ def _check_manifest(pdf: bytes, facts: dict[str, Any],
                  pages_show_findings=False)
     try:
         reader = PdfReader(io.BytesIO(pdf))
-        entries = reader.attachments.get(MANIFEST_NAME)
-    except Exception as exc:  # damaged streams (zlib, parse errors) are findings too
+    except Exception as exc:  # damaged structure: a finding, not a crash
         problems.append(f"The embedded files cannot be read ({exc}).")
         return None
-    if not entries:
-        problems.append(f"The PDF has no embedded {MANIFEST_NAME}.")
+    found = report_manifest.read(reader)
+    problems += found.problems
+    doc = found.doc
+    if doc is None:
         return None
-    if len(entries) > 1:
-        problems.append(f"The PDF embeds {MANIFEST_NAME} more than once.")
-    try:
-        doc = json.loads(entries[0].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        problems.append(f"The embedded {MANIFEST_NAME} is not valid JSON ({exc}).")
-        return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
-        problems.append(f"The embedded {MANIFEST_NAME} is not a report manifest (no list "
-                        "of findings).")
-        return None
-    digest, count = manifest_digest(doc), len(doc["findings"])
+    digest, count = report_manifest.digest(doc), len(doc["findings"])
     facts.update(manifest_digest=digest, findings=count)
     try:
         text = "\n".join(page.extract_text() or "" for page in reader.pages)

@@ -1,0 +1,365 @@
+"""Page layout shared by every section: the build context, styles, tables, headings, the
+running header and footer, the page total and the signature box."""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from reportlab.lib import pagesizes  # type: ignore[import-untyped]
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT  # type: ignore[import-untyped]
+from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
+from reportlab.lib.units import mm  # type: ignore[import-untyped]
+from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
+from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
+from reportlab.platypus import (  # type: ignore[import-untyped]
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    LongTable,
+    PageTemplate,
+    Table,
+    TableStyle,
+)
+
+from oversight.report import fonts
+from oversight.report.data import ReportData
+from oversight.report.templates import Template
+from oversight.report.text import Para, escape, has_rtl, plain
+
+__all__ = ["Context", "Heading", "PageCanvas", "SignatureBox", "context", "document",
+           "pagesize"]
+
+
+@dataclass
+class Context:
+    """Everything one build shares: template, fonts, styles, data, outline keys, and
+    what the sections hand back (the signature box) or need (progress, the digest)."""
+
+    t: Template
+    data: ReportData
+    regular: str
+    bold: str
+    mono: str
+    fallback: tuple[str, ...]
+    styles: dict[str, Any]
+    width: float
+    logo: bytes
+    classification: str
+    digest: str = ""
+    """The manifest's SHA-256, printed by the appendix."""
+    report: Callable[[int, int, str], None] = lambda done, total, stage: None
+    """Progress and cancellation (`build_pdf`'s `progress` and `cancel`)."""
+    signature: dict[str, Any] = field(default_factory=dict)
+    """Where the signature box landed: ``box`` (x1, y1, x2, y2) and ``page``."""
+    keys: int = 0
+
+    def key(self) -> str:
+        self.keys += 1
+        return f"ow{self.keys}"
+
+    def p(self, markup: str, style: str = "body") -> Any:
+        return Para(markup, self.styles[style])
+
+    def heading(self, markup: str, title: str, level: int, style: str) -> Any:
+        return Heading(markup, self.styles[style], title, level, self.key())
+
+    def mono_markup(self, value: object, size: float | None = None) -> str:
+        size = size or self.t.num("styles", "mono_size")
+        return f'<font name="{self.mono}" size="{size:g}">{escape(value)}</font>'
+
+    def table(self, rows: list[list[Any]], fractions: Sequence[float], header: bool = True,
+              extra: Iterable[tuple[Any, ...]] = (), stripes: bool = True,
+              split_in_row: bool = False) -> Any:
+        widths = [self.width * f for f in fractions]
+        style: list[tuple[Any, ...]] = [
+            ("FONT", (0, 0), (-1, -1), self.regular), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+            ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.25, self.t.colour("styles", "colours", "rule")),
+        ]
+        if header:
+            style += [("BACKGROUND", (0, 0), (-1, 0),
+                       self.t.colour("styles", "colours", "table_header_background"))]
+        if stripes:
+            stripe = self.t.colour("styles", "colours", "table_stripe")
+            for r in range(1 if header else 0, len(rows), 2):
+                style.append(("BACKGROUND", (0, r), (-1, r), stripe))
+        style += list(extra)
+        kind = LongTable if len(rows) > 60 else Table  # LongTable: faster for many rows
+        return kind(rows, colWidths=widths, repeatRows=1 if header else 0, splitByRow=1,
+                    splitInRow=1 if split_in_row else 0, style=TableStyle(style),
+                    hAlign="LEFT")
+
+    def head_row(self, *markups: str) -> list[Any]:
+        return [self.p(m, "th") for m in markups]
+
+    def kv(self, rows: Sequence[tuple[str, Any]], label_fraction: float = 0.2) -> Any:
+        widths = (self.width * label_fraction - 6, self.width * (1 - label_fraction) - 6)
+        cells = [[self.cell(label, "label", widths[0]), value if not isinstance(value, str)
+                  else self.cell(value, "cell", widths[1])] for label, value in rows]
+        extra = [*self.string_style("label", (0, 0), (0, -1)),
+                 *self.string_style("cell", (1, 0), (1, -1))]
+        return self.table(cells, (label_fraction, 1 - label_fraction), header=False,
+                          stripes=False, split_in_row=True, extra=extra)
+
+    def cell(self, markup: str, style: str, width: float) -> Any:
+        """A table cell: the text itself when it is one plain line that fits ``width`` in
+        the style's own font (ReportLab draws such a cell as a string, several times
+        faster than a paragraph; the table's style gives it the same font, size and
+        colour), else a paragraph (wrapping, markup, fallback fonts, right-to-left)."""
+        text = cell_text(markup, self.styles[style], width)
+        return self.p(markup, style) if text is None else text
+
+    def string_style(self, style: str, first: tuple[int, int],
+                     last: tuple[int, int]) -> list[tuple[Any, ...]]:
+        """TableStyle commands giving the string cells (`cell`) from ``first`` to ``last``
+        the font, size, leading and colour of paragraph style ``style``."""
+        st = self.styles[style]
+        return [("FONT", first, last, st.fontName, st.fontSize, st.leading),
+                ("TEXTCOLOR", first, last, st.textColor)]
+
+    def runs(self, text: str, font: str | None = None) -> list[tuple[str, str]]:
+        """Canvas text (already `plain`) cut into runs of the font and its fallbacks."""
+        return fonts.fallback_runs(text, font or self.regular, self.fallback)
+
+
+class Heading(Para):
+    """A heading that adds itself to the PDF outline where it is drawn."""
+
+    def __init__(self, markup: str, style: Any, title: str, level: int, key: str) -> None:
+        super().__init__(markup, style)
+        self._outline = (title, level, key)
+
+    def draw(self) -> None:
+        super().draw()
+        title, level, key = self._outline
+        self.canv.bookmarkHorizontal(key, 0, self.height + 4)
+        self.canv.addOutlineEntry(title, key, level=level, closed=level > 0)
+
+
+class SignatureBox(Flowable):  # type: ignore[misc]
+    """An empty framed area; records where it landed so the signer can place its field."""
+
+    def __init__(self, width: float, height: float, colour: Any, sink: dict[str, Any]) -> None:
+        super().__init__()
+        self.width, self.height = width, height
+        self._colour, self._sink = colour, sink
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def draw(self) -> None:
+        x1, y1 = self.canv.absolutePosition(0, 0)
+        x2, y2 = self.canv.absolutePosition(self.width, self.height)
+        self._sink["box"] = (round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2))
+        self._sink["page"] = self.canv.getPageNumber()
+        self.canv.saveState()
+        self.canv.setStrokeColor(self._colour)
+        self.canv.setLineWidth(0.6)
+        self.canv.setDash(2, 2)
+        self.canv.rect(0, 0, self.width, self.height)
+        self.canv.restoreState()
+
+
+class PageCanvas(Canvas):  # type: ignore[misc]
+    """Writes the page total ("of Y") once it is known, as a form every page refers to."""
+
+    TOTAL_FORM = "owPageTotal"
+
+    def __init__(self, *args: Any, ow_font: str = "", ow_size: float = 7,
+                 ow_suffix: str = "", ow_colour: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ow = (ow_font, ow_size, ow_suffix, ow_colour)
+        self.ow_pages = 0
+
+    def showPage(self) -> None:
+        self.ow_pages += 1
+        super().showPage()
+
+    def save(self) -> None:
+        font, size, suffix, colour = self._ow
+        self.beginForm(self.TOTAL_FORM)
+        self.setFont(font, size)
+        self.setFillColor(colour)
+        self.drawString(0, 0, f"{self.ow_pages}{suffix}")
+        self.endForm()
+        super().save()
+
+
+class _Doc(BaseDocTemplate):  # type: ignore[misc]
+    pass
+
+
+def context(t: Template, data: ReportData) -> Context:
+    """Register the template's fonts and make its paragraph styles."""
+    regular = fonts.register(t.get("fonts", "regular"), partial(t.asset, t.get("fonts",
+                                                                               "regular")))
+    bold = fonts.register(t.get("fonts", "bold"), partial(t.asset, t.get("fonts", "bold")))
+    mono = fonts.register(t.get("fonts", "mono"), partial(t.asset, t.get("fonts", "mono")))
+    fallback = tuple(fonts.register(path, partial(t.asset, path))
+                     for path in t.get("fonts", "fallback"))
+    pdfmetrics.registerFontFamily(regular, normal=regular, bold=bold, italic=regular,
+                                  boldItalic=bold)
+    size = t.num("styles", "base_size")
+    lead = t.num("styles", "leading")
+    text = t.colour("styles", "colours", "text")
+    muted = t.colour("styles", "colours", "muted")
+    accent = t.colour("styles", "colours", "accent")
+    small = t.num("styles", "small_size")
+
+    def style(name: str, **kw: Any) -> Any:
+        kw.setdefault("fontName", regular)
+        kw.setdefault("fontSize", size)
+        kw.setdefault("leading", kw["fontSize"] * lead)
+        kw.setdefault("textColor", text)
+        return ParagraphStyle(f"ow-{name}", fallbackFonts=fallback, **kw)
+
+    styles = {
+        "body": style("body", spaceAfter=size * 0.6),
+        "muted": style("muted", textColor=muted, spaceAfter=size * 0.6),
+        "small": style("small", fontSize=small, textColor=muted),
+        "cell": style("cell", fontSize=small + 0.5),
+        "label": style("label", fontSize=small + 0.5, fontName=bold, textColor=muted),
+        "th": style("th", fontSize=small + 0.5, fontName=bold,
+                    textColor=t.colour("styles", "colours", "table_header_text")),
+        "title": style("title", fontSize=t.num("styles", "title_size"), fontName=bold,
+                       textColor=accent, leading=t.num("styles", "title_size") * 1.2,
+                       spaceAfter=8),
+        "kicker": style("kicker", fontSize=size + 2, textColor=muted, spaceAfter=6),
+        "h1": style("h1", fontSize=t.num("styles", "h1_size"), fontName=bold, textColor=accent,
+                    spaceAfter=8, leading=t.num("styles", "h1_size") * 1.25),
+        "h2": style("h2", fontSize=t.num("styles", "h2_size"), fontName=bold, textColor=accent,
+                    spaceBefore=8, spaceAfter=5, leading=t.num("styles", "h2_size") * 1.25),
+        "h3": style("h3", fontSize=t.num("styles", "h3_size"), fontName=bold),
+        "h3r": style("h3r", fontSize=t.num("styles", "h3_size"), fontName=bold,
+                     alignment=TA_RIGHT),
+        "banner": style("banner", fontSize=size + 3, fontName=bold, alignment=TA_CENTER,
+                        textColor=t.colour("classification", "text")),
+        "verify": style("verify", splitLongWords=0, spaceAfter=2),
+    }
+    width = (pagesize(t)[0] - (t.num("page", "margin_left_mm")
+                               + t.num("page", "margin_right_mm")) * mm)
+    classification = data.classification or t.get("classification", "default")
+    return Context(t=t, data=data, regular=regular, bold=bold, mono=mono, fallback=fallback,
+                   styles=styles, width=width, logo=t.asset(t.get("logo", "file")),
+                   classification=str(classification))
+
+
+def cell_text(markup: str, style: Any, width: float) -> str | None:
+    """``markup`` as a plain string when a string cell draws it exactly as a paragraph
+    of ``style`` would: no tags, one line, every character in the style's font, no
+    right-to-left text, and narrower than ``width``; else None."""
+    if "<" in markup or not markup or markup.isspace():
+        return None
+    text = html.unescape(markup) if "&" in markup else markup
+    font = style.fontName
+    if text != text.strip() or "  " in text or has_rtl(text) \
+            or not all(fonts.covers(font, ch) for ch in text if not ch.isascii()):
+        return None
+    if pdfmetrics.stringWidth(text, font, style.fontSize) > width:
+        return None
+    return text
+
+
+def pagesize(t: Template) -> tuple[float, float]:
+    size = {"A4": pagesizes.A4, "A3": pagesizes.A3, "letter": pagesizes.LETTER,
+            "legal": pagesizes.LEGAL}[t.get("page", "size")]
+    if t.get("page", "orientation") == "landscape":
+        return tuple(pagesizes.landscape(size))
+    return tuple(pagesizes.portrait(size))
+
+
+def document(ctx: Context, buf: io.BytesIO) -> Any:
+    t, data = ctx.t, ctx.data
+    size = pagesize(t)
+    left, right = t.num("page", "margin_left_mm") * mm, t.num("page", "margin_right_mm") * mm
+    top, bottom = t.num("page", "margin_top_mm") * mm, t.num("page", "margin_bottom_mm") * mm
+    doc = _Doc(buf, pagesize=size, leftMargin=left, rightMargin=right, topMargin=top,
+               bottomMargin=bottom, title=data.title, author=data.author,
+               subject=f"{data.report_id} ({ctx.classification})", creator=data.generator,
+               initialFontName=ctx.regular, initialFontSize=t.num("styles", "base_size"))
+    frame = Frame(left, bottom, size[0] - left - right, size[1] - top - bottom, id="body",
+                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+    logo = ImageReader(io.BytesIO(ctx.logo))
+    templates = [
+        PageTemplate(id="cover", frames=[frame], onPage=partial(_decorate, ctx, logo, True)),
+        PageTemplate(id="body", frames=[frame], onPage=partial(_decorate, ctx, logo, False)),
+    ]
+    if t.get("sections")[0] != "cover":
+        templates.reverse()  # the first page template is the one the first page uses
+    doc.addPageTemplates(templates)
+    return doc
+
+
+def _decorate(ctx: Context, logo: Any, cover: bool, canv: Any, doc: Any) -> None:
+    """Running header and footer: classification marking top and bottom of every page."""
+    t = ctx.t
+    page_w, page_h = pagesize(t)
+    left, right = t.num("page", "margin_left_mm") * mm, t.num("page", "margin_right_mm") * mm
+    small = t.num("styles", "small_size")
+    muted = t.colour("styles", "colours", "muted")
+    canv.saveState()
+    header_y = page_h - 9 * mm
+    banner_w = _banner(ctx, canv, page_w - right, header_y, align="right")
+    if not cover:
+        logo_h = t.num("logo", "header_height_mm") * mm
+        canv.drawImage(logo, left, header_y - logo_h * 0.3, logo_h, logo_h, mask="auto")
+        title = plain(t.settings["wording"]["running_header"].replace(
+            "{title}", ctx.data.title).replace("{body}", ctx.data.body))
+        avail = page_w - left - right - banner_w - logo_h - 8 * mm
+        runs = ctx.runs(_fit(ctx, title, ctx.regular, small + 0.5, avail))
+        canv.setFont(runs[0][1], small + 0.5)
+        canv.setFillColor(muted)
+        fonts.draw_runs(canv, left + logo_h + 2.5 * mm, header_y + 0.5, runs, small + 0.5,
+                        font_set=True)
+    canv.setStrokeColor(t.colour("styles", "colours", "rule"))
+    canv.setLineWidth(0.5)
+    line_y = page_h - t.num("page", "margin_top_mm") * mm + 4 * mm
+    canv.line(left, line_y, page_w - right, line_y)
+    foot_line = t.num("page", "margin_bottom_mm") * mm - 5 * mm
+    canv.line(left, foot_line, page_w - right, foot_line)
+    foot_y = foot_line - 5 * mm
+    _banner(ctx, canv, page_w / 2, foot_y, align="centre")
+    canv.setFont(ctx.regular, small)
+    canv.setFillColor(muted)
+    label = t.settings["wording"]["page_number"]
+    prefix = plain(label.split("{pages}", 1)[0].replace("{page}", str(canv.getPageNumber())))
+    canv.drawString(left, foot_y, prefix)
+    canv.saveState()
+    canv.translate(left + pdfmetrics.stringWidth(prefix, ctx.regular, small), foot_y)
+    canv.doForm(PageCanvas.TOTAL_FORM)
+    canv.restoreState()
+    canv.setFont(ctx.mono, small)
+    canv.drawRightString(page_w - right, foot_y, plain(ctx.data.report_id))
+    canv.restoreState()
+
+
+def _banner(ctx: Context, canv: Any, x: float, y: float, align: str) -> float:
+    """The classification marking in a coloured box; returns its width."""
+    size = ctx.t.num("styles", "small_size") + 0.5
+    runs = ctx.runs(_fit(ctx, plain(ctx.classification), ctx.bold, size, 90 * mm), ctx.bold)
+    width = fonts.runs_width(runs, size) + 8
+    x0 = x - width if align == "right" else x - width / 2
+    canv.setFillColor(ctx.t.colour("classification", "background"))
+    canv.rect(x0, y - 2.5, width, size + 4.5, stroke=0, fill=1)
+    canv.setFillColor(ctx.t.colour("classification", "text"))
+    fonts.draw_runs(canv, x0 + 4, y, runs, size)
+    return float(width)
+
+
+def _fit(ctx: Context, text: str, font: str, size: float, width: float) -> str:
+    def measure(s: str) -> float:
+        return fonts.runs_width(ctx.runs(s, font), size)
+
+    if measure(text) <= width:
+        return text
+    while text and measure(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
+

@@ -1,0 +1,155 @@
+"""Text on the report's pages as a reader gets it back: right-to-left paragraphs that wrap,
+emoji and symbols the main font lacks, and templates whose mistakes are named by file,
+line and column.
+
+PDFs are read back with poppler's pdftotext (as a reader would); pdftotext puts each
+right-to-left line back into logical order, so a paragraph whose lines were reordered
+as a whole (instead of line by line) comes back with its lines in the wrong order.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import unicodedata
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from test_report_build import finding, small_data
+from tools import require
+
+from oversight.errors import ValidationError
+from oversight.report.build import build_pdf, load_template
+from oversight.report.text import visual
+
+# Paragraphs long enough to wrap onto at least three lines in the findings table.
+HEBREW = ("הדוח הזה נכתב בשביל הבודקים ומתאר את כל הממצאים שנמצאו ביומן הפעולות של המשטרה "
+          "בחודשים האחרונים כולל הערות ותיקונים שנעשו על ידי הצוות המקצועי לאורך כל התקופה "
+          "הנבדקת ועד סופה וכן את ההחלטות שהתקבלו בעקבותיהם ואת שמות האנשים שקיבלו אותן "
+          "בסוף כל שבוע עבודה")
+ARABIC = ("هذا التقرير مكتوب للمفتشين ويصف جميع النتائج التي وجدت في سجل عمليات الشرطة خلال "
+          "الأشهر الأخيرة بما في ذلك الملاحظات والتصحيحات التي قام بها الفريق المهني طوال "
+          "فترة المراجعة حتى نهايتها وكذلك القرارات التي اتخذت بعدها وأسماء الأشخاص الذين "
+          "اتخذوها في نهاية كل أسبوع عمل")
+BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def pdftotext(pdf: bytes, tmp_path: Path, name: str) -> str:
+    path = tmp_path / name
+    path.write_bytes(pdf)
+    out = subprocess.run([require("pdftotext"), "-enc", "UTF-8", str(path), "-"],
+                         capture_output=True, check=True).stdout.decode("utf-8")
+    # Arabic is drawn in its joined (presentation) forms; NFKC gives back the letters.
+    return unicodedata.normalize("NFKC", BIDI_CONTROLS.sub("", out))
+
+
+@pytest.mark.parametrize("paragraph", [HEBREW, ARABIC], ids=["hebrew", "arabic"])
+def test_right_to_left_paragraph_wraps_in_reading_order(tmp_path: Path,
+                                                        paragraph: str) -> None:
+    report = build_pdf(small_data([finding(1, message=paragraph)]))
+    lines = pdftotext(report.pdf, tmp_path, "rtl.pdf").splitlines()
+    words = paragraph.split()
+    first = next(i for i, line in enumerate(lines) if words[0] in line.split())
+    shown: list[str] = []
+    for line in lines[first:]:
+        if not line.strip():
+            break
+        shown.append(line.strip())
+    # Three or more lines, top to bottom in the paragraph's order, each in logical order:
+    # the words come back exactly as written.
+    assert len(shown) >= 3, shown
+    assert " ".join(shown).split() == words
+    assert shown[0].split()[0] == words[0] and shown[-1].split()[-1] == words[-1]
+
+
+def test_visual_order_of_mixed_lines() -> None:
+    # Hand-derived from UAX #9: a right-to-left run inside a left-to-right line is
+    # reversed with its brackets mirrored; numbers keep their digit order.
+    assert visual("abc שלום (עולם) def") == "abc (םלוע) םולש def"
+    assert visual("שלום 123 עולם") == "םלוע 123 םולש"
+    assert visual("plain text") == "plain text"
+
+
+def test_emoji_and_symbols_outside_the_font_are_extracted_as_written(tmp_path: Path) -> None:
+    # DejaVu Sans has U+1F600 and the tick; the fox, the police car and officer are only in
+    # Noto Emoji, U+2BD1 only in Noto Sans Symbols 2, U+1F700 only in Noto Sans Symbols.
+    written = ("Smile \U0001F600 fox \U0001F98A police \U0001F693 \U0001F46E mark \u2BD1 "
+               "alchemy \U0001F700 tick \u2713 done")
+    data = small_data([finding(1, message=written)], title="Title \U0001F98A \u2713")
+    report = build_pdf(data)
+    text = pdftotext(report.pdf, tmp_path, "emoji.pdf")
+    assert written in text
+    assert "\u1F60" not in text  # U+1F600 once came back cut to U+1F60 "ὠ"
+    # The running header (drawn on the canvas, not a paragraph) on every page.
+    assert text.count("Title \U0001F98A \u2713") >= report.pages - 1
+    fonts = subprocess.run([require("pdffonts"), str(tmp_path / "emoji.pdf")],
+                           capture_output=True, text=True, check=True).stdout
+    for font in ("NotoEmoji", "NotoSansSymbols2", "NotoSansSymbols-", "DejaVuSans"):
+        assert f"+{font}" in fonts, (font, fonts)
+
+
+# -- templates: mistakes named by file, line and column ------------------------------------
+
+
+def _templates(tmp_path: Path, yaml_text: str) -> Path:
+    root = tmp_path / "templates"
+    with resources.as_file(resources.files("report_templates")) as shipped:
+        shutil.copytree(shipped, root, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "broken").mkdir()
+    (root / "broken" / "template.yaml").write_text(yaml_text, encoding="utf-8")
+    return root
+
+
+def test_template_problems_are_named_by_file_line_and_column(tmp_path: Path) -> None:
+    root = _templates(tmp_path, "\n".join([
+        "extends: full",                                   # 1
+        "description: broken on purpose",                  # 2
+        "page:",                                           # 3
+        "  size: B7",                                      # 4
+        "colour: '#fff'",                                  # 5
+        "fonts:",                                          # 6
+        "  fallback: [fonts/NoSuchFont.ttf]",              # 7
+        "sections: [scope, findings]",                     # 8
+    ]) + "\n")
+    with pytest.raises(ValidationError) as err:
+        load_template("broken", root)
+    issues = [str(i) for i in err.value.issues]
+    file = str(root / "broken" / "template.yaml")
+    assert any(i.startswith(f"{file}:4:9: page.size") for i in issues), issues
+    assert any(i.startswith(f"{file}:5:1: colour") and "unknown key" in i
+               for i in issues), issues
+    assert any(i.startswith(f"{file}:7:") and "NoSuchFont.ttf" in i for i in issues), issues
+    assert any(i.startswith(f"{file}:8:") and "signature" in i for i in issues), issues
+    assert len(issues) == 4, issues
+    # The same folder's good templates load, and what was not overridden came from full.
+    assert load_template("summary", root).get("page", "size") == "A4"
+
+
+def test_template_yaml_error_names_its_line(tmp_path: Path) -> None:
+    root = _templates(tmp_path, "extends: full\npage:\n  size: [A4\n")
+    with pytest.raises(ValidationError) as err:
+        load_template("broken", root)
+    text = " ".join([err.value.message, *(str(i) for i in err.value.issues)])
+    assert str(root / "broken" / "template.yaml") in text
+    assert re.search(r"template\.yaml:[34]:\d+", text), text
+
+
+def test_only_plain_one_line_cells_skip_the_paragraph() -> None:
+    # A key/value cell is drawn as a bare string (fast) only when a paragraph would draw
+    # the very same thing; everything else keeps the paragraph's wrapping, markup,
+    # fallback fonts and right-to-left ordering.
+    from oversight.report.layout import cell_text, context
+
+    ctx = context(load_template("full"), small_data())
+    style = ctx.styles["cell"]
+    assert cell_text("Open", style, 100) == "Open"
+    assert cell_text("a &amp; &lt;b&gt;", style, 200) == "a & <b>"  # prints literally
+    assert cell_text("Łukasz Żółć", style, 200) == "Łukasz Żółć"
+    assert cell_text("<b>bold</b>", style, 200) is None
+    assert cell_text("one<br/>two", style, 200) is None
+    assert cell_text("שלום", style, 200) is None
+    assert cell_text("fox \U0001F98A", style, 200) is None  # needs the fallback font
+    assert cell_text("a  b", style, 200) is None and cell_text(" a", style, 200) is None
+    assert cell_text("word " * 40, style, 200) is None  # would wrap
