@@ -163,6 +163,10 @@ def _in(values: Sequence[str]) -> str:
 
 # -- the profile, compiled to DuckDB -----------------------------------------------------
 
+#: Python's str.isspace() characters, as an RE2 class.
+_WS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x3001))
+                    if not c.strip()) + "]"
+
 _MACROS = (
     # Local wall time of a UTC instant (microseconds) in zone tz.
     "CREATE MACRO ov_local(tz, u) AS timezone(tz, timezone('UTC', make_timestamp(u)))",
@@ -181,7 +185,11 @@ _MACROS = (
     " ELSE '' END || CASE WHEN off < 0 THEN '-' ELSE '+' END"
     " || lpad(CAST(abs(off) // 3600 AS VARCHAR), 2, '0') || ':'"
     " || lpad(CAST((abs(off) % 3600) // 60 AS VARCHAR), 2, '0')",
-    "CREATE MACRO ov_strip(v) AS regexp_replace(v, '^\\s+|\\s+$', '', 'g')",
+    # str.strip(): most values start and end with a visible ASCII character and are
+    # kept as they are; the others lose Python's whitespace at both ends.
+    "CREATE MACRO ov_strip(v) AS CASE WHEN ascii(v) BETWEEN 33 AND 126 AND"
+    " ascii(right(v, 1)) BETWEEN 33 AND 126 THEN v ELSE regexp_replace(v, '^" + _WS
+    + "+|" + _WS + "+$', '', 'g') END",
 )
 
 #: ISO 8601 as the scan reads it: date, optional time (fractions), optional offset.
@@ -473,6 +481,7 @@ def _duck(memory_limit: str, threads: int | None) -> Iterator[duckdb.DuckDBPyCon
         except duckdb.Error as exc:
             raise UsageError(f"DuckDB refuses the settings (--memory-limit "
                              f"{memory_limit!r}, --threads {threads}): {_first(exc)}") from None
+        con.execute("SET enable_progress_bar = false")  # never on our stdout (--json)
         for macro in _MACROS:
             con.execute(macro)
         yield con
@@ -712,9 +721,7 @@ def _ship_registers(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
             for i in lists:
                 r[i] = json.loads(r[i]) if r[i] else None
             out.append(r)
-        if out:
-            con.executemany(f"INSERT INTO reg_{kind} VALUES ({', '.join('?' * len(names))})",
-                            out)
+        _insert(con, f"reg_{kind}", types, out)
     con.execute("CREATE TABLE batch_times (batch_id BIGINT, latest_us BIGINT)")
     times = []
     for batch_id, at in conn.execute("SELECT batch_id, imported_at FROM batches"):
@@ -723,7 +730,21 @@ def _ship_registers(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
     now = (datetime.now(UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // _US + _DAY_US
     n_files = int(_one(con, "SELECT count(DISTINCT batch_id) FROM o_all"))
     times += [(-(n + 1), now) for n in range(n_files)]
-    con.executemany("INSERT INTO batch_times VALUES (?, ?)", times)
+    _insert(con, "batch_times", ["BIGINT", "BIGINT"], times)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, types: Sequence[str],
+            rows: Sequence[Sequence[Any]]) -> None:
+    """Rows into a DuckDB table in one statement: one JSON text parsed by DuckDB
+    (binding values one by one costs seconds for a large register)."""
+    if not rows:
+        return
+    shape = {f"c{i}": (["VARCHAR"] if t == "VARCHAR[]" else t) for i, t in enumerate(types)}
+    text = json.dumps([{f"c{i}": v for i, v in enumerate(row)} for row in rows],
+                      ensure_ascii=False, default=str)
+    cols = ", ".join(f"s.c{i}" for i in range(len(types)))
+    con.execute(f"INSERT INTO {table} SELECT {cols} FROM (SELECT unnest(from_json(?, ?)) "
+                "AS s)", [text, json.dumps([shape])])
 
 
 _US = timedelta(microseconds=1)
@@ -865,7 +886,7 @@ def _cited_rows(con: duckdb.DuckDBPyConnection, files: list[ScanFile],
             out[n] = []
             continue
         con.execute("CREATE OR REPLACE TEMP TABLE want (line BIGINT)")
-        con.executemany("INSERT INTO want VALUES (?)", [(x,) for x in lines])
+        _insert(con, "want", ["BIGINT"], [(x,) for x in lines])
         cur = con.execute(f"SELECT r.* FROM raw_{n} r JOIN want w ON w.line = r.ov_line "
                           "ORDER BY r.ov_line")
         names = [d[0] for d in cur.description or []]
