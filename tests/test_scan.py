@@ -18,10 +18,11 @@ from oversight.cli import main
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import default_pack, load_pack, parse_pack
 from oversight.demo_data import generate
-from oversight.errors import InputFileError
+from oversight.errors import Cancelled, InputFileError
 from oversight.findings import list_findings
 from oversight.importing.service import import_file
 from oversight.integrity import verify
+from oversight.progress import CancelToken
 from oversight.records import Kind
 from oversight.scan import scan
 from oversight.triage import mark
@@ -336,3 +337,25 @@ def _cli_json(ws: Workspace, demo: dict[str, Path]) -> dict[str, Any]:
     assert res.exit_code == 0, res.output
     doc: dict[str, Any] = json.loads(res.output)
     return doc
+
+
+def test_cancel_during_the_rules_writes_nothing(demo: dict[str, Path], tmp_path: Path
+                                                ) -> None:
+    token = CancelToken()
+    seen: list[str] = []
+
+    def progress(done: int, total: int, what: str) -> None:
+        seen.append(what)
+        if what == "PRO-01":
+            token.cancel()
+
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        before = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                  for t in ("batches", "operations", "findings", "audit_events")]
+        with pytest.raises(Cancelled):
+            scan(ws, [str(demo["csv"])], default_pack(), progress=progress, cancel=token)
+        after = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                 for t in ("batches", "operations", "findings", "audit_events")]
+    assert "PRO-01" in seen
+    assert after == before
