@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 from click.testing import CliRunner
+from conftest import ADMIN, ADMIN_PW
 
 from oversight.cli import main
 from oversight.criteria.engine import run_detection
@@ -27,7 +28,6 @@ from oversight.records import Kind
 from oversight.scan import scan
 from oversight.triage import mark
 from oversight.workspace import Workspace
-from tests.conftest import ADMIN, ADMIN_PW
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICE_UK = ROOT / "tests" / "data" / "police-uk"
