@@ -537,10 +537,22 @@ def _open_file(con: duckdb.DuckDBPyConnection, n: int, f: ScanFile,
             # without line breaks inside quoted cells.
             con.execute(f"CREATE TABLE raw_{n} AS SELECT row_number() OVER () + 1 AS "
                         f"ov_line, * FROM {reader}")
+        elif f.format == "jsonl":
+            # Every value as text, as the import's JSON reader sees strings (DuckDB
+            # would otherwise make ISO dates TIMESTAMPs and lose their offsets).
+            keys = [str(r[0]) for r in con.execute(
+                f"DESCRIBE SELECT * FROM {_reader(f, profile)}").fetchall()]
+            cols = "{" + ", ".join(f"{_lit(k)}: 'VARCHAR'" for k in keys) + "}"
+            con.execute(f"CREATE TABLE raw_{n} AS SELECT row_number() OVER () AS ov_line, *"
+                        f" FROM read_json({_lit(str(f.path))}, format='newline_delimited',"
+                        f" columns={cols})")
         else:
-            con.execute(f"CREATE VIEW raw_{n} AS SELECT row_number() OVER () "
-                        f"{'+ 0' if f.format == 'parquet' else ''} AS ov_line, * "
-                        f"FROM {_reader(f, profile)}")
+            # The row's place in the file, from the Parquet reader itself.
+            con.execute(f"CREATE VIEW raw_{n} AS SELECT * EXCLUDE (file_row_number) "
+                        "REPLACE (file_row_number + 1 AS ov_line) FROM (SELECT "
+                        "file_row_number AS ov_line, * FROM read_parquet("
+                        f"{_lit(str(f.path))}, hive_partitioning=true, "
+                        "file_row_number=true))")
         described = con.execute(f"DESCRIBE raw_{n}").fetchall()
     except duckdb.Error as exc:
         raise InputFileError(f"{f.path}: DuckDB cannot read it as {f.format.upper()}: "

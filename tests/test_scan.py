@@ -47,8 +47,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # Every column as text, as the CSV holds it (the typed case is not the demo's).
     con.execute(f"COPY (SELECT * FROM read_csv('{files.operations}', all_varchar=true, "
                 f"header=true)) TO '{parquet}' (FORMAT parquet)")
+    jsonl = folder / "operations.jsonl"
+    con.execute(f"COPY (SELECT * FROM read_csv('{files.operations}', all_varchar=true, "
+                f"header=true)) TO '{jsonl}' (FORMAT json)")
     con.close()
-    return {"csv": files.operations, "parquet": parquet, "cases": files.cases,
+    return {"csv": files.operations, "parquet": parquet, "jsonl": jsonl,
+            "cases": files.cases,
             "authorisations": files.authorisations}
 
 
@@ -104,16 +108,18 @@ def test_scan_of_the_csv_gives_the_findings_and_ids_of_import_and_check(
     assert report.ok, report.problems
 
 
-def test_scan_of_parquet_gives_the_same_findings(
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_scan_of_parquet_and_json_lines_gives_the_same_findings(
         demo: dict[str, Path], checked: dict[str, list[tuple[Any, ...]]],
-        tmp_path: Path) -> None:
+        tmp_path: Path, fmt: str) -> None:
     with _fresh(tmp_path, "ws") as ws:
         _registers(ws, demo)
-        # A folder is scanned with every file in it.
-        result = scan(ws, [str(demo["parquet"].parent)], default_pack())
+        # The Parquet file is scanned by naming its folder (every file in it).
+        source = demo[fmt].parent if fmt == "parquet" else demo[fmt]
+        result = scan(ws, [str(source)], default_pack())
         scanned = _by_rule(ws, with_ids=False)
         assert verify(ws).ok
-    assert result.files[0].format == "parquet"
+    assert result.files[0].format == fmt and result.files[0].rows_read == 2500
     expected = {rule: sorted(h[1:] for h in hits) for rule, hits in checked.items()
                 if rule not in COMPLETENESS}
     for rule in sorted(set(expected) | set(scanned)):
