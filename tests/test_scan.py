@@ -93,7 +93,13 @@ def test_scan_of_the_csv_gives_the_findings_and_ids_of_import_and_check(
         scanned = _by_rule(ws, with_ids=True)
         report = verify(ws)
         ops = int(ws.conn.execute("SELECT count(*) FROM operations").fetchone()[0])
+        # A later check cannot judge the completeness of a log it holds only part of.
+        later = {r.rule_id: r for r in run_detection(ws, default_pack()).rules}
+        assert _by_rule(ws, with_ids=True) == scanned
     assert set(result.not_evaluated) == COMPLETENESS
+    for rule in COMPLETENESS:
+        assert not later[rule].evaluated
+        assert "only records cited by scans" in str(later[rule].reason)
     assert all("log completeness" in why for why in result.not_evaluated.values())
     expected = {rule: hits for rule, hits in checked.items() if rule not in COMPLETENESS}
     assert len(expected) >= 15  # the demo plants hits of almost every rule
