@@ -117,6 +117,7 @@ def _fresh_ws(path: Path, files_cases: Path, files_auths: Path) -> None:
 
 
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress lines
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--memory-limit", default="1GB")
