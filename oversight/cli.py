@@ -674,14 +674,23 @@ def scan(workspace: Path, sources: tuple[str, ...], mapping: Path | None, kind: 
          threads: int | None, no_hash: bool, as_json: bool) -> None:
     """Run the criteria over log files where they lie (CSV, JSON Lines, Parquet; files,
     globs or folders) and bring back only the findings and the records they cite."""
+    import signal
+
     from oversight.scan import scan as run_scan
 
+    def terminated(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # unwinds like Ctrl-C: DuckDB's spill folder is removed
+
     pack = load_pack(pack_path) if pack_path is not None else None
-    with open_ws(workspace) as ws, progress_bar("scan") as tick:
-        pack = pack if pack is not None else active_pack(ws)
-        result = run_scan(ws, sources, pack, profile_path=mapping, kind=Kind(kind),
-                          rule_ids=list(rules) or None, memory_limit=memory_limit,
-                          threads=threads, hash_files=not no_hash, progress=tick)
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        with open_ws(workspace) as ws, progress_bar("scan") as tick:
+            pack = pack if pack is not None else active_pack(ws)
+            result = run_scan(ws, sources, pack, profile_path=mapping, kind=Kind(kind),
+                              rule_ids=list(rules) or None, memory_limit=memory_limit,
+                              threads=threads, hash_files=not no_hash, progress=tick)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if as_json:
         _emit_json(result.to_json())
         return

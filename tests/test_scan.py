@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -371,3 +375,31 @@ def test_cancel_during_the_rules_writes_nothing(demo: dict[str, Path], tmp_path:
                  for t in ("batches", "operations", "findings", "audit_events")]
     assert "PRO-01" in seen
     assert after == before
+
+
+def test_sigterm_mid_scan_removes_the_spill_folder_and_writes_nothing(
+        demo: dict[str, Path], ws_path: Path, tmp_path: Path) -> None:
+    big = tmp_path / "big.csv"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * REPLACE (record_id || '.' || k AS record_id) FROM "
+                f"read_csv('{demo['csv']}', all_varchar=true, header=true), "
+                f"(SELECT range AS k FROM range(200))) TO '{big}' (HEADER true)")
+    con.close()
+    before = _state(ws_path)
+    private = tmp_path / "tmp"
+    private.mkdir()
+    env = dict(os.environ, OVERSIGHT_USER=ADMIN, OVERSIGHT_PASSWORD=ADMIN_PW,
+               TMPDIR=str(private))
+    proc = subprocess.Popen([sys.executable, "-m", "oversight.cli", "scan", str(ws_path),
+                             str(big), "--no-hash"], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(private.glob("oversight-scan-*")) and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)  # a subprocess, not a GUI: nothing to wait on but the folder
+    assert proc.poll() is None, "the scan ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert list(private.iterdir()) == []
+    assert _state(ws_path) == before
