@@ -955,12 +955,13 @@ def _store(ws: Workspace, files: list[ScanFile], profile: MappingProfile,
         for n, f in enumerate(files):
             token.check()
             key = f.key
-            held = conn.execute("SELECT batch_id, kind FROM batches WHERE sha256 = ?",
-                                (key,)).fetchone()
+            # A live batch of the same file (a retracted one may be scanned again).
+            held = conn.execute("SELECT batch_id, kind FROM batches WHERE sha256 = ? AND"
+                                " retracted_at IS NULL", (key,)).fetchone()
             if held is not None:
                 f.batch_id = int(held[0])
                 known = dict(conn.execute(
-                    "SELECT record_id, rid FROM operations WHERE batch_id = ?",
+                    "SELECT record_id, rid FROM live_operations WHERE batch_id = ?",
                     (f.batch_id,)).fetchall())
                 for line, record_id, _stored, _extra in rows[n]:
                     if record_id not in known:
