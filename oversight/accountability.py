@@ -235,6 +235,9 @@ ACTIONS: dict[str, Action] = {
     "pseudonym_key.create": Action(Permission.REPORT, False, "_pseudonym_key_create"),
     "pseudonym.assign": Action(Permission.REPORT, False, "_pseudonym_assign"),
     "pseudonym.reveal": Action(Permission.REPORT, False, "_pseudonym_reveal"),
+    # A scan (oversight.scan): its batches have their own import events, its findings a
+    # detection run; this event holds the engine, the files and the rules not evaluated.
+    "batch.scan": Action(Permission.IMPORT, False, "_batch_scan"),
 }
 #: ``settings.<name>`` events ({from, to}) all need CONFIGURE and are replayed on open.
 SETTINGS_ACTION = Action(Permission.CONFIGURE, True, "_setting")
@@ -687,6 +690,11 @@ class Replay:
         if not isinstance(batch, int):
             raise _Invalid("its payload has no batch id")
         self.derived.batches[batch] = {**ev.payload, "user": ev.user}
+
+    def _batch_scan(self, ev: Event, legacy: bool) -> None:
+        files = ev.payload.get("files")
+        if not isinstance(files, list) or not isinstance(ev.payload.get("pack_sha256"), str):
+            raise _Invalid("its payload has no files or pack SHA-256")
 
     def _detection_run(self, ev: Event, legacy: bool) -> None:
         d = self.derived

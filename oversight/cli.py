@@ -653,6 +653,62 @@ def _print_run(summary: RunSummary) -> None:
 
 @main.command()
 @workspace_arg
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--mapping", "mapping", type=click.Path(path_type=Path),
+              help="Mapping profile (YAML); default: headers matched by name.")
+@click.option("--kind", type=click.Choice(["operations"]), default="operations",
+              help="Record kind (the scan reads operations logs).")
+@click.option("--criteria", "pack_path", type=click.Path(path_type=Path),
+              help="Criteria pack (YAML); default: the workspace's active pack version.")
+@click.option("--rule", "rules", multiple=True, metavar="ID", help="Run only this rule.")
+@click.option("--engine", type=click.Choice(["duckdb"]), default="duckdb",
+              help="Engine that reads the files (duckdb, on this machine).")
+@click.option("--memory-limit", default="4GB", show_default=True,
+              help="Most memory DuckDB may use; beyond it, it spills to a private folder.")
+@click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all).")
+@click.option("--no-hash", is_flag=True, help="Do not compute the files' SHA-256 (findings "
+              "are then keyed by file name, size and time).")
+@json_option
+def scan(workspace: Path, sources: tuple[str, ...], mapping: Path | None, kind: str,
+         pack_path: Path | None, rules: tuple[str, ...], engine: str, memory_limit: str,
+         threads: int | None, no_hash: bool, as_json: bool) -> None:
+    """Run the criteria over log files where they lie (CSV, JSON Lines, Parquet; files,
+    globs or folders) and bring back only the findings and the records they cite."""
+    import signal
+
+    from oversight.scan import scan as run_scan
+
+    def terminated(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # unwinds like Ctrl-C: DuckDB's spill folder is removed
+
+    pack = load_pack(pack_path) if pack_path is not None else None
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        with open_ws(workspace) as ws, progress_bar("scan") as tick:
+            pack = pack if pack is not None else active_pack(ws)
+            result = run_scan(ws, sources, pack, profile_path=mapping, kind=Kind(kind),
+                              rule_ids=list(rules) or None, memory_limit=memory_limit,
+                              threads=threads, hash_files=not no_hash, progress=tick)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    doc = result.to_json()
+    out.print(f"Scanned {len(result.files)} file(s), {doc['rows_read']:,} rows, in place by "
+              f"DuckDB {result.engine_version}; hashes: "
+              f"{'computed' if not no_hash else 'not computed'}.", markup=False)
+    _table(["file", "rows read", "rejected", "records cited", "batch"],
+           [[str(f.path), f.rows_read, f.rows_rejected, f.cited, f.batch_id]
+            for f in result.files])
+    for rule_id, reason in result.not_evaluated.items():
+        out.print(f"{rule_id}: not evaluated: {reason}.", markup=False)
+    if result.run is not None:
+        _print_run(result.run)
+
+
+@main.command()
+@workspace_arg
 @click.option("--rule", help="Only this rule.")
 @click.option("--severity", type=click.Choice(list(SEVERITIES)))
 @click.option("--status", type=click.Choice(list(STATUSES)))

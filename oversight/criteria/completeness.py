@@ -66,8 +66,19 @@ def prepare(conn: Connection) -> None:
     conn.executemany("INSERT INTO temp.batch_times(batch_id, latest_us) VALUES (?, ?)", rows)
 
 
+#: Batches holding only some of their file's readable rows: a scan (oversight.scan)
+#: brings back only the records its findings cite, so the completeness of such a log
+#: cannot be judged from the workspace; those records are left out here.
+PARTIAL = ("o.batch_id NOT IN (SELECT batch_id FROM batches"
+           " WHERE rows_imported < rows_read - rows_rejected)")
+
+
 def why_not(conn: Connection, agg: Aggregate) -> str | None:
     """Why an aggregate of this kind cannot be evaluated on the data, if it cannot."""
+    if agg.kind != "window" and conn.execute(
+            f"SELECT 1 FROM live_operations o WHERE {PARTIAL} LIMIT 1").fetchone() is None:
+        return ("the workspace holds only records cited by scans, not whole logs; import "
+                "the log to judge its completeness")
     if agg.kind == "empty_days" and conn.execute(
             "SELECT 1 FROM live_operations WHERE ts_utc IS NOT NULL LIMIT 1").fetchone() is None:
         return "no imported operation has a ts (date and time)"
@@ -87,7 +98,7 @@ def _group_sql(agg: Aggregate) -> list[str]:
 def _base(agg: Aggregate, joins: str) -> tuple[Compiler, str, str]:
     comp = Compiler()
     where = comp.cond(agg.records) if agg.records is not None else "1"
-    return comp, f"live_operations o {joins}", where
+    return comp, f"live_operations o {joins}", f"({where}) AND {PARTIAL}"
 
 
 def _group(agg: Aggregate, key: Sequence[Any]) -> dict[str, Any]:

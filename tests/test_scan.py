@@ -1,0 +1,405 @@
+"""`oversight scan`: the criteria run by DuckDB over files in place give what import and
+check give, and bad input leaves the workspace as it was."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from conftest import ADMIN, ADMIN_PW
+
+from oversight.cli import main
+from oversight.criteria.engine import run_detection
+from oversight.criteria.pack import default_pack, load_pack, parse_pack
+from oversight.demo_data import generate
+from oversight.errors import Cancelled, InputFileError
+from oversight.findings import FindingFilters, list_findings
+from oversight.importing.service import import_file
+from oversight.integrity import verify
+from oversight.progress import CancelToken
+from oversight.records import Kind
+from oversight.scan import scan
+from oversight.triage import mark
+from oversight.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICE_UK = ROOT / "tests" / "data" / "police-uk"
+POLICE_PACK = ROOT / "examples" / "police-uk-stop-and-search.criteria.yaml"
+POLICE_PROFILE = ROOT / "examples" / "police-uk-stop-and-search.yaml"
+#: Log-completeness rules read every row of a batch; the scan reports them not evaluated.
+COMPLETENESS = {"DQ-01", "DQ-02", "DQ-03", "DQ-04", "DQ-05"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("demo")
+    files = generate(folder, operations=2500, seed=11)
+    parquet = folder / "parquet" / "operations.parquet"
+    parquet.parent.mkdir()
+    con = duckdb.connect()
+    # Every column as text, as the CSV holds it (the typed case is not the demo's).
+    con.execute(f"COPY (SELECT * FROM read_csv('{files.operations}', all_varchar=true, "
+                f"header=true)) TO '{parquet}' (FORMAT parquet)")
+    jsonl = folder / "operations.jsonl"
+    con.execute(f"COPY (SELECT * FROM read_csv('{files.operations}', all_varchar=true, "
+                f"header=true)) TO '{jsonl}' (FORMAT json)")
+    con.close()
+    return {"csv": files.operations, "parquet": parquet, "jsonl": jsonl,
+            "cases": files.cases,
+            "authorisations": files.authorisations}
+
+
+def _registers(ws: Workspace, demo: dict[str, Path]) -> None:
+    import_file(ws, demo["cases"], Kind.CASES)
+    import_file(ws, demo["authorisations"], Kind.AUTHORISATIONS)
+
+
+def _by_rule(ws: Workspace, with_ids: bool) -> dict[str, list[tuple[Any, ...]]]:
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for f in list_findings(ws):
+        key = (f["record_ids"], json.dumps(f["facts"], sort_keys=True), f["message"])
+        out.setdefault(f["rule_id"], []).append((f["id"], *key) if with_ids else key)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _fresh(tmp_path: Path, name: str) -> Workspace:
+    return Workspace.create(tmp_path / name, ADMIN, ADMIN_PW)
+
+
+@pytest.fixture(scope="module")
+def checked(demo: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+            ) -> dict[str, list[tuple[Any, ...]]]:
+    """The demo imported and checked: what the scan must reproduce."""
+    with _fresh(tmp_path_factory.mktemp("checked"), "ws") as ws:
+        _registers(ws, demo)
+        import_file(ws, demo["csv"], Kind.OPERATIONS)
+        run_detection(ws, default_pack())
+        return _by_rule(ws, with_ids=True)
+
+
+def test_scan_of_the_csv_gives_the_findings_and_ids_of_import_and_check(
+        demo: dict[str, Path], checked: dict[str, list[tuple[Any, ...]]],
+        tmp_path: Path) -> None:
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        result = scan(ws, [str(demo["csv"])], default_pack())
+        scanned = _by_rule(ws, with_ids=True)
+        report = verify(ws)
+        ops = int(ws.conn.execute("SELECT count(*) FROM operations").fetchone()[0])
+        # A later check cannot judge the completeness of a log it holds only part of.
+        later = {r.rule_id: r for r in run_detection(ws, default_pack()).rules}
+        assert _by_rule(ws, with_ids=True) == scanned
+    assert set(result.not_evaluated) == COMPLETENESS
+    for rule in COMPLETENESS:
+        assert not later[rule].evaluated
+        assert "only records cited by scans" in str(later[rule].reason)
+    assert all("log completeness" in why for why in result.not_evaluated.values())
+    expected = {rule: hits for rule, hits in checked.items() if rule not in COMPLETENESS}
+    assert len(expected) >= 15  # the demo plants hits of almost every rule
+    for rule in sorted(set(expected) | set(scanned)):
+        assert scanned.get(rule) == expected.get(rule), rule
+    # Only the cited records came back, with the whole file's provenance.
+    cited = {rid for hits in expected.values() for h in hits for rid in h[1]}
+    assert ops == len(cited) < 2500
+    (f,) = result.files
+    assert f.rows_read == 2500 and f.cited == len(cited)
+    assert f.sha256 is not None and len(f.sha256) == 64
+    assert report.ok, report.problems
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_scan_of_parquet_and_json_lines_gives_the_same_findings(
+        demo: dict[str, Path], checked: dict[str, list[tuple[Any, ...]]],
+        tmp_path: Path, fmt: str) -> None:
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        # The Parquet file is scanned by naming its folder (every file in it).
+        source = demo[fmt].parent if fmt == "parquet" else demo[fmt]
+        result = scan(ws, [str(source)], default_pack())
+        scanned = _by_rule(ws, with_ids=False)
+        assert verify(ws).ok
+    assert result.files[0].format == fmt and result.files[0].rows_read == 2500
+    expected = {rule: sorted(h[1:] for h in hits) for rule, hits in checked.items()
+                if rule not in COMPLETENESS}
+    for rule in sorted(set(expected) | set(scanned)):
+        assert scanned.get(rule) == expected.get(rule), rule
+
+
+def test_police_uk_pack_scanned_equals_imported_and_checked(tmp_path: Path) -> None:
+    files = sorted(POLICE_UK.glob("*.csv"))
+    pack = load_pack(POLICE_PACK)
+    with _fresh(tmp_path, "a") as ws:
+        for path in files:
+            import_file(ws, path, profile_path=POLICE_PROFILE)
+        run_detection(ws, pack)
+        expected = _by_rule(ws, with_ids=True)
+    with _fresh(tmp_path, "b") as ws:
+        result = scan(ws, [str(POLICE_UK / "2020-01-*.csv")], pack,
+                      profile_path=POLICE_PROFILE)
+        scanned = _by_rule(ws, with_ids=True)
+        assert verify(ws).ok
+    assert sum(f.rows_read for f in result.files) == 5903
+    assert not result.not_evaluated
+    assert expected and set(expected) == set(scanned)
+    for rule in expected:
+        assert scanned[rule] == expected[rule], rule
+
+
+def test_rescan_keeps_decisions_and_adds_no_batch(demo: dict[str, Path],
+                                                   inspector_ws: Workspace) -> None:
+    with inspector_ws as ws:
+        _registers(ws, demo)
+        scan(ws, [str(demo["csv"])], default_pack(), rule_ids=["LOG-01", "PRO-02"])
+        first = list_findings(ws, FindingFilters(rule="LOG-01"))[0]["id"]
+        mark(ws, [first], "dismissed", reason="false_positive", note="known test account")
+        batches = ws.conn.execute("SELECT count(*) FROM batches").fetchone()[0]
+        again = scan(ws, [str(demo["csv"])], default_pack(), rule_ids=["LOG-01", "PRO-02"])
+        after = {f["id"]: f for f in list_findings(ws)}
+        assert ws.conn.execute("SELECT count(*) FROM batches").fetchone()[0] == batches
+        assert verify(ws).ok
+    assert after[first]["status"] != "open"
+    assert again.run is not None and all(r.new == 0 for r in again.run.rules)
+
+
+PROFILE = """\
+kind: operations
+timezone: Europe/London
+missing: ["", "N/A"]
+record_id: Ref
+fields:
+  ts: {columns: [Day, Clock], format: "%d/%m/%Y %H:%M:%S.%f"}
+  action: {column: What, map: {Q: consult, T: transfer}}
+  actor_id: Who
+  agency: {value: GB-MET}
+  subject_ids: {column: Subjects, split: "|"}
+  urgent: Urgent
+  recipient_country: Country
+  records_count: N
+"""
+
+ROWS = [
+    # Ref, Day, Clock, What, Who, Subjects, Urgent, Country, N
+    ("R1", "28/03/2026", "23:59:59.5", "Q", "u1", "P-1| P-2", "yes", "gb", "3"),
+    ("R2", "29/03/2026", "00:30:00.000001", "Q", "u1", "P-1", "no", "N/A", "4.0"),
+    ("R3", "29/03/2026", "02:30:00.0", "T", "u2", "P-3", "0", "FR", "1"),  # after the gap
+    ("R4", "25/10/2026", "01:30:00.25", "T", "N/A", "", "1", "DE", ""),  # the overlap
+    ("R5", "25/10/2026", "02:30:00.0", "Q", "u3", "P-2|P-2", "", "", "12"),
+    ("R6", "29/03/2026", "01:30:00.0", "Q", "u3", "P-9", "no", "GB", "1"),  # in the gap
+    ("R7", "30/03/2026", "09:00:00.0", "Q", "u3", "P-9", "maybe", "GB", "1"),  # bad bool
+]
+
+PACK = """\
+pack: features
+version: "1"
+title: Profile features
+rules:
+  - id: ALL
+    legal_refs: ["test"]
+    rationale: a test of the profile features
+    title: every record
+    severity: low
+    when: present(action) or blank(action)
+    message: "{record_id}"
+  - id: NIGHT
+    legal_refs: ["test"]
+    rationale: a test of the profile features
+    title: local time
+    severity: low
+    when: local_time(ts) < "02:00:00" and local_date(ts) >= "2026-03-29"
+    message: "{record_id} {ts}"
+  - id: FLAGS
+    legal_refs: ["test"]
+    rationale: a test of the profile features
+    title: flags, lists and countries
+    severity: low
+    when: >
+      (urgent and "P-2" in subject_ids) or recipient_country == "FR"
+      or blank(actor_id) or records_count > 3 or count(subject_ids) == 1
+    message: "{record_id}"
+"""
+
+
+def test_profile_features_compiled_to_duckdb_match_the_import(tmp_path: Path) -> None:
+    csv = tmp_path / "log.csv"
+    lines = ["Ref,Day,Clock,What,Who,Subjects,Urgent,Country,N"]
+    lines += [",".join(r) for r in ROWS]
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(PROFILE, encoding="utf-8")
+    pack = parse_pack(PACK, "features.yaml")
+    columns = ("record_id, ts, ts_utc, action, actor_id, agency, subject_ids, urgent,"
+               " recipient_country, records_count, extra")
+    with _fresh(tmp_path, "a") as ws:
+        imported = import_file(ws, csv, profile_path=profile)
+        run_detection(ws, pack)
+        want_rows = ws.conn.execute(f"SELECT {columns} FROM operations ORDER BY line"
+                                    ).fetchall()
+        want = _by_rule(ws, with_ids=True)
+    with _fresh(tmp_path, "b") as ws:
+        result = scan(ws, [str(csv)], pack, profile_path=profile)
+        got_rows = ws.conn.execute(f"SELECT {columns} FROM operations ORDER BY line"
+                                   ).fetchall()
+        got = _by_rule(ws, with_ids=True)
+        rejected = [r["line"] for r in result.rejects]
+    assert imported.rows_rejected == 2 and result.files[0].rows_rejected == 2
+    assert rejected == [7, 8]  # the time in the spring gap, the word 'maybe'
+    assert "does not exist" in result.rejects[0]["reason"]
+    assert got_rows == want_rows and len(got_rows) == 5
+    # The autumn overlap takes the earlier offset (+01:00), as the import does.
+    assert want_rows[3][1] == "2026-10-25T01:30:00.250000+01:00"
+    assert got == want and set(got) == {"ALL", "NIGHT", "FLAGS"}
+
+
+# -- bad input: one sentence, exit 2, the workspace unchanged ------------------------------
+
+
+def _state(path: Path) -> tuple[int, ...]:
+    with Workspace.open(path, ADMIN, ADMIN_PW) as ws:
+        return tuple(int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                     for t in ("batches", "operations", "findings", "audit_events", "runs"))
+
+
+def _cli(args: list[str]) -> Any:
+    env = {"OVERSIGHT_USER": ADMIN, "OVERSIGHT_PASSWORD": ADMIN_PW}
+    return CliRunner().invoke(main, args, env=env)
+
+
+def _bad_cases(tmp_path: Path, demo: dict[str, Path]) -> list[tuple[list[str], str]]:
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 this is not parquet at all")
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(demo["parquet"], other / "a.parquet")
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT 1 AS record_id, 'x' AS ts, 'y' AS colour) TO "
+                f"'{other / 'b.parquet'}' (FORMAT parquet)")
+    con.close()
+    lacks = tmp_path / "lacks.csv"
+    lacks.write_text("record_id,ts,action\nOP-1,2026-01-01T00:00:00+00:00,consult\n",
+                     encoding="utf-8")
+    profile = tmp_path / "p.yaml"
+    profile.write_text("kind: operations\nfields:\n  ts: ts\n  action: action\n"
+                       "  actor_id: Officer\nrecord_id: record_id\n", encoding="utf-8")
+    return [
+        ([str(tmp_path / "nothing-*.csv")], "matches no file"),
+        ([str(broken)], "cannot read it as PARQUET"),
+        ([str(lacks), "--mapping", str(profile)], "'Officer'"),
+        ([str(other)], "differ from those of"),
+    ]
+
+
+def test_bad_input_says_one_sentence_exits_2_and_writes_nothing(
+        demo: dict[str, Path], ws_path: Path, tmp_path: Path) -> None:
+    before = _state(ws_path)
+    for args, words in _bad_cases(tmp_path, demo):
+        res = _cli(["scan", str(ws_path), *args])
+        assert res.exit_code == 2, (args, res.output)
+        message = res.output.strip()
+        assert words in message, (args, message)
+        assert message.count("\n") == 0, message
+        assert _state(ws_path) == before
+
+
+def test_spill_folder_is_private_and_removed_on_every_exit(
+        demo: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[tuple[str, int]] = []
+    real = tempfile.mkdtemp
+
+    def spy(*args: Any, **kwargs: Any) -> str:
+        path: str = real(*args, **kwargs)
+        made.append((path, os.stat(path).st_mode & 0o777))
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)  # the module oversight.scan calls
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        scan(ws, [str(demo["csv"])], default_pack(), rule_ids=["LOG-01"],
+             memory_limit="200MB", threads=1)
+        empty = tmp_path / "empty.csv"
+        empty.write_text("record_id,ts,action\n", encoding="utf-8")
+        with pytest.raises(InputFileError, match="holds no records"):
+            scan(ws, [str(empty)], default_pack())
+    assert len(made) == 2
+    for path, mode in made:
+        assert mode == 0o700
+        assert not Path(path).exists()
+
+
+def test_no_hash_states_it_and_still_finds(demo: dict[str, Path], tmp_path: Path) -> None:
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        res = _cli_json(ws, demo)
+    (f,) = res["files"]
+    assert f["sha256"] == "not computed"
+    assert res["run"]["hits"] > 0
+
+
+def _cli_json(ws: Workspace, demo: dict[str, Path]) -> dict[str, Any]:
+    path = ws.folder
+    ws.close()
+    res = _cli(["scan", str(path), str(demo["csv"]), "--no-hash", "--rule", "LOG-01",
+                "--json"])
+    assert res.exit_code == 0, res.output
+    doc: dict[str, Any] = json.loads(res.output)
+    return doc
+
+
+def test_cancel_during_the_rules_writes_nothing(demo: dict[str, Path], tmp_path: Path
+                                                ) -> None:
+    token = CancelToken()
+    seen: list[str] = []
+
+    def progress(done: int, total: int, what: str) -> None:
+        seen.append(what)
+        if what == "PRO-01":
+            token.cancel()
+
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        before = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                  for t in ("batches", "operations", "findings", "audit_events")]
+        with pytest.raises(Cancelled):
+            scan(ws, [str(demo["csv"])], default_pack(), progress=progress, cancel=token)
+        after = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                 for t in ("batches", "operations", "findings", "audit_events")]
+    assert "PRO-01" in seen
+    assert after == before
+
+
+def test_sigterm_mid_scan_removes_the_spill_folder_and_writes_nothing(
+        demo: dict[str, Path], ws_path: Path, tmp_path: Path) -> None:
+    big = tmp_path / "big.csv"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * REPLACE (record_id || '.' || k AS record_id) FROM "
+                f"read_csv('{demo['csv']}', all_varchar=true, header=true), "
+                f"(SELECT range AS k FROM range(200))) TO '{big}' (HEADER true)")
+    con.close()
+    before = _state(ws_path)
+    private = tmp_path / "tmp"
+    private.mkdir()
+    env = dict(os.environ, OVERSIGHT_USER=ADMIN, OVERSIGHT_PASSWORD=ADMIN_PW,
+               TMPDIR=str(private))
+    proc = subprocess.Popen([sys.executable, "-m", "oversight.cli", "scan", str(ws_path),
+                             str(big), "--no-hash"], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(private.glob("oversight-scan-*")) and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)  # a subprocess, not a GUI: nothing to wait on but the folder
+    assert proc.poll() is None, "the scan ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert list(private.iterdir()) == []
+    assert _state(ws_path) == before
