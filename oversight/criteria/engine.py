@@ -1,8 +1,8 @@
 """Detection: run a criteria pack inside the encrypted database and keep findings.
 
 Each rule's condition compiles to one SQL query over the operations (joined to the
-authorisation and case registers where the rule reads them); aggregates use SQL window
-functions to find the groups worth a closer look and count exactly in Python. A run is
+authorisation and case registers where the rule reads them); rolling-window aggregates
+stream each group's records in SQL order and count them exactly in Python. A run is
 one transaction: cancelling leaves no partial run. Findings are keyed by pack, rule and
 record (or group), so re-running never duplicates a finding and never touches its
 status or notes; a finding that stops matching is kept and labelled.
