@@ -79,8 +79,13 @@ def finding_digest(pack_id: str, rule_id: str, part: str, group_key: str | None,
     linked record rows sorted): 32 hex digits of SHA-256."""
     doc = [pack_id, rule_id, part, group_key, severity, message, facts, legal_refs,
            record_ids, first_ts_utc, sorted(set(rids))]
-    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(_compact(doc).encode("utf-8")).hexdigest()[:32]
+
+
+#: json.dumps(..., ensure_ascii=False, separators=(",", ":")) with one encoder made once
+#: (json.dumps builds a new encoder per call when given options; verify digests every
+#: finding, detection every hit).
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class Event(NamedTuple):
@@ -189,6 +194,10 @@ class Derived:
 
 #: A row the chain implies, streamed in chain order: (key, row).
 RowSink = Callable[[int, tuple[Any, ...]], None]
+
+
+_UNJUDGED = "\x00unjudged"
+"""Not yet judged (``Replay._close``)."""
 
 
 class _Invalid(Exception):
@@ -407,10 +416,12 @@ class Replay:
         d.signed_events += len(events)
         # Within a command that changes no user or setting, the actor's role is the
         # same for every event: judge each action once.
+        access = self._access
         judged: dict[str, str | None] | None = None if any(
-            self._access.get(ev.action, True) for ev in events) else {}
+            access.get(action, True) for action in {ev.action for ev in events}) else {}
+        user, handlers, sparse = seal.user, self._handlers, self._sparse
         for ev in events:
-            if ev.user != seal.user:
+            if ev.user != user:
                 self.problem(f"Audit event {ev.seq} ({ev.action}) names {ev.user} as its "
                              f"actor but is sealed by {seal.user}.")
                 self._reject([ev])
@@ -418,14 +429,24 @@ class Replay:
             if judged is None:
                 self._apply(ev, legacy=False)
                 continue
-            if ev.action not in judged:
-                judged[ev.action] = self._why_not(ev)
-            why = judged[ev.action]
-            if why is None:
-                self._dispatch(ev)
-            else:
-                self.problem(f"Audit event {ev.seq} ({ev.action} by {ev.user}): {why}.")
+            action = ev.action
+            why = judged.get(action, _UNJUDGED)
+            if why is _UNJUDGED:
+                why = judged[action] = self._why_not(ev)
+            if why is not None:
+                self.problem(f"Audit event {ev.seq} ({action} by {ev.user}): {why}.")
                 self._reject([ev])
+                continue
+            # _dispatch, inline (a bulk command holds 100,000 events)
+            handler = handlers.get(action)
+            if handler is None:
+                self._apply(ev, legacy=False)  # settings.*, unknown actions
+            elif not sparse or access[action]:
+                try:
+                    handler(ev, False)
+                except _Invalid as why_not:
+                    self.problem(f"Audit event {ev.seq} ({action} by {ev.user}): {why_not}.")
+                    self._reject([ev])
 
     def _reject(self, events: list[Event]) -> None:
         for ev in events:
@@ -451,7 +472,7 @@ class Replay:
 
     def _why_not(self, ev: Event) -> str | None:
         """Why the actor may not do this action (None: they may); an unknown action is
-        not judged here but by _dispatch."""
+        not judged here but by _apply (from _close)."""
         rule = action_rule(ev.action)
         if rule is None:
             return None
@@ -460,20 +481,6 @@ class Replay:
         except _Invalid as why:
             return str(why)
         return None
-
-    def _dispatch(self, ev: Event) -> None:
-        """Apply an event whose actor has been judged allowed to do it."""
-        handler = self._handlers.get(ev.action)
-        if handler is None:
-            self._apply(ev, legacy=False)  # settings.*, unknown actions
-            return
-        if self._sparse and not self._access[ev.action]:
-            return
-        try:
-            handler(ev, False)
-        except _Invalid as why:
-            self.problem(f"Audit event {ev.seq} ({ev.action} by {ev.user}): {why}.")
-            self._reject([ev])
 
     def _apply(self, ev: Event, *, legacy: bool) -> None:
         rule = action_rule(ev.action)

@@ -77,7 +77,7 @@ def _payload(text: str) -> Any:
         value, end = _scan(text, 0)
         if end == len(text):
             return value
-    except StopIteration:
+    except (StopIteration, ValueError):
         pass
     try:
         return json.loads(text)
@@ -87,8 +87,13 @@ def _payload(text: str) -> Any:
 
 def _event(row: tuple[Any, ...]) -> Event:
     seq, ts, user, action, payload, _prev, digest = row
-    data = _payload(payload)
-    return Event(seq, ts, user, action, data if isinstance(data, dict) else {}, digest)
+    try:  # _payload's common case inline (verify makes a million of these)
+        data, end = _scan(payload, 0)
+        if end != len(payload):
+            data = _payload(payload)
+    except (StopIteration, ValueError, TypeError):
+        data = _payload(payload)
+    return Event(seq, ts, user, action, data if type(data) is dict else {}, digest)
 
 
 def _seals(conn: Connection, where: str = "", params: tuple[Any, ...] = ()

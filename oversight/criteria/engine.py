@@ -1,8 +1,8 @@
 """Detection: run a criteria pack inside the encrypted database and keep findings.
 
 Each rule's condition compiles to one SQL query over the operations (joined to the
-authorisation and case registers where the rule reads them); aggregates use SQL window
-functions to find the groups worth a closer look and count exactly in Python. A run is
+authorisation and case registers where the rule reads them); rolling-window aggregates
+stream each group's records in SQL order and count them exactly in Python. A run is
 one transaction: cancelling leaves no partial run. Findings are keyed by pack, rule and
 record (or group), so re-running never duplicates a finding and never touches its
 status or notes; a finding that stops matching is kept and labelled.
@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from db.store import Connection, DbError
@@ -480,39 +481,58 @@ def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate
     if agg.distinct is not None:
         not_blank += f" AND {distinct} IS NOT NULL AND trim({distinct}) != ''"
     part = f"aggregate:{agg.label}"
+    # One pass in SQL order: the members of one group at a time, sorted by time, and the
+    # windows counted in Python (exactly, distinct values too). A group with no more
+    # members than the limit cannot exceed it and is skipped without counting. (A SQL
+    # window function found the groups worth counting before, but its result was
+    # materialised and joined back, holding every operation in memory twice.)
     sql = (
         # DISTINCT: a list naming the same person twice is still one record per person.
+        # Each row is a member (rid, record_id, local ts, ts_utc, distinct value) followed
+        # by its group's values.
         f"WITH base AS (SELECT DISTINCT o.rid AS rid, o.record_id AS rec, o.ts AS lt, "
-        f"o.ts_utc AS t, "
-        f"{', '.join(f'{g} AS {c}' for g, c in zip(groups, gcols, strict=True))}, "
-        f"{distinct} AS d FROM {', '.join(froms)} "
-        f"WHERE {where} AND o.ts_utc IS NOT NULL AND {not_blank}), "
-        f"win AS (SELECT *, count(*) OVER (PARTITION BY {', '.join(gcols)} ORDER BY t "
-        f"RANGE BETWEEN {int(agg.window_us)} PRECEDING AND CURRENT ROW) AS n FROM base), "
-        f"hot AS (SELECT DISTINCT {', '.join(gcols)} FROM win WHERE n > ?) "
-        f"SELECT {', '.join(gcols)}, rid, rec, lt, t, d FROM win JOIN hot USING "
-        f"({', '.join(gcols)}) ORDER BY {', '.join(gcols)}, t, rid"
+        f"o.ts_utc AS t, {distinct} AS d, "
+        f"{', '.join(f'{g} AS {c}' for g, c in zip(groups, gcols, strict=True))} "
+        f"FROM {', '.join(froms)} "
+        f"WHERE {where} AND o.ts_utc IS NOT NULL AND {not_blank}) "
+        f"SELECT * FROM base ORDER BY {', '.join(gcols)}, t, rid"
     )
-    params = [*comp.params, agg.limit]
-    rows = conn.execute(sql, params).fetchall()
     width = len(gcols)
-    start = 0
-    while start < len(rows):
-        key = rows[start][:width]
-        end = start
-        while end < len(rows) and rows[end][:width] == key:
-            end += 1
-        members = [r[width:] for r in rows[start:end]]
-        for cluster, count in _windows(members, agg):
-            yield _group_hit(pack, rule, agg, part, key, cluster, count)
-        start = end
+    group_of = itemgetter(*range(5, 5 + width))  # one value for one group column
+    limit = agg.limit
+    cursor = conn.execute(sql, comp.params)
+    key: Any = _NO_GROUP
+    members: list[tuple[Any, ...]] = []
+    while True:
+        rows = cursor.fetchmany(10_000)
+        for row in rows:
+            if group_of(row) != key:
+                if len(members) > limit:
+                    yield from _group_hits(pack, rule, agg, part, key, members)
+                key, members = group_of(row), []
+            members.append(row)
+        if not rows:
+            break
+    if len(members) > limit:
+        yield from _group_hits(pack, rule, agg, part, key, members)
+
+
+_NO_GROUP = object()
+
+
+def _group_hits(pack: Pack, rule: Rule, agg: Aggregate, part: str, key: Any,
+                members: list[tuple[Any, ...]]) -> Iterator[_Hit]:
+    values = (key,) if len(agg.group_by) == 1 else tuple(key)
+    for cluster, count in _windows(members, agg):
+        yield _group_hit(pack, rule, agg, part, values, cluster, count)
 
 
 def _windows(members: list[tuple[Any, ...]], agg: Aggregate
              ) -> list[tuple[list[tuple[Any, ...]], int]]:
     """Exceeding windows of one group, merged per group or per burst.
 
-    ``members`` are (rid, record_id, local ts, ts_utc, distinct value) sorted by time.
+    ``members`` are (rid, record_id, local ts, ts_utc, distinct value, group values...)
+    sorted by time.
     A window ends at each member and reaches back ``window_us`` (both ends inclusive,
     members at the same instant all inside)."""
     w = agg.window_us
