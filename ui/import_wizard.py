@@ -44,11 +44,14 @@ from ui.errors import inline
 from ui.jobs import Job, ProgressDialog, stage_text
 from ui.models import HeadedTableModel, TableModel, cell_text
 from ui.prompts import Prompts
-from ui.qt import Qt, QtCore, QtGui, QtWidgets
+from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.session import Session
 from ui.widgets import make_table, readable
 
 __all__ = ["FILE_FILTERS", "FileOutcome", "ImportWizard", "MappingModel", "TargetDelegate"]
+
+#: A review package from another body (oversight.exchange), not a log.
+PACKAGE_SUFFIX = ".ovp"
 
 #: What the core operation declares it changes (read once: not whatever a
 #: test or plugin puts in its place later).
@@ -217,6 +220,10 @@ class FilesPage(QtWidgets.QWizardPage):
         add.clicked.connect(self.wiz.browse_files)
         remove = QtWidgets.QPushButton("&Remove")
         remove.clicked.connect(self.remove_selected)
+        self.package_button = QtWidgets.QPushButton("Review &package…")
+        self.package_button.setToolTip("Import a review package (.ovp) from another body: "
+                                       "verified with your key before anything is written")
+        self.package_button.clicked.connect(lambda: self.wiz.package_requested.emit(None))
         self.kind = QtWidgets.QComboBox()
         for kind, label in KIND_LABELS:
             self.kind.addItem(label, kind.value)
@@ -225,6 +232,7 @@ class FilesPage(QtWidgets.QWizardPage):
         buttons.addWidget(add)
         buttons.addWidget(remove)
         buttons.addStretch(1)
+        buttons.addWidget(self.package_button)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.files, 1)
         row.addLayout(buttons)
@@ -241,6 +249,9 @@ class FilesPage(QtWidgets.QWizardPage):
     def add_paths(self, paths: list[Path]) -> None:
         have = set(self.paths())
         for path in paths:
+            if path.suffix.lower() == PACKAGE_SUFFIX:
+                self.wiz.package_requested.emit(path)
+                continue
             if path not in have:
                 self.files.addItem(str(path))
                 have.add(path)
@@ -521,7 +532,14 @@ class ImportPage(QtWidgets.QWizardPage):
 
 
 class ImportWizard(QtWidgets.QWizard):
-    """Import one or several files with an edited mapping. Not modal."""
+    """Import one or several files with an edited mapping. Not modal.
+
+    A review package from another body (.ovp) is not a log: adding one, or the
+    "Review package…" button, asks for the package import instead
+    (``package_requested``: the package's path, or None), which verifies the package
+    with the user's key before anything is written."""
+
+    package_requested = Signal(object)
 
     def __init__(self, session: Session, prompts: Prompts,
                  parent: QtWidgets.QWidget | None = None,

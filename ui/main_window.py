@@ -374,7 +374,8 @@ class MainWindow(QtWidgets.QMainWindow):
             reports, "E&xport package of the selected findings…", None,
             self.open_export_package, Permission.REPORT)
         self.import_package_action = action(reports, "I&mport package…", None,
-                                            self.open_import_package, Permission.TRIAGE)
+                                            lambda: self.open_import_package(),
+                                            Permission.TRIAGE)
         self.reveal_action = action(reports, "Reveal a ps&eudonym…", None, self.open_reveal,
                                     Permission.REPORT)
 
@@ -432,6 +433,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         wizard = ImportWizard(self.session, self.prompts, self)
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.package_requested.connect(self._package_from_wizard)
         wizard.destroyed.connect(lambda _=None: setattr(self, "import_wizard", None))
         self.import_wizard = wizard
         wizard.show()
@@ -475,13 +477,23 @@ class MainWindow(QtWidgets.QMainWindow):
         self.export_package_dialog = dialog
         dialog.open()
 
-    def open_import_package(self) -> None:
+    def open_import_package(self, path: Path | None = None) -> None:
         if not self.import_package_action.isEnabled():
+            self.show_message(self.import_package_action.toolTip())
             return
         dialog = ImportPackageDialog(self.session, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if path is not None:
+            dialog.file.setText(str(path))
         self.import_package_dialog = dialog
         dialog.open()
+
+    def _package_from_wizard(self, path: Path | None) -> None:
+        """The wizard was given a review package: its own dialog imports it."""
+        wizard = self.import_wizard
+        if wizard is not None and wizard.job is None:
+            wizard.close()
+        self.open_import_package(path)
 
     def open_reveal(self) -> None:
         if not self.reveal_action.isEnabled():

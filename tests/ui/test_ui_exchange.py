@@ -225,3 +225,34 @@ def test_import_verifies_first_then_marks_received_findings(
     qtbot.mouseClick(again.verify_button, Qt.MouseButton.LeftButton)
     assert again.checked is None and "R1" in again.status.text()
     assert page.model.rowCount() == before + 2
+
+
+def test_the_import_wizard_hands_a_review_package_to_the_package_import(
+        qtbot: Any, open_window: Any, tmp_path: Path) -> None:
+    from ui.import_wizard import ImportWizard
+
+    window = open_window(INSPECTOR)
+    window.import_wizard_action.trigger()
+    wizard = window.import_wizard
+    assert isinstance(wizard, ImportWizard)
+    # The button on the files page: the package dialog opens, the wizard closes.
+    with qtbot.waitSignal(wizard.package_requested, timeout=5_000):
+        qtbot.mouseClick(wizard.files_page.package_button, Qt.MouseButton.LeftButton)
+    dialog = window.import_package_dialog
+    assert isinstance(dialog, ImportPackageDialog) and dialog.isVisible()
+    assert dialog.file.text() == ""
+    qtbot.waitUntil(lambda: window.import_wizard is None or not wizard.isVisible())
+    dialog.close()
+    # A package added as a file (or dropped) is never read as a log: its path goes to
+    # the package dialog, and the wizard's list stays empty.
+    window.import_wizard_action.trigger()
+    wizard = window.import_wizard
+    assert isinstance(wizard, ImportWizard)
+    package = tmp_path / "from-cnil.ovp"
+    package.write_bytes(b"PK\x03\x04")
+    wizard.files_page.add_paths([package])
+    assert wizard.files_page.paths() == []
+    dialog = window.import_package_dialog
+    assert isinstance(dialog, ImportPackageDialog) and dialog.isVisible()
+    assert dialog.file.text() == str(package)
+    dialog.close()
