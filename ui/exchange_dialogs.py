@@ -75,6 +75,23 @@ class _Form(QtWidgets.QDialog):
         self.status.setTextFormat(Qt.TextFormat.RichText)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+    def _lay_out(self, form: QtWidgets.QFormLayout, middle: QtWidgets.QWidget | None,
+                 *actions: QtWidgets.QPushButton) -> None:
+        """The form, an optional widget that takes the spare height, the status line, and
+        the action buttons with Close at the right."""
+        close = QtWidgets.QPushButton("Close")
+        close.clicked.connect(self.reject)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (*actions, close):
+            buttons.addWidget(button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(form)
+        if middle is not None:
+            layout.addWidget(middle, 1)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+
     def say(self, text: str, error: bool = False) -> None:
         escaped = html.escape(text).replace("\n", "<br>")
         self.status.setText(f"<span style='color:{readable('#b3261e', self)}'>{escaped}</span>"
@@ -159,16 +176,7 @@ class ExportPackageDialog(_Form):
         self.export_button = QtWidgets.QPushButton("&Export")
         self.export_button.setDefault(True)
         self.export_button.clicked.connect(self.export)
-        close = QtWidgets.QPushButton("Close")
-        close.clicked.connect(self.reject)
-        buttons = QtWidgets.QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.export_button)
-        buttons.addWidget(close)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.status)
-        layout.addLayout(buttons)
+        self._lay_out(form, None, self.export_button)
         if not session.can(Permission.REPORT):
             self.export_button.setEnabled(False)
             self.say(f"Your role ({session.role.value}) may not send packages; only auditors "
@@ -270,18 +278,7 @@ class ImportPackageDialog(_Form):
         self.import_button.setEnabled(False)
         self.import_button.setToolTip("Verify the package first.")
         self.import_button.clicked.connect(self.do_import)
-        close = QtWidgets.QPushButton("Close")
-        close.clicked.connect(self.reject)
-        buttons = QtWidgets.QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.verify_button)
-        buttons.addWidget(self.import_button)
-        buttons.addWidget(close)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.verification, 1)
-        layout.addWidget(self.status)
-        layout.addLayout(buttons)
+        self._lay_out(form, self.verification, self.verify_button, self.import_button)
         for edit in (self.file, self.p12, self.passphrase, self.trust):
             edit.textChanged.connect(self._forget)
         self.accept_untrusted.toggled.connect(self._forget)
@@ -390,16 +387,7 @@ class RevealDialog(_Form):
         self.reveal_button = QtWidgets.QPushButton("Re&veal")
         self.reveal_button.setDefault(True)
         self.reveal_button.clicked.connect(self.reveal)
-        close = QtWidgets.QPushButton("Close")
-        close.clicked.connect(self.reject)
-        buttons = QtWidgets.QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.reveal_button)
-        buttons.addWidget(close)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.status)
-        layout.addLayout(buttons)
+        self._lay_out(form, None, self.reveal_button)
         if not session.can(Permission.REPORT):
             self.reveal_button.setEnabled(False)
             self.say(f"Your role ({session.role.value}) may not reveal pseudonyms; only "
