@@ -12,16 +12,15 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from asn1crypto import pkcs12 as asn1_pkcs12  # type: ignore[import-untyped]
-from asn1crypto import x509 as asn1_x509
+from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from pyhanko.sign import signers
 
-from oversight.errors import AuthenticationError, InputFileError, UsageError
+from oversight.errors import InputFileError, UsageError
+from oversight.report.sign import open_pkcs12
 from oversight.safefile import read_capped
 
 __all__ = ["Identity", "describe", "fingerprint", "load_certificates", "load_identity",
@@ -142,31 +141,13 @@ def load_certificates(path: Path, what: str = "certificate") -> list[x509.Certif
     return certs
 
 
-def _looks_like_pkcs12(data: bytes) -> bool:
-    try:
-        pfx = asn1_pkcs12.Pfx.load(data, strict=True)
-        return bool(pfx["version"].native == "v3")
-    except (ValueError, TypeError, KeyError):
-        return False
-
-
 def load_identity(path: Path, passphrase: bytes | None) -> Identity:
     """Open a PKCS#12 file; tell a wrong passphrase apart from a file that is no key."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"The key file {path} does not exist.")
     data = read_capped(path, MAX_KEY_FILE, "key file")
-    try:
-        key, cert, chain = pkcs12.load_key_and_certificates(data, passphrase)
-    except (ValueError, TypeError) as exc:
-        if not _looks_like_pkcs12(data):
-            raise InputFileError(f"{path.name} is not a PKCS#12 (.p12/.pfx) file.") from exc
-        if not passphrase:
-            raise AuthenticationError(f"{path.name} needs a passphrase.") from exc
-        raise AuthenticationError(f"The passphrase does not open {path.name}.") from exc
-    if key is None or cert is None:
-        raise InputFileError(f"{path.name} does not hold both a private key and its "
-                             "certificate; export the key with its certificate.")
+    key, cert, chain = open_pkcs12(data, path.name, passphrase)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise InputFileError(f"The key in {path.name} is not an RSA key; review packages "
                              "use RSA certificates (CMS key transport).")

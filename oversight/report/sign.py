@@ -34,6 +34,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -174,22 +175,31 @@ def _load_signer(p12: Path, passphrase: bytes | None) -> tuple[signers.SimpleSig
     except OSError as exc:
         raise InputFileError(f"The signing certificate {p12} cannot be read: "
                              f"{exc.strerror or exc}.") from exc
-    try:
-        key, cert, _chain = pkcs12.load_key_and_certificates(data, passphrase)
-    except (ValueError, TypeError) as exc:
-        if not _looks_like_pkcs12(data):
-            raise InputFileError(f"{p12.name} is not a PKCS#12 (.p12/.pfx) file.") from exc
-        if not passphrase:
-            raise AuthenticationError(f"{p12.name} needs a passphrase.") from exc
-        raise AuthenticationError(f"The passphrase does not open {p12.name}.") from exc
-    if key is None or cert is None:
-        raise InputFileError(f"{p12.name} does not hold both a private key and its "
-                             "certificate; export the key with its certificate chain.")
+    _key, cert, _chain = open_pkcs12(data, p12.name, passphrase)
     try:
         signer = signers.SimpleSigner.load_pkcs12_data(data, (), passphrase=passphrase)
     except ValueError as exc:  # the same decoding has just succeeded: an odd key type
         raise InputFileError(f"{p12.name} cannot be used for signing: {exc}.") from exc
     return signer, cert
+
+
+def open_pkcs12(data: bytes, name: str, passphrase: bytes | None
+                ) -> tuple[PrivateKeyTypes, x509.Certificate, list[x509.Certificate]]:
+    """A PKCS#12 file's key, certificate and chain; each way it can fail is a sentence
+    naming the file (not PKCS#12, passphrase missing or wrong, key or certificate
+    missing)."""
+    try:
+        key, cert, chain = pkcs12.load_key_and_certificates(data, passphrase)
+    except (ValueError, TypeError) as exc:
+        if not _looks_like_pkcs12(data):
+            raise InputFileError(f"{name} is not a PKCS#12 (.p12/.pfx) file.") from exc
+        if not passphrase:
+            raise AuthenticationError(f"{name} needs a passphrase.") from exc
+        raise AuthenticationError(f"The passphrase does not open {name}.") from exc
+    if key is None or cert is None:
+        raise InputFileError(f"{name} does not hold both a private key and its "
+                             "certificate; export the key with its certificate chain.")
+    return key, cert, list(chain)
 
 
 def _looks_like_pkcs12(data: bytes) -> bool:
