@@ -32,7 +32,7 @@ POLICE_UK = ROOT / "tests" / "data" / "police-uk"
 
 # -- the repository is self-contained -------------------------------------------------------
 # A clean clone has nothing beside it, so no test may read a file next to the repository
-# (a sibling folder such as ../shared only exists on developers' machines). Python's audit
+# (a sibling folder of data exists only on developers' machines). Python's audit
 # hooks see every open, listing and glob; one outside the repository but under its parent
 # folder fails the test that made it.
 

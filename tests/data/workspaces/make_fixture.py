@@ -12,7 +12,8 @@ code and check that nothing recorded was lost.
 The fixtures here were made with these commits (each the first to write its schema):
 schema-1 9684b29, schema-2 5c84829, schema-3 711a2c3, schema-4 7b2f217, schema-5
 842b634, schema-6 f31e0ba, schema-7 242f178, schema-8 702d532, schema-9 384bfd0. Only
-schema-5 keeps the demo's signed report (reports/), for `verify --against` tests.
+schema-5 keeps the demo's signed report (reports/demo-report.pdf), for `verify --against`
+tests; the demo's certificate files are not kept (tests make their keys at run time).
 
 The fixture: the demo with 2,000 operations (cases, authorisations, operations, a
 detection run, a review by an inspector and an auditor with one decision waiting for
