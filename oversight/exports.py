@@ -13,7 +13,7 @@ from oversight.csvsafe import write_csv
 from oversight.errors import UsageError
 from oversight.findings import FindingFilters, list_findings
 from oversight.safefile import check_output_path
-from oversight.triage import notes
+from oversight.triage import all_notes
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["export_findings"]
@@ -33,7 +33,8 @@ def export_findings(ws: Workspace, out: Path, rule: str | None = None,
         raise UsageError(f"The folder {out.parent} does not exist.")
     check_output_path(out, True, "export file")  # a folder or link: before any work
     rows = list_findings(ws, FindingFilters(rule=rule, severity=severity, status=status))
-    docs = [{**f, "notes": notes(ws, f["id"])} for f in rows]
+    notes = all_notes(ws)  # one query, not one per finding
+    docs = [{**f, "notes": notes.get(f["id"], [])} for f in rows]
     if suffix == ".json":
         payload = json.dumps({"workspace_id": ws.workspace_id, "findings": docs},
                              ensure_ascii=False, indent=2)

@@ -34,6 +34,8 @@ __all__ = [
     "FourEyes",
     "MarkResult",
     "add_note",
+    "add_notes",
+    "all_notes",
     "approve",
     "assign",
     "draw_sample",
@@ -479,10 +481,22 @@ def _registers(ws: Workspace, records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def notes(ws: Workspace, finding_id: str) -> list[dict[str, Any]]:
-    return [{"note_id": r[0], "user": r[1], "ts": r[2], "text": r[3], "refers_to": r[4]}
-            for r in ws.conn.execute(
-                "SELECT note_id, user, ts, text, refers_to FROM finding_notes"
-                " WHERE finding_id = ? ORDER BY note_id", (finding_id,))]
+    return all_notes(ws, finding_id).get(finding_id, [])
+
+
+def all_notes(ws: Workspace, finding_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Notes by finding, oldest first: of one finding, or of every finding in one query."""
+    sql = "SELECT finding_id, note_id, user, ts, text, refers_to FROM finding_notes"
+    params: tuple[Any, ...] = ()
+    if finding_id is not None:
+        sql += " WHERE finding_id = ?"
+        params = (finding_id,)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for fid, note_id, user, ts, text, refers_to in ws.conn.execute(
+            sql + " ORDER BY note_id", params):
+        out.setdefault(fid, []).append({"note_id": note_id, "user": user, "ts": ts,
+                                        "text": text, "refers_to": refers_to})
+    return out
 
 
 def _rule_text(source: str, rule_id: str) -> dict[str, Any]:
