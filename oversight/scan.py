@@ -486,6 +486,12 @@ def _duck(memory_limit: str, threads: int | None) -> Iterator[duckdb.DuckDBPyCon
         for macro in _MACROS:
             con.execute(macro)
         yield con
+    except RuntimeError as exc:
+        # DuckDB turns a Ctrl-C or SIGTERM that arrives mid-query into this RuntimeError;
+        # it is still the user stopping the scan, not a fault.
+        if str(exc).startswith("Query interrupted"):
+            raise KeyboardInterrupt from None
+        raise
     finally:
         if con is not None:
             con.close()

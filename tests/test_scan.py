@@ -403,3 +403,26 @@ def test_sigterm_mid_scan_removes_the_spill_folder_and_writes_nothing(
     assert proc.returncode == 130, err
     assert list(private.iterdir()) == []
     assert _state(ws_path) == before
+
+
+def test_a_signal_that_lands_inside_a_duckdb_query_is_an_interruption_not_a_fault(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB reports a KeyboardInterrupt raised mid-query as RuntimeError('Query
+    interrupted'); the scan must still end as interrupted (exit 130), spill folder gone."""
+    from oversight.scan import _duck
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+
+    def stop(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    try:
+        with pytest.raises(KeyboardInterrupt), _duck("1GB", 1) as con:
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            con.execute("SELECT count(*) FROM range(100000000000) a, range(10) b").fetchall()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not list(tmp_path.glob("oversight-scan-*"))
