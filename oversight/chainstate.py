@@ -35,8 +35,9 @@ from oversight.accountability import (
 )
 from oversight.seals import Seal, Signer
 
-__all__ = ["Access", "Checker", "access_state", "finding_digests", "legacy_problems",
-           "seal_command", "summary", "upgrade_payload"]
+__all__ = ["Access", "Checker", "Precomputed", "access_state", "content_digests",
+           "decision_mismatches", "finding_digests", "legacy_problems", "seal_command",
+           "summary", "upgrade_payload"]
 
 _ACCESS_WHERE = ("(action LIKE 'user.%' OR action LIKE 'settings.%' OR action LIKE "
                  "'workspace.%')")
@@ -352,15 +353,14 @@ _FINDING_ACTIONS = "('finding.mark', 'finding.approve')"
 _DECISIONS_SQL = f"""
 WITH ev AS (SELECT seq, ts, user, action,
                    CASE WHEN json_valid(payload) THEN payload ELSE '{{}}' END AS p
-            FROM audit_events)
-SELECT d.seq, e.seq IS NULL FROM decisions d LEFT JOIN ev e ON e.seq = d.seq
-WHERE e.seq IS NULL
-   OR d.action IS NOT CASE e.action WHEN 'finding.mark' THEN 'mark'
+            FROM audit_events),
+cmp AS (
+SELECT d.decision_id AS did, d.seq AS seq, e.seq IS NULL AS orphan, d.ts IS NOT e.ts AS ts_differs,
+   (d.action IS NOT CASE e.action WHEN 'finding.mark' THEN 'mark'
         WHEN 'finding.approve' THEN 'approve' WHEN 'finding.note' THEN 'note'
         WHEN 'finding.assign' THEN 'assign' WHEN 'finding.return' THEN 'return' END
    OR d.finding_id IS NOT {_j('finding_id')}
    OR d.user IS NOT e.user
-   OR (d.seq >= ? AND d.ts IS NOT e.ts)
    OR d.from_status IS NOT CASE e.action WHEN 'finding.mark' THEN {_j('from')}
         WHEN 'finding.approve' THEN 'pending_approval'
         WHEN 'finding.return' THEN 'pending_approval' END
@@ -380,9 +380,19 @@ WHERE e.seq IS NULL
              'proposed_by', {_j('proposed_by')},
              'returned', json_object('reason', {_j('returned.reason')},
                                      'status', {_j('returned.status')}))
-      END
-ORDER BY d.decision_id
+      END) AS differs
+FROM decisions d LEFT JOIN ev e ON e.seq = d.seq)
+SELECT seq, orphan, differs, ts_differs FROM cmp WHERE orphan OR differs OR ts_differs
+ORDER BY did
 """
+
+
+def decision_mismatches(conn: Connection) -> list[tuple[int, bool, bool, bool]]:
+    """The decision rows that are not what the event they name wrote: (seq, no such
+    event, a field other than the time differs, the time differs). Whether a differing
+    time matters depends on the upgrade (``Checker._decisions``)."""
+    return [(int(r[0]), bool(r[1]), bool(r[2]), bool(r[3]))
+            for r in conn.execute(_DECISIONS_SQL)]
 
 
 def _legacy_decisions(conn: Connection, upgrade_seq: int) -> tuple[int, str]:
@@ -402,12 +412,25 @@ _LEGACY_DECISIONS = ("SELECT seq, finding_id, seq, ts, user, action, from_status
 
 
 @dataclass
+class Precomputed:
+    """The table-side work of the check that needs no replay, done by another process
+    (oversight.verify_worker) from the same database."""
+
+    digests: dict[str, str]
+    """Finding id -> content digest (content_digests)."""
+    decisions: list[tuple[int, bool, bool, bool]]
+    """decision_mismatches."""
+
+
+@dataclass
 class Checker:
     """Replays the chain while ``audit.verify_chain`` reads it (``visit``), then compares
     the tables with what the replay derived."""
 
     conn: Connection
     problems: _Problems = field(default_factory=_Problems)
+    precomputed: Precomputed | None = None
+    """What verify's helper process computed on another core (None: compute here)."""
 
     def __post_init__(self) -> None:
         conn = self.conn
@@ -465,11 +488,13 @@ class Checker:
         the state the chain left, so a row that equals its event is what the chain says."""
         p = self.problems
         signed_from = 0 if not d.legacy else (d.upgrade.seq if d.upgrade else 1 << 62)
-        for seq, orphan in self.conn.execute(_DECISIONS_SQL, (signed_from,)):
+        mismatches = decision_mismatches(self.conn) if self.precomputed is None \
+            else self.precomputed.decisions
+        for seq, orphan, differs, ts_differs in mismatches:
             if orphan:
                 p.add("decisions", f"A decision row names audit event {seq}, which records "
                                    "no such decision.")
-            else:
+            elif differs or (ts_differs and seq >= signed_from):
                 p.add("decisions", f"The decision row of audit event {seq} differs from what "
                                    "the audit trail recorded.")
         rows, distinct = self.conn.execute(
@@ -549,12 +574,12 @@ class Checker:
                                               "audit trail recorded (pack, rules or user).")
 
     def _findings(self, d: Derived, content: bool) -> None:
-        rows = _stream(self.conn, _FINDING_SQL)
-        links = _stream(self.conn, "SELECT finding_id, rid FROM finding_records"
-                                   " ORDER BY finding_id, rid")
+        pre = self.precomputed
+        pairs = _digested(self.conn) if pre is None else (
+            (row, pre.digests.get(row[0])) for row in _stream(self.conn, _FINDING_STATE_SQL))
         seen: set[str] = set()
         p = self.problems
-        for row, rids in _with_rids(rows, links):
+        for row, digest in pairs:
             fid = row[0]
             seen.add(fid)
             f = d.findings.get(fid)
@@ -565,7 +590,7 @@ class Checker:
                     continue
                 f = FindingState(row[1], row[2], None, None)
             if content and f.digest is not None:
-                self._content(fid, row, rids, f, d)
+                self._content(fid, row, digest, f, d)
             if row[15] != f.status:
                 p.add("findings", f"Finding {fid} is {row[15]} but its decisions in the audit "
                                   f"trail leave it {f.status}.")
@@ -582,13 +607,11 @@ class Checker:
             for fid in sorted(set(d.findings) - seen):
                 p.add("findings", f"Finding {fid} is missing (the audit trail records it).")
 
-    def _content(self, fid: str, row: tuple[Any, ...], rids: list[int], f: FindingState,
+    def _content(self, fid: str, row: tuple[Any, ...], digest: str | None, f: FindingState,
                  d: Derived) -> None:
         p = self.problems
-        (_fid, pack_id, rule_id, part, group_key, severity, message, facts, refs, record_ids,
-         first_ts, first_run, last_run, matching, stale_since) = row[:15]
-        digest = finding_digest(pack_id, rule_id, part, group_key, severity, message, facts,
-                                refs, record_ids, first_ts, rids)
+        severity = row[5]
+        first_run, last_run, matching, stale_since = row[11:15]
         if severity != f.severity:
             p.add("findings", f"Finding {fid} is {severity}, but detection recorded it as "
                               f"{f.severity}.")
@@ -673,6 +696,14 @@ _FINDING_SQL = (
     " pending_reason, pending_by FROM findings ORDER BY finding_id")
 
 
+#: _FINDING_SQL without the content the helper process digested (the same positions).
+_FINDING_STATE_SQL = (
+    "SELECT finding_id, pack_id, rule_id, NULL, NULL, severity, NULL, NULL, NULL, NULL,"
+    " NULL, first_run, last_run, matching, stale_since_run,"
+    " status, reason, assignee, decided_by, decided_at, approved_by, pending_status,"
+    " pending_reason, pending_by FROM findings ORDER BY finding_id")
+
+
 def _with_rids(rows: Iterator[tuple[Any, ...]], links: Iterator[tuple[Any, ...]]
                ) -> Iterator[tuple[tuple[Any, ...], list[int]]]:
     """Each finding row with its linked record rows (both read in finding id order)."""
@@ -728,16 +759,30 @@ def finding_digests(conn: Connection) -> dict[str, list[Any]]:
     """Every finding's content digest and run bookkeeping, as the upgrade records it:
     id -> [pack, rule, severity, digest, matching, first run, last run, stale since]."""
     out: dict[str, list[Any]] = {}
+    for row, digest in _digested(conn):
+        (fid, pack_id, rule_id, _part, _group, severity, _message, _facts, _refs, _ids,
+         _first_ts, first_run, last_run, matching, stale_since) = row[:15]
+        out[fid] = [pack_id, rule_id, severity, digest, int(matching), first_run, last_run,
+                    stale_since]
+    return out
+
+
+def _digested(conn: Connection) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every finding row (in id order) with the digest of its content as it is stored
+    now (``accountability.finding_digest``)."""
     rows = _stream(conn, _FINDING_SQL)
     links = _stream(conn, "SELECT finding_id, rid FROM finding_records ORDER BY finding_id, rid")
     for row, rids in _with_rids(rows, links):
-        (fid, pack_id, rule_id, part, group_key, severity, message, facts, refs, record_ids,
-         first_ts, first_run, last_run, matching, stale_since) = row[:15]
-        out[fid] = [pack_id, rule_id, severity,
-                    finding_digest(pack_id, rule_id, part, group_key, severity, message,
-                                   facts, refs, record_ids, first_ts, rids),
-                    int(matching), first_run, last_run, stale_since]
-    return out
+        (_fid, pack_id, rule_id, part, group_key, severity, message, facts, refs, record_ids,
+         first_ts) = row[:11]
+        yield row, finding_digest(pack_id, rule_id, part, group_key, severity, message,
+                                  facts, refs, record_ids, first_ts, rids)
+
+
+def content_digests(conn: Connection) -> dict[str, str]:
+    """Each finding's content digest as stored now: what verify's helper process
+    computes while the main process replays the chain."""
+    return {row[0]: digest for row, digest in _digested(conn)}
 
 
 def _rows_digest(conn: Connection, sql: str) -> dict[str, Any]:

@@ -485,7 +485,7 @@ def verify(workspace: Path, reports: tuple[Path, ...], as_json: bool) -> None:
         if not pdf.is_file():
             raise UsageError(f"{pdf}: no such report file.")
     with open_ws(workspace) as ws, progress_bar("verify") as tick:
-        report = verify_workspace(ws.conn, tick)
+        report = verify_workspace(ws.conn, tick, helper=ws.helper_access())
         anchors = [check_against(ws.conn, ws.workspace_id, pdf) for pdf in reports]
     for anchor in anchors:
         report.problems.extend(anchor.problems)

@@ -14,10 +14,11 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from db.store import Connection, DbError
-from oversight import audit, chainstate
+from oversight import audit, chainstate, verify_worker
 from oversight.changes import Change, changes
 from oversight.records import Kind, storage_columns
 from oversight.retraction import retractions_in_chain
@@ -129,17 +130,19 @@ def verify(ws: Workspace, progress: Callable[[int, int, str], None] | None = Non
     """The service call behind `oversight verify` and the workstation's Verify: anyone
     who may read the workspace may check it."""
     ws.require(Permission.READ)
-    return verify_workspace(ws.conn, progress)
+    return verify_workspace(ws.conn, progress, helper=ws.helper_access())
 
 
 def verify_workspace(
-    conn: Connection, progress: Callable[[int, int, str], None] | None = None
+    conn: Connection, progress: Callable[[int, int, str], None] | None = None, *,
+    helper: tuple[Path, bytes] | None = None,
 ) -> VerifyReport:
     """Check everything and report every problem found; a damaged database is one of
-    them, not a crash."""
+    them, not a crash. ``helper``: the database and key a helper process may open to
+    check a long audit trail on a second core (oversight.verify_worker)."""
     report = VerifyReport()
     try:
-        _verify(conn, report, progress or (lambda done, total, stage: None))
+        _verify(conn, report, progress or (lambda done, total, stage: None), helper)
     except DbError as exc:
         report.cipher_ok = False
         report.problems.append(
@@ -151,7 +154,7 @@ def verify_workspace(
 
 
 def _verify(conn: Connection, report: VerifyReport,
-            tick: Callable[[int, int, str], None]) -> None:
+            tick: Callable[[int, int, str], None], helper: tuple[Path, bytes] | None) -> None:
     cipher = [str(r[0]) for r in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
     quick = [str(r[0]) for r in conn.execute("PRAGMA quick_check").fetchall()]
     if cipher or quick != ["ok"]:
@@ -161,17 +164,27 @@ def _verify(conn: Connection, report: VerifyReport,
     total_events = int(conn.execute("SELECT count(*) FROM audit_events").fetchone()[0])
     tick(0, total_events, "audit trail")
     with chainstate.paused_gc():
-        checker = chainstate.Checker(conn) if chainstate.has_seals(conn) else None
-        report.chain = audit.verify_chain(conn, lambda n: tick(n, total_events, "audit trail"),
-                                          visit=None if checker is None else checker.visit)
+        sealed = chainstate.has_seals(conn)
+        on_two_cores = verify_worker.check_audit(
+            conn, *helper, total_events, lambda n: tick(n, total_events, "audit trail")
+        ) if helper is not None and sealed and total_events >= verify_worker.PARALLEL_FROM \
+            else None
+        if on_two_cores is not None:
+            report.chain, checker = on_two_cores
+        else:
+            checker = chainstate.Checker(conn) if sealed else None
+            report.chain = audit.verify_chain(
+                conn, lambda n: tick(n, total_events, "audit trail"),
+                visit=None if checker is None else checker.visit)
+            if report.chain.ok and checker is not None:
+                checker.finish()
         if not report.chain.ok:
             report.problems.append(f"Audit trail: {report.chain.problem}")
         elif checker is not None:
             # Who did what, with which right, and every row that records it, re-derived
             # from the chain and its seals (oversight/accountability.py).
-            derived = checker.finish()
             report.problems.extend(checker.lines())
-            report.accountability = chainstate.summary(derived)
+            report.accountability = chainstate.summary(checker.replay.derived)
     events = _import_events(conn)
     batches = conn.execute(
         "SELECT batch_id, kind, file_name, sha256, rows_imported, rows_digest, columns"

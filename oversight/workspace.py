@@ -133,6 +133,12 @@ class Workspace:
     def db_path(self) -> Path:
         return self.folder / DB_NAME
 
+    def helper_access(self) -> tuple[Path, bytes]:
+        """The database and its raw key, for a helper process of this program that reads
+        the same workspace on another core (oversight.verify_worker); handed over a
+        pipe, never written anywhere."""
+        return self.db_path, self._key
+
     @property
     def workspace_id(self) -> str:
         return self._slots.workspace_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlcipher3
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from test_triage import OPS
 
 from db.keyslots import SlotFile
-from oversight import audit, chainstate, triage
+from oversight import audit, chainstate, triage, verify_worker
 from oversight.cli import main
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import default_pack
@@ -65,9 +66,25 @@ def forge(conn: sqlcipher3.Connection, user: str, seed: bytes, action: str,
 
 
 def problems(ws_path: Path) -> list[str]:
+    """verify's problems, checked in one process and on two (oversight.verify_worker):
+    the two must say the same, sentence for sentence."""
     with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
         report = verify_workspace(ws.conn)
+        original, check = verify_worker.PARALLEL_FROM, verify_worker.check_audit
+        used: list[object] = []
+
+        def spy(*args: Any) -> Any:
+            used.append(check(*args))
+            return used[-1]
+
+        verify_worker.PARALLEL_FROM, verify_worker.check_audit = 0, spy
+        try:
+            on_two = verify_workspace(ws.conn, helper=ws.helper_access())
+        finally:
+            verify_worker.PARALLEL_FROM, verify_worker.check_audit = original, check
     assert report.ok is (not report.problems)
+    assert used and used[0] is not None, "the helper process did not do its half"
+    assert on_two.to_json() == report.to_json()
     return report.problems
 
 
