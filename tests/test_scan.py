@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -425,4 +426,64 @@ def test_a_signal_that_lands_inside_a_duckdb_query_is_an_interruption_not_a_faul
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    assert not list(tmp_path.glob("oversight-scan-*"))
+
+
+def _big_csv(demo: dict[str, Path], folder: Path, copies: int) -> Path:
+    """The demo operations ``copies`` times over (record ids kept unique)."""
+    big = folder / "big.csv"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * REPLACE (record_id || '.' || k AS record_id) FROM "
+                f"read_csv('{demo['csv']}', all_varchar=true, header=true), "
+                f"(SELECT range AS k FROM range({copies}))) TO '{big}' (HEADER true)")
+    con.close()
+    return big
+
+
+def test_cancel_stops_the_running_duckdb_query(demo: dict[str, Path], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Cancel from another thread (the GUI's) interrupts the query DuckDB is running
+    (here: reading and mapping the whole file), instead of waiting for it to end: the
+    scan never reaches the rules, ends as Cancelled, and writes nothing."""
+    big = _big_csv(demo, tmp_path, 200)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    token = CancelToken()
+    reading = threading.Event()
+    seen: list[str] = []
+    outcome: list[BaseException | None] = []
+
+    def progress(done: int, total: int, what: str) -> None:
+        seen.append(what)
+        if what.startswith("reading"):
+            reading.set()
+
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        before = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                  for t in ("batches", "operations", "findings", "audit_events", "runs")]
+
+        def work() -> None:
+            try:
+                scan(ws, [str(big)], default_pack(), hash_files=False, threads=1,
+                     progress=progress, cancel=token)
+            except BaseException as exc:  # handed to the test's thread
+                outcome.append(exc)
+            else:
+                outcome.append(None)
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        assert reading.wait(120), "the scan never started reading"
+        token.cancel()
+        worker.join(timeout=60)
+        assert not worker.is_alive(), "the scan did not stop after Cancel"
+        after = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                 for t in ("batches", "operations", "findings", "audit_events", "runs")]
+    (error,) = outcome
+    assert isinstance(error, Cancelled), error
+    assert error.message == "Scan cancelled; nothing was written."
+    # Stopped inside the long query, not at the next stage.
+    assert "rules" not in seen, seen
+    assert after == before
     assert not list(tmp_path.glob("oversight-scan-*"))
