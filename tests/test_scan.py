@@ -19,6 +19,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 from conftest import ADMIN, ADMIN_PW
+from tools import require
 
 from oversight.cli import main
 from oversight.criteria.engine import run_detection
@@ -487,3 +488,44 @@ def test_cancel_stops_the_running_duckdb_query(demo: dict[str, Path], tmp_path: 
     assert "rules" not in seen, seen
     assert after == before
     assert not list(tmp_path.glob("oversight-scan-*"))
+
+
+def test_the_signed_report_states_the_scans_in_its_scope(
+        demo: dict[str, Path], tmp_path: Path) -> None:
+    """The scope section says what was scanned in place, by which engine and version,
+    and whether the files were hashed; a batch scanned without hashing shows no digest."""
+    pdftotext = require("pdftotext")
+    from oversight.report.service import SignOptions, produce_report
+    from oversight.report.sign import create_selfsigned
+    from oversight.scans import scans
+    from oversight.workspace import Role
+
+    p12 = create_selfsigned("Ada Auditor", tmp_path / "signer.p12", b"pw")
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        hashed = scan(ws, [str(demo["csv"])], default_pack())
+        unhashed = scan(ws, [str(demo["parquet"])], default_pack(), hash_files=False)
+        ws.add_user("ada", Role.AUDITOR, ADMIN_PW)
+        found = scans(ws)
+    assert [s.hashes for s in found] == ["computed", "not computed"]
+    (parquet,) = unhashed.files
+    assert found[1].files[0].batch_id == parquet.batch_id and found[1].files[0].sha256 is None
+    out = tmp_path / "report.pdf"
+    with Workspace.open(tmp_path / "ws", "ada", ADMIN_PW) as ws:
+        produce_report(ws, out, sign=SignOptions(p12, b"pw"))
+    text = " ".join(subprocess.run([pdftotext, "-enc", "UTF-8", str(out), "-"],
+                                   capture_output=True, check=True).stdout.decode().split())
+    version = duckdb.__version__
+    assert hashed.engine_version == version
+    assert (f"1 file, 2,500 rows scanned in place by DuckDB {version}; hashes: computed"
+            in text), text
+    assert (f"1 file, 2,500 rows scanned in place by DuckDB {version}; hashes: not "
+            "computed" in text), text
+    assert "operations, scanned in place" in text
+    assert "SHA-256 not computed (scanned without hashing)" in text
+    assert hashed.files[0].sha256 is not None and hashed.files[0].sha256 in text
+    assert "unhashed-" not in text
+    # What the scan could not evaluate is stated with it (its run never names them).
+    for rule, why in unhashed.not_evaluated.items():
+        assert f"{rule}: {' '.join(why.split())}" in text
+    assert "Rules this scan did not evaluate" in text
