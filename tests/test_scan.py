@@ -529,3 +529,44 @@ def test_the_signed_report_states_the_scans_in_its_scope(
     for rule, why in unhashed.not_evaluated.items():
         assert f"{rule}: {' '.join(why.split())}" in text
     assert "Rules this scan did not evaluate" in text
+
+
+def test_scan_provenance_is_read_back_from_the_audit_trail(
+        demo: dict[str, Path], tmp_path: Path) -> None:
+    """oversight.scans reads what each scan recorded: engine, version, every file with
+    its size, time, digest, rows and batch; a re-scan is a newer scan of the same batch;
+    a scan whose batches are retracted leaves the list (unless asked for)."""
+    from oversight.retraction import retract_batch
+    from oversight.scans import batch_scans, scans, summary_line
+
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        assert scans(ws) == []
+        first = scan(ws, [str(demo["csv"])], default_pack(), rule_ids=["LOG-01"])
+        again = scan(ws, [str(demo["csv"])], default_pack(), rule_ids=["LOG-01"])
+        (f,) = first.files
+        assert again.files[0].batch_id == f.batch_id and f.batch_id is not None
+        found = scans(ws)
+        by_batch = batch_scans(ws)
+        retract_batch(ws, f.batch_id, "scanned the wrong month")
+        after = scans(ws)
+        kept = scans(ws, include_retracted=True)
+    assert len(found) == 2 and found[0].seq < found[1].seq
+    s = found[0]
+    assert (s.engine, s.engine_name, s.engine_version) == ("duckdb", "DuckDB",
+                                                            duckdb.__version__)
+    assert s.user == ADMIN and s.pack == default_pack().id
+    assert s.pack_sha256 == default_pack().sha256
+    (sf,) = s.files
+    st = demo["csv"].stat()
+    assert (sf.file, sf.format, sf.size, sf.sha256) == (str(demo["csv"]), "csv",
+                                                        st.st_size, f.sha256)
+    assert sf.mtime == f.mtime and sf.mtime.startswith(
+        time.strftime("%Y-%m-%d", time.gmtime(st.st_mtime)))
+    assert (sf.rows_read, sf.rows_rejected, sf.records_cited, sf.batch_id) == (
+        2500, f.rows_rejected, f.cited, f.batch_id)
+    assert s.hashes == "computed"
+    assert summary_line(s) == (f"1 file, 2,500 rows scanned in place by DuckDB "
+                               f"{duckdb.__version__}; hashes: computed")
+    assert by_batch[f.batch_id][0].seq == found[1].seq  # the latest scan of the batch
+    assert after == [] and [k.seq for k in kept] == [x.seq for x in found]

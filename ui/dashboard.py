@@ -67,6 +67,9 @@ def findings_per_month(findings: list[dict[str, Any]]) -> list[tuple[str, int]]:
 _STATUS_SHOWN = tuple(st for st in _STATUS_ORDER if st in STATUSES)
 
 
+#: Scans listed under the dashboard's sources (the latest ones).
+SCANS_SHOWN = 5
+
 def _group(title: str, *widgets: QtWidgets.QWidget) -> QtWidgets.QGroupBox:
     box = QtWidgets.QGroupBox(title)
     layout = QtWidgets.QVBoxLayout(box)
@@ -305,14 +308,18 @@ class DashboardPage(LazyPage):
              scans.NOT_COMPUTED if b["batch_id"] in by_batch
              and by_batch[b["batch_id"]].sha256 is None else str(b["sha256"])[:16] + "…")
             for b in batches])
-        self.scans.setText("\n".join(
+        shown = scanned[-SCANS_SHOWN:]  # the latest; the Sources page has each batch's
+        earlier = len(scanned) - len(shown)
+        self.scans.setText("\n".join(([
+            f"{earlier:,} earlier scan{'' if earlier == 1 else 's'} not shown."]
+            if earlier else []) + [
             f"Scan of {sc.at[:16].replace('T', ' ')} UTC by {sc.user}: "
             f"{scans.summary_line(sc)}; " + "; ".join(
                 f"{Path(f.file).name} (batch {f.batch_id}, {f.size:,} bytes, modified "
                 f"{f.mtime[:16].replace('T', ' ')} UTC, SHA-256 "
                 f"{f.sha256[:16] + '…' if f.sha256 else scans.NOT_COMPUTED}, "
                 f"{f.rows_read:,} rows read, {f.rows_rejected:,} rejected)"
-                for f in sc.files) + "." for sc in scanned))
+                for f in sc.files) + "." for sc in shown]))
         self.scans.setVisible(bool(scanned))
         # As tall as its rows (up to eight), so the rule table gets the rest.
         view = self.batches_view

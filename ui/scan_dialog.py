@@ -142,6 +142,8 @@ class ScanDialog(QtWidgets.QDialog):
         self.sources = QtWidgets.QListWidget()
         self.sources.setSelectionMode(
             QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
+        # A few lines: the summary below gets the height.
+        self.sources.setMaximumHeight(6 * self.sources.fontMetrics().lineSpacing() + 12)
         self.sources.setToolTip("CSV, JSON Lines or Parquet files, or folders of them "
                                 "(Hive partitions such as year=2026/ included).")
         self.add_files_button = _button("Add &files…")
@@ -164,7 +166,7 @@ class ScanDialog(QtWidgets.QDialog):
         self.memory.setCurrentText(DEFAULT_MEMORY)
         self.memory.setToolTip("How much memory DuckDB may use; beyond it, it spills to a "
                                "private temporary folder that is removed afterwards.")
-        self.hashes = QtWidgets.QCheckBox("Compute each file's SHA-256 (&hashes; reads every "
+        self.hashes = QtWidgets.QCheckBox("Compute each file's SHA-256 &hash (reads every "
                                           "file once more)")
         self.hashes.setChecked(True)
         self.error = _error_label()
@@ -177,6 +179,7 @@ class ScanDialog(QtWidgets.QDialog):
         self.summary = QtWidgets.QPlainTextEdit()
         self.summary.setReadOnly(True)
         self.summary.setTabChangesFocus(True)
+        self.summary.setMinimumHeight(8 * self.summary.fontMetrics().lineSpacing())
         self.summary.hide()
         self.scan_button = _button("&Scan")
         self.scan_button.clicked.connect(self.start_scan)
