@@ -14,6 +14,7 @@ import pytest
 from ui_support import ADMIN
 
 from oversight.demo_data import generate
+from oversight.records import Kind
 from oversight.workspace import Workspace
 from ui.main_window import MainWindow
 from ui.qt import Qt, QtWidgets
@@ -61,6 +62,9 @@ def _scan_dialog_from_wizard(qtbot: Any, window: MainWindow, paths: list[Path]
     qtbot.waitExposed(wizard)
     wizard.files_page.add_paths(paths)
     button = wizard.files_page.scan_button
+    wizard.files_page.set_kind(Kind.AUTHORISATIONS)  # the scan reads operations logs only
+    assert not button.isEnabled()
+    wizard.files_page.set_kind(Kind.OPERATIONS)
     assert button.isEnabled() and button.isVisible()
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     dialog = window.scan_dialog
