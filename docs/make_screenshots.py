@@ -6,7 +6,7 @@ Builds the demo workspace in a temporary folder, opens the windows at 1366x768 (
 smallest screen the workstation is designed for) and saves PNGs with widget.grab():
 every screenshot README.md and docs/gui.md show (start, login, dashboard, findings,
 operations, locked, approvals, approve-dialog, report-dialog, timeline, criteria, indicators,
-import-wizard).
+import-wizard, scan-dialog).
 """
 
 from __future__ import annotations
@@ -259,6 +259,39 @@ def shoot_import_wizard(out: Path = ROOT / "docs" / "screenshots") -> Path:
         wizard.close()
         session.close()
     return out / "import-wizard.png"
+
+
+def shoot_scan_dialog(out: Path = ROOT / "docs" / "screenshots") -> Path:
+    """Scan in place (docs/scale.md): the dialog after a scan of a demo-like log.
+
+        cd docs && QT_QPA_PLATFORM=offscreen ../.venv/bin/python -c \\
+            "import make_screenshots as m; m.shoot_scan_dialog()"
+    """
+    from oversight.demo_data import generate
+    from ui.scan_dialog import ScanDialog
+    from ui.session import Session
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["screenshots"])
+    assert isinstance(app, QtWidgets.QApplication)
+    app.setStyle("Fusion")
+    with tempfile.TemporaryDirectory(prefix="oversight-shots-") as tmp:
+        folder = Path(tmp) / "demo-workspace"
+        build_demo(folder, "admin", PASSWORD, 2000, 20261128)
+        logs = Path(tmp) / "logs" / "2026-03"
+        log = generate(logs, operations=2000, seed=7).operations
+        session = Session(Workspace.open(folder, INSPECTOR, PASSWORD), Prompts())
+        dialog = ScanDialog(session, None, [log])
+        dialog.memory.setCurrentText("2GB")
+        dialog.show()
+        job = dialog.start_scan()
+        assert job is not None, dialog.error.text()
+        loop = QtCore.QEventLoop()  # one wait, not a loop of processEvents calls
+        job.ended.connect(loop.quit)
+        loop.exec()
+        save(dialog, out, "scan-dialog.png")
+        dialog.close()
+        session.close()
+    return out / "scan-dialog.png"
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from oversight.criteria import engine as detect
 from oversight.criteria.expr import LIST, Binary, Call, FieldRef, Index, ListLit, Node
 from oversight.criteria.pack import Aggregate, Pack, Rule
 from oversight.criteria.sql import Compiler
-from oversight.errors import InputFileError, UsageError
+from oversight.errors import Cancelled, InputFileError, UsageError
 from oversight.importing.convert import _FALSE, _TRUE, BadValue, RowConverter
 from oversight.importing.profile import FieldMapping, MappingProfile, auto_profile, load_profile
 from oversight.importing.service import file_sha256
@@ -498,6 +499,39 @@ def _duck(memory_limit: str, threads: int | None) -> Iterator[duckdb.DuckDBPyCon
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: What a scan cancelled by the user ends with (nothing is written before the end).
+SCAN_CANCELLED = "Scan cancelled; nothing was written."
+
+
+@contextmanager
+def _cancel_stops_queries(con: duckdb.DuckDBPyConnection, token: CancelToken
+                          ) -> Iterator[None]:
+    """A Cancel stops the DuckDB query that is running, not only the next stage: a
+    watcher thread polls the token and calls ``con.interrupt()``. Whatever the
+    interrupted query then raises (DuckDB's InterruptException, or the sentence a stage
+    made of it) ends the scan as Cancelled when the token was cancelled."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            if token.wait(0.1):
+                if not stop.is_set():
+                    con.interrupt()  # harmless when no query is running
+                return
+
+    watcher = threading.Thread(target=watch, name="oversight-scan-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    except Exception:
+        if token.cancelled:
+            raise Cancelled(SCAN_CANCELLED) from None
+        raise
+    finally:
+        stop.set()
+        watcher.join()  # before _duck closes the connection
+
+
 def _first(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -590,7 +624,7 @@ def scan(ws: Workspace, sources: Sequence[str], pack: Pack, *,
                          f"{profile.kind.value}.")
     files = [_describe(p, hash_files, progress) for p in paths]
     selected = detect._select(pack, rule_ids)
-    with _duck(memory_limit, threads) as con:
+    with _duck(memory_limit, threads) as con, _cancel_stops_queries(con, token):
         for n, f in enumerate(files):
             token.check()
             progress(n, len(files), f"reading {f.path.name}")
@@ -799,6 +833,7 @@ def _evaluate(con: duckdb.DuckDBPyConnection, ws: Workspace, pack: Pack, rules: 
         try:
             rows = _rule_rows(con, rule, plan.extra)
         except (duckdb.Error, TypeError, KeyError, RecursionError) as exc:
+            token.check()  # interrupted by a Cancel: not a rule DuckDB cannot run
             skipped[rule.id] = f"DuckDB cannot run its condition ({_first(exc)})"
             continue
         verdicts[rule.id] = rows

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 from conftest import ADMIN, ADMIN_PW
+from tools import require
 
 from oversight.cli import main
 from oversight.criteria.engine import run_detection
@@ -426,3 +428,145 @@ def test_a_signal_that_lands_inside_a_duckdb_query_is_an_interruption_not_a_faul
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert not list(tmp_path.glob("oversight-scan-*"))
+
+
+def _big_csv(demo: dict[str, Path], folder: Path, copies: int) -> Path:
+    """The demo operations ``copies`` times over (record ids kept unique)."""
+    big = folder / "big.csv"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * REPLACE (record_id || '.' || k AS record_id) FROM "
+                f"read_csv('{demo['csv']}', all_varchar=true, header=true), "
+                f"(SELECT range AS k FROM range({copies}))) TO '{big}' (HEADER true)")
+    con.close()
+    return big
+
+
+def test_cancel_stops_the_running_duckdb_query(demo: dict[str, Path], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Cancel from another thread (the GUI's) interrupts the query DuckDB is running
+    (here: reading and mapping the whole file), instead of waiting for it to end: the
+    scan never reaches the rules, ends as Cancelled, and writes nothing."""
+    big = _big_csv(demo, tmp_path, 200)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    token = CancelToken()
+    reading = threading.Event()
+    seen: list[str] = []
+    outcome: list[BaseException | None] = []
+
+    def progress(done: int, total: int, what: str) -> None:
+        seen.append(what)
+        if what.startswith("reading"):
+            reading.set()
+
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        before = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                  for t in ("batches", "operations", "findings", "audit_events", "runs")]
+
+        def work() -> None:
+            try:
+                scan(ws, [str(big)], default_pack(), hash_files=False, threads=1,
+                     progress=progress, cancel=token)
+            except BaseException as exc:  # handed to the test's thread
+                outcome.append(exc)
+            else:
+                outcome.append(None)
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        assert reading.wait(120), "the scan never started reading"
+        token.cancel()
+        worker.join(timeout=60)
+        assert not worker.is_alive(), "the scan did not stop after Cancel"
+        after = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                 for t in ("batches", "operations", "findings", "audit_events", "runs")]
+    (error,) = outcome
+    assert isinstance(error, Cancelled), error
+    assert error.message == "Scan cancelled; nothing was written."
+    # Stopped inside the long query, not at the next stage.
+    assert "rules" not in seen, seen
+    assert after == before
+    assert not list(tmp_path.glob("oversight-scan-*"))
+
+
+def test_the_signed_report_states_the_scans_in_its_scope(
+        demo: dict[str, Path], tmp_path: Path) -> None:
+    """The scope section says what was scanned in place, by which engine and version,
+    and whether the files were hashed; a batch scanned without hashing shows no digest."""
+    pdftotext = require("pdftotext")
+    from oversight.report.service import SignOptions, produce_report
+    from oversight.report.sign import create_selfsigned
+    from oversight.scans import scans
+    from oversight.workspace import Role
+
+    p12 = create_selfsigned("Ada Auditor", tmp_path / "signer.p12", b"pw")
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        hashed = scan(ws, [str(demo["csv"])], default_pack())
+        unhashed = scan(ws, [str(demo["parquet"])], default_pack(), hash_files=False)
+        ws.add_user("ada", Role.AUDITOR, ADMIN_PW)
+        found = scans(ws)
+    assert [s.hashes for s in found] == ["computed", "not computed"]
+    (parquet,) = unhashed.files
+    assert found[1].files[0].batch_id == parquet.batch_id and found[1].files[0].sha256 is None
+    out = tmp_path / "report.pdf"
+    with Workspace.open(tmp_path / "ws", "ada", ADMIN_PW) as ws:
+        produce_report(ws, out, sign=SignOptions(p12, b"pw"))
+    text = " ".join(subprocess.run([pdftotext, "-enc", "UTF-8", str(out), "-"],
+                                   capture_output=True, check=True).stdout.decode().split())
+    version = duckdb.__version__
+    assert hashed.engine_version == version
+    assert (f"1 file, 2,500 rows scanned in place by DuckDB {version}; hashes: computed"
+            in text), text
+    assert (f"1 file, 2,500 rows scanned in place by DuckDB {version}; hashes: not "
+            "computed" in text), text
+    assert "operations, scanned in place" in text
+    assert "SHA-256 not computed (scanned without hashing)" in text
+    assert hashed.files[0].sha256 is not None and hashed.files[0].sha256 in text
+    assert "unhashed-" not in text
+    # What the scan could not evaluate is stated with it (its run never names them).
+    for rule, why in unhashed.not_evaluated.items():
+        assert f"{rule}: {' '.join(why.split())}" in text
+    assert "Rules this scan did not evaluate" in text
+
+
+def test_scan_provenance_is_read_back_from_the_audit_trail(
+        demo: dict[str, Path], tmp_path: Path) -> None:
+    """oversight.scans reads what each scan recorded: engine, version, every file with
+    its size, time, digest, rows and batch; a re-scan is a newer scan of the same batch;
+    a scan whose batches are retracted leaves the list (unless asked for)."""
+    from oversight.retraction import retract_batch
+    from oversight.scans import batch_scans, scans, summary_line
+
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        assert scans(ws) == []
+        first = scan(ws, [str(demo["csv"])], default_pack(), rule_ids=["LOG-01"])
+        again = scan(ws, [str(demo["csv"])], default_pack(), rule_ids=["LOG-01"])
+        (f,) = first.files
+        assert again.files[0].batch_id == f.batch_id and f.batch_id is not None
+        found = scans(ws)
+        by_batch = batch_scans(ws)
+        retract_batch(ws, f.batch_id, "scanned the wrong month")
+        after = scans(ws)
+        kept = scans(ws, include_retracted=True)
+    assert len(found) == 2 and found[0].seq < found[1].seq
+    s = found[0]
+    assert (s.engine, s.engine_name, s.engine_version) == ("duckdb", "DuckDB",
+                                                            duckdb.__version__)
+    assert s.user == ADMIN and s.pack == default_pack().id
+    assert s.pack_sha256 == default_pack().sha256
+    (sf,) = s.files
+    st = demo["csv"].stat()
+    assert (sf.file, sf.format, sf.size, sf.sha256) == (str(demo["csv"]), "csv",
+                                                        st.st_size, f.sha256)
+    assert sf.mtime == f.mtime and sf.mtime.startswith(
+        time.strftime("%Y-%m-%d", time.gmtime(st.st_mtime)))
+    assert (sf.rows_read, sf.rows_rejected, sf.records_cited, sf.batch_id) == (
+        2500, f.rows_rejected, f.cited, f.batch_id)
+    assert s.hashes == "computed"
+    assert summary_line(s) == (f"1 file, 2,500 rows scanned in place by DuckDB "
+                               f"{duckdb.__version__}; hashes: computed")
+    assert by_batch[f.batch_id][0].seq == found[1].seq  # the latest scan of the batch
+    assert after == [] and [k.seq for k in kept] == [x.seq for x in found]

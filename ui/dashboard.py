@@ -10,10 +10,11 @@ from __future__ import annotations
 import html
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from oversight import browse, findings, queries
+from oversight import browse, findings, queries, scans
 from oversight.criteria.pack import SEVERITIES
 from oversight.findings import STATUSES, list_runs
 from oversight.workspace import Permission
@@ -65,6 +66,9 @@ def findings_per_month(findings: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 _STATUS_SHOWN = tuple(st for st in _STATUS_ORDER if st in STATUSES)
 
+
+#: Scans listed under the dashboard's sources (the latest ones).
+SCANS_SHOWN = 5
 
 def _group(title: str, *widgets: QtWidgets.QWidget) -> QtWidgets.QGroupBox:
     box = QtWidgets.QGroupBox(title)
@@ -160,7 +164,13 @@ class DashboardPage(LazyPage):
                               self.rules_view), 3, 0, 1, 2)
         grid.addWidget(_group("Last detection run", self.run_label), 4, 0)
         grid.addWidget(verify_box, 4, 1)
-        grid.addWidget(_group("Sources imported", self.batches_view), 5, 0, 1, 2)
+        # Scans in place (oversight.scans): the provenance of each, under its batches.
+        self.scans = QtWidgets.QLabel()
+        self.scans.setWordWrap(True)
+        self.scans.setTextFormat(Qt.TextFormat.PlainText)
+        self.scans.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.scans.hide()
+        grid.addWidget(_group("Sources imported", self.batches_view, self.scans), 5, 0, 1, 2)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 2)
         grid.setRowStretch(3, 1)
@@ -222,6 +232,8 @@ class DashboardPage(LazyPage):
         self.month_chart.set_columns([])
         self.rules.set_rows([])
         self.batches.set_rows([])
+        self.scans.clear()
+        self.scans.hide()
         self.run_label.clear()
         self.verify_label.clear()
 
@@ -233,14 +245,16 @@ class DashboardPage(LazyPage):
             runs = self.session.read(list_runs)
             batches = self.session.read(queries.batches)
             operations = self.session.read(browse.count)
+            scanned = self.session.read(scans.scans)
         except Exception as exc:  # a damaged or vanished workspace: say so once
             self.session.prompts.error(self, exc)
             return
         self._stale = False
-        self._fill(found, runs, batches, operations)
+        self._fill(found, runs, batches, operations, scanned)
 
     def _fill(self, findings: list[dict[str, Any]], runs: list[dict[str, Any]],
-              batches: list[dict[str, Any]], operations: int) -> None:
+              batches: list[dict[str, Any]], operations: int,
+              scanned: list[scans.ScanProvenance] | None = None) -> None:
         s = self.session
         by_severity = Counter(str(f["severity"]) for f in findings)
         by_status = Counter(str(f["status"]) for f in findings)
@@ -284,10 +298,29 @@ class DashboardPage(LazyPage):
                 f"{_esc(last['user'])}<br>{evaluated} of {len(last['rules'])} rules evaluated, "
                 f"{last['hits']:,} hits, {last['new']:,} new findings"
                 f"<br><small>pack SHA-256 {_esc(str(last['pack_sha256'])[:16])}…</small>")
+        scanned = scanned or []
+        by_batch = {f.batch_id: f for sc in scanned for f in sc.files}
         self.batches.set_rows([
-            (b["batch_id"], b["kind"], b["file"], b["rows_imported"], b["rows_rejected"],
+            (b["batch_id"], b["kind"] + (" (scanned)" if b["batch_id"] in by_batch else ""),
+             b["file"], b["rows_imported"], b["rows_rejected"],
              b["imported_by"], str(b["imported_at"])[:16].replace("T", " "),
-             warnings_cell(b.get("warnings")), str(b["sha256"])[:16] + "…") for b in batches])
+             warnings_cell(b.get("warnings")),
+             scans.NOT_COMPUTED if b["batch_id"] in by_batch
+             and by_batch[b["batch_id"]].sha256 is None else str(b["sha256"])[:16] + "…")
+            for b in batches])
+        shown = scanned[-SCANS_SHOWN:]  # the latest; the Sources page has each batch's
+        earlier = len(scanned) - len(shown)
+        self.scans.setText("\n".join(([
+            f"{earlier:,} earlier scan{'' if earlier == 1 else 's'} not shown."]
+            if earlier else []) + [
+            f"Scan of {sc.at[:16].replace('T', ' ')} UTC by {sc.user}: "
+            f"{scans.summary_line(sc)}; " + "; ".join(
+                f"{Path(f.file).name} (batch {f.batch_id}, {f.size:,} bytes, modified "
+                f"{f.mtime[:16].replace('T', ' ')} UTC, SHA-256 "
+                f"{f.sha256[:16] + '…' if f.sha256 else scans.NOT_COMPUTED}, "
+                f"{f.rows_read:,} rows read, {f.rows_rejected:,} rejected)"
+                for f in sc.files) + "." for sc in shown]))
+        self.scans.setVisible(bool(scanned))
         # As tall as its rows (up to eight), so the rule table gets the rest.
         view = self.batches_view
         visible = max(1, min(8, len(batches)))

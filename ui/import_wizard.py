@@ -224,15 +224,25 @@ class FilesPage(QtWidgets.QWizardPage):
         self.package_button.setToolTip("Import a review package (.ovp) from another body: "
                                        "verified with your key before anything is written")
         self.package_button.clicked.connect(lambda: self.wiz.package_requested.emit(None))
+        # Logs too large to import: the scan dialog (ui/scan_dialog.py), with these files.
+        self.scan_button = QtWidgets.QPushButton("Scan in p&lace (large logs)…")
+        self.scan_button.setToolTip("Run the criteria over operations logs where they lie "
+                                    "(DuckDB); only findings and the records they cite come "
+                                    "into the workspace")
+        self.scan_button.clicked.connect(
+            lambda: self.wiz.scan_requested.emit(self.paths()))
         self.kind = QtWidgets.QComboBox()
         for kind, label in KIND_LABELS:
             self.kind.addItem(label, kind.value)
+        self.kind.currentIndexChanged.connect(lambda _=0: self.scan_button.setEnabled(
+            self.kind_value() is Kind.OPERATIONS))
         self.error = _error_label()
         buttons = QtWidgets.QVBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
         buttons.addStretch(1)
         buttons.addWidget(self.package_button)
+        buttons.addWidget(self.scan_button)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.files, 1)
         row.addLayout(buttons)
@@ -540,6 +550,8 @@ class ImportWizard(QtWidgets.QWizard):
     with the user's key before anything is written."""
 
     package_requested = Signal(object)
+    #: "Scan in place (large logs)": the files listed so far (list[Path]) go to the scan.
+    scan_requested = Signal(object)
 
     def __init__(self, session: Session, prompts: Prompts,
                  parent: QtWidgets.QWidget | None = None,

@@ -33,6 +33,7 @@ from ui.operations_page import OperationsPage
 from ui.prompts import Prompts
 from ui.qt import QObject, Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.report_dialog import ReportDialog, why_not_report
+from ui.scan_dialog import ScanDialog
 from ui.session import Session
 from ui.settings import Settings
 from ui.sources_page import SOURCES_PAGE_TITLE, SourcesPage
@@ -229,6 +230,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.export_package_dialog: ExportPackageDialog | None = None
         self.import_package_dialog: ImportPackageDialog | None = None
         self.reveal_dialog: RevealDialog | None = None
+        self.scan_dialog: ScanDialog | None = None
         self.setWindowTitle(f"{session.folder.name} — Oversight Workstation")
 
         self.dashboard = DashboardPage(session)
@@ -339,6 +341,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.import_wizard_action = action(
             ws_menu, "Import &wizard…", "Ctrl+Shift+I", self.open_import_wizard,
             Permission.IMPORT, "Import files with a mapping you check column by column")
+        self.scan_action = action(
+            ws_menu, "&Scan in place (large logs)…", None, lambda: self.open_scan(),
+            Permission.IMPORT, "Run the criteria over logs too large to import, where they lie")
         self.detect_action = action(ws_menu, "Run &detection", "Ctrl+D",
                                     lambda: self.run_detection(), Permission.DETECT)
         self.detect_pack_action = action(ws_menu, "Run detection with a criteria &pack…",
@@ -392,6 +397,7 @@ class MainWindow(QtWidgets.QMainWindow):
         action(help_menu, "&Keyboard shortcuts", "F1", self.show_shortcuts)
         #: The actions apply_permissions enables and explains.
         self.permission_actions = (*self.job_actions, self.import_wizard_action,
+                                   self.scan_action,
                                    self.report_action, self.escalation_action,
                                    self.users_action, self.export_package_action,
                                    self.import_package_action, self.reveal_action)
@@ -434,6 +440,7 @@ class MainWindow(QtWidgets.QMainWindow):
         wizard = ImportWizard(self.session, self.prompts, self)
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.package_requested.connect(self._package_from_wizard)
+        wizard.scan_requested.connect(self._scan_from_wizard)
         wizard.destroyed.connect(lambda _=None: setattr(self, "import_wizard", None))
         self.import_wizard = wizard
         wizard.show()
@@ -495,6 +502,31 @@ class MainWindow(QtWidgets.QMainWindow):
             wizard.close()
         self.open_import_package(path)
 
+    def open_scan(self, paths: list[Path] | None = None) -> ScanDialog | None:
+        """Scan in place (large logs): one dialog at a time, given ``paths`` to start."""
+        if not self.scan_action.isEnabled():
+            self.show_message(self.scan_action.toolTip())
+            return None
+        current = self.scan_dialog
+        if current is not None and current.isVisible():
+            current.add_paths(paths or [])
+            current.raise_()
+            current.activateWindow()
+            return current
+        dialog = ScanDialog(self.session, self, paths)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda _=None: setattr(self, "scan_dialog", None))
+        self.scan_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _scan_from_wizard(self, paths: list[Path]) -> None:
+        """The wizard's "Scan in place": the scan dialog takes over its files."""
+        wizard = self.import_wizard
+        if wizard is not None and wizard.job is None:
+            wizard.close()
+        self.open_scan(paths)
+
     def open_reveal(self) -> None:
         if not self.reveal_action.isEnabled():
             return
@@ -544,6 +576,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.users_dialog.close()
             if self.import_wizard is not None and self.import_wizard.job is None:
                 self.import_wizard.close()
+            if self.scan_dialog is not None and self.scan_dialog.job is None:
+                self.scan_dialog.close()
 
     def _changed(self, kinds: frozenset[Change]) -> None:
         if kinds & {Change.FINDINGS, Change.RUNS}:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from oversight import queries
+from oversight import queries, scans
 from oversight.errors import OversightError
 from oversight.retraction import Retraction, retract_batch, why_not_retract
 from oversight.workspace import Permission
 from ui.lazy_page import LazyPage
 from ui.models import TableModel
 from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
+from ui.scan_dialog import provenance_text
 from ui.session import Session
 from ui.widgets import make_table, readable
 
@@ -100,6 +101,8 @@ class SourcesPage(LazyPage):
     def __init__(self, session: Session, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(session, parent)
         self.batches: list[dict[str, Any]] = []
+        #: Batches a scan brought back: the scan and that file's provenance.
+        self.scanned: dict[int, tuple[scans.ScanProvenance, scans.ScannedFile]] = {}
         self.dialog: RetractDialog | None = None
         self.model = TableModel(["Batch", "Kind", "File", "Records", "Rejected", "Imported by",
                                  "When", "State"], self)
@@ -135,6 +138,7 @@ class SourcesPage(LazyPage):
     def clear(self) -> None:
         self._stale = True
         self.batches = []
+        self.scanned = {}
         self.model.set_rows([])
         self.detail.clear()
         self.retract_button.setEnabled(False)
@@ -145,6 +149,7 @@ class SourcesPage(LazyPage):
         current = self.current()
         try:
             self.batches = self.session.read(queries.batches, True)
+            self.scanned = self.session.read(scans.batch_scans)
         except OversightError as exc:
             self.detail.setText(html.escape(exc.message))
             return
@@ -153,7 +158,8 @@ class SourcesPage(LazyPage):
         for b in self.batches:
             state = "live" if b["retracted_at"] is None else \
                 f"retracted {str(b['retracted_at'])[:10]} by {b['retracted_by']}"
-            rows.append((b["batch_id"], b["kind"], b["file"], b["rows_imported"],
+            kind = b["kind"] + (" (scanned)" if b["batch_id"] in self.scanned else "")
+            rows.append((b["batch_id"], kind, b["file"], b["rows_imported"],
                          b["rows_rejected"], b["imported_by"],
                          str(b["imported_at"])[:16].replace("T", " "), state))
             colors.append(RETRACTED_COLOR if b["retracted_at"] is not None else None)
@@ -201,8 +207,13 @@ class SourcesPage(LazyPage):
         if batch is None:
             self.detail.setText("Select a batch to see its digest and state.")
             return
+        scanned = self.scanned.get(int(batch["batch_id"]))
+        sha = str(batch["sha256"]) if scanned is None or scanned[1].sha256 is not None \
+            else scans.NOT_COMPUTED
         text = (f"<b>Batch {batch['batch_id']}</b>: {html.escape(str(batch['file']))} — "
-                f"SHA-256 <code>{html.escape(str(batch['sha256']))}</code>")
+                f"SHA-256 <code>{html.escape(sha)}</code>")
+        if scanned is not None:
+            text += f"<br>{html.escape(provenance_text(*scanned))}"
         if batch["retracted_at"] is not None:
             grey = readable("#5f6368", self)
             text += (f"<br><span style='color:{grey}'>Retracted on "

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from oversight import __version__, audit, log_quality, queries, triage
+from oversight import __version__, audit, log_quality, queries, scans, triage
 from oversight.criteria.pack import SEVERITIES, parse_pack
 from oversight.errors import UsageError
 from oversight.findings import list_findings, list_runs
@@ -83,6 +83,9 @@ class ReportData:
     indicators: dict[str, Any] | None = None
     """Indicators per agency, channel, rule and month (`oversight.indicators`), over the
     report's period; None: not computed."""
+    scans: list[dict[str, Any]] = field(default_factory=list)
+    """Scans in place whose batches are live (`oversight.scans`): engine, version, files
+    (with size, modification time, SHA-256 or None), rows read and rejected, hashes."""
 
     def counts(self) -> dict[str, dict[str, int]]:
         by_sev = {s: 0 for s in SEVERITIES}
@@ -213,7 +216,19 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
         chain_head={"seq": head_seq, "hash": head_hash,
                     "workspace_id": meta.get("workspace_id")},
         indicators=indicators,
+        scans=[scan_doc(s) for s in scans.scans(ws)],
     )
+
+
+def scan_doc(found: scans.ScanProvenance) -> dict[str, Any]:
+    """A scan as the report states it (and its manifest carries it)."""
+    return {"seq": found.seq, "at": found.at, "user": found.user, "engine": found.engine,
+            "engine_name": found.engine_name, "engine_version": found.engine_version,
+            "pack": found.pack, "pack_version": found.pack_version,
+            "pack_sha256": found.pack_sha256, "rows_read": found.rows_read,
+            "rows_rejected": found.rows_rejected, "hashes": found.hashes,
+            "not_evaluated": dict(sorted(found.not_evaluated.items())),
+            "files": [asdict(f) for f in found.files]}
 
 
 def record_times(ws: Workspace) -> tuple[dict[str, tuple[int, str, int, str]], set[str]]:
@@ -266,6 +281,7 @@ def manifest(data: ReportData) -> dict[str, Any]:
                                            "rows_imported", "rows_rejected", "imported_by",
                                            "imported_at", "warnings", "missing_markers")}
                     for s in data.sources],
+        "scans": data.scans,
         "criteria_pack": data.pack,
         "runs": [{k: r[k] for k in ("run_id", "pack", "version", "pack_sha256", "started_at",
                                     "user", "hits")} for r in data.runs],

@@ -66,6 +66,8 @@ SCHEMA: dict[str, Any] = {
         "title_scope", "title_summary", "title_findings", "title_appendix", "title_signature",
         "scope_intro", "title_sources", "sources_none", "col_batch", "col_file", "col_kind",
         "col_read", "col_imported", "col_rejected", "col_imported_by", "label_sha256",
+        "kind_scanned", "scan_line", "scan_line_one_file", "hashes_computed",
+        "hashes_not_computed", "hashes_partly", "sha256_not_computed", "scan_not_evaluated",
         "title_pack", "pack_none", "label_pack", "label_version", "label_pack_title",
         "label_runs", "run_line", "title_not_evaluated", "not_evaluated_none",
         "not_evaluated_intro", "col_rule", "col_reason", "title_sample", "sample_none",

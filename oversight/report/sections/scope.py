@@ -11,7 +11,7 @@ from oversight.report.layout import Context
 from oversight.report.sections.cover import scope_text
 from oversight.report.text import escape, integer, when
 
-__all__ = ['scope', 'source_warnings']
+__all__ = ['scan_lines', 'scanned_files', 'scope', 'source_warnings']
 
 
 def scope(ctx: Context) -> list[Any]:
@@ -29,18 +29,23 @@ def scope(ctx: Context) -> list[Any]:
                              t.words("col_rejected"), t.words("col_imported_by"))]
         extra: list[tuple[Any, ...]] = []
         stripe = t.colour("styles", "colours", "table_stripe")
+        scanned = scanned_files(d.scans)
         for i, s in enumerate(d.sources):
             r = len(rows)
+            scan_file = scanned.get(s.get("batch_id"))
+            kind = escape(s.get("kind")) if scan_file is None else t.words(
+                "kind_scanned", kind=s.get("kind"))
+            sha = t.words("sha256_not_computed") if scan_file is not None and \
+                scan_file.get("sha256") is None else ctx.mono_markup(s.get("sha256"))
             rows.append([ctx.p(escape(s.get("batch_id")), "cell"),
                          ctx.p(f"<b>{escape(s.get('file'))}</b>", "cell"),
-                         ctx.p(escape(s.get("kind")), "cell"),
+                         ctx.p(kind, "cell"),
                          ctx.p(escape(integer(s.get("rows_read"))), "cell"),
                          ctx.p(escape(integer(s.get("rows_imported"))), "cell"),
                          ctx.p(escape(integer(s.get("rows_rejected"))), "cell"),
                          ctx.p(escape(f"{s.get('imported_by') or ''}, "
                                       f"{when(s.get('imported_at'))}"), "cell")])
-            rows.append(["", ctx.p(f"{t.words('label_sha256')} "
-                                   f"{ctx.mono_markup(s.get('sha256'))}", "cell"),
+            rows.append(["", ctx.p(f"{t.words('label_sha256')} {sha}", "cell"),
                          "", "", "", "", ""])
             extra += [("SPAN", (1, r + 1), (-1, r + 1)), ("NOSPLIT", (0, r), (-1, r + 1)),
                       ("LINEBELOW", (0, r), (-1, r), 0, colors.white)]
@@ -53,6 +58,7 @@ def scope(ctx: Context) -> list[Any]:
                 extra.append(("BACKGROUND", (0, r), (-1, len(rows) - 1), stripe))
         out.append(ctx.table(rows, (0.07, 0.25, 0.14, 0.09, 0.1, 0.1, 0.25), extra=extra,
                              stripes=False))
+    out += [ctx.p(line) for line in scan_lines(ctx)]
     out.append(ctx.heading(t.words("title_pack"), t.settings["wording"]["title_pack"], 1,
                            "h2"))
     if d.pack is None:
@@ -108,3 +114,35 @@ def source_warnings(ctx: Context, warnings: list[dict[str, Any]] | None) -> str:
     items = "; ".join(f"{ctx.mono_markup(w.get('code'))} ({escape(integer(w.get('count')))})"
                       for w in warnings)
     return f"{t.words('label_warnings')}: {items}"
+
+
+_HASHES = {"computed": "hashes_computed", "not computed": "hashes_not_computed",
+           "partly computed": "hashes_partly"}
+
+
+def scanned_files(scans: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """Batch id -> the latest scan's entry of its file."""
+    return {f.get("batch_id"): f for s in scans for f in s.get("files", [])
+            if f.get("batch_id") is not None}
+
+
+def scan_lines(ctx: Context) -> list[str]:
+    """One sentence per scan in place: "3 files, 200,000,000 rows scanned in place by
+    DuckDB 2.0.1; hashes: computed" (oversight.scans)."""
+    t = ctx.t
+    out = []
+    for s in ctx.data.scans:
+        files = s.get("files", [])
+        out.append(t.words(
+            "scan_line_one_file" if len(files) == 1 else "scan_line",
+            files=integer(len(files)), rows=integer(s.get("rows_read")),
+            engine=s.get("engine_name"), version=s.get("engine_version"),
+            hashes=t.settings["wording"][_HASHES.get(str(s.get("hashes")),
+                                                     "hashes_partly")],
+            at=when(s.get("at")), user=s.get("user"),
+            rejected=integer(s.get("rows_rejected"))))
+        skipped = s.get("not_evaluated") or {}
+        if skipped:
+            out.append(t.words("scan_not_evaluated", rules="; ".join(
+                f"{rule}: {why}" for rule, why in skipped.items())))
+    return out
