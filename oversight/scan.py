@@ -637,7 +637,7 @@ def _engine(engine: str, memory_limit: str, threads: int | None, spark_master: s
     elif engine == "spark":
         from oversight.scan_spark import spark_engine
 
-        with spark_engine(spark_master or "local[*]", token) as eng:
+        with spark_engine(spark_master, token) as eng:
             yield eng
     else:
         raise UsageError(f"Unknown scan engine {engine!r}: use duckdb or spark.")
