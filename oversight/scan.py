@@ -1,4 +1,4 @@
-"""Scan: run a criteria pack over log files where they lie, with DuckDB.
+"""Scan: run a criteria pack over log files where they lie, with DuckDB (or Spark).
 
 The files are read by DuckDB (CSV, JSON Lines, Parquet; Hive partitions included), the
 mapping profile is compiled to DuckDB expressions and every rule's condition to DuckDB
@@ -9,6 +9,11 @@ transaction with the findings. The findings are then computed by the same code a
 ``oversight check`` over the records brought back, which gives the same ids, messages
 and facts, and the two engines' verdicts are compared: if DuckDB and the workspace
 disagree on any rule, nothing is written.
+
+The engine sits behind a small interface (`Engine`: read a file, materialise the mapped
+rows, ship a table, run a query, return raw rows) and a `Dialect` (the SQL words that
+differ); everything else is shared. oversight.scan_spark is the Spark engine (an
+optional extra).
 
 Nothing from the logs is written outside the workspace by us: DuckDB runs in memory
 with a memory limit; if it must spill, it writes to a folder created here (0700) and

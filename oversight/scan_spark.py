@@ -397,8 +397,13 @@ class SparkEngine:
         self._guard()
         want = self.spark.createDataFrame([(x,) for x in lines], "ov_want BIGINT")
         raw = self.spark.table(f"raw_{n}")
-        rows = (raw.join(F.broadcast(want), raw["ov_line"] == want["ov_want"])
-                .drop("ov_want").orderBy("ov_line").collect())
+        try:
+            rows = (raw.join(F.broadcast(want), raw["ov_line"] == want["ov_want"])
+                    .drop("ov_want").orderBy("ov_line").collect())
+        except self.errors as exc:
+            self.token.check()
+            raise InputFileError(f"{f.path}: Spark cannot read it as {f.format.upper()}: "
+                                 f"{_first(exc)}") from None
         return list(raw.columns), [tuple(r) for r in rows]
 
     def close(self) -> None:
@@ -441,12 +446,16 @@ def spark_engine(master: str | None, token: CancelToken) -> Iterator[SparkEngine
                     .getOrCreate())
         except Exception as exc:  # Java missing, a master that does not answer, ...
             raise UsageError(f"Spark cannot start on {where}: {_first(exc)}") from None
-        if started:
-            base.sparkContext.setLogLevel("ERROR")
+        if started:  # the JVM's own log (stack traces of failed tasks) is not the user's
+            base.sparkContext.setLogLevel("OFF")
         spark = base.newSession()  # our SQL settings and temporary views only
         for key, value in (("spark.sql.session.timeZone", "UTC"),
                            ("spark.sql.ansi.enabled", "false"),
                            ("spark.sql.caseSensitive", "true"),
+                           # Every CSV row is parsed whole when the file is first read,
+                           # so a malformed one stops the scan there, whatever the rules
+                           # read of it.
+                           ("spark.sql.csv.parser.columnPruning.enabled", "false"),
                            ("spark.sql.legacy.timeParserPolicy", "CORRECTED"),
                            ("spark.sql.sources.partitionColumnTypeInference.enabled",
                             "false")):

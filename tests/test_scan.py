@@ -378,8 +378,8 @@ def _cli_json(ws: Workspace, demo: dict[str, Path]) -> dict[str, Any]:
     return doc
 
 
-def test_cancel_during_the_rules_writes_nothing(demo: dict[str, Path], tmp_path: Path
-                                                ) -> None:
+def test_cancel_during_the_rules_writes_nothing(demo: dict[str, Path], tmp_path: Path,
+                                                engine: str) -> None:
     token = CancelToken()
     seen: list[str] = []
 
@@ -393,7 +393,8 @@ def test_cancel_during_the_rules_writes_nothing(demo: dict[str, Path], tmp_path:
         before = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
                   for t in ("batches", "operations", "findings", "audit_events")]
         with pytest.raises(Cancelled):
-            scan(ws, [str(demo["csv"])], default_pack(), progress=progress, cancel=token)
+            scan(ws, [str(demo["csv"])], default_pack(), progress=progress, cancel=token,
+                 engine=engine)
         after = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
                  for t in ("batches", "operations", "findings", "audit_events")]
     assert "PRO-01" in seen
