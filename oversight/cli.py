@@ -661,8 +661,11 @@ def _print_run(summary: RunSummary) -> None:
 @click.option("--criteria", "pack_path", type=click.Path(path_type=Path),
               help="Criteria pack (YAML); default: the workspace's active pack version.")
 @click.option("--rule", "rules", multiple=True, metavar="ID", help="Run only this rule.")
-@click.option("--engine", type=click.Choice(["duckdb"]), default="duckdb",
-              help="Engine that reads the files (duckdb, on this machine).")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb",
+              show_default=True, help="Engine that reads the files: duckdb (on this "
+              "machine) or spark (pip install '.[spark]'; see --spark-master).")
+@click.option("--spark-master", metavar="URL", help="Spark master for --engine spark "
+              "(default: local[*], or the one spark-submit sets).")
 @click.option("--memory-limit", default="4GB", show_default=True,
               help="Most memory DuckDB may use; beyond it, it spills to a private folder.")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all).")
@@ -670,8 +673,9 @@ def _print_run(summary: RunSummary) -> None:
               "are then keyed by file name, size and time).")
 @json_option
 def scan(workspace: Path, sources: tuple[str, ...], mapping: Path | None, kind: str,
-         pack_path: Path | None, rules: tuple[str, ...], engine: str, memory_limit: str,
-         threads: int | None, no_hash: bool, as_json: bool) -> None:
+         pack_path: Path | None, rules: tuple[str, ...], engine: str,
+         spark_master: str | None, memory_limit: str, threads: int | None, no_hash: bool,
+         as_json: bool) -> None:
     """Run the criteria over log files where they lie (CSV, JSON Lines, Parquet; files,
     globs or folders) and bring back only the findings and the records they cite."""
     import signal
@@ -688,15 +692,17 @@ def scan(workspace: Path, sources: tuple[str, ...], mapping: Path | None, kind: 
             pack = pack if pack is not None else active_pack(ws)
             result = run_scan(ws, sources, pack, profile_path=mapping, kind=Kind(kind),
                               rule_ids=list(rules) or None, memory_limit=memory_limit,
-                              threads=threads, hash_files=not no_hash, progress=tick)
+                              threads=threads, hash_files=not no_hash, progress=tick,
+                              engine=engine, spark_master=spark_master)
     finally:
         signal.signal(signal.SIGTERM, previous)
     if as_json:
         _emit_json(result.to_json())
         return
     doc = result.to_json()
+    label = {"duckdb": "DuckDB", "spark": "Spark"}.get(result.engine, result.engine)
     out.print(f"Scanned {len(result.files)} file(s), {doc['rows_read']:,} rows, in place by "
-              f"DuckDB {result.engine_version}; hashes: "
+              f"{label} {result.engine_version}; hashes: "
               f"{'computed' if not no_hash else 'not computed'}.", markup=False)
     _table(["file", "rows read", "rejected", "records cited", "batch"],
            [[str(f.path), f.rows_read, f.rows_rejected, f.cited, f.batch_id]

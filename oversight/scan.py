@@ -1,4 +1,4 @@
-"""Scan: run a criteria pack over log files where they lie, with DuckDB.
+"""Scan: run a criteria pack over log files where they lie, with DuckDB (or Spark).
 
 The files are read by DuckDB (CSV, JSON Lines, Parquet; Hive partitions included), the
 mapping profile is compiled to DuckDB expressions and every rule's condition to DuckDB
@@ -9,6 +9,11 @@ transaction with the findings. The findings are then computed by the same code a
 ``oversight check`` over the records brought back, which gives the same ids, messages
 and facts, and the two engines' verdicts are compared: if DuckDB and the workspace
 disagree on any rule, nothing is written.
+
+The engine sits behind a small interface (`Engine`: read a file, materialise the mapped
+rows, ship a table, run a query, return raw rows) and a `Dialect` (the SQL words that
+differ); everything else is shared. oversight.scan_spark is the Spark engine (an
+optional extra).
 
 Nothing from the logs is written outside the workspace by us: DuckDB runs in memory
 with a memory limit; if it must spill, it writes to a folder created here (0700) and
@@ -29,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -199,6 +204,72 @@ _ISO = (r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?))?"
         r"(Z|[+-]\d{2}:\d{2})?$")
 
 
+class Dialect:
+    """The SQL words that differ between engines, for DuckDB (the macros above). The
+    profile and rule compilers write everything else once, for both engines."""
+
+    name = "duckdb"
+    text = "VARCHAR"
+
+    def q(self, name: str) -> str:
+        return _q(name)
+
+    def lit(self, value: Any) -> str:
+        return _lit(value)
+
+    def strip(self, v: str) -> str:
+        return f"ov_strip({v})"
+
+    def utc(self, tz: str, n: str) -> str:
+        return f"ov_utc({tz}, {n})"
+
+    def gap(self, tz: str, n: str) -> str:
+        return f"ov_gap({tz}, {n})"
+
+    def iso(self, n: str, off: str) -> str:
+        return f"ov_iso({n}, {off})"
+
+    def epoch_us(self, n: str) -> str:
+        return f"epoch_us({n})"
+
+    def idiv(self, a: str, b: int) -> str:
+        return f"(({a}) // {b})"
+
+    def try_cast(self, v: str, typ: str) -> str:
+        return f"TRY_CAST({v} AS {typ})"
+
+    def strptime(self, s: str, fmt: str) -> str:
+        return f"try_strptime({s}, {self.lit(fmt)})"
+
+    def full_match(self, v: str, pattern: str) -> str:
+        return f"regexp_full_match({v}, {self.lit(pattern)})"
+
+    def iso_parts(self, v: str) -> str:
+        """A struct (d, t, z) of the ISO 8601 parts of ``v`` ('' where absent)."""
+        return f"regexp_extract({v}, {self.lit(_ISO)}, ['d', 't', 'z'])"
+
+    def split(self, v: str, sep: str) -> str:
+        """The stripped, non-empty items of ``v`` split on ``sep``."""
+        return (f"list_filter(list_transform(string_split({v}, {self.lit(sep)}), "
+                "lambda x: ov_strip(x)), lambda x: x != '')")
+
+    def size(self, v: str) -> str:
+        return f"len({v})"
+
+    def strftime(self, n: str, fmt: str) -> str:
+        return f"strftime({n}, {self.lit(fmt)})"
+
+    def unnest(self, v: str) -> str:
+        """One row per item of the list ``v`` (in a SELECT list)."""
+        return f"unnest({v})"
+
+
+DUCKDB = Dialect()
+
+
+_END_OF_DAY = " 23:59:59.999999"
+
+
 class ProfileNotCompiled(UsageError):
     """A profile feature the scan cannot compile to DuckDB."""
 
@@ -221,44 +292,52 @@ _STAGES = 4
 
 
 class ProfileCompiler:
-    def __init__(self, profile: MappingProfile) -> None:
+    def __init__(self, profile: MappingProfile, dialect: Dialect = DUCKDB) -> None:
         self.profile = profile
+        self.d = dialect
         self.missing = sorted(set(profile.missing) | {m.strip() for m in profile.missing})
         self.tz = profile.timezone
 
     def getter(self, fm: FieldMapping) -> str:
         """The cleaned raw text of the mapping (NULL when missing), as the import's."""
+        d = self.d
+        lit = d.lit
         if not fm.columns:
             const = None if fm.value is None else _text_const(fm.value)
-            return f"CAST({_lit(const)} AS VARCHAR)"
+            return f"CAST({lit(const)} AS {d.text})"
 
         def cell(col: str) -> str:
-            c = f"coalesce(CAST({_q(col)} AS VARCHAR), '')"
-            return f"(CASE WHEN {c} IN ({_in(self.missing)}) THEN NULL ELSE {c} END)"
+            c = f"coalesce(CAST({d.q(col)} AS {d.text}), '')"
+            return f"(CASE WHEN {c} IN ({self._in(self.missing)}) THEN NULL ELSE {c} END)"
 
         if len(fm.columns) == 1:
             v = cell(fm.columns[0])
         else:
-            v = (f"nullif(concat_ws({_lit(fm.join)}, "
+            v = (f"nullif(concat_ws({lit(fm.join)}, "
                  f"{', '.join(cell(c) for c in fm.columns)}), '')")
         if fm.map:
             whens = []
             for key in fm.map:
-                whens.append(f"WHEN {v} = {_lit(key)} THEN {_lit(_text_const(fm.map[key]))}")
+                whens.append(f"WHEN {v} = {lit(key)} THEN {lit(_text_const(fm.map[key]))}")
             for key in fm.map:
-                whens.append(f"WHEN ov_strip({v}) = {_lit(key)} THEN "
-                             f"{_lit(_text_const(fm.map[key]))}")
+                whens.append(f"WHEN {d.strip(v)} = {lit(key)} THEN "
+                             f"{lit(_text_const(fm.map[key]))}")
             v = f"(CASE {' '.join(whens)} ELSE {v} END)"
         return v
 
+    def _in(self, values: Sequence[str]) -> str:
+        return ", ".join(self.d.lit(v) for v in values) or "NULL"
+
     def field(self, spec: FieldSpec, fm: FieldMapping) -> _FieldSql:
+        d = self.d
+        lit, _in = d.lit, self._in
         name = spec.name
         g, s = f"g_{name}", f"s_{name}"
         stages: list[list[tuple[str, str]]] = [[(g, self.getter(fm))], [], [], []]
         t = spec.type
         if t is FieldType.TEXT:
             return _FieldSql(stages, [(name, g)])
-        stages[1].append((s, f"ov_strip({g})"))
+        stages[1].append((s, d.strip(g)))
         quote = "''''"  # SQL for a single quote
         if t is FieldType.WORD:
             stages[2].append((f"w_{name}",
@@ -271,16 +350,16 @@ class ProfileCompiler:
                         "to these words in the profile")
                 reject = (f"CASE WHEN {word} IS NOT NULL AND {word} NOT IN "
                           f"({_in(sorted(spec.choices))}) THEN {quote} || {word} || "
-                          f"{_lit(tail)} END")
+                          f"{lit(tail)} END")
             return _FieldSql(stages, [(name, word)], reject)
         if t is FieldType.INT:
+            dbl = d.try_cast(s, "DOUBLE")
             stages[2].append((f"i_{name}", (
-                f"coalesce(TRY_CAST({s} AS BIGINT), CASE WHEN TRY_CAST({s} AS DOUBLE) = "
-                f"floor(TRY_CAST({s} AS DOUBLE)) THEN TRY_CAST(TRY_CAST({s} AS DOUBLE) "
-                "AS BIGINT) END)")))
+                f"coalesce({d.try_cast(s, 'BIGINT')}, CASE WHEN {dbl} = floor({dbl}) "
+                f"THEN {d.try_cast(dbl, 'BIGINT')} END)")))
             num = f"i_{name}"
             reject = (f"CASE WHEN nullif({s}, '') IS NOT NULL AND {num} IS NULL THEN "
-                      f"{_lit('expected a whole number, found ' + chr(39))} || {s} || "
+                      f"{lit('expected a whole number, found ' + chr(39))} || {s} || "
                       f"{quote} END")
             return _FieldSql(stages, [(name, f"CASE WHEN nullif({s}, '') IS NOT NULL THEN "
                                              f"{num} END")], reject)
@@ -290,14 +369,14 @@ class ProfileCompiler:
                      f"({_in(sorted(_FALSE))}) THEN 0 END")
             head = "expected true/false (or yes/no, 1/0), found '"
             reject = (f"CASE WHEN nullif({s}, '') IS NOT NULL AND ({value}) IS NULL THEN "
-                      f"{_lit(head)} || {low} || "
-                      f"{_lit(chr(39) + '; map other words in the profile')} END")
+                      f"{lit(head)} || {low} || "
+                      f"{lit(chr(39) + '; map other words in the profile')} END")
             return _FieldSql(stages, [(name, value)], reject)
         if t is FieldType.COUNTRY:
             up = f"nullif(upper({s}), '')"
-            reject = (f"CASE WHEN {up} IS NOT NULL AND NOT regexp_full_match({up}, '[A-Z]{{2}}')"
+            reject = (f"CASE WHEN {up} IS NOT NULL AND NOT {d.full_match(up, '[A-Z]{2}')}"
                       f" THEN {quote} || {up} || "
-                      f"{_lit(chr(39) + ' is not an ISO 3166-1 alpha-2 country code')} END")
+                      f"{lit(chr(39) + ' is not an ISO 3166-1 alpha-2 country code')} END")
             return _FieldSql(stages, [(name, f"CASE WHEN {reject} IS NULL THEN {up} END")],
                              reject)
         if t is FieldType.LIST:
@@ -305,17 +384,18 @@ class ProfileCompiler:
             if not sep:
                 raise ProfileNotCompiled(f"{name}: an empty split separator is not compiled "
                                          "by the scan; import the file instead.")
-            stages[2].append((f"l_{name}", (
-                f"list_filter(list_transform(string_split({g}, {_lit(sep)}), "
-                "lambda x: ov_strip(x)), lambda x: x != '')")))
+            stages[2].append((f"l_{name}", d.split(g, sep)))
             items = f"l_{name}"
-            return _FieldSql(stages, [(name, f"CASE WHEN len({items}) > 0 THEN {items} END")])
+            return _FieldSql(stages, [(name, f"CASE WHEN {d.size(items)} > 0 THEN {items} "
+                                             "END")])
         return self._timestamp(spec, fm, stages, s)
 
     def _timestamp(self, spec: FieldSpec, fm: FieldMapping,
                    stages: list[list[tuple[str, str]]], s: str) -> _FieldSql:
+        d = self.d
+        lit = d.lit
         name = spec.name
-        tz = _lit(self.tz)
+        tz = lit(self.tz)
         n, z, u = f"n_{name}", f"z_{name}", f"u_{name}"
         if fm.format is not None:
             fmt = fm.format
@@ -323,36 +403,37 @@ class ProfileCompiler:
                 raise ProfileNotCompiled(
                     f"{name}: the format {fmt!r} (an offset or zone directive, or an "
                     "end-of-day date) is not compiled by the scan; import the file instead.")
-            stages[2] += [(n, f"try_strptime({s}, {_lit(fmt)})"), (z, "CAST(NULL AS BIGINT)")]
+            stages[2] += [(n, d.strptime(s, fmt)), (z, "CAST(NULL AS BIGINT)")]
         else:
-            stages[1].append((f"m_{name}", f"regexp_extract(ov_strip(g_{name}), {_lit(_ISO)}, "
-                                           "['d', 't', 'z'])"))
+            stages[1].append((f"m_{name}", d.iso_parts(d.strip(f"g_{name}"))))
             m = f"m_{name}"
+            clock = f"replace({m}.t, ',', '.')"
             if spec.end_of_day:
-                naive = (f"CASE WHEN nullif({m}.t, '') IS NOT NULL THEN TRY_CAST({m}.d || ' ' || "
-                         f"replace({m}.t, ',', '.') AS TIMESTAMP) ELSE TRY_CAST({m}.d || "
-                         "' 23:59:59.999999' AS TIMESTAMP) END")
+                naive = (f"CASE WHEN nullif({m}.t, '') IS NOT NULL THEN "
+                         f"{d.try_cast(f'{m}.d || {lit(chr(32))} || {clock}', 'TIMESTAMP')}"
+                         f" ELSE {d.try_cast(f'{m}.d || {lit(_END_OF_DAY)}', 'TIMESTAMP')}"
+                         " END")
             else:
-                naive = (f"TRY_CAST({m}.d || ' ' || coalesce(nullif(replace({m}.t, ',', '.'),"
-                         " ''), '00:00') AS TIMESTAMP)")
+                naive = d.try_cast(f"{m}.d || ' ' || coalesce(nullif({clock}, ''), '00:00')",
+                                   "TIMESTAMP")
             stages[2].append((n, f"CASE WHEN {m}.d != '' THEN {naive} END"))
             stages[2].append((z, (
                 f"CASE WHEN {m}.z = 'Z' THEN 0 WHEN {m}.z != '' THEN "
                 f"(CASE WHEN substr({m}.z, 1, 1) = '-' THEN -1 ELSE 1 END) * "
                 f"(CAST(substr({m}.z, 2, 2) AS BIGINT) * 3600 + "
                 f"CAST(substr({m}.z, 5, 2) AS BIGINT) * 60) END")))
-        stages[3].append((u, f"CASE WHEN {z} IS NOT NULL THEN epoch_us({n}) - {z} * "
-                             f"CAST(1000000 AS BIGINT) ELSE ov_utc({tz}, {n}) END"))
+        stages[3].append((u, f"CASE WHEN {z} IS NOT NULL THEN {d.epoch_us(n)} - {z} * "
+                             f"CAST(1000000 AS BIGINT) ELSE {d.utc(tz, n)} END"))
         present = f"nullif({s}, '') IS NOT NULL"
         what = ("' is not an ISO 8601 date/time; give its format in the profile"
                 if fm.format is None else f"' does not match the format {fm.format!r}")
-        gap = f"ov_gap({tz}, {n})" if self.tz != "UTC" else "false"
+        gap = d.gap(tz, n) if self.tz != "UTC" else "false"
         gap = f"({z} IS NULL AND {gap})"
-        local = f"ov_iso({n}, ((epoch_us({n}) - {u}) // 1000000))"
-        reject = (f"CASE WHEN {present} AND {n} IS NULL THEN '''' || {s} || {_lit(what)}"
-                  f" WHEN {present} AND {gap} THEN 'local time ' || strftime({n}, '%H:%M')"
-                  f" || ' does not exist on ' || strftime({n}, '%Y-%m-%d') || "
-                  f"{_lit(' in ' + self.tz + ' (clocks moved forward)')} END")
+        local = d.iso(n, d.idiv(f"{d.epoch_us(n)} - {u}", 1000000))
+        reject = (f"CASE WHEN {present} AND {n} IS NULL THEN '''' || {s} || {lit(what)}"
+                  f" WHEN {present} AND {gap} THEN 'local time ' || {d.strftime(n, '%H:%M')}"
+                  f" || ' does not exist on ' || {d.strftime(n, '%Y-%m-%d')} || "
+                  f"{lit(' in ' + self.tz + ' (clocks moved forward)')} END")
         return _FieldSql(stages, [(name, f"CASE WHEN {present} THEN {local} END"),
                                   (f"{name}_utc", f"CASE WHEN {present} THEN {u} END")],
                          reject)
@@ -463,6 +544,109 @@ _JOINS = {"authorisation": "LEFT JOIN reg_authorisations a ON a.authorisation_id
 def _joins(refs: Sequence[FieldRef]) -> str:
     sources = {r.source for r in refs}
     return " ".join(_JOINS[s] for s in ("authorisation", "case") if s in sources)
+
+
+# -- engines ---------------------------------------------------------------------------
+
+
+class Engine(Protocol):
+    """What the scan asks of an engine; everything else (compiling the profile and the
+    rules, converting and storing the cited rows, comparing verdicts) is shared."""
+
+    name: str
+    """'duckdb' or 'spark', as stored in the scan batch."""
+    label: str
+    """The engine's name for people ('DuckDB', 'Spark')."""
+    version: str
+    dialect: Dialect
+    errors: tuple[type[BaseException], ...]
+    """The exceptions the engine raises for a query it cannot run."""
+
+    def compiler(self, extra: dict[str, str]) -> Compiler:
+        """The rule condition compiler for this engine."""
+        ...
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        ...
+
+    def open_file(self, n: int, f: ScanFile, profile: MappingProfile) -> None:
+        """A table raw_n over the file with its line numbers (ov_line); its columns
+        into ``f.columns``."""
+        ...
+
+    def materialise(self, sql: str) -> None:
+        """Table o_all from ``sql`` (every row of every file, mapped), view o over its
+        rows that convert (ov_reject IS NULL)."""
+        ...
+
+    def table(self, name: str, columns: Sequence[str], types: Sequence[str],
+              rows: Sequence[Sequence[Any]]) -> None:
+        """A table of rows known in Python (registers; types BIGINT, VARCHAR, VARCHAR[])."""
+        ...
+
+    def raw_rows(self, n: int, f: ScanFile, lines: list[int]
+                 ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The file's rows at ``lines``, as read (ov_line first), and the column names."""
+        ...
+
+
+class DuckEngine:
+    name = "duckdb"
+    label = "DuckDB"
+    version = duckdb.__version__
+    dialect = DUCKDB
+    errors: tuple[type[BaseException], ...] = (duckdb.Error,)
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def compiler(self, extra: dict[str, str]) -> Compiler:
+        return DuckCompiler(extra)
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, list(params)).fetchall()
+
+    def open_file(self, n: int, f: ScanFile, profile: MappingProfile) -> None:
+        _open_file(self.con, n, f, profile)
+
+    def materialise(self, sql: str) -> None:
+        try:
+            self.con.execute(f"CREATE TABLE o_all AS {sql}")
+        except duckdb.Error as exc:
+            raise InputFileError(f"The scan cannot read the files with the profile: "
+                                 f"{_first(exc)}") from None
+        self.con.execute("CREATE VIEW o AS SELECT * FROM o_all WHERE ov_reject IS NULL")
+
+    def table(self, name: str, columns: Sequence[str], types: Sequence[str],
+              rows: Sequence[Sequence[Any]]) -> None:
+        decl = ", ".join(f"{_q(n)} {t}" for n, t in zip(columns, types, strict=True))
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} ({decl})")
+        _insert(self.con, name, types, rows)
+
+    def raw_rows(self, n: int, f: ScanFile, lines: list[int]
+                 ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        con = self.con
+        con.execute("CREATE OR REPLACE TEMP TABLE want (line BIGINT)")
+        _insert(con, "want", ["BIGINT"], [(x,) for x in lines])
+        cur = con.execute(f"SELECT r.* FROM raw_{n} r JOIN want w ON w.line = r.ov_line "
+                          "ORDER BY r.ov_line")
+        names = [d[0] for d in cur.description or []]
+        return names, cur.fetchall()
+
+
+@contextmanager
+def _engine(engine: str, memory_limit: str, threads: int | None, spark_master: str | None,
+            token: CancelToken) -> Iterator[Engine]:
+    if engine == "duckdb":
+        with _duck(memory_limit, threads) as con, _cancel_stops_queries(con, token):
+            yield DuckEngine(con)
+    elif engine == "spark":
+        from oversight.scan_spark import spark_engine
+
+        with spark_engine(spark_master, token) as eng:
+            yield eng
+    else:
+        raise UsageError(f"Unknown scan engine {engine!r}: use duckdb or spark.")
 
 
 # -- DuckDB session --------------------------------------------------------------------
@@ -609,8 +793,12 @@ def scan(ws: Workspace, sources: Sequence[str], pack: Pack, *,
          profile_path: Path | None = None, kind: Kind = Kind.OPERATIONS,
          rule_ids: Sequence[str] | None = None, memory_limit: str = "4GB",
          threads: int | None = None, hash_files: bool = True,
-         progress: Progress = no_progress, cancel: CancelToken | None = None) -> ScanResult:
-    """Scan ``sources`` with ``pack``; bring back the findings and the records they cite."""
+         progress: Progress = no_progress, cancel: CancelToken | None = None,
+         engine: str = "duckdb", spark_master: str | None = None) -> ScanResult:
+    """Scan ``sources`` with ``pack``; bring back the findings and the records they cite.
+
+    ``engine`` is "duckdb" (in memory, ``memory_limit`` and ``threads``) or "spark" (the
+    cluster ``spark_master``, default local[*])."""
     ws.require(Permission.IMPORT)
     ws.require(Permission.DETECT)
     if kind is not Kind.OPERATIONS:
@@ -624,25 +812,28 @@ def scan(ws: Workspace, sources: Sequence[str], pack: Pack, *,
                          f"{profile.kind.value}.")
     files = [_describe(p, hash_files, progress) for p in paths]
     selected = detect._select(pack, rule_ids)
-    with _duck(memory_limit, threads) as con, _cancel_stops_queries(con, token):
+    with _engine(engine, memory_limit, threads, spark_master, token) as eng:
         for n, f in enumerate(files):
             token.check()
             progress(n, len(files), f"reading {f.path.name}")
-            _open_file(con, n, f, profile or auto_profile(kind, []))
+            eng.open_file(n, f, profile or auto_profile(kind, []))
         if profile is None:
             profile = auto_profile(kind, files[0].columns)
         _check_columns(files, profile)
-        plan = _build(con, files, profile, selected)
-        _ship_registers(con, ws)
+        token.check()
+        plan = _build(eng, files, profile, selected)
+        token.check()
+        _ship_registers(eng, ws, len(files))
         progress(0, len(selected), "rules")
-        cited, not_evaluated, verdicts = _evaluate(con, ws, pack, selected, plan, token,
+        cited, not_evaluated, verdicts = _evaluate(eng, pack, selected, plan, token,
                                                    progress)
         token.check()
-        rejects = _rejects(con, files)
-        rows = _cited_rows(con, files, profile, cited)
+        rejects = _rejects(eng, files)
+        rows = _cited_rows(eng, files, profile, cited)
+        name, version = eng.name, eng.version
     evaluated = [r for r in selected if r.id not in not_evaluated]
     return _store(ws, files, profile, profile_path, pack, evaluated, not_evaluated, rows,
-                  rejects, verdicts, rule_ids is None, token, progress)
+                  rejects, verdicts, rule_ids is None, token, progress, (name, version))
 
 
 def _describe(path: Path, hash_files: bool, progress: Progress) -> ScanFile:
@@ -678,10 +869,11 @@ class _Plan:
     stored: list[str]
 
 
-def _build(con: duckdb.DuckDBPyConnection, files: list[ScanFile], profile: MappingProfile,
+def _build(eng: Engine, files: list[ScanFile], profile: MappingProfile,
            rules: list[Rule]) -> _Plan:
     """Table o_all: every row of every file, mapped; view o: the rows that convert."""
-    comp = ProfileCompiler(profile)
+    d = eng.dialect
+    comp = ProfileCompiler(profile, d)
     extras: set[str] = set()
     for r in rules:
         extras |= set(r.extra_columns)
@@ -703,18 +895,18 @@ def _build(con: duckdb.DuckDBPyConnection, files: list[ScanFile], profile: Mappi
         have = set(f.columns)
         first = ["ov_line"]
         if key_fm is not None:
-            first.append(f"nullif(ov_strip(CAST({comp.getter(key_fm)} AS VARCHAR)), '')"
-                         " AS ov_record_id")
+            key = d.strip(f"CAST({comp.getter(key_fm)} AS {d.text})")
+            first.append(f"nullif({key}, '') AS ov_record_id")
         else:  # as the import names records without an id: file digest and line
-            first.append(f"{_lit(f.key[:16] + ':')} || lpad(CAST(ov_line AS VARCHAR), 9, '0')"
-                         " AS ov_record_id")
+            first.append(f"{d.lit(f.key[:16] + ':')} || lpad(CAST(ov_line AS {d.text}), 9, "
+                         "'0') AS ov_record_id")
         for name, col in extra.items():
             if name in have:
-                c = f"CAST({_q(name)} AS VARCHAR)"
-                first.append(f"CASE WHEN {c} IN ({_in(comp.missing)}) THEN NULL ELSE {c} END"
-                             f" AS {col}")
+                c = f"CAST({d.q(name)} AS {d.text})"
+                first.append(f"CASE WHEN {c} IN ({comp._in(comp.missing)}) THEN NULL ELSE {c}"
+                             f" END AS {col}")
             else:
-                first.append(f"CAST(NULL AS VARCHAR) AS {col}")
+                first.append(f"CAST(NULL AS {d.text}) AS {col}")
         first += [f"{expr} AS {col}" for fs in fields for col, expr in fs.stages[0]]
         query = f"SELECT {', '.join(first)} FROM raw_{n}"
         for stage in range(1, _STAGES):
@@ -724,29 +916,24 @@ def _build(con: duckdb.DuckDBPyConnection, files: list[ScanFile], profile: Mappi
         cols = [f"{-(n + 1)} AS batch_id", "ov_line AS line",
                 f"{n} * {_RID_STRIDE} + ov_line AS rid", "ov_record_id AS record_id"]
         for fs in fields:
-            cols += [f"{expr} AS {_q(name)}" for name, expr in fs.values]
+            cols += [f"{expr} AS {d.q(name)}" for name, expr in fs.values]
         cols += list(extra.values())
         reasons = [fs.reject for fs in fields if fs.reject is not None]
         reasons.append("CASE WHEN ov_record_id IS NULL THEN 'record_id is missing' END")
         cols.append(f"coalesce({', '.join(reasons)}) AS ov_reject")
         selects.append(f"SELECT {', '.join(cols)} FROM ({query})")
-    try:
-        con.execute(f"CREATE TABLE o_all AS {' UNION ALL '.join(selects)}")
-    except duckdb.Error as exc:
-        raise InputFileError(f"The scan cannot read the files with the profile: "
-                             f"{_first(exc)}") from None
-    con.execute("CREATE VIEW o AS SELECT * FROM o_all WHERE ov_reject IS NULL")
+    eng.materialise(" UNION ALL ".join(selects))
+    counts = {int(b): (int(r), int(x)) for b, r, x in eng.fetch(
+        "SELECT batch_id, count(*), count(ov_reject) FROM o_all GROUP BY batch_id")}
     for n, f in enumerate(files):
-        read, bad = con.execute(
-            "SELECT count(*), count(ov_reject) FROM o_all WHERE batch_id = ?",
-            [-(n + 1)]).fetchone() or (0, 0)
-        f.rows_read, f.rows_rejected = int(read), int(bad)
+        read, bad = counts.get(-(n + 1), (0, 0))
+        f.rows_read, f.rows_rejected = read, bad
         if not read:
             raise InputFileError(f"{f.path} holds no records.")
     return _Plan(extra, stored)
 
 
-def _ship_registers(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
+def _ship_registers(eng: Engine, ws: Workspace, n_files: int) -> None:
     """The registers as of their latest import, and the batches' import times."""
     conn = ws.conn
     for kind, key in (("authorisations", "authorisation_id"), ("cases", "case_id")):
@@ -763,8 +950,6 @@ def _ship_registers(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
                 types.append("VARCHAR[]")
             else:
                 types.append("VARCHAR")
-        decl = ", ".join(f"{_q(n)} {t}" for n, t in zip(names, types, strict=True))
-        con.execute(f"CREATE TABLE reg_{kind} ({decl})")
         rows = conn.execute(
             f"SELECT * FROM live_{kind} WHERE rid IN (SELECT max(rid) FROM live_{kind} GROUP BY "
             f"{key})").fetchall()
@@ -775,16 +960,14 @@ def _ship_registers(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
             for i in lists:
                 r[i] = json.loads(r[i]) if r[i] else None
             out.append(r)
-        _insert(con, f"reg_{kind}", types, out)
-    con.execute("CREATE TABLE batch_times (batch_id BIGINT, latest_us BIGINT)")
+        eng.table(f"reg_{kind}", names, types, out)
     times = []
     for batch_id, at in conn.execute("SELECT batch_id, imported_at FROM batches"):
         moment = datetime.fromisoformat(at)
         times.append((batch_id, (moment - datetime(1970, 1, 1, tzinfo=UTC)) // _US + _DAY_US))
     now = (datetime.now(UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // _US + _DAY_US
-    n_files = int(_one(con, "SELECT count(DISTINCT batch_id) FROM o_all"))
     times += [(-(n + 1), now) for n in range(n_files)]
-    _insert(con, "batch_times", ["BIGINT", "BIGINT"], times)
+    eng.table("batch_times", ["batch_id", "latest_us"], ["BIGINT", "BIGINT"], times)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, types: Sequence[str],
@@ -804,37 +987,36 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, types: Sequence[str],
 _US = timedelta(microseconds=1)
 
 
-def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
-    row = con.execute(sql).fetchone()
-    assert row is not None
-    return row[0]
+def _one(eng: Engine, sql: str) -> Any:
+    return eng.fetch(sql)[0][0]
 
 
-def _evaluate(con: duckdb.DuckDBPyConnection, ws: Workspace, pack: Pack, rules: list[Rule],
-              plan: _Plan, token: CancelToken, progress: Progress
-              ) -> tuple[set[int], dict[str, str], dict[str, set[int]]]:
-    """Run each rule in DuckDB: the rows cited, the rules not evaluated (with why), and
+def _evaluate(eng: Engine, pack: Pack, rules: list[Rule], plan: _Plan, token: CancelToken,
+              progress: Progress) -> tuple[set[int], dict[str, str], dict[str, set[int]]]:
+    """Run each rule in the engine: the rows cited, the rules not evaluated (with why), and
     per rule the rows it cites (to compare with the workspace's verdicts)."""
     available = {
         "operations": 1,
-        "authorisations": int(_one(con, "SELECT count(*) > 0 FROM reg_authorisations")),
-        "cases": int(_one(con, "SELECT count(*) > 0 FROM reg_cases")),
+        "authorisations": int(_one(eng, "SELECT count(*) FROM reg_authorisations") > 0),
+        "cases": int(_one(eng, "SELECT count(*) FROM reg_cases") > 0),
     }
+    refused: tuple[type[BaseException], ...] = (*eng.errors, TypeError, KeyError,
+                                                 RecursionError)
     cited: set[int] = set()
     skipped: dict[str, str] = {}
     verdicts: dict[str, set[int]] = {}
     for n, rule in enumerate(rules):
         token.check()
         progress(n, len(rules), rule.id)
-        reason = _why_not(con, rule, available, plan)
+        reason = _why_not(eng, rule, available, plan)
         if reason is not None:
             skipped[rule.id] = reason
             continue
         try:
-            rows = _rule_rows(con, rule, plan.extra)
-        except (duckdb.Error, TypeError, KeyError, RecursionError) as exc:
-            token.check()  # interrupted by a Cancel: not a rule DuckDB cannot run
-            skipped[rule.id] = f"DuckDB cannot run its condition ({_first(exc)})"
+            rows = _rule_rows(eng, rule, plan.extra)
+        except refused as exc:
+            token.check()  # a job stopped by Cancel is no fault of the rule
+            skipped[rule.id] = f"{eng.label} cannot run its condition ({_first(exc)})"
             continue
         verdicts[rule.id] = rows
         cited |= rows
@@ -842,7 +1024,7 @@ def _evaluate(con: duckdb.DuckDBPyConnection, ws: Workspace, pack: Pack, rules: 
     return cited, skipped, verdicts
 
 
-def _why_not(con: duckdb.DuckDBPyConnection, rule: Rule, available: dict[str, int],
+def _why_not(eng: Engine, rule: Rule, available: dict[str, int],
              plan: _Plan) -> str | None:
     for need in sorted(rule.needs):
         if not available[need]:
@@ -853,28 +1035,26 @@ def _why_not(con: duckdb.DuckDBPyConnection, rule: Rule, available: dict[str, in
                     "compiled for the scan; import the log and run oversight check")
     for column in sorted(rule.extra_columns):
         col = plan.extra.get(column)
-        if col is None or con.execute(
-                f"SELECT 1 FROM o WHERE {col} IS NOT NULL LIMIT 1").fetchone() is None:
+        if col is None or not eng.fetch(f"SELECT 1 FROM o WHERE {col} IS NOT NULL LIMIT 1"):
             return f"no scanned operation has a column {column!r}"
     return None
 
 
-def _rule_rows(con: duckdb.DuckDBPyConnection, rule: Rule, extra: dict[str, str]
-               ) -> set[int]:
+def _rule_rows(eng: Engine, rule: Rule, extra: dict[str, str]) -> set[int]:
     rows: set[int] = set()
     if rule.when is not None and rule.message is not None:
-        comp = DuckCompiler(extra)
+        comp = eng.compiler(extra)
         cond = comp.cond(rule.when)
         sql = f"SELECT o.rid FROM o {_joins(rule.facts)} WHERE ({cond})"
-        rows |= {int(r[0]) for r in con.execute(sql, comp.params).fetchall()}
+        rows |= {int(r[0]) for r in eng.fetch(sql, comp.params)}
     for agg in rule.aggregates:
-        rows |= _window_rows(con, rule, agg, extra)
+        rows |= _window_rows(eng, rule, agg, extra)
     return rows
 
 
-def _window_rows(con: duckdb.DuckDBPyConnection, rule: Rule, agg: Aggregate,
-                 extra: dict[str, str]) -> set[int]:
-    comp = DuckCompiler(extra)
+def _window_rows(eng: Engine, rule: Rule, agg: Aggregate, extra: dict[str, str]
+                 ) -> set[int]:
+    comp = eng.compiler(extra)
     where = comp.cond(agg.records) if agg.records is not None else "true"
     refs = [ref for ref in rule.facts if ref.source in ("authorisation", "case")]
     froms = f"o {_joins(refs)}"
@@ -882,7 +1062,7 @@ def _window_rows(con: duckdb.DuckDBPyConnection, rule: Rule, agg: Aggregate,
     unnests = []
     for i, ref in enumerate(agg.group_by):
         if ref.type == LIST:
-            unnests.append(f"unnest(o.{ref.name}) AS g{i}")
+            unnests.append(f"{eng.dialect.unnest(f'o.{ref.name}')} AS g{i}")
             groups.append(f"g{i}")
         else:
             groups.append(f"o.{ref.name}")
@@ -905,7 +1085,7 @@ def _window_rows(con: duckdb.DuckDBPyConnection, rule: Rule, agg: Aggregate,
         f"SELECT {', '.join(gcols)}, rid, rec, lt, t, d FROM base JOIN hot USING "
         f"({', '.join(gcols)}) ORDER BY {', '.join(gcols)}, t, rid"
     )
-    result = con.execute(sql, comp.params).fetchall()
+    result = eng.fetch(sql, comp.params)
     width = len(gcols)
     out: set[int] = set()
     start = 0
@@ -921,15 +1101,15 @@ def _window_rows(con: duckdb.DuckDBPyConnection, rule: Rule, agg: Aggregate,
     return out
 
 
-def _rejects(con: duckdb.DuckDBPyConnection, files: list[ScanFile]) -> list[dict[str, Any]]:
-    rows = con.execute(
+def _rejects(eng: Engine, files: list[ScanFile]) -> list[dict[str, Any]]:
+    rows = eng.fetch(
         f"SELECT batch_id, line, ov_reject FROM o_all WHERE ov_reject IS NOT NULL "
-        f"ORDER BY batch_id DESC, line LIMIT {MAX_REJECTS}").fetchall()
+        f"ORDER BY batch_id DESC, line LIMIT {MAX_REJECTS}")
     return [{"file": str(files[-int(b) - 1].path), "batch": int(b), "line": int(line),
              "reason": str(reason)} for b, line, reason in rows]
 
 
-def _cited_rows(con: duckdb.DuckDBPyConnection, files: list[ScanFile],
+def _cited_rows(eng: Engine, files: list[ScanFile],
                 profile: MappingProfile, cited: set[int]
                 ) -> dict[int, list[tuple[int, str, list[Any], str]]]:
     """Per file, the cited rows converted by the import's converter: (line, record_id,
@@ -940,15 +1120,11 @@ def _cited_rows(con: duckdb.DuckDBPyConnection, files: list[ScanFile],
         if not lines:
             out[n] = []
             continue
-        con.execute("CREATE OR REPLACE TEMP TABLE want (line BIGINT)")
-        _insert(con, "want", ["BIGINT"], [(x,) for x in lines])
-        cur = con.execute(f"SELECT r.* FROM raw_{n} r JOIN want w ON w.line = r.ov_line "
-                          "ORDER BY r.ov_line")
-        names = [d[0] for d in cur.description or []]
+        names, raws = eng.raw_rows(n, f, lines)
         conv = RowConverter(profile, names[1:] if f.format == "csv" else None,
                             text_only=f.format == "csv")
         converted = []
-        for raw in cur.fetchall():
+        for raw in raws:
             line = int(raw[0])
             if f.format == "csv":
                 values: Any = ["" if v is None else v for v in raw[1:]]
@@ -958,7 +1134,7 @@ def _cited_rows(con: duckdb.DuckDBPyConnection, files: list[ScanFile],
                 stored = conv.convert(values)
             except BadValue as exc:
                 raise InputFileError(
-                    f"{f.path}, line {line}: DuckDB read {exc.field} but the import's "
+                    f"{f.path}, line {line}: {eng.label} read {exc.field} but the import's "
                     f"converter refuses it ({exc.reason}); nothing was written.") from None
             natural = NATURAL_KEY[profile.kind]
             if conv.record_id_getter is not None:
@@ -985,13 +1161,13 @@ def _store(ws: Workspace, files: list[ScanFile], profile: MappingProfile,
            not_evaluated: dict[str, str],
            rows: dict[int, list[tuple[int, str, list[Any], str]]],
            rejects: list[dict[str, Any]], verdicts: dict[str, set[int]], full: bool,
-           token: CancelToken, progress: Progress) -> ScanResult:
+           token: CancelToken, progress: Progress, engine: tuple[str, str]) -> ScanResult:
     conn = ws.conn
     now = datetime.now(UTC).isoformat(timespec="microseconds")
     conv_columns = RowConverter(profile, None).columns
     columns = ["batch_id", "line", "record_id", *conv_columns, "extra"]
     mapping = json.dumps(profile.describe(), ensure_ascii=False, sort_keys=True)
-    version = duckdb.__version__
+    name, version = engine
     run: detect.RunSummary | None = None
     rid_of: dict[int, int] = {}
     with ws.write():
@@ -1050,9 +1226,9 @@ def _store(ws: Workspace, files: list[ScanFile], profile: MappingProfile,
                 "fields_mapped": sorted(profile.fields), "fields_empty": [],
                 "scanned": True,
             })
-        result = ScanResult("duckdb", version, files, rejects, not_evaluated, None)
+        result = ScanResult(name, version, files, rejects, not_evaluated, None)
         ws.record("batch.scan", {
-            "engine": "duckdb", "engine_version": version,
+            "engine": name, "engine_version": version,
             "pack": pack.id, "version": pack.version, "pack_sha256": pack.sha256,
             "profile_sha256": profile.sha256,
             "profile_file": None if profile_path is None else str(profile_path),
@@ -1065,14 +1241,14 @@ def _store(ws: Workspace, files: list[ScanFile], profile: MappingProfile,
             with detect._interruptible(conn, token, "Scan cancelled; nothing was written."):
                 run = detect._run(ws, conn, pack, evaluated, full and not not_evaluated, now,
                                   progress, token)
-            _compare(conn, pack, evaluated, verdicts, rid_of, run)
+            _compare(conn, pack, evaluated, verdicts, rid_of, run, name)
         result.run = run
     return result
 
 
 def _compare(conn: Any, pack: Pack, rules: list[Rule], verdicts: dict[str, set[int]],
-             rid_of: dict[int, int], run: detect.RunSummary) -> None:
-    """The workspace's verdicts over the records brought back must be DuckDB's: any
+             rid_of: dict[int, int], run: detect.RunSummary, engine: str) -> None:
+    """The workspace's verdicts over the records brought back must be the engine's: any
     difference (a profile or rule compiled differently) stops the scan unwritten."""
     scanned = set(rid_of.values())
     for rule in rules:
@@ -1085,6 +1261,6 @@ def _compare(conn: Any, pack: Pack, rules: list[Rule], verdicts: dict[str, set[i
         # scan or import) with these: more is then right, fewer never.
         if not want <= got or (not rule.aggregates and want != got):
             raise InputFileError(
-                f"Rule {rule.id}: DuckDB cites {len(want)} scanned record(s) but the "
+                f"Rule {rule.id}: {engine} cites {len(want)} scanned record(s) but the "
                 f"workspace's own evaluation of them cites {len(got)}; the scan engine and "
                 "the workspace disagree, so nothing was written (please report this).")

@@ -154,3 +154,34 @@ def counts(ws: Workspace) -> dict[str, int]:
 def write(path: Path, text: str, encoding: str = "utf-8", newline: str = "\n") -> Path:
     path.write_bytes(text.replace("\n", newline).encode(encoding))
     return path
+
+
+# -- Spark (tests marked spark) ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[Any]:
+    """One local Spark for the whole run (its JVM takes seconds to start): two cores,
+    small shuffles, no UI, quiet. The scan's Spark engine finds it running and works in
+    a session of its own on it."""
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[2]").appName("oversight-tests")
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.shuffle.partitions", "2")
+             .config("spark.default.parallelism", "2")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("OFF")  # a bad file's task failure is expected here
+    yield spark
+    spark.stop()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def engine(request: pytest.FixtureRequest) -> str:
+    """The scan engine, each in turn; Spark's tests are marked spark."""
+    name: str = request.param
+    if name == "spark":
+        request.getfixturevalue("spark_session")
+    return name

@@ -92,12 +92,14 @@ def checked(demo: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 
 def test_scan_of_the_csv_gives_the_findings_and_ids_of_import_and_check(
         demo: dict[str, Path], checked: dict[str, list[tuple[Any, ...]]],
-        tmp_path: Path) -> None:
+        tmp_path: Path, engine: str) -> None:
     with _fresh(tmp_path, "ws") as ws:
         _registers(ws, demo)
-        result = scan(ws, [str(demo["csv"])], default_pack())
+        result = scan(ws, [str(demo["csv"])], default_pack(), engine=engine)
         scanned = _by_rule(ws, with_ids=True)
         report = verify(ws)
+        (event,) = [json.loads(p) for (p,) in ws.conn.execute(
+            "SELECT payload FROM audit_events WHERE action = 'batch.scan'")]
         ops = int(ws.conn.execute("SELECT count(*) FROM operations").fetchone()[0])
         # A later check cannot judge the completeness of a log it holds only part of.
         later = {r.rule_id: r for r in run_detection(ws, default_pack()).rules}
@@ -118,17 +120,34 @@ def test_scan_of_the_csv_gives_the_findings_and_ids_of_import_and_check(
     assert f.rows_read == 2500 and f.cited == len(cited)
     assert f.sha256 is not None and len(f.sha256) == 64
     assert report.ok, report.problems
+    # The stored scan names the engine that ran the rules, and its version.
+    version = duckdb.__version__ if engine == "duckdb" else _spark_version()
+    assert (result.engine, result.engine_version) == (engine, version)
+    assert (event["engine"], event["engine_version"]) == (engine, version)
+    assert event["not_evaluated"] == result.not_evaluated
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def _spark_version() -> str:
+    import pyspark
+
+    return str(pyspark.__version__)
+
+
+# Spark reads Parquet here (JSON Lines goes through the same profile code; the Spark
+# suite leaves it out to stay within minutes).
+@pytest.mark.parametrize(("engine", "fmt"), [
+    ("duckdb", "parquet"), ("duckdb", "jsonl"),
+    pytest.param("spark", "parquet", marks=pytest.mark.spark)])
 def test_scan_of_parquet_and_json_lines_gives_the_same_findings(
         demo: dict[str, Path], checked: dict[str, list[tuple[Any, ...]]],
-        tmp_path: Path, fmt: str) -> None:
+        tmp_path: Path, fmt: str, engine: str, request: pytest.FixtureRequest) -> None:
+    if engine == "spark":
+        request.getfixturevalue("spark_session")
     with _fresh(tmp_path, "ws") as ws:
         _registers(ws, demo)
         # The Parquet file is scanned by naming its folder (every file in it).
         source = demo[fmt].parent if fmt == "parquet" else demo[fmt]
-        result = scan(ws, [str(source)], default_pack())
+        result = scan(ws, [str(source)], default_pack(), engine=engine)
         scanned = _by_rule(ws, with_ids=False)
         assert verify(ws).ok
     assert result.files[0].format == fmt and result.files[0].rows_read == 2500
@@ -138,7 +157,8 @@ def test_scan_of_parquet_and_json_lines_gives_the_same_findings(
         assert scanned.get(rule) == expected.get(rule), rule
 
 
-def test_police_uk_pack_scanned_equals_imported_and_checked(tmp_path: Path) -> None:
+def test_police_uk_pack_scanned_equals_imported_and_checked(tmp_path: Path,
+                                                            engine: str) -> None:
     files = sorted(POLICE_UK.glob("*.csv"))
     pack = load_pack(POLICE_PACK)
     with _fresh(tmp_path, "a") as ws:
@@ -148,7 +168,7 @@ def test_police_uk_pack_scanned_equals_imported_and_checked(tmp_path: Path) -> N
         expected = _by_rule(ws, with_ids=True)
     with _fresh(tmp_path, "b") as ws:
         result = scan(ws, [str(POLICE_UK / "2020-01-*.csv")], pack,
-                      profile_path=POLICE_PROFILE)
+                      profile_path=POLICE_PROFILE, engine=engine)
         scanned = _by_rule(ws, with_ids=True)
         assert verify(ws).ok
     assert sum(f.rows_read for f in result.files) == 5903
@@ -232,7 +252,8 @@ rules:
 """
 
 
-def test_profile_features_compiled_to_duckdb_match_the_import(tmp_path: Path) -> None:
+def test_profile_features_compiled_to_the_engine_match_the_import(tmp_path: Path,
+                                                                  engine: str) -> None:
     csv = tmp_path / "log.csv"
     lines = ["Ref,Day,Clock,What,Who,Subjects,Urgent,Country,N"]
     lines += [",".join(r) for r in ROWS]
@@ -249,7 +270,7 @@ def test_profile_features_compiled_to_duckdb_match_the_import(tmp_path: Path) ->
                                     ).fetchall()
         want = _by_rule(ws, with_ids=True)
     with _fresh(tmp_path, "b") as ws:
-        result = scan(ws, [str(csv)], pack, profile_path=profile)
+        result = scan(ws, [str(csv)], pack, profile_path=profile, engine=engine)
         got_rows = ws.conn.execute(f"SELECT {columns} FROM operations ORDER BY line"
                                    ).fetchall()
         got = _by_rule(ws, with_ids=True)
@@ -287,6 +308,9 @@ def _bad_cases(tmp_path: Path, demo: dict[str, Path]) -> list[tuple[list[str], s
     con.execute(f"COPY (SELECT 1 AS record_id, 'x' AS ts, 'y' AS colour) TO "
                 f"'{other / 'b.parquet'}' (FORMAT parquet)")
     con.close()
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text(demo["csv"].read_text(encoding="utf-8") + "a,b,c,d,e,f,g,h,i,j,k,l,m,n,"
+                      "o,p,q,r,s,t,u,v,w,x,y,z,a,b,c,d,e,f\n", encoding="utf-8")
     lacks = tmp_path / "lacks.csv"
     lacks.write_text("record_id,ts,action\nOP-1,2026-01-01T00:00:00+00:00,consult\n",
                      encoding="utf-8")
@@ -296,16 +320,18 @@ def _bad_cases(tmp_path: Path, demo: dict[str, Path]) -> list[tuple[list[str], s
     return [
         ([str(tmp_path / "nothing-*.csv")], "matches no file"),
         ([str(broken)], "cannot read it as PARQUET"),
+        # A CSV row with more cells than its header.
+        ([str(ragged), "--rule", "LOG-01"], "cannot read"),
         ([str(lacks), "--mapping", str(profile)], "'Officer'"),
         ([str(other)], "differ from those of"),
     ]
 
 
 def test_bad_input_says_one_sentence_exits_2_and_writes_nothing(
-        demo: dict[str, Path], ws_path: Path, tmp_path: Path) -> None:
+        demo: dict[str, Path], ws_path: Path, tmp_path: Path, engine: str) -> None:
     before = _state(ws_path)
     for args, words in _bad_cases(tmp_path, demo):
-        res = _cli(["scan", str(ws_path), *args])
+        res = _cli(["scan", str(ws_path), *args, "--engine", engine])
         assert res.exit_code == 2, (args, res.output)
         message = res.output.strip()
         assert words in message, (args, message)
@@ -357,8 +383,8 @@ def _cli_json(ws: Workspace, demo: dict[str, Path]) -> dict[str, Any]:
     return doc
 
 
-def test_cancel_during_the_rules_writes_nothing(demo: dict[str, Path], tmp_path: Path
-                                                ) -> None:
+def test_cancel_during_the_rules_writes_nothing(demo: dict[str, Path], tmp_path: Path,
+                                                engine: str) -> None:
     token = CancelToken()
     seen: list[str] = []
 
@@ -372,7 +398,8 @@ def test_cancel_during_the_rules_writes_nothing(demo: dict[str, Path], tmp_path:
         before = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
                   for t in ("batches", "operations", "findings", "audit_events")]
         with pytest.raises(Cancelled):
-            scan(ws, [str(demo["csv"])], default_pack(), progress=progress, cancel=token)
+            scan(ws, [str(demo["csv"])], default_pack(), progress=progress, cancel=token,
+                 engine=engine)
         after = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
                  for t in ("batches", "operations", "findings", "audit_events")]
     assert "PRO-01" in seen
@@ -570,3 +597,15 @@ def test_scan_provenance_is_read_back_from_the_audit_trail(
                                f"{duckdb.__version__}; hashes: computed")
     assert by_batch[f.batch_id][0].seq == found[1].seq  # the latest scan of the batch
     assert after == [] and [k.seq for k in kept] == [x.seq for x in found]
+
+
+def test_spark_engine_without_pyspark_says_how_to_install_it(
+        demo: dict[str, Path], ws_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("pyspark", "pyspark.sql"):
+        monkeypatch.setitem(sys.modules, name, None)  # import pyspark fails, as if absent
+    before = _state(ws_path)
+    res = _cli(["scan", str(ws_path), str(demo["csv"]), "--engine", "spark"])
+    assert res.exit_code == 2, res.output
+    message = res.output.strip()
+    assert "pip install '.[spark]'" in message and message.count("\n") == 0, message
+    assert _state(ws_path) == before

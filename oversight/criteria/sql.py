@@ -52,6 +52,11 @@ def field_sql(ref: FieldRef, as_value: bool = False) -> str:
 class Compiler:
     """Collects parameters while compiling; ``sql(node)`` returns the SQL text."""
 
+    #: A condition's false and true (SQLite's 0 and 1; an engine with a strict boolean
+    #: type, such as Spark, says false and true).
+    FALSE = "0"
+    TRUE = "1"
+
     def __init__(self) -> None:
         self.params: list[Any] = []
 
@@ -111,24 +116,24 @@ class Compiler:
         if op == "starts_with":
             prefix = node.right.value if isinstance(node.right, Lit) else ""
             return (f"coalesce(substr({self.sql(node.left)}, 1, {self.p(len(prefix))}) = "
-                    f"{self.p(prefix)}, 0)")
+                    f"{self.p(prefix)}, {self.FALSE})")
         if op == "matches":
             return f"coalesce({self.sql(node.left)} REGEXP {self.sql(node.right)}, 0)"
         left, right = self.sql(node.left), self.sql(node.right)
         if node.left.type == BOOL:
             left, right = f"coalesce({left}, 0)", f"coalesce({right}, 0)"
         if op == "!=":
-            return f"coalesce({left} != {right}, 1)"
-        return f"coalesce({left} {op} {right}, 0)"
+            return f"coalesce({left} != {right}, {self.TRUE})"
+        return f"coalesce({left} {op} {right}, {self.FALSE})"
 
     def _in(self, item: Node, container: Node) -> str:
-        return f"coalesce({self._members(container, self.sql(item))}, 0)"
+        return f"coalesce({self._members(container, self.sql(item))}, {self.FALSE})"
 
     def _members(self, container: Node, value_sql: str) -> str:
         """SQL testing that ``value_sql`` is a member of ``container`` (may be NULL)."""
         if isinstance(container, ListLit):
             if not container.items:
-                return "0"
+                return self.FALSE
             marks = ", ".join(self.p(v) for v in container.items)
             return f"{value_sql} IN ({marks})"
         if isinstance(container, Index):
@@ -138,7 +143,7 @@ class Compiler:
                 when = self.p(k)
                 marks = ", ".join(self.p(v) for v in values) or "NULL"
                 whens.append(f"WHEN {when} THEN {value_sql} IN ({marks})")
-            return f"(CASE {key} {' '.join(whens)} ELSE 0 END)"
+            return f"(CASE {key} {' '.join(whens)} ELSE {self.FALSE} END)"
         if container.type == LIST:
             return (f"EXISTS (SELECT 1 FROM json_each({self.sql(container)}) m "
                     f"WHERE m.value = {value_sql})")
