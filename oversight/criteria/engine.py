@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from array import array
 from collections import Counter
@@ -577,70 +578,97 @@ def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate
     part = f"aggregate:{agg.label}"
     # One pass in SQL order: the members of one group at a time, sorted by time, and the
     # windows counted in Python (exactly, distinct values too). A group with no more
-    # members than the limit cannot exceed it and is skipped without counting. (A SQL
-    # window function found the groups worth counting before, but its result was
-    # materialised and joined back, holding every operation in memory twice.)
+    # members than the limit, or whose members never come close enough in time to
+    # exceed it, is skipped without counting. (A SQL window function found the groups
+    # worth counting before, but its result was materialised and joined back, holding
+    # every operation in memory twice.) The sort holds only what the counting reads;
+    # the record ids and local times of the members of a finding are read afterwards.
+    # DISTINCT (only where a list is grouped): a list naming the same person twice is
+    # still one record per person.
+    unique = "DISTINCT " if any(ref.type == LIST for ref in agg.group_by) else ""
     sql = (
-        # DISTINCT: a list naming the same person twice is still one record per person.
-        # Each row is a member (rid, record_id, local ts, ts_utc, distinct value) followed
-        # by its group's values.
-        f"WITH base AS (SELECT DISTINCT o.rid AS rid, o.record_id AS rec, o.ts AS lt, "
-        f"o.ts_utc AS t, {distinct} AS d, "
+        # Each row is a member (rid, ts_utc, distinct value) followed by its group's values.
+        f"WITH base AS (SELECT {unique}o.rid AS rid, o.ts_utc AS t, {distinct} AS d, "
         f"{', '.join(f'{g} AS {c}' for g, c in zip(groups, gcols, strict=True))} "
         f"FROM {', '.join(froms)} "
         f"WHERE {where} AND o.ts_utc IS NOT NULL AND {not_blank}) "
         f"SELECT * FROM base ORDER BY {', '.join(gcols)}, t, rid"
     )
     width = len(gcols)
-    group_of = itemgetter(*range(5, 5 + width))  # one value for one group column
+    group_of = itemgetter(*range(3, 3 + width))  # one value for one group column
     limit = agg.limit
     cursor = conn.execute(sql, comp.params)
     key: Any = _NO_GROUP
     members: list[tuple[Any, ...]] = []
+    found: list[tuple[Any, list[tuple[Any, ...]], int]] = []
     while True:
         rows = cursor.fetchmany(10_000)
         for row in rows:
             if group_of(row) != key:
                 if len(members) > limit:
-                    yield from _group_hits(pack, rule, agg, part, key, members)
+                    found.extend((key, c, n) for c, n in _windows(members, agg))
                 key, members = group_of(row), []
             members.append(row)
         if not rows:
             break
     if len(members) > limit:
-        yield from _group_hits(pack, rule, agg, part, key, members)
+        found.extend((key, c, n) for c, n in _windows(members, agg))
+    del members
+    shown = _record_ids_and_times(conn, [m[0] for _, cluster, _ in found for m in cluster])
+    for key, cluster, count in found:
+        values = (key,) if len(agg.group_by) == 1 else tuple(key)
+        # Each member as (rid, record_id, local ts, ts_utc, distinct value).
+        full = [(m[0], *shown[m[0]], m[1], m[2]) for m in cluster]
+        yield _group_hit(pack, rule, agg, part, values, full, count)
 
 
 _NO_GROUP = object()
 
 
-def _group_hits(pack: Pack, rule: Rule, agg: Aggregate, part: str, key: Any,
-                members: list[tuple[Any, ...]]) -> Iterator[_Hit]:
-    values = (key,) if len(agg.group_by) == 1 else tuple(key)
-    for cluster, count in _windows(members, agg):
-        yield _group_hit(pack, rule, agg, part, values, cluster, count)
+def _record_ids_and_times(conn: Connection, rids: Sequence[int]) -> dict[int, tuple[Any, Any]]:
+    """Each operation's record id and local ts, by row id."""
+    out: dict[int, tuple[Any, Any]] = {}
+    wanted = sorted(set(rids))
+    for start in range(0, len(wanted), 10_000):
+        chosen = json.dumps(wanted[start:start + 10_000])
+        out.update((r[0], (r[1], r[2])) for r in conn.execute(
+            "SELECT rid, record_id, ts FROM operations WHERE rid IN"
+            " (SELECT value FROM json_each(?))", (chosen,)))
+    return out
+
+
+def _may_exceed(times: Sequence[int], agg: Aggregate) -> bool:
+    """Whether some window of a group can count more than the limit: a count above it
+    needs that many members plus one within the window's length of each other (members
+    sorted by time; a distinct count is never above the number of members)."""
+    if not math.isfinite(agg.limit) or agg.window_us < 0:
+        return True
+    gap = max(math.floor(agg.limit), 0)  # positions between the first and last of them
+    w = agg.window_us
+    return any(b - a <= w for a, b in zip(times, times[gap:], strict=False))
 
 
 def _windows(members: list[tuple[Any, ...]], agg: Aggregate
              ) -> list[tuple[list[tuple[Any, ...]], int]]:
     """Exceeding windows of one group, merged per group or per burst.
 
-    ``members`` are (rid, record_id, local ts, ts_utc, distinct value, group values...)
-    sorted by time.
+    ``members`` are (rid, ts_utc, distinct value, group values...) sorted by time.
     A window ends at each member and reaches back ``window_us`` (both ends inclusive,
     members at the same instant all inside)."""
     w = agg.window_us
-    times = [m[3] for m in members]
+    times = [m[1] for m in members]
+    if not _may_exceed(times, agg):
+        return []
     counts: Counter[Any] = Counter()
     ends: list[tuple[int, int, int]] = []  # (first index, last index, count)
     lo = 0
     hi = 0  # members[lo:hi] is the current window
     for t in times:
         while hi < len(members) and times[hi] <= t:
-            counts[members[hi][4] if agg.distinct else hi] += 1
+            counts[members[hi][2] if agg.distinct else hi] += 1
             hi += 1
         while times[lo] < t - w:
-            key = members[lo][4] if agg.distinct else lo
+            key = members[lo][2] if agg.distinct else lo
             counts[key] -= 1
             if not counts[key]:
                 del counts[key]
