@@ -94,7 +94,7 @@ def group_values(op: dict[str, Any], agg: Aggregate) -> list[tuple[Any, ...]]:
             items = list(dict.fromkeys(json.loads(value))) if value else []
         else:
             items = [value]
-        keys = [k + [v] for k in keys for v in items if not blank(v)]
+        keys = [[*k, v] for k in keys for v in items if not blank(v)]
     return [tuple(k) for k in keys]
 
 
