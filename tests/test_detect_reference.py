@@ -7,6 +7,7 @@ the plain way, from the stored rows, and compared field by field:
 
 - record rules: one query per rule over every operation, with nothing but the rule's
   own condition (no shared pass, no look-up by row id);
+- sequence gaps: each group's numbers sorted in Python;
 - rolling windows: every member's window counted by brute force in Python (all members
   within ``window`` before it, both ends inclusive, members at the same instant inside),
   then merged per group or per burst as docs/criteria.md words it.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -142,6 +144,34 @@ def window_findings(ws: Workspace, rule: Rule, agg: Aggregate,
     return out
 
 
+def gap_findings(ws: Workspace, rule: Rule, agg: Aggregate,
+                 ops: dict[int, dict[str, Any]]) -> set[tuple[Any, ...]]:
+    """(group, first and last missing number, record ids, local times) of each run of
+    numbers missing from a group's sequence; the entries on either side of it are the
+    last (by row) with the number before and the first with the number after."""
+    assert agg.field is not None
+    chosen = matching(ws, rule, agg.records) if agg.records is not None else set(ops)
+    partial = {r[0] for r in ws.conn.execute(
+        "SELECT batch_id FROM batches WHERE rows_imported < rows_read - rows_rejected")}
+    numbered: dict[tuple[Any, ...], list[tuple[int, int]]] = defaultdict(list)
+    for rid in chosen:
+        op = ops[rid]
+        if op[agg.field.name] is None or op["batch_id"] in partial:
+            continue
+        key = tuple("" if blank(op[ref.name]) else op[ref.name] for ref in agg.group_by)
+        numbered[key].append((int(op[agg.field.name]), rid))
+    out: set[tuple[Any, ...]] = set()
+    for key, entries in numbered.items():
+        entries.sort()
+        for (a, before), (b, after) in pairwise(entries):
+            if b > a + 1:
+                group = {ref.name: v for ref, v in zip(agg.group_by, key, strict=True)}
+                out.add((json.dumps(group, sort_keys=True), a + 1, b - 1,
+                         (ops[before]["record_id"], ops[after]["record_id"]),
+                         ops[before]["ts"], ops[after]["ts"]))
+    return out
+
+
 def check_against_the_plain_way(ws: Workspace, pack: Pack) -> dict[str, int]:
     """Run ``pack`` and compare its record and window findings with the plain way;
     the number of findings compared per rule."""
@@ -160,9 +190,16 @@ def check_against_the_plain_way(ws: Workspace, pack: Pack) -> dict[str, int]:
             assert {ids[0] for ids in got} == want, rule.id
             compared[rule.id] = compared.get(rule.id, 0) + len(want)
         for agg in rule.aggregates:
+            part = [f for f in mine if f["part"] == f"aggregate:{agg.label}"]
+            if agg.kind == "sequence_gaps":
+                got_g = {(json.dumps(f["facts"]["group"], sort_keys=True),
+                          f["facts"]["first_missing"], f["facts"]["last_missing"],
+                          tuple(f["record_ids"]), f["facts"]["before_ts"],
+                          f["facts"]["after_ts"]) for f in part}
+                assert got_g == gap_findings(ws, rule, agg, ops), rule.id
+                compared[rule.id] = compared.get(rule.id, 0) + len(part)
             if agg.kind != "window":
                 continue
-            part = [f for f in mine if f["part"] == f"aggregate:{agg.label}"]
             got_w = {(json.dumps(f["facts"]["group"], sort_keys=True), f["facts"]["count"],
                       tuple(f["record_ids"]), f["facts"]["first"], f["facts"]["last"])
                      for f in part}
@@ -198,7 +235,7 @@ def test_demo_default_pack_matches_the_plain_way(admin_ws: Workspace, demo_files
     # Every record rule and both window rules found something to compare.
     assert {r for r, n in compared.items() if n} >= {
         "LOG-01", "PUR-01", "PUR-02", "PRO-01", "PRO-02", "PRO-03", "AUT-01", "AUT-02",
-        "AUT-03", "AUT-04", "TRF-01", "SPC-01"}
+        "AUT-03", "AUT-04", "TRF-01", "SPC-01", "DQ-03"}
 
 
 def test_demo_with_low_limits_matches_the_plain_way(admin_ws: Workspace,

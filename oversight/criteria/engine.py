@@ -614,27 +614,15 @@ def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate
     if len(members) > limit:
         found.extend((key, c, n) for c, n in _windows(members, agg))
     del members
-    shown = _record_ids_and_times(conn, [m[0] for _, cluster, _ in found for m in cluster])
+    shown = completeness.records_by_rid(conn, [m[0] for _, c, _ in found for m in c])
     for key, cluster, count in found:
         values = (key,) if len(agg.group_by) == 1 else tuple(key)
         # Each member as (rid, record_id, local ts, ts_utc, distinct value).
-        full = [(m[0], *shown[m[0]], m[1], m[2]) for m in cluster]
+        full = [(m[0], *shown[m[0]][:2], m[1], m[2]) for m in cluster]
         yield _group_hit(pack, rule, agg, part, values, full, count)
 
 
 _NO_GROUP = object()
-
-
-def _record_ids_and_times(conn: Connection, rids: Sequence[int]) -> dict[int, tuple[Any, Any]]:
-    """Each operation's record id and local ts, by row id."""
-    out: dict[int, tuple[Any, Any]] = {}
-    wanted = sorted(set(rids))
-    for start in range(0, len(wanted), 10_000):
-        chosen = json.dumps(wanted[start:start + 10_000])
-        out.update((r[0], (r[1], r[2])) for r in conn.execute(
-            "SELECT rid, record_id, ts FROM operations WHERE rid IN"
-            " (SELECT value FROM json_each(?))", (chosen,)))
-    return out
 
 
 def _may_exceed(times: Sequence[int], agg: Aggregate) -> bool:
