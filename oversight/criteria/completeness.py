@@ -249,7 +249,7 @@ def records_by_rid(conn: Connection, rids: Sequence[int]
     wanted = sorted({int(r) for r in rids})
     for start in range(0, len(wanted), 10_000):
         out.update((r[0], (r[1], r[2], r[3])) for r in conn.execute(
-            "SELECT rid, record_id, ts, ts_utc FROM operations WHERE rid IN"
+            "SELECT rid, record_id, ts, ts_utc FROM live_operations WHERE rid IN"
             " (SELECT value FROM json_each(?))", (json.dumps(wanted[start:start + 10_000]),)))
     return out
 
