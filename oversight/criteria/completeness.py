@@ -29,7 +29,8 @@ from oversight.criteria.pack import Aggregate, Rule
 from oversight.criteria.sql import Compiler
 from oversight.importing.quality import AHEAD_US, import_times
 
-__all__ = ["BATCH_TIMES", "PLAUSIBLE_UTC", "Found", "hits", "prepare", "why_not"]
+__all__ = ["BATCH_TIMES", "PLAUSIBLE_UTC", "Found", "hits", "prepare", "records_by_rid",
+           "why_not"]
 
 DAY_US = 86_400_000_000
 _EPOCH = date(1970, 1, 1)
@@ -204,17 +205,28 @@ def _sequence_gaps(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
     seq = f"o.{agg.field.name}"
     gcols = ", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))
     glist = ", ".join(f"g{i}" for i in range(len(groups)))
-    sql = (f"WITH s AS (SELECT {gcols}, {seq} AS n, o.rid AS rid, o.record_id AS rec, "
-           f"o.ts AS lt, o.ts_utc AS t FROM {froms} WHERE {where} AND {seq} IS NOT NULL), "
-           f"w AS (SELECT *, lag(n) OVER x AS pn, lag(rid) OVER x AS prid, "
-           f"lag(rec) OVER x AS prec, lag(lt) OVER x AS plt, lag(t) OVER x AS pt FROM s "
+    # The sort holds only the group, the number and the row id; the records on either
+    # side of a gap are read by row id afterwards.
+    sql = (f"WITH s AS (SELECT {gcols}, {seq} AS n, o.rid AS rid FROM {froms} "
+           f"WHERE {where} AND {seq} IS NOT NULL), "
+           f"w AS (SELECT *, lag(n) OVER x AS pn, lag(rid) OVER x AS prid FROM s "
            f"WINDOW x AS (PARTITION BY {glist} ORDER BY n, rid)) "
-           f"SELECT {glist}, pn, n, prid, prec, plt, pt, rid, rec, lt FROM w "
+           f"SELECT {glist}, pn, n, prid, rid FROM w "
            f"WHERE n > pn + 1 ORDER BY {glist}, n")
     width = len(groups)
-    for row in conn.execute(sql, comp.params):
+    cursor = conn.execute(sql, comp.params)
+    while gaps := cursor.fetchmany(10_000):
+        yield from _gap_findings(conn, rule, agg, width, gaps)
+
+
+def _gap_findings(conn: Connection, rule: Rule, agg: Aggregate, width: int,
+                  gaps: list[tuple[Any, ...]]) -> Iterator[Found]:
+    sides = records_by_rid(conn, [rid for row in gaps for rid in row[width + 2:width + 4]])
+    for row in gaps:
         key = tuple(row[:width])
-        pn, n, prid, prec, plt, pt, rid, rec, lt = row[width:]
+        pn, n, prid, rid = row[width:]
+        prec, plt, pt = sides[int(prid)]
+        rec, lt, _t = sides[int(rid)]
         group = _group(agg, key)
         first, last = int(pn) + 1, int(n) - 1
         values = {**group, "first_missing": first, "last_missing": last,
@@ -227,6 +239,19 @@ def _sequence_gaps(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
                    "count": last - first + 1, "before": int(pn), "after": int(n),
                    "before_ts": plt, "after_ts": lt, "parameters": rule.params},
             first_ts_utc=None if pt is None else int(pt))
+
+
+def records_by_rid(conn: Connection, rids: Sequence[int]
+                   ) -> dict[int, tuple[Any, Any, Any]]:
+    """(record id, local ts, ts_utc) of operations, by row id: read after a sort that
+    held only row ids, for the few records a finding cites."""
+    out: dict[int, tuple[Any, Any, Any]] = {}
+    wanted = sorted({int(r) for r in rids})
+    for start in range(0, len(wanted), 10_000):
+        out.update((r[0], (r[1], r[2], r[3])) for r in conn.execute(
+            "SELECT rid, record_id, ts, ts_utc FROM live_operations WHERE rid IN"
+            " (SELECT value FROM json_each(?))", (json.dumps(wanted[start:start + 10_000]),)))
+    return out
 
 
 # -- never logged -------------------------------------------------------------------------

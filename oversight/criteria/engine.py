@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
+from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -157,11 +159,14 @@ def preview_hits(
     with _interruptible(conn, cancel, "Preview cancelled.") as token:
         available, batch_sha = _prepare(conn)
         out: dict[str, set[str]] = {}
+        evaluable = [r for r in selected if _why_not(conn, r, available) is None]
+        shared = _SharedPass(evaluable)
         for rule in selected:
             token.check()
             ids: set[str] = set()
-            if _why_not(conn, rule, available) is None:
-                hits, _ = _evaluate(conn, pack, rule, batch_sha, token)
+            if rule in evaluable:
+                hits, _ = _evaluate(conn, pack, rule, batch_sha, token,
+                                    shared.flagged(conn, rule))
                 ids = {h.finding_id for h in hits or ()}
             out[rule.id] = ids
         token.check()
@@ -269,22 +274,28 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
     available, batch_sha = _prepare(conn)
     outcomes: list[RuleOutcome] = []
     changes = _Changes()
+    reasons = {rule.id: _why_not(conn, rule, available) for rule in rules}
+    shared = _SharedPass([r for r in rules if reasons[r.id] is None])
     for n, rule in enumerate(rules):
         token.check()
         progress(n, len(rules), rule.id)
         outcome = RuleOutcome(rule.id, rule.title, rule.severity, evaluated=False)
-        outcome.reason = _why_not(conn, rule, available)
+        outcome.reason = reasons[rule.id]
         hits: list[_Hit] | None = None
         outcome.note = _untimed_note(rule, available) if outcome.reason is None else None
+        flagged = shared.flagged(conn, rule) if outcome.reason is None else None
         t0 = time.perf_counter()
         if outcome.reason is None:
-            hits, outcome.reason = _evaluate(conn, pack, rule, batch_sha, token)
+            hits, outcome.reason = _evaluate(conn, pack, rule, batch_sha, token, flagged)
         if hits is not None:
             outcome.evaluated = True
             outcome.hits = len(hits)
             outcome.new, outcome.stale = _store(conn, pack, rule, hits, run_id, changes)
         outcome.seconds = time.perf_counter() - t0
         outcomes.append(outcome)
+    for outcome in outcomes:  # each rule's share of the one pass
+        if outcome.rule_id in shared.users and outcome.evaluated:
+            outcome.seconds += shared.seconds / len(shared.users)
     token.check()
     if full:
         changes.dropped.extend(r[0] for r in conn.execute(
@@ -343,11 +354,14 @@ _TOO_COMPLEX = ("too large", "too many", "too big", "too complex", "stack overfl
 
 
 def _evaluate(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str],
-              token: CancelToken) -> tuple[list[_Hit] | None, str | None]:
+              token: CancelToken, flagged: Sequence[int] | None = None
+              ) -> tuple[list[_Hit] | None, str | None]:
     """The rule's hits, or (None, why) when its query is beyond what SQLite or the
-    compiler can take: that rule is then not evaluated, the others still are."""
+    compiler can take: that rule is then not evaluated, the others still are.
+    ``flagged``: the operations whose record condition holds, if the pass over all
+    record conditions (`_record_pass`) found them."""
     try:
-        return list(_hits(conn, pack, rule, batch_sha)), None
+        return list(_hits(conn, pack, rule, batch_sha, flagged)), None
     except RecursionError:
         return None, "its condition is nested too deeply to be compiled"
     except DbError as exc:
@@ -408,10 +422,10 @@ def _decode(ref: FieldRef, value: Any) -> Any:
     return value
 
 
-def _hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str]
-          ) -> Iterator[_Hit]:
+def _hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str],
+          flagged: Sequence[int] | None = None) -> Iterator[_Hit]:
     if rule.when is not None and rule.message is not None:
-        yield from _record_hits(conn, pack, rule, batch_sha)
+        yield from _record_hits(conn, pack, rule, batch_sha, flagged)
     for agg in rule.aggregates:
         if agg.kind == "window":
             yield from _aggregate_hits(conn, pack, rule, agg)
@@ -440,8 +454,84 @@ def _record_query(comp: Compiler, rule: Rule, columns: str, restrict: str = "") 
             f"WHERE ({cond}){restrict}")
 
 
-def _record_hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str]
-                 ) -> Iterator[_Hit]:
+#: A rule flagging more operations than this reads them in a scan of its own rather than
+#: by row id (a scan then costs less than the look-ups).
+_LOOKUP_AT_MOST = 50_000
+
+
+def _record_pass(conn: Connection, rules: Sequence[Rule]) -> dict[str, array[int]] | None:
+    """The operations each record condition of ``rules`` holds for, found in one pass
+    over the operations (each operation read and joined once, not once per rule).
+
+    Each rule's condition is compiled as for its own query; a rule whose condition
+    cannot be compiled is left out (its own evaluation says why). None when SQLite
+    cannot run the whole pass (its limits, or a failing regular expression): each rule
+    then runs alone, as its own query, and only a rule beyond the limits fails."""
+    comp = Compiler()
+    conds: list[tuple[Rule, str]] = []
+    for rule in rules:
+        if rule.when is None or rule.message is None:
+            continue
+        mark = len(comp.params)
+        try:
+            conds.append((rule, comp.cond(rule.when)))
+        except RecursionError:
+            del comp.params[mark:]
+    if not conds:
+        return {}
+    joins = _joins([ref for rule, _ in conds for ref in rule.facts])
+    sql = (f"SELECT o.rid, {', '.join(c for _, c in conds)} FROM live_operations o {joins} "
+           f"WHERE {_any_of([c for _, c in conds])}")
+    flagged: dict[str, array[int]] = {rule.id: array("q") for rule, _ in conds}
+    lists = [flagged[rule.id] for rule, _ in conds]
+    try:
+        cursor = conn.execute(sql, comp.params)
+        while rows := cursor.fetchmany(1_000):
+            for row in rows:
+                for held, rids in zip(row[1:], lists, strict=True):
+                    if held:
+                        rids.append(row[0])
+    except DbError as exc:
+        if any(word in str(exc).lower() for word in _TOO_COMPLEX):
+            return None
+        raise
+    return flagged
+
+
+class _SharedPass:
+    """`_record_pass` over the record conditions of ``rules``, run when the first of
+    them is evaluated."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = [r for r in rules if r.when is not None and r.message is not None]
+        self.users = {r.id for r in self.rules}
+        self.seconds = 0.0
+        self._flagged: dict[str, array[int]] | None = None
+        self._ran = False
+
+    def flagged(self, conn: Connection, rule: Rule) -> Sequence[int] | None:
+        """The operations ``rule``'s condition holds for; None if the pass has not
+        judged it (the rule then runs its own query)."""
+        if rule.id not in self.users:
+            return None
+        if not self._ran:
+            t0 = time.perf_counter()
+            self._flagged = _record_pass(conn, self.rules)
+            self._ran = True
+            self.seconds = time.perf_counter() - t0
+        return None if self._flagged is None else self._flagged.get(rule.id)
+
+
+def _any_of(conds: list[str]) -> str:
+    """``conds`` joined by OR as a balanced tree (SQLite limits an expression's depth)."""
+    if len(conds) == 1:
+        return f"({conds[0]})"
+    half = len(conds) // 2
+    return f"({_any_of(conds[:half])} OR {_any_of(conds[half:])})"
+
+
+def _record_hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str],
+                 flagged: Sequence[int] | None = None) -> Iterator[_Hit]:
     assert rule.when is not None and rule.message is not None
     comp = Compiler()
     facts = list(rule.facts)
@@ -449,7 +539,12 @@ def _record_hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, 
     # a placeholder such as 1900-01-01 stays in the facts but dates nothing.
     cols = ", ".join(["o.rid", "o.batch_id", "o.record_id", completeness.PLAUSIBLE_UTC,
                       *[field_sql(f, as_value=True) for f in facts]])
-    sql = _record_query(comp, rule, cols)
+    restrict = ""
+    if flagged is not None and len(flagged) <= _LOOKUP_AT_MOST:
+        # The same query, on the rows the one pass found: each read by its row id.
+        chosen = json.dumps(list(flagged))
+        restrict = f" AND o.rid IN (SELECT value FROM json_each({comp.p(chosen)}))"
+    sql = _record_query(comp, rule, cols, restrict)
     for row in conn.execute(sql, comp.params):
         rid, batch_id, record_id, ts_utc = row[:4]
         values = {f.label: _decode(f, v) for f, v in zip(facts, row[4:], strict=True)}
@@ -483,70 +578,85 @@ def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate
     part = f"aggregate:{agg.label}"
     # One pass in SQL order: the members of one group at a time, sorted by time, and the
     # windows counted in Python (exactly, distinct values too). A group with no more
-    # members than the limit cannot exceed it and is skipped without counting. (A SQL
-    # window function found the groups worth counting before, but its result was
-    # materialised and joined back, holding every operation in memory twice.)
+    # members than the limit, or whose members never come close enough in time to
+    # exceed it, is skipped without counting. (A SQL window function found the groups
+    # worth counting before, but its result was materialised and joined back, holding
+    # every operation in memory twice.) The sort holds only what the counting reads;
+    # the record ids and local times of the members of a finding are read afterwards.
+    # DISTINCT (only where a list is grouped): a list naming the same person twice is
+    # still one record per person.
+    unique = "DISTINCT " if any(ref.type == LIST for ref in agg.group_by) else ""
     sql = (
-        # DISTINCT: a list naming the same person twice is still one record per person.
-        # Each row is a member (rid, record_id, local ts, ts_utc, distinct value) followed
-        # by its group's values.
-        f"WITH base AS (SELECT DISTINCT o.rid AS rid, o.record_id AS rec, o.ts AS lt, "
-        f"o.ts_utc AS t, {distinct} AS d, "
+        # Each row is a member (rid, ts_utc, distinct value) followed by its group's values.
+        f"WITH base AS (SELECT {unique}o.rid AS rid, o.ts_utc AS t, {distinct} AS d, "
         f"{', '.join(f'{g} AS {c}' for g, c in zip(groups, gcols, strict=True))} "
         f"FROM {', '.join(froms)} "
         f"WHERE {where} AND o.ts_utc IS NOT NULL AND {not_blank}) "
         f"SELECT * FROM base ORDER BY {', '.join(gcols)}, t, rid"
     )
     width = len(gcols)
-    group_of = itemgetter(*range(5, 5 + width))  # one value for one group column
+    group_of = itemgetter(*range(3, 3 + width))  # one value for one group column
     limit = agg.limit
     cursor = conn.execute(sql, comp.params)
     key: Any = _NO_GROUP
     members: list[tuple[Any, ...]] = []
+    found: list[tuple[Any, list[tuple[Any, ...]], int]] = []
     while True:
         rows = cursor.fetchmany(10_000)
         for row in rows:
             if group_of(row) != key:
                 if len(members) > limit:
-                    yield from _group_hits(pack, rule, agg, part, key, members)
+                    found.extend((key, c, n) for c, n in _windows(members, agg))
                 key, members = group_of(row), []
             members.append(row)
         if not rows:
             break
     if len(members) > limit:
-        yield from _group_hits(pack, rule, agg, part, key, members)
+        found.extend((key, c, n) for c, n in _windows(members, agg))
+    del members
+    shown = completeness.records_by_rid(conn, [m[0] for _, c, _ in found for m in c])
+    for key, cluster, count in found:
+        values = (key,) if len(agg.group_by) == 1 else tuple(key)
+        # Each member as (rid, record_id, local ts, ts_utc, distinct value).
+        full = [(m[0], *shown[m[0]][:2], m[1], m[2]) for m in cluster]
+        yield _group_hit(pack, rule, agg, part, values, full, count)
 
 
 _NO_GROUP = object()
 
 
-def _group_hits(pack: Pack, rule: Rule, agg: Aggregate, part: str, key: Any,
-                members: list[tuple[Any, ...]]) -> Iterator[_Hit]:
-    values = (key,) if len(agg.group_by) == 1 else tuple(key)
-    for cluster, count in _windows(members, agg):
-        yield _group_hit(pack, rule, agg, part, values, cluster, count)
+def _may_exceed(times: Sequence[int], agg: Aggregate) -> bool:
+    """Whether some window of a group can count more than the limit: a count above it
+    needs that many members plus one within the window's length of each other (members
+    sorted by time; a distinct count is never above the number of members)."""
+    if not math.isfinite(agg.limit) or agg.window_us < 0:
+        return True
+    gap = max(math.floor(agg.limit), 0)  # positions between the first and last of them
+    w = agg.window_us
+    return any(b - a <= w for a, b in zip(times, times[gap:], strict=False))
 
 
 def _windows(members: list[tuple[Any, ...]], agg: Aggregate
              ) -> list[tuple[list[tuple[Any, ...]], int]]:
     """Exceeding windows of one group, merged per group or per burst.
 
-    ``members`` are (rid, record_id, local ts, ts_utc, distinct value, group values...)
-    sorted by time.
+    ``members`` are (rid, ts_utc, distinct value, group values...) sorted by time.
     A window ends at each member and reaches back ``window_us`` (both ends inclusive,
     members at the same instant all inside)."""
     w = agg.window_us
-    times = [m[3] for m in members]
+    times = [m[1] for m in members]
+    if not _may_exceed(times, agg):
+        return []
     counts: Counter[Any] = Counter()
     ends: list[tuple[int, int, int]] = []  # (first index, last index, count)
     lo = 0
     hi = 0  # members[lo:hi] is the current window
     for t in times:
         while hi < len(members) and times[hi] <= t:
-            counts[members[hi][4] if agg.distinct else hi] += 1
+            counts[members[hi][2] if agg.distinct else hi] += 1
             hi += 1
         while times[lo] < t - w:
-            key = members[lo][4] if agg.distinct else lo
+            key = members[lo][2] if agg.distinct else lo
             counts[key] -= 1
             if not counts[key]:
                 del counts[key]
