@@ -1070,7 +1070,7 @@ def _window_rows(eng: Engine, rule: Rule, agg: Aggregate, extra: dict[str, str]
     distinct = f"o.{agg.distinct.name}" if agg.distinct is not None else "NULL"
     inner_cols = [f"{g} AS {c}" for g, c in zip(groups, gcols, strict=True)
                   if not g.startswith("g")]
-    base0 = (f"SELECT o.rid AS rid, o.record_id AS rec, o.ts AS lt, o.ts_utc AS t, "
+    base0 = (f"SELECT o.rid AS rid, o.ts_utc AS t, "
              f"{distinct} AS d{''.join(', ' + c for c in inner_cols)}"
              f"{''.join(', ' + u for u in unnests)} FROM {froms} "
              f"WHERE {where} AND o.ts_utc IS NOT NULL")
@@ -1082,7 +1082,7 @@ def _window_rows(eng: Engine, rule: Rule, agg: Aggregate, extra: dict[str, str]
         f"win AS (SELECT *, count(*) OVER (PARTITION BY {', '.join(gcols)} ORDER BY t "
         f"RANGE BETWEEN {int(agg.window_us)} PRECEDING AND CURRENT ROW) AS n FROM base), "
         f"hot AS (SELECT DISTINCT {', '.join(gcols)} FROM win WHERE n > {_lit(agg.limit)}) "
-        f"SELECT {', '.join(gcols)}, rid, rec, lt, t, d FROM base JOIN hot USING "
+        f"SELECT {', '.join(gcols)}, rid, t, d FROM base JOIN hot USING "
         f"({', '.join(gcols)}) ORDER BY {', '.join(gcols)}, t, rid"
     )
     result = eng.fetch(sql, comp.params)
@@ -1094,7 +1094,7 @@ def _window_rows(eng: Engine, rule: Rule, agg: Aggregate, extra: dict[str, str]
         end = start
         while end < len(result) and result[end][:width] == key:
             end += 1
-        members = [r[width:] for r in result[start:end]]
+        members = [r[width:] for r in result[start:end]]  # (rid, ts_utc, distinct value)
         for cluster, _count in detect._windows(members, agg):
             out |= {int(m[0]) for m in cluster}
         start = end
