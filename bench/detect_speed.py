@@ -23,11 +23,11 @@ import argparse
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+import cli_peak
 
 from oversight.demo_data import generate
 from oversight.importing import import_file
@@ -35,23 +35,6 @@ from oversight.records import Kind, storage_columns
 from oversight.workspace import Workspace
 
 USER, PASSWORD = "bench", "bench-password"
-
-#: Runs the oversight CLI (argv after the peak file) and writes the peak resident memory
-#: of its own address space (VmHWM, kB) to the peak file as it exits.
-_CHECK_REPORTING_PEAK = """
-import atexit, re, sys
-peak_file = sys.argv.pop(1)
-def _peak():
-    with open("/proc/self/status") as f:
-        kb = re.search(r"VmHWM:\\s*(\\d+)", f.read()).group(1)
-    with open(peak_file, "w") as f:
-        f.write(kb)
-atexit.register(_peak)
-from oversight.cli import main
-sys.argv[0] = "oversight"
-main()
-"""
-
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -78,16 +61,12 @@ def main() -> int:
             print(f"baseline (one full scan reading every column of {n} rows): {base:.2f} s")
         env = dict(os.environ, OVERSIGHT_USER=USER, OVERSIGHT_PASSWORD=PASSWORD)
         t0 = time.perf_counter()
-        peak_file = tmpd / "check-peak-kb"
-        proc = subprocess.Popen([sys.executable, "-c", _CHECK_REPORTING_PEAK, str(peak_file),
-                                 "check", str(tmpd / "ws"), "--json"], env=env,
-                                stdout=subprocess.PIPE, text=True)
-        stdout = proc.stdout.read() if proc.stdout else ""
-        status = proc.wait()
+        proc, peak_mb = cli_peak.run(["check", str(tmpd / "ws"), "--json"], env,
+                                     tmpd / "check-peak-kb")
         ours = time.perf_counter() - t0
-        if status != 0:
-            raise SystemExit(f"oversight check failed (status {status})")
-        peak_mb = int(peak_file.read_text()) / 1024
+        if proc.returncode != 0:
+            raise SystemExit(f"oversight check failed (status {proc.returncode})")
+        stdout = proc.stdout
         run = json.loads(stdout)
         for r in run["rules"]:
             state = f"{r['hits']} findings" if r["evaluated"] else f"not evaluated: {r['reason']}"

@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cli_peak
 import duckdb
 
 from oversight.demo_data import generate
@@ -90,24 +91,16 @@ def _registers(con: duckdb.DuckDBPyConnection, cases: Path, auths: Path, copies:
     return c_out, a_out
 
 
-def _scan(ws: Path, source: Path, memory_limit: str) -> tuple[float, int, dict[str, object]]:
+def _scan(ws: Path, source: Path, memory_limit: str) -> tuple[float, float, dict[str, object]]:
+    """Seconds, the scan process's own peak memory (MB; bench/cli_peak.py) and its JSON."""
     env = dict(os.environ, OVERSIGHT_USER=USER, OVERSIGHT_PASSWORD=PASSWORD)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "oversight.cli", "scan", str(ws),
-                             str(source), "--memory-limit", memory_limit, "--json"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.communicate()
+    proc, peak_mb = cli_peak.run(["scan", str(ws), str(source), "--memory-limit",
+                                  memory_limit, "--json"], env, ws.parent / f"{ws.name}.peak")
     seconds = time.perf_counter() - t0
-    rss_kb = _child_peak()  # the largest child so far (kB on Linux)
     if proc.returncode != 0:
-        raise SystemExit(f"scan failed: {err.decode()[-2000:]}")
-    return seconds, rss_kb, json.loads(out)
-
-
-def _child_peak() -> int:
-    import resource
-
-    return int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        raise SystemExit(f"scan failed: {proc.stderr[-2000:]}")
+    return seconds, peak_mb, json.loads(proc.stdout)
 
 
 def _fresh_ws(path: Path, files_cases: Path, files_auths: Path) -> None:
@@ -140,14 +133,13 @@ def main() -> int:
         con.close()
         print(f"wrote {n:,} operations as Parquet in {time.perf_counter() - t0:.1f} s")
 
-        # (b) first: RUSAGE_CHILDREN then holds the peak of the scans alone.
         ws_t = tmpd / "ws-t"
         _fresh_ws(ws_t, cases, auths)
-        tenth_s, _, _ = _scan(ws_t, tenth, args.memory_limit)
+        tenth_s, tenth_peak, _ = _scan(ws_t, tenth, args.memory_limit)
         shutil.rmtree(ws_t)
         ws_b = tmpd / "ws-b"
         _fresh_ws(ws_b, cases, auths)
-        scan_s, rss_kb, doc = _scan(ws_b, full, args.memory_limit)
+        scan_s, peak_mb, doc = _scan(ws_b, full, args.memory_limit)
         scan_rate = n / scan_s
         run = doc.get("run") or {}
         files_doc: list[dict[str, int]] = doc["files"]  # type: ignore[assignment]
@@ -156,7 +148,8 @@ def main() -> int:
               f"{scan_rate:,.0f} rows/s; {cited:,} records cited, "
               f"{run.get('hits', 0):,} findings")  # type: ignore[union-attr]
         print(f"(b) scan of {max(n // 10, 1):,} rows: {tenth_s:.1f} s")
-        print(f"peak RSS of the scans: {rss_kb / 1024:,.0f} MB")
+        print(f"peak RSS of the scan: {peak_mb:,.0f} MB ({max(n // 10, 1):,} rows: "
+              f"{tenth_peak:,.0f} MB)")
         # (a) import + check on the first rows
         ws_a = tmpd / "ws-a"
         _fresh_ws(ws_a, cases, auths)
