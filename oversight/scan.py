@@ -879,7 +879,8 @@ def _window_rows(con: duckdb.DuckDBPyConnection, rule: Rule, agg: Aggregate,
         end = start
         while end < len(result) and result[end][:width] == key:
             end += 1
-        members = [r[width:] for r in result[start:end]]
+        # As the engine counts them: (rid, ts_utc, distinct value).
+        members = [(r[width], r[width + 3], r[width + 4]) for r in result[start:end]]
         for cluster, _count in detect._windows(members, agg):
             out |= {int(m[0]) for m in cluster}
         start = end
