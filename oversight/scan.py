@@ -452,7 +452,39 @@ def _text_const(value: Any) -> str | None:
 # -- rules, compiled to DuckDB -----------------------------------------------------------
 
 
-class DuckCompiler(Compiler):
+class EngineCompiler(Compiler):
+    """What the scan's engines compile alike where SQLite differs (lists are the
+    engine's own, not JSON text); ``distinct_count`` and ``list_len`` are the engine's
+    words."""
+
+    def distinct_count(self, value: str) -> str:
+        raise NotImplementedError
+
+    def list_len(self, value: str) -> str:
+        raise NotImplementedError
+
+    def _call(self, node: Call) -> str:
+        fn, args = node.fn, node.args
+        if fn == "count":
+            return self.distinct_count(self.sql(args[0]))
+        if fn == "plausible_time":
+            arg = args[0]
+            alias = {"record": "o", "authorisation": "a", "case": "c"}.get(
+                arg.source, "o") if isinstance(arg, FieldRef) else "o"
+            value = self.sql(arg)
+            # max(): one row per batch, but a scalar subquery must say so to Spark.
+            return (f"coalesce({value} >= 0 AND {value} <= (SELECT max(bt.latest_us) FROM "
+                    f"batch_times bt WHERE bt.batch_id = {alias}.batch_id), false)")
+        return super()._call(node)
+
+    def _blank(self, arg: Node) -> str:
+        if arg.type == LIST:
+            value = self.sql(arg)
+            return f"({value} IS NULL OR {self.list_len(value)} = 0)"
+        return super()._blank(arg)
+
+
+class DuckCompiler(EngineCompiler):
     """The condition compiler with DuckDB's words where SQLite's differ: lists are
     DuckDB lists (not JSON text), `matches` is RE2's regexp_matches (the same engine),
     extra columns are columns of the scanned view."""
@@ -499,24 +531,11 @@ class DuckCompiler(Compiler):
             return f"list_contains({self.sql(container)}, {value_sql})"
         raise TypeError(f"not a list: {container!r}")
 
-    def _call(self, node: Call) -> str:
-        fn, args = node.fn, node.args
-        if fn == "count":
-            return f"coalesce(len(list_distinct({self.sql(args[0])})), 0)"
-        if fn == "plausible_time":
-            arg = args[0]
-            alias = {"record": "o", "authorisation": "a", "case": "c"}.get(
-                arg.source, "o") if isinstance(arg, FieldRef) else "o"
-            value = self.sql(arg)
-            return (f"coalesce({value} >= 0 AND {value} <= (SELECT bt.latest_us FROM "
-                    f"batch_times bt WHERE bt.batch_id = {alias}.batch_id), false)")
-        return super()._call(node)
+    def distinct_count(self, value: str) -> str:
+        return f"coalesce(len(list_distinct({value})), 0)"
 
-    def _blank(self, arg: Node) -> str:
-        if arg.type == LIST:
-            value = self.sql(arg)
-            return f"({value} IS NULL OR len({value}) = 0)"
-        return super()._blank(arg)
+    def list_len(self, value: str) -> str:
+        return f"len({value})"
 
 
 def _extra_refs(node: Node | None, out: set[str]) -> None:

@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oversight.criteria.expr import LIST, Binary, Call, FieldRef, Index, ListLit, Node
+from oversight.criteria.expr import LIST, Binary, FieldRef, Index, ListLit, Node
 from oversight.criteria.sql import Compiler
 from oversight.errors import InputFileError, UsageError
 from oversight.importing.profile import MappingProfile
@@ -31,6 +31,7 @@ from oversight.scan import (
     _ISO,
     _WS,
     Dialect,
+    EngineCompiler,
     ProfileNotCompiled,
     ScanFile,
     _csv_header,
@@ -166,7 +167,7 @@ class SparkDialect(Dialect):
 SPARK = SparkDialect()
 
 
-class SparkCompiler(Compiler):
+class SparkCompiler(EngineCompiler):
     """The condition compiler with Spark SQL's words: strict booleans (false/true, not
     0/1), literals written in place, lists as arrays with higher-order functions,
     ``matches`` as Java's regular expressions (rlike)."""
@@ -221,25 +222,11 @@ class SparkCompiler(Compiler):
             return f"array_contains({self.sql(container)}, {value_sql})"
         raise TypeError(f"not a list: {container!r}")
 
-    def _call(self, node: Call) -> str:
-        fn, args = node.fn, node.args
-        if fn == "count":
-            value = self.sql(args[0])
-            return f"(CASE WHEN {value} IS NULL THEN 0 ELSE size(array_distinct({value})) END)"
-        if fn == "plausible_time":
-            arg = args[0]
-            alias = {"record": "o", "authorisation": "a", "case": "c"}.get(
-                arg.source, "o") if isinstance(arg, FieldRef) else "o"
-            value = self.sql(arg)
-            return (f"coalesce({value} >= 0 AND {value} <= (SELECT max(bt.latest_us) FROM "
-                    f"batch_times bt WHERE bt.batch_id = {alias}.batch_id), false)")
-        return super()._call(node)
+    def distinct_count(self, value: str) -> str:
+        return f"(CASE WHEN {value} IS NULL THEN 0 ELSE size(array_distinct({value})) END)"
 
-    def _blank(self, arg: Node) -> str:
-        if arg.type == LIST:
-            value = self.sql(arg)
-            return f"({value} IS NULL OR size({value}) = 0)"
-        return super()._blank(arg)
+    def list_len(self, value: str) -> str:
+        return f"size({value})"
 
 
 def _hive_base(path: Path) -> Path:
