@@ -46,7 +46,7 @@ from ui.models import HeadedTableModel, TableModel, cell_text
 from ui.prompts import Prompts
 from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.session import Session
-from ui.widgets import make_table, readable
+from ui.widgets import error_label, make_table, readable
 
 __all__ = ["FILE_FILTERS", "FileOutcome", "ImportWizard", "MappingModel", "TargetDelegate"]
 
@@ -196,15 +196,6 @@ class TargetDelegate(QtWidgets.QStyledItemDelegate):
             model.setData(index, editor.currentData(), Qt.ItemDataRole.EditRole)
 
 
-def _error_label() -> QtWidgets.QLabel:
-    label = QtWidgets.QLabel()
-    label.setStyleSheet(f"color: {readable('#b3261e')}")
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
 class FilesPage(QtWidgets.QWizardPage):
     def __init__(self, wizard: ImportWizard) -> None:
         super().__init__()
@@ -236,7 +227,7 @@ class FilesPage(QtWidgets.QWizardPage):
             self.kind.addItem(label, kind.value)
         self.kind.currentIndexChanged.connect(lambda _=0: self.scan_button.setEnabled(
             self.kind_value() is Kind.OPERATIONS))
-        self.error = _error_label()
+        self.error = error_label()
         buttons = QtWidgets.QVBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
@@ -331,7 +322,7 @@ class MappingPage(QtWidgets.QWizardPage):
         self.loaded.hide()
         self.warnings = WarningsBox()
         self.model.dataChanged.connect(lambda *_: self.wiz.update_warnings())
-        self.error = _error_label()
+        self.error = error_label()
         tz_label = QtWidgets.QLabel("&Time zone:")
         tz_label.setBuddy(self.timezone)
         enc_label = QtWidgets.QLabel("&Encoding:")
@@ -445,7 +436,7 @@ class PreviewPage(QtWidgets.QWizardPage):
         self.records_view = make_table(self.records, stretch_last=True)
         self.rejects = TableModel(["File", "Line", "Column", "Field", "Value", "Reason"], self)
         self.rejects_view = make_table(self.rejects, stretch_last=True)
-        self.error = _error_label()
+        self.error = error_label()
         self.warnings = WarningsBox()
         self.ok = False
         # The two tables share what height there is (a 1366x768 screen included): each

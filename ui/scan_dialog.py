@@ -31,7 +31,7 @@ from ui.errors import inline
 from ui.jobs import Job, ProgressDialog, stage_text
 from ui.qt import Qt, QtWidgets
 from ui.session import Session
-from ui.widgets import readable
+from ui.widgets import error_label
 
 __all__ = ["MEMORY_LIMITS", "SCAN_CHANGES", "ScanDialog", "ScanOutcome", "provenance_text",
            "scan_stage_text", "summary_text"]
@@ -100,15 +100,6 @@ def provenance_text(found: ScanProvenance, f: ScannedFile) -> str:
             "cited by findings (only those are in the workspace).")
 
 
-def _error_label() -> QtWidgets.QLabel:
-    label = QtWidgets.QLabel()
-    label.setStyleSheet(f"color: {readable('#b3261e')}")
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
 def _button(text: str) -> QtWidgets.QPushButton:
     button = QtWidgets.QPushButton(text)
     button.setAutoDefault(False)  # Enter in a field never presses it
@@ -169,7 +160,7 @@ class ScanDialog(QtWidgets.QDialog):
         self.hashes = QtWidgets.QCheckBox("Compute each file's SHA-256 &hash (reads every "
                                           "file once more)")
         self.hashes.setChecked(True)
-        self.error = _error_label()
+        self.error = error_label()
         self.status = QtWidgets.QLabel()
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)

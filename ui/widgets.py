@@ -62,6 +62,17 @@ def readable(color: str, widget: QtWidgets.QWidget | None = None,
 # -- charts ----------------------------------------------------------------------------
 
 
+def error_label() -> QtWidgets.QLabel:
+    """A label for one sentence saying what went wrong: plain text, wrapped, in a red
+    readable on the theme, selectable so it can be copied into a report."""
+    label = QtWidgets.QLabel()
+    label.setStyleSheet(f"color: {readable('#b3261e')}")
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
 def with_browse_button(edit: QtWidgets.QLineEdit, slot: Callable[[], object]
                        ) -> QtWidgets.QHBoxLayout:
     """A path field with a "Browse…" button beside it that calls ``slot``."""
