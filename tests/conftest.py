@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
+from tools import require
 
 from oversight.report import build as _report_build
 from oversight.workspace import Role, Workspace
@@ -165,6 +166,8 @@ def spark_session() -> Iterator[Any]:
     small shuffles, no UI, quiet. The scan's Spark engine finds it running and works in
     a session of its own on it."""
     pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    if not os.environ.get("JAVA_HOME"):
+        require("java")  # Spark runs on a JVM (17 or later)
     from pyspark.sql import SparkSession
 
     spark = (SparkSession.builder.master("local[2]").appName("oversight-tests")

@@ -25,6 +25,7 @@ PACKAGES = {
     "Xvfb": "xvfb",
     "xdotool": "xdotool",
     "openbox": "openbox",
+    "java": "openjdk-17-jre-headless",
 }
 
 
