@@ -73,9 +73,13 @@ class _Helper:
             [sys.executable, "-m", "oversight.verify_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self._proc.stdin is not None
-        self._proc.stdin.write(json.dumps({"path": str(path), "key": key.hex()}).encode()
-                               + b"\n")
-        self._proc.stdin.close()
+        try:
+            self._proc.stdin.write(json.dumps({"path": str(path), "key": key.hex()}
+                                              ).encode() + b"\n")
+            self._proc.stdin.close()
+        except OSError:  # it ended before reading (the caller checks in one process)
+            self.close()
+            raise
 
     def receive(self, kind: str) -> Any:
         """The next message if it is ``kind``; None if the helper failed or ended."""
