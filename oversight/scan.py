@@ -454,13 +454,12 @@ def _text_const(value: Any) -> str | None:
 
 class EngineCompiler(Compiler):
     """What the scan's engines compile alike where SQLite differs (lists are the
-    engine's own, not JSON text); ``distinct_count`` and ``list_len`` are the engine's
+    engine's own, not JSON text); ``dialect`` and ``distinct_count`` are the engine's
     words."""
 
-    def distinct_count(self, value: str) -> str:
-        raise NotImplementedError
+    dialect: Dialect = DUCKDB
 
-    def list_len(self, value: str) -> str:
+    def distinct_count(self, value: str) -> str:
         raise NotImplementedError
 
     def _call(self, node: Call) -> str:
@@ -480,7 +479,7 @@ class EngineCompiler(Compiler):
     def _blank(self, arg: Node) -> str:
         if arg.type == LIST:
             value = self.sql(arg)
-            return f"({value} IS NULL OR {self.list_len(value)} = 0)"
+            return f"({value} IS NULL OR {self.dialect.size(value)} = 0)"
         return super()._blank(arg)
 
 
@@ -533,9 +532,6 @@ class DuckCompiler(EngineCompiler):
 
     def distinct_count(self, value: str) -> str:
         return f"coalesce(len(list_distinct({value})), 0)"
-
-    def list_len(self, value: str) -> str:
-        return f"len({value})"
 
 
 def _extra_refs(node: Node | None, out: set[str]) -> None:

@@ -174,6 +174,7 @@ class SparkCompiler(EngineCompiler):
 
     FALSE = "false"
     TRUE = "true"
+    dialect = SPARK
 
     def __init__(self, extra: dict[str, str]) -> None:
         super().__init__()
@@ -225,8 +226,6 @@ class SparkCompiler(EngineCompiler):
     def distinct_count(self, value: str) -> str:
         return f"(CASE WHEN {value} IS NULL THEN 0 ELSE size(array_distinct({value})) END)"
 
-    def list_len(self, value: str) -> str:
-        return f"size({value})"
 
 
 def _hive_base(path: Path) -> Path:
