@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 from pyhanko.sign import signers
 
 from oversight.errors import InputFileError, UsageError
-from oversight.report.sign import open_pkcs12
+from oversight.report.sign import open_pkcs12, pkcs12_signer
 from oversight.safefile import read_capped
 
 __all__ = ["Identity", "describe", "fingerprint", "load_certificates", "load_identity",
@@ -151,8 +151,5 @@ def load_identity(path: Path, passphrase: bytes | None) -> Identity:
     if not isinstance(key, rsa.RSAPrivateKey):
         raise InputFileError(f"The key in {path.name} is not an RSA key; review packages "
                              "use RSA certificates (CMS key transport).")
-    try:
-        signer = signers.SimpleSigner.load_pkcs12_data(data, (), passphrase=passphrase)
-    except ValueError as exc:  # pragma: no cover - the same decoding has just succeeded
-        raise InputFileError(f"{path.name} cannot be used for signing: {exc}.") from exc
+    signer = pkcs12_signer(key, cert, chain, path.name)
     return Identity(path, key, cert, tuple(chain or ()), signer)

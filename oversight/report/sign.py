@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from asn1crypto import pem as asn1_pem  # type: ignore[import-untyped]
+from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
+from asn1crypto import pem as asn1_pem
 from asn1crypto import pkcs12 as asn1_pkcs12
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -50,6 +51,7 @@ from pyhanko.sign.validation import (
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pypdf import PdfReader
 
 from db.keyslots import write_atomic
@@ -175,12 +177,28 @@ def _load_signer(p12: Path, passphrase: bytes | None) -> tuple[signers.SimpleSig
     except OSError as exc:
         raise InputFileError(f"The signing certificate {p12} cannot be read: "
                              f"{exc.strerror or exc}.") from exc
-    _key, cert, _chain = open_pkcs12(data, p12.name, passphrase)
+    key, cert, chain = open_pkcs12(data, p12.name, passphrase)
+    return pkcs12_signer(key, cert, chain, p12.name), cert
+
+
+def pkcs12_signer(key: PrivateKeyTypes, cert: x509.Certificate,
+                  chain: Sequence[x509.Certificate], name: str) -> signers.SimpleSigner:
+    """pyHanko's signer for a key and certificates already taken out of a PKCS#12 file
+    (open_pkcs12), so the file's deliberately slow key derivation runs once, not twice."""
     try:
-        signer = signers.SimpleSigner.load_pkcs12_data(data, (), passphrase=passphrase)
-    except ValueError as exc:  # the same decoding has just succeeded: an odd key type
-        raise InputFileError(f"{p12.name} cannot be used for signing: {exc}.") from exc
-    return signer, cert
+        der_key = key.private_bytes(serialization.Encoding.DER,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+        registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]
+        registry.register_multiple(
+            asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+            for c in chain)
+        return signers.SimpleSigner(
+            signing_cert=asn1_x509.Certificate.load(
+                cert.public_bytes(serialization.Encoding.DER)),
+            signing_key=asn1_keys.PrivateKeyInfo.load(der_key), cert_registry=registry)
+    except (ValueError, TypeError) as exc:  # a key type pyHanko cannot sign with
+        raise InputFileError(f"{name} cannot be used for signing: {exc}.") from exc
 
 
 def open_pkcs12(data: bytes, name: str, passphrase: bytes | None
