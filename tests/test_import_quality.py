@@ -148,6 +148,8 @@ def test_ambiguous_local_time_takes_the_earlier_offset(admin_ws: Workspace, tmp_
         w = codes(res)["ambiguous_local_time"]
         assert (w.count, w.lines) == (1, (3,)), prof  # type: ignore[attr-defined]
         assert zone in w.message and "fold 0" in w.message  # type: ignore[attr-defined]
+        assert "1 row has a local time (ts)" in w.message  # type: ignore[attr-defined]
+        assert "; it was stored with the earlier offset" in w.message  # type: ignore
         rec = queries.records(admin_ws, where=[("batch_id", str(res.batch_id)),
                                                ("record_id", "twice")])[0]
         assert rec["fields"]["ts"] == stored
@@ -184,6 +186,15 @@ def test_duplicate_rows_are_kept_and_counted(admin_ws: Workspace, tmp_path: Path
     w = codes(res)["duplicate_rows"]
     assert (w.count, w.lines) == (2, (3, 5))  # type: ignore[attr-defined]
     assert "kept as separate records" in w.message  # type: ignore[attr-defined]
+
+
+def test_one_duplicate_row_is_told_in_the_singular(admin_ws: Workspace,
+                                                   tmp_path: Path) -> None:
+    text = "ts,action\n2026-01-01T10:00:00+00:00,consult\n2026-01-01T10:00:00+00:00,consult\n"
+    w = codes(preview(admin_ws, write(tmp_path / "a.csv", text)))["duplicate_rows"]
+    assert w.message.startswith(  # type: ignore[attr-defined]
+        "1 row repeats an earlier row of the file exactly; it would be kept as a separate "
+        "record.")
 
 
 def test_a_repeated_row_rejected_for_its_record_id_is_not_counted_twice(
