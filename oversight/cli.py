@@ -421,7 +421,7 @@ def retract(workspace: Path, batch: int, reason: str, as_json: bool) -> None:
 @main.command()
 @workspace_arg
 @click.argument("batch", required=False, type=int)
-@click.option("--limit", type=int, default=None, help="At most this many.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many.")
 @json_option
 def rejects(workspace: Path, batch: int | None, limit: int | None, as_json: bool) -> None:
     """List rejected rows: line, column, field, value and reason."""
@@ -443,7 +443,7 @@ def rejects(workspace: Path, batch: int | None, limit: int | None, as_json: bool
 @click.option("--kind", type=click.Choice(KINDS), default="operations", show_default=True)
 @click.option("--where", "where", multiple=True, metavar="FIELD=VALUE",
               help="Canonical field or original column; repeat to combine.")
-@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True)
 @json_option
 def records(workspace: Path, kind: str, where: tuple[str, ...], limit: int,
             as_json: bool) -> None:
@@ -720,7 +720,7 @@ def scan(workspace: Path, sources: tuple[str, ...], mapping: Path | None, kind: 
 @click.option("--status", type=click.Choice(list(STATUSES)))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True)
-@click.option("--limit", type=int, help="At most this many.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many.")
 def findings(workspace: Path, rule: str | None, severity: str | None, status: str | None,
              fmt: str, limit: int | None) -> None:
     """List findings (those that no longer match are kept and labelled)."""
@@ -927,7 +927,7 @@ def sample(workspace: Path, size: int, by: str | None, seed: int | None, of_reco
 @workspace_arg
 @click.option("--finding", help="Only events about this finding.")
 @click.option("--user", "user_name", help="Only events by this user.")
-@click.option("--limit", type=int, help="Only the last N events.")
+@click.option("--limit", type=click.IntRange(min=0), help="Only the last N events.")
 @json_option
 def history(workspace: Path, finding: str | None, user_name: str | None, limit: int | None,
             as_json: bool) -> None:

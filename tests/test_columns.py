@@ -147,3 +147,10 @@ def test_history_limit_says_how_many_events_match(loaded: Path) -> None:
     assert f"showing 2 of {len(everything)} events" in res.stderr
     res = cli("history", str(loaded), "--limit", str(len(everything)))
     assert "showing" not in res.output  # all shown
+
+
+@pytest.mark.parametrize("command", ["records", "rejects", "findings", "history"])
+def test_a_negative_limit_is_refused(loaded: Path, command: str) -> None:
+    # SQLite reads LIMIT -1 as no limit at all: "--limit -1" must not list everything
+    res = cli(command, str(loaded), "--limit", "-1")
+    assert res.exit_code == 2 and "--limit" in res.output and ">=0" in res.output

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from oversight import queries, triage
 from oversight.cli import main
 from oversight.criteria.engine import run_detection
-from oversight.criteria.pack import parse_pack
+from oversight.criteria.pack import default_pack, parse_pack
 from oversight.errors import ValidationError
 from oversight.importing import import_file, preview
 from oversight.importing.quality import CODES, MAX_LINES
@@ -111,13 +111,18 @@ def test_implausible_timestamp_bounds(admin_ws: Workspace, tmp_path: Path) -> No
             "placeholder,1900-01-01T00:00:00+00:00\n"
             "just-before,1969-12-31T23:59:59+00:00\n"
             "epoch,1970-01-01T00:00:00+00:00\n"            # the earliest plausible instant
-            f"soon,{iso(now + timedelta(hours=20))}\n"     # within a day of the import
+            f"soon,{iso(now + timedelta(hours=23, minutes=59))}\n"  # within a day of it
+            f"too-soon,{iso(now + timedelta(days=1, minutes=5))}\n"  # just over a day
             f"typo,{iso(now.replace(year=now.year + 180))}\n")
     res = import_file(admin_ws, write(tmp_path / "a.csv", text))
     w = codes(res)["implausible_timestamp"]
-    assert (w.count, w.lines) == (3, (2, 3, 6))  # type: ignore[attr-defined]
+    assert (w.count, w.lines) == (4, (2, 3, 6, 7))  # type: ignore[attr-defined]
     assert "from 1900-01-01T00:00:00+00:00 to" in w.message  # type: ignore[attr-defined]
-    assert res.rows_imported == 5  # kept as read
+    assert res.rows_imported == 6  # kept as read
+    # DQ-02 judges by the same bounds, against the batch's import time
+    run_detection(admin_ws, default_pack(), ["DQ-02"])
+    (dq02,) = triage_findings(admin_ws)
+    assert sorted(dq02["record_ids"]) == ["just-before", "placeholder", "too-soon", "typo"]
 
 
 @pytest.mark.parametrize(("zone", "value", "stored"), [
@@ -143,6 +148,8 @@ def test_ambiguous_local_time_takes_the_earlier_offset(admin_ws: Workspace, tmp_
         w = codes(res)["ambiguous_local_time"]
         assert (w.count, w.lines) == (1, (3,)), prof  # type: ignore[attr-defined]
         assert zone in w.message and "fold 0" in w.message  # type: ignore[attr-defined]
+        assert "1 row has a local time (ts)" in w.message  # type: ignore[attr-defined]
+        assert "; it was stored with the earlier offset" in w.message  # type: ignore
         rec = queries.records(admin_ws, where=[("batch_id", str(res.batch_id)),
                                                ("record_id", "twice")])[0]
         assert rec["fields"]["ts"] == stored
@@ -179,6 +186,15 @@ def test_duplicate_rows_are_kept_and_counted(admin_ws: Workspace, tmp_path: Path
     w = codes(res)["duplicate_rows"]
     assert (w.count, w.lines) == (2, (3, 5))  # type: ignore[attr-defined]
     assert "kept as separate records" in w.message  # type: ignore[attr-defined]
+
+
+def test_one_duplicate_row_is_told_in_the_singular(admin_ws: Workspace,
+                                                   tmp_path: Path) -> None:
+    text = "ts,action\n2026-01-01T10:00:00+00:00,consult\n2026-01-01T10:00:00+00:00,consult\n"
+    w = codes(preview(admin_ws, write(tmp_path / "a.csv", text)))["duplicate_rows"]
+    assert w.message.startswith(  # type: ignore[attr-defined]
+        "1 row repeats an earlier row of the file exactly; it would be kept as a separate "
+        "record.")
 
 
 def test_a_repeated_row_rejected_for_its_record_id_is_not_counted_twice(

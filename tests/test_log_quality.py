@@ -299,6 +299,43 @@ def test_report_of_records_without_timestamps_says_so(admin_ws: Workspace,
     assert "no_timestamp (3)" in text  # the sources table shows the import's warning
 
 
+def auditor_report(ws: Workspace, tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    """Build the full report as an auditor; its text and its manifest's period details."""
+    ws.add_user("aud", Role.AUDITOR, "aud-password-long")
+    run_detection(ws, default_pack(), ["PUR-01"])
+    folder = ws.folder
+    ws.close()
+    with Workspace.open(folder, "aud", "aud-password-long") as aud:
+        produce_report(aud, tmp_path / "r.pdf")
+    built = BUILT_REPORTS[-1]
+    return pdf_text(tmp_path / "r.pdf"), built.manifest["period_detail"]
+
+
+def test_report_period_when_some_records_carry_no_time(admin_ws: Workspace,
+                                                       tmp_path: Path) -> None:
+    load(admin_ws, tmp_path, Kind.OPERATIONS, [
+        {"record_id": "T1", "ts": "2025-03-04T10:00:00+00:00", "action": "consult"},
+        {"record_id": "T2", "ts": "2025-04-07T10:00:00+00:00", "action": "consult"},
+        {"record_id": "U1", "action": "consult"}])            # no time at all
+    text, detail = auditor_report(admin_ws, tmp_path)
+    assert ("Period covered 2025-03-04 to 2025-04-07; 1 of the 3 findings rest on no record "
+            "with a usable timestamp") in text
+    assert detail["findings_without_time"] == 1 and detail["any_record_time"] is True
+
+
+def test_report_period_when_every_time_is_implausible(admin_ws: Workspace,
+                                                      tmp_path: Path) -> None:
+    load(admin_ws, tmp_path, Kind.OPERATIONS, [
+        {"record_id": "P1", "ts": "1900-01-01T00:00:00+00:00", "action": "consult"},
+        {"record_id": "P2", "ts": "2205-05-01T10:00:00+00:00", "action": "consult"}])
+    text, detail = auditor_report(admin_ws, tmp_path)
+    # no 1900 or 2205 period: those times are placeholders and typos, not a period
+    assert ("Period covered 2 findings; none of their records carries a usable timestamp "
+            "(missing, or before 1970, or after the import)") in text
+    assert "1900-01-01 to" not in text
+    assert detail["findings_without_time"] == 2 and detail["any_record_time"] is True
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     folder = tmp_path_factory.mktemp("demo") / "ws"

@@ -831,6 +831,7 @@ class ImportWizard(QtWidgets.QWizard):
             lines.append(f"{outcome.path.name}: {res.rows_read:,} rows, {res.rows_imported:,} "
                          f"would import, {res.rows_rejected:,} rejected; kept as extra: "
                          f"{', '.join(res.extra_columns) or 'none'}.")
+            lines.extend(summary_warning_lines(res))  # a dry run says its warnings too
             if not records:
                 records = res.sample_records
             rejects.extend(_reject_rows(outcome.path, res))

@@ -247,11 +247,12 @@ class QualityTracker:
         c = self.counts["ambiguous_local_time"]
         if c.count:
             fields = ", ".join(sorted(self.ambiguous_fields))
+            each = f"it {one_verb}" if c.count == 1 else f"each {verb}"
             out.append(DataWarning(
                 "ambiguous_local_time",
                 f"{_n(c.count, 'row has', 'rows have')} a local time ({fields}) that "
                 f"happened twice in {self.timezone} when the clocks went back, with no offset "
-                f"in the value; each {verb} stored with the earlier offset (the first pass, "
+                f"in the value; {each} stored with the earlier offset (the first pass, "
                 "fold 0), which may be an hour early.", c.count, tuple(c.lines)))
         c = self.counts["duplicate_rows"]
         if c.count:
@@ -259,7 +260,8 @@ class QualityTracker:
                 "duplicate_rows",
                 f"{_n(c.count, 'row repeats', 'rows repeat')} an earlier row of the file "
                 f"exactly; {'it' if c.count == 1 else 'they'} {one_verb if c.count == 1 else verb} "
-                "kept as separate records. Check whether the export duplicated rows.",
+                f"kept as {'a separate record' if c.count == 1 else 'separate records'}. "
+                "Check whether the export duplicated rows.",
                 c.count, tuple(c.lines)))
         return out
 

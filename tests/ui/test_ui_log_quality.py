@@ -121,6 +121,11 @@ def test_import_summary_shows_the_warnings(qtbot: Any, session: Session,
     wizard.set_target("Log No", "record_id")
     wizard.next()
     assert wizard.preview_page.isComplete(), wizard.preview_page.error.text()
+    # the preview is a dry run: it says the warnings before anything is written
+    preview = wizard.preview_page.counts.text()
+    assert "log.csv: 2 rows, 2 would import" in preview
+    assert "Warning no_timestamp (2 rows): No column is mapped to ts" in preview
+    assert "Fields mapped: action; left empty: ts, actor_id" in preview
     wizard.next()
     job = wizard.job
     assert job is not None
