@@ -189,6 +189,37 @@ def test_signing_twice_is_refused(signed: bytes, keys: dict[str, Path]) -> None:
         sign_pdf(signed, keys["p12"], PASS)
 
 
+def test_signing_decodes_the_key_file_once_and_signs_once(
+        unsigned: bytes, keys: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PKCS#12 file's key derivation and the private key's loading are the slow part
+    of signing: each runs once per signature (pyHanko's dry run, which sizes the
+    signature, takes placeholder bytes instead of a second signature)."""
+    from cryptography.hazmat.primitives.serialization import pkcs12 as real_pkcs12
+    from pyhanko.sign.signers import pdf_cms
+
+    calls = {"p12": 0, "key": 0}
+    load_p12, load_key = real_pkcs12.load_key_and_certificates, \
+        pdf_cms.serialization.load_der_private_key
+
+    def counted_p12(*args: Any, **kwargs: Any) -> Any:
+        calls["p12"] += 1
+        return load_p12(*args, **kwargs)
+
+    def counted_key(*args: Any, **kwargs: Any) -> Any:
+        calls["key"] += 1
+        return load_key(*args, **kwargs)
+
+    monkeypatch.setattr(real_pkcs12, "load_key_and_certificates", counted_p12)
+    monkeypatch.setattr(pdf_cms.serialization, "load_der_private_key", counted_key)
+    out = sign_pdf(unsigned, keys["p12"], PASS)
+    assert calls == {"p12": 1, "key": 1}
+    monkeypatch.undo()
+    path = Path(keys["p12"]).parent / "once.pdf"
+    path.write_bytes(out)
+    v = verify_report(path, trust=[keys["ca"]])  # and the signature is whole and trusted
+    assert v.ok and v.valid and v.trusted, v.problems
+
+
 def test_signed_report_verifies_and_is_trusted(tmp_path: Path, signed: bytes,
                                                keys: dict[str, Path],
                                                manifest: dict[str, Any]) -> None:

@@ -193,12 +193,29 @@ def pkcs12_signer(key: PrivateKeyTypes, cert: x509.Certificate,
         registry.register_multiple(
             asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
             for c in chain)
-        return signers.SimpleSigner(
+        signer = _Signer(
             signing_cert=asn1_x509.Certificate.load(
                 cert.public_bytes(serialization.Encoding.DER)),
             signing_key=asn1_keys.PrivateKeyInfo.load(der_key), cert_registry=registry)
     except (ValueError, TypeError) as exc:  # a key type pyHanko cannot sign with
         raise InputFileError(f"{name} cannot be used for signing: {exc}.") from exc
+    if isinstance(key, rsa.RSAPrivateKey):
+        signer.placeholder = (key.key_size + 7) // 8
+    return signer
+
+
+class _Signer(signers.SimpleSigner):
+    """pyHanko's signer, whose dry run (sizing the signature before the real one) gives
+    placeholder bytes of an RSA signature's fixed length instead of signing twice: each
+    signature reloads and re-validates the private key, the slow part of signing."""
+
+    placeholder: int | None = None
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str,
+                             dry_run: bool = False) -> bytes:
+        if dry_run and self.placeholder is not None:
+            return bytes(self.placeholder)
+        return await super().async_sign_raw(data, digest_algorithm, dry_run)
 
 
 def open_pkcs12(data: bytes, name: str, passphrase: bytes | None
