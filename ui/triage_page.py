@@ -205,8 +205,12 @@ def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> s
                 proposal = str(returned.get("status") or "").replace("_", " ")
                 if returned.get("reason"):
                     proposal += f" ({reason_label(str(returned['reason'])).lower()})"
+                why = next((n["text"] for n in d.get("notes") or []
+                            if h.get("note_id") is not None
+                            and n.get("note_id") == h["note_id"]), None)
                 what = (f"returned the decision {_e(proposal)} proposed by "
-                        f"{_e(detail.get('proposed_by'))}: back to in review (see the note)")
+                        f"{_e(detail.get('proposed_by'))}: back to in review"
+                        + (f", because: {_para(why)}" if why else ""))
             else:
                 what = (f"{_e(h['action'])}: {_e(str(h['from']).replace('_', ' '))} → "
                         f"{_e(str(h['to']).replace('_', ' '))}")

@@ -365,8 +365,8 @@ def test_approve_and_return_dialogs_by_keyboard(qtbot: Any, real_window: Any) ->
     assert window.session.read(triage.finding_detail, crit[1])["status"] == "in_review"
     history = QtGui.QTextDocument()
     history.setHtml(detail_html(window.session.read(triage.finding_detail, crit[1])))
-    assert "returned the decision confirmed proposed by ines.garcia: back to in review" \
-        in history.toPlainText()
+    assert ("returned the decision confirmed proposed by ines.garcia: back to in review, "
+            "because: Which warrant? p r n") in history.toPlainText()
 
 
 def test_letters_typed_outside_the_list_decide_nothing(qtbot: Any, real_window: Any) -> None:
