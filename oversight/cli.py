@@ -879,9 +879,15 @@ def show(workspace: Path, finding_id: str, as_json: bool) -> None:
         ref = f" (corrects note {n['refers_to']})" if n["refers_to"] else ""
         out.print(f"Note {n['note_id']} by {n['user']} at {n['ts'][:19]}{ref}: {n['text']}",
                   markup=False)
+    notes = {n["note_id"]: n["text"] for n in doc["notes"]}
     for h in doc["history"]:
-        out.print(f"#{h['seq']} {h['ts'][:19]} {h['user']} {h['action']} "
-                  f"{h['from'] or ''}→{h['to'] or ''} {h['reason'] or ''}", markup=False)
+        line = (f"#{h['seq']} {h['ts'][:19]} {h['user']} {h['action']} "
+                f"{h['from'] or ''}→{h['to'] or ''} {h['reason'] or ''}")
+        if h["action"] == "return":  # who returned which decision, and why
+            back = h.get("detail") or {}
+            line += (f"(returned {(back.get('returned') or {}).get('status')} proposed by "
+                     f"{back.get('proposed_by')}: {notes.get(h['note_id'], '')})")
+        out.print(line, markup=False)
     _print_origin(doc.get("origin") or [])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -177,6 +178,10 @@ def test_triage_commands(tmp_path: Path) -> None:
     code, out, _ = run(["approve", ws, trf, "--return", "--note", "Which warrant?"], **aurelia)
     assert code == 0 and "1 finding(s) returned to in review" in out
     assert json.loads(run(["show", ws, trf, "--json"])[1])["status"] == "in_review"
+    # The history says who returned which decision, and why.
+    code, out, _ = run(["show", ws, trf])
+    assert code == 0 and re.search(r"aurelia return pending_approval→in_review \(returned "
+                                   r"confirmed proposed by ines: Which warrant\?\)", out), out
     code, out, _ = run(["mark", ws, trf, "--status", "confirmed", "--note", "none exists"],
                        **ines)
     code, out, _ = run(["approve", ws, trf, "--note", "agreed"], **aurelia)

@@ -35,7 +35,7 @@ from oversight.importing import import_file
 from oversight.importing.profile import MappingProfile, auto_profile, load_profile, parse_profile
 from oversight.importing.profile_writer import RECORD_ID, profile_targets, profile_text
 from oversight.importing.sampling import SOURCE_SUFFIXES, FileSample, sample_columns
-from oversight.importing.service import ImportResult, preview
+from oversight.importing.service import ImportResult, already_imported_text, preview
 from oversight.pack_mapping import MappingWarning, mapping_warnings
 from oversight.progress import CancelToken, Progress
 from oversight.records import NATURAL_KEY, Kind, fields_of
@@ -812,8 +812,7 @@ class ImportWizard(QtWidgets.QWizard):
         held = [o for o in self.previews if o.result is not None and o.result.imported_as]
         if held:
             page.error.setText("\n".join(filter(None, [page.error.text(), *(
-                f"{o.path.name} is already in this workspace as batch "
-                f"{o.result.imported_as['batch_id']}; it will not be imported again."
+                already_imported_text(o.path.name, o.result.imported_as)
                 for o in held if o.result is not None and o.result.imported_as)])))
         return any(o.result is not None and not o.result.imported_as for o in self.previews)
 

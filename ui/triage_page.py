@@ -31,6 +31,7 @@ from ui.models import (
     SEVERITY_COLORS,
     FindingsModel,
     cell_text,
+    shown,
     status_text,
     when_text,
 )
@@ -52,7 +53,9 @@ def _e(value: Any) -> str:
 
 
 def _value(value: Any, grey: str = "#808080") -> str:
-    if value is None or value == "":
+    """A fact or register value; a missing one (none, empty or blanks) in the same word
+    as the operations grid (``ui.models.shown``)."""
+    if not cell_text(value).strip():
         return f"<i style='color:{grey}'>{MISSING}</i>"
     return _e(when_text(value) if isinstance(value, str) else value)
 
@@ -166,15 +169,15 @@ def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> s
                              for k, v in flat) + "</table>")
     records = d.get("records") or []
     if records:
-        shown = records[:50]
+        listed = records[:50]
         out.append(f"<h4>Records involved ({len(d.get('record_ids') or records):,})</h4>")
-        for r in shown:
+        for r in listed:
             f = r["fields"]
             link = f"record:{int(r['rid'])}" if "rid" in r else ""
             parts = [f"<a href='{link}'><b>{_e(r['record_id'])}</b></a>" if link
                      else f"<b>{_e(r['record_id'])}</b>",
                      _e(when_text(f.get("ts"))),
-                     f"{_e(f.get('action'))} by {_e(f.get('actor_id'))}"]
+                     f"{_e(shown(f.get('action')))} by {_e(shown(f.get('actor_id')))}"]
             if f.get("case_id"):
                 parts.append(f"case {_e(f['case_id'])}")
             if f.get("subject_ids"):
@@ -182,8 +185,8 @@ def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> s
             if f.get("recipient_id"):
                 parts.append(f"to {_e(f['recipient_id'])} ({_e(f.get('recipient_country'))})")
             out.append(f"<p style='margin:2px 0'>{' · '.join(parts)}</p>")
-        if len(records) > len(shown):
-            out.append(f"<p><small>…and {len(records) - len(shown)} more; the operations "
+        if len(records) > len(listed):
+            out.append(f"<p><small>…and {len(records) - len(listed)} more; the operations "
                        "browser shows them all.</small></p>")
     out.append(registers_html(d.get("registers") or {}, grey))
     history = d.get("history") or []
@@ -202,8 +205,12 @@ def detail_html(d: dict[str, Any], widget: QtWidgets.QWidget | None = None) -> s
                 proposal = str(returned.get("status") or "").replace("_", " ")
                 if returned.get("reason"):
                     proposal += f" ({reason_label(str(returned['reason'])).lower()})"
+                why = next((n["text"] for n in d.get("notes") or []
+                            if h.get("note_id") is not None
+                            and n.get("note_id") == h["note_id"]), None)
                 what = (f"returned the decision {_e(proposal)} proposed by "
-                        f"{_e(detail.get('proposed_by'))}: back to in review (see the note)")
+                        f"{_e(detail.get('proposed_by'))}: back to in review"
+                        + (f", because: {_para(why)}" if why else ""))
             else:
                 what = (f"{_e(h['action'])}: {_e(str(h['from']).replace('_', ' '))} → "
                         f"{_e(str(h['to']).replace('_', ' '))}")

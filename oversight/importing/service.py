@@ -47,7 +47,8 @@ from oversight.records import NATURAL_KEY, FieldType, Kind, fields_of
 from oversight.safefile import open_regular
 from oversight.workspace import Permission, Workspace
 
-__all__ = ["ImportResult", "Reject", "file_sha256", "import_file", "preview"]
+__all__ = ["ImportResult", "Reject", "already_imported_text", "file_sha256", "import_file",
+           "preview"]
 
 CHUNK = GROUP  # rows per chunk: one digest group
 _ONE_US = timedelta(microseconds=1)
@@ -344,12 +345,21 @@ def _check_not_imported(ws: Workspace, sha: str, path: Path) -> None:
         (sha,),
     ).fetchone()
     if row is not None:
-        raise AlreadyImported(
-            f"{path.name} is already in this workspace: batch {row[0]} ({row[1]}), imported by "
-            f"{row[2]} on {row[3][:10]}; the same file is never imported twice. If that import "
-            f"was wrong, an admin or its importer can retract it (the Sources page, or "
-            f"`oversight retract WORKSPACE {row[0]} --reason TEXT`) and import the file again."
-        )
+        raise AlreadyImported(already_imported_text(path.name, {
+            "batch_id": row[0], "file": row[1], "imported_by": row[2],
+            "imported_at": row[3]}))
+
+
+def already_imported_text(name: str, batch: dict[str, Any]) -> str:
+    """Why a file is refused (the CLI, "Import file" and the wizard say the same): the
+    live batch that holds it, and that retracting that batch lets it be imported again.
+    ``batch`` has the keys of ``ImportResult.imported_as``."""
+    return (f"{name} is already in this workspace: batch {batch['batch_id']} "
+            f"({batch['file']}), imported by {batch['imported_by']} on "
+            f"{str(batch['imported_at'])[:10]}; the same file is never imported twice. If "
+            f"that import was wrong, an admin or its importer can retract it (the Sources "
+            f"page, or `oversight retract WORKSPACE {batch['batch_id']} --reason TEXT`) and "
+            f"import the file again.")
 
 
 def _result(plan: _Plan, sha: str, size: int, dry_run: bool) -> ImportResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -228,7 +229,11 @@ def test_invalid_mapping_and_already_imported(qtbot: Any, open_session: Opener,
     again.next()
     again.next()
     assert not again.preview_page.isComplete()
-    assert "already in this workspace as batch" in again.preview_page.error.text()
+    refusal = again.preview_page.error.text()
+    assert re.search(r"already in this workspace: batch \d+ .*imported by "
+                     + re.escape(INSPECTOR), refusal), refusal
+    # ... and says how to import it again (issue 11, item 4).
+    assert "can retract it (the Sources page" in refusal and "import the file again" in refusal
     assert "would import" in again.preview_page.counts.text()  # still previewed
     again.close()
 

@@ -22,6 +22,7 @@ from oversight.workspace import Workspace
 from ui.main_window import MainWindow
 from ui.prompts import (
     ApproveDialog,
+    AssignDialog,
     DismissDialog,
     EscalationDialog,
     FormDialog,
@@ -365,8 +366,8 @@ def test_approve_and_return_dialogs_by_keyboard(qtbot: Any, real_window: Any) ->
     assert window.session.read(triage.finding_detail, crit[1])["status"] == "in_review"
     history = QtGui.QTextDocument()
     history.setHtml(detail_html(window.session.read(triage.finding_detail, crit[1])))
-    assert "returned the decision confirmed proposed by ines.garcia: back to in review" \
-        in history.toPlainText()
+    assert ("returned the decision confirmed proposed by ines.garcia: back to in review, "
+            "because: Which warrant? p r n") in history.toPlainText()
 
 
 def test_letters_typed_outside_the_list_decide_nothing(qtbot: Any, real_window: Any) -> None:
@@ -391,3 +392,32 @@ def test_letters_typed_outside_the_list_decide_nothing(qtbot: Any, real_window: 
     qtbot.keyClicks(QtWidgets.QApplication.focusWidget(), "cdero")
     assert len(_events(window)) == before
     assert window.prompts.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_assign_dialog_by_keyboard_records_one_event(qtbot: Any, real_window: Any
+                                                         ) -> None:
+    """A (assign): the cursor is in the user list, letters pick a user there (never a
+    triage key), Enter does not submit, Ctrl+Enter assigns: exactly one event."""
+    window = real_window(INSPECTOR)
+    window.sidebar.setCurrentRow(1)
+    page = window.triage
+    target = next(str(r["id"]) for r in window.session.read(
+        findings.list_findings, findings.FindingFilters(status="open"))
+        if not r["assignee"])
+    _select(page, target)
+    before = _events(window)
+    driver = Driver(qtbot)
+    seen_open: list[bool] = []
+    driver.answer(AssignDialog, ("type", "aurelia"), ("key", Qt.Key.Key_Return),
+                  ("call", lambda: seen_open.append(driver.dialogs[-1].isVisible())),
+                  ("key", Qt.Key.Key_Return, CTRL))
+    _press_in_list(qtbot, page, Qt.Key.Key_A, driver)
+    assert driver.failures == [], driver.failures
+    dialog = driver.dialogs[-1]
+    assert isinstance(dialog, AssignDialog)
+    assert driver.focus_at_open[-1] is dialog.combo
+    assert driver.default_buttons[-1] == []
+    assert seen_open == [True]  # Enter alone assigned nothing
+    new = _events(window)[len(before):]
+    assert [(e["action"], e["payload"]["finding_id"], e["payload"]["to"]) for e in new] == [
+        ("finding.assign", target, AUDITOR)]

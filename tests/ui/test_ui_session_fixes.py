@@ -373,3 +373,51 @@ def test_ctrl_f_searches_and_enter_returns_to_the_list(qtbot: Any, open_window: 
     qtbot.keyClick(QtWidgets.QApplication.focusWidget(), Qt.Key.Key_Return)
     assert QtWidgets.QApplication.focusWidget() is page.view
     assert page.model.rowCount() == 1 and page.current_id() == target
+
+
+def _click_row(qtbot: Any, view: QtWidgets.QTableView, row: int, column: int) -> None:
+    view.scrollTo(view.model().index(row, column))
+    rect = view.visualRect(view.model().index(row, column))
+    qtbot.mouseClick(view.viewport(), LEFT, pos=rect.center())
+
+
+def test_a_long_message_is_elided_with_the_whole_text_at_hand(qtbot: Any, open_window: Opener
+                                                              ) -> None:
+    """At 1366x768 the Message column cannot hold the longest message: it is elided
+    (never cut mid-letter), its tooltip is the whole message and so is the detail pane."""
+    window = open_window(INSPECTOR, page=1)
+    window.resize(1366, 768)
+    page = window.triage
+    view, model = page.view, page.model
+    column = [c[0] for c in model.COLUMNS].index("message")
+    metrics = view.fontMetrics()
+    row = max(range(model.rowCount()),
+              key=lambda r: metrics.horizontalAdvance(str(model.row_dict(r)["message"])))
+    message = str(model.row_dict(row)["message"])
+    qtbot.waitUntil(lambda: view.columnWidth(column) > 0)
+    assert metrics.horizontalAdvance(message) > view.columnWidth(column)  # it is elided
+    assert view.textElideMode() != Qt.TextElideMode.ElideNone
+    assert model.index(row, column).data(Qt.ItemDataRole.ToolTipRole) == message
+    _click_row(qtbot, view, row, 1)
+    assert page.current_id() == model.row_dict(row)["id"]
+    assert message in " ".join(page.detail.toPlainText().split())
+
+
+def test_a_blank_fact_is_the_same_word_in_the_detail(qtbot: Any, open_window: Opener) -> None:
+    """The demo's AUT-01 finding on an operation whose authorisation_id is a blank: the
+    detail pane says "none", as the operations grid does, never an empty cell."""
+    window = open_window(INSPECTOR, page=1)
+    page = window.triage
+    chosen = None
+    for row in range(page.model.rowCount()):
+        fid = page.model.row_dict(row)["id"]
+        facts = window.session.read(triage.finding_detail, fid)["facts"].get("fields") or {}
+        value = facts.get("authorisation_id")
+        if isinstance(value, str) and value and not value.strip():
+            chosen = row
+            break
+    assert chosen is not None, "the demo plants an operation with a blank authorisation id"
+    _click_row(qtbot, page.view, chosen, 1)
+    text = page.detail.toPlainText()
+    assert re.search(rf"authorisation_id\s*{MISSING}\b", text), text[:800]
+    assert not re.search(r"authorisation_id\s*\n\s*(actor_id|ts)\b", text)
