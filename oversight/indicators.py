@@ -32,6 +32,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -91,6 +92,9 @@ STATUS_CHOICES = ("any", "confirmed")
 #: The numbers of a row, in the order of --json, --csv and the tables.
 COLUMNS = ("operations", "findings", "confirmed", "dismissed", "open", "per_1000", "decided",
            "confirmed_rate", "ci_low", "ci_high")
+#: A run id as --compare-to takes it: ASCII digits only (str.isdigit() also accepts
+#: "²" or "١", which int() refuses or reads as another number).
+_RUN_ID = re.compile(r"[0-9]+")
 _COUNTS = ("operations", "findings", "confirmed", "dismissed", "open", "decided")
 CONFIDENCE = 0.95
 Z = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)  # 1.959963984540054
@@ -799,7 +803,7 @@ def _compute_many(ws: Workspace, query: IndicatorQuery, groupings: Sequence[tupl
     baseline_period: Period | None = None
     if query.compare_to is not None:
         text = query.compare_to.strip()
-        if text.isdigit():
+        if _RUN_ID.fullmatch(text):
             baseline_run = int(text)
         else:
             baseline_period = parse_period(text)

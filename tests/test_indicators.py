@@ -402,6 +402,18 @@ def test_periods(text: str, first: date, last: date) -> None:
     assert (p.first, p.last) == (first, last)
 
 
+@pytest.mark.parametrize(("text", "sentence"), [
+    ("2025-02-30..2025-03-01",
+     "The first day of the period '2025-02-30' is not a date such as 2026-03-31."),
+    ("2025-03-01..2025-3-9",
+     "The last day of the period '2025-3-9' is not a date such as 2026-03-31."),
+])
+def test_a_period_with_a_wrong_day_names_it(text: str, sentence: str) -> None:
+    with pytest.raises(UsageError) as err:
+        parse_period(text)
+    assert err.value.message == sentence
+
+
 @given(st.text(max_size=40))
 def test_any_period_text_is_a_period_or_one_sentence(text: str) -> None:
     try:
@@ -578,6 +590,16 @@ def test_compare_to_a_period(ws_one_run: Path) -> None:
     assert rows[("DE-A",)]["change"]["baseline"]["findings"] == 4
     assert rows[("DE-A",)]["change"]["findings"] == -4
     assert doc["left_out"]["outside_period"] == 4
+
+
+@pytest.mark.parametrize("text", ["²", "١", "1²", "½", "-1", "+1", "1e3", "0x1", "1.0"])
+def test_compare_to_what_is_neither_a_run_nor_a_period_is_one_sentence(
+        ws_one_run: Path, text: str) -> None:
+    """Only ASCII digits name a run: "²" passes str.isdigit() but int() refuses it (it
+    was a traceback), and "١" (Arabic-Indic one) would have read as run 1."""
+    result = run_cli(ws_one_run, "indicators", "--compare-to", text, code=2)
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+    assert "is not a period" in result.stderr
 
 
 def test_compare_with_a_run_from_before_runs_were_recorded(ws_one_run: Path,
