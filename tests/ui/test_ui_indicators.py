@@ -75,6 +75,10 @@ def test_table_and_charts_match_the_service(qtbot: Any, open_window: Any,
     channels = _service(demo_ws, IndicatorQuery(by=("channel",)))
     assert [b[0] for b in page.channel_chart.bars()] == [
         r["group"]["channel"] for r in channels["rows"]]
+    rules = _service(demo_ws, IndicatorQuery(by=("rule",)))
+    assert page.rule_chart.bars() == [(r["group"]["rule"], r["per_1000"])
+                                      for r in rules["rows"]]
+    assert any(value for _, value in page.rule_chart.bars())
     months = _service(demo_ws, IndicatorQuery(by=("month",)))
     # A line over time: operations with no (plausible) time are in no month, so not drawn.
     assert page.month_chart.points() == [(r["group"]["month"], r["per_1000"])
