@@ -197,7 +197,7 @@ def parse_period(text: str) -> Period:
         pass  # a month 13, or year 9999's December + 1: said below
     else:
         if m := _RANGE.fullmatch(raw):
-            return Period(parse_day(m.group(1), "The period starts on"),
-                          parse_day(m.group(2), "The period ends on"), raw)
+            return Period(parse_day(m.group(1), "The first day of the period"),
+                          parse_day(m.group(2), "The last day of the period"), raw)
     raise UsageError(f"{text!r} is not a period: give a month (2025-03), a quarter "
                      "(2025-Q1) or two days (2025-01-01..2025-12-31 for a year).")

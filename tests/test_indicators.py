@@ -402,6 +402,18 @@ def test_periods(text: str, first: date, last: date) -> None:
     assert (p.first, p.last) == (first, last)
 
 
+@pytest.mark.parametrize(("text", "sentence"), [
+    ("2025-02-30..2025-03-01",
+     "The first day of the period '2025-02-30' is not a date such as 2026-03-31."),
+    ("2025-03-01..2025-3-9",
+     "The last day of the period '2025-3-9' is not a date such as 2026-03-31."),
+])
+def test_a_period_with_a_wrong_day_names_it(text: str, sentence: str) -> None:
+    with pytest.raises(UsageError) as err:
+        parse_period(text)
+    assert err.value.message == sentence
+
+
 @given(st.text(max_size=40))
 def test_any_period_text_is_a_period_or_one_sentence(text: str) -> None:
     try:
@@ -578,6 +590,16 @@ def test_compare_to_a_period(ws_one_run: Path) -> None:
     assert rows[("DE-A",)]["change"]["baseline"]["findings"] == 4
     assert rows[("DE-A",)]["change"]["findings"] == -4
     assert doc["left_out"]["outside_period"] == 4
+
+
+@pytest.mark.parametrize("text", ["²", "١", "1²", "½", "-1", "+1", "1e3", "0x1", "1.0"])
+def test_compare_to_what_is_neither_a_run_nor_a_period_is_one_sentence(
+        ws_one_run: Path, text: str) -> None:
+    """Only ASCII digits name a run: "²" passes str.isdigit() but int() refuses it (it
+    was a traceback), and "١" (Arabic-Indic one) would have read as run 1."""
+    result = run_cli(ws_one_run, "indicators", "--compare-to", text, code=2)
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+    assert "is not a period" in result.stderr
 
 
 def test_compare_with_a_run_from_before_runs_were_recorded(ws_one_run: Path,
@@ -841,3 +863,43 @@ def test_implausible_times_are_in_no_month(ws_path: Path, tmp_path: Path) -> Non
             scanned[r["group"]["month"]] += r["operations"]
     assert scanned == {None: 2, "1970-01": 1}
     assert len(fast["rows"]) == 2  # no empty months between 1969 and 2100
+
+
+def test_a_time_is_judged_against_its_own_batchs_import(ws_path: Path,
+                                                        tmp_path: Path) -> None:
+    """Batch A is dated back to 2025-06-01 (its times are plausible up to 2025-06-02),
+    batch B is imported now. A time after A's limit is in a month only in B; a batch
+    whose import time is unreadable has no plausible time at all, on both paths (the
+    index by month, and the scan by month and channel)."""
+    from datetime import UTC, datetime, timedelta
+
+    soon = datetime.now(UTC) + timedelta(hours=12)
+    month_soon = soon.strftime("%Y-%m")
+    a = [op("E1", "2025-01-10T09:00:00+00:00", "search", "X"),
+         op("E2", soon.isoformat(), "search", "X")]
+    b = [op("L1", soon.isoformat(), "search", "X"),
+         op("L2", "2025-02-10T09:00:00+00:00", "search", "X")]
+
+    def months(ws: Workspace) -> list[dict[Any, int]]:
+        out = []
+        for by in (("month",), ("month", "channel")):
+            got: Counter[Any] = Counter()
+            for r in compute(ws, IndicatorQuery(by=by)).to_json()["rows"]:
+                if r["operations"]:
+                    got[r["group"]["month"]] += r["operations"]
+            out.append(dict(got))
+        return out
+
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        batch_a = import_file(ws, write(tmp_path / "a.csv", csv_of(a)), Kind.OPERATIONS)
+        batch_b = import_file(ws, write(tmp_path / "b.csv", csv_of(b)), Kind.OPERATIONS)
+        run_detection(ws, parse_pack(PACK, "pack.yaml"))
+        assert months(ws) == [{"2025-01": 1, "2025-02": 1, month_soon: 2}] * 2
+        with ws.write() as conn:  # as if batch A had been imported on 2025-06-01
+            conn.execute("UPDATE batches SET imported_at = '2025-06-01T00:00:00+00:00'"
+                         " WHERE batch_id = ?", (batch_a.batch_id,))
+        assert months(ws) == [{"2025-01": 1, "2025-02": 1, month_soon: 1, None: 1}] * 2
+        with ws.write() as conn:  # B's import time unreadable: none of its times counts
+            conn.execute("UPDATE batches SET imported_at = 'unreadable' WHERE batch_id = ?",
+                         (batch_b.batch_id,))
+        assert months(ws) == [{"2025-01": 1, None: 3}] * 2

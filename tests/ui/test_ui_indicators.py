@@ -75,6 +75,10 @@ def test_table_and_charts_match_the_service(qtbot: Any, open_window: Any,
     channels = _service(demo_ws, IndicatorQuery(by=("channel",)))
     assert [b[0] for b in page.channel_chart.bars()] == [
         r["group"]["channel"] for r in channels["rows"]]
+    rules = _service(demo_ws, IndicatorQuery(by=("rule",)))
+    assert page.rule_chart.bars() == [(r["group"]["rule"], r["per_1000"])
+                                      for r in rules["rows"]]
+    assert any(value for _, value in page.rule_chart.bars())
     months = _service(demo_ws, IndicatorQuery(by=("month",)))
     # A line over time: operations with no (plausible) time are in no month, so not drawn.
     assert page.month_chart.points() == [(r["group"]["month"], r["per_1000"])
@@ -149,27 +153,75 @@ def test_click_through_to_the_findings_of_a_cell(qtbot: Any, open_window: Any,
 
 def test_compare_with_a_period_and_export(qtbot: Any, open_window: Any, demo_ws: Path,
                                           tmp_path: Path) -> None:
+    """The demo's second quarter of 2025 against its first (both hold operations and
+    findings, so the change columns have something to show)."""
     window = open_window(ADMIN)
     page = _open(qtbot, window)
-    page.date_from.setText("2026-04-01")
-    page.date_to.setText("2026-06-30")
+    page.date_from.setText("2025-04-01")
+    page.date_to.setText("2025-06-30")
     _pick(qtbot, page.compare, "A p")
     assert page.compare_period.isEnabled()
     _focus(qtbot, page.compare_period)
-    qtbot.keyClicks(page.compare_period, "2026-Q1")
+    qtbot.keyClicks(page.compare_period, "2025-Q1")
     with qtbot.waitSignal(page.computed, timeout=30_000):
         qtbot.keyClick(page.compare_period, Qt.Key.Key_Return)
     assert "Δ per 1,000" in page.model.headers
-    assert "2026-01-01 to 2026-03-31" in page.basis.text()
-    target = tmp_path / "indicators.csv"
-    page.choose_save_path = lambda: target  # type: ignore[method-assign]
-    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    assert "2025-01-01 to 2025-03-31" in page.basis.text()
     from datetime import date
 
     with Workspace.open(demo_ws, VIEWER, PASSWORD) as ws:
-        want = compute(ws, IndicatorQuery(by=("agency",), date_from=date(2026, 4, 1),
-                                          date_to=date(2026, 6, 30), compare_to="2026-Q1"))
+        want = compute(ws, IndicatorQuery(by=("agency",), date_from=date(2025, 4, 1),
+                                          date_to=date(2025, 6, 30), compare_to="2025-Q1"))
+    doc = want.to_json()
+    assert doc["total"]["operations"] > 0 and doc["total"]["findings"] > 0
+    assert doc["total"]["change"]["baseline"]["operations"] > 0
+    delta = page.model.headers.index("Δ findings")
+    shown = _table(page)
+    assert [(r[0], r[1], r[delta]) for r in shown] == [
+        (r["group"]["agency"], r["operations"], r["change"]["findings"])
+        for r in doc["rows"]] + [("All", doc["total"]["operations"],
+                                  doc["total"]["change"]["findings"])]
+    target = tmp_path / "indicators.csv"
+    page.choose_save_path = lambda: target  # type: ignore[method-assign]
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
     assert target.read_bytes().decode("utf-8") == "\ufeff" + want.csv()
     assert target.stat().st_mode & 0o077 == 0
     assert "baseline_operations" in target.read_text(encoding="utf-8").splitlines()[0]
     assert "Exported" in window.statusBar().currentMessage()
+
+
+def test_compare_with_an_earlier_run(qtbot: Any, open_window: Any, demo_ws: Path,
+                                     tmp_path: Path) -> None:
+    """A second batch (four look-ups by GB-MET in June 2025) and a second run: the
+    compare-to choice lists run 1, chosen by keyboard; the change columns are the
+    service's, and GB-MET's operations went up by four."""
+    from oversight.criteria.engine import run_detection
+    from oversight.criteria.pack import default_pack
+    from oversight.importing import import_file
+    from oversight.records import Kind
+
+    extra = tmp_path / "extra.csv"
+    extra.write_text("record_id,ts,action,actor_id,actor_role,agency,justification\n" + "".join(
+        f"X{i},2025-06-1{i}T10:00:00+00:00,consult,met-x,analyst,GB-MET,\n" for i in range(4)),
+        encoding="utf-8")
+    with Workspace.open(demo_ws, ADMIN, PASSWORD) as ws:
+        import_file(ws, extra, Kind.OPERATIONS)
+        run_detection(ws, default_pack())
+    window = open_window(VIEWER)
+    page = _open(qtbot, window)
+    _pick(qtbot, page.compare, "Run 1")
+    _show(qtbot, page)
+    assert "Changes against run 1." in page.basis.text()
+    with Workspace.open(demo_ws, VIEWER, PASSWORD) as ws:
+        doc = compute(ws, IndicatorQuery(by=("agency",), compare_to="1")).to_json()
+    assert doc["latest_run"] == 2
+    met = next(r for r in doc["rows"] if r["group"]["agency"] == "GB-MET")
+    assert met["change"]["operations"] == 4
+    delta = page.model.headers.index("Δ findings")
+    overlap = page.model.headers.index("Intervals overlap")
+    shown = _table(page)
+    assert [(r[0], r[1], r[delta]) for r in shown[:-1]] == [
+        (r["group"]["agency"], r["operations"], r["change"]["findings"]) for r in doc["rows"]]
+    words = {True: "yes", False: "no", None: ""}
+    assert [r[overlap] for r in shown[:-1]] == [
+        words[r["change"]["intervals_overlap"]] for r in doc["rows"]]
