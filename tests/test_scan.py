@@ -364,6 +364,53 @@ def test_spill_folder_is_private_and_removed_on_every_exit(
         assert not Path(path).exists()
 
 
+def test_only_log_rows_go_to_the_file_and_registers_stay_in_memory(
+        demo: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mapped log rows live in a DuckDB file in the private folder (so DuckDB can move
+    them out of memory under the limit); the registers shipped from the encrypted
+    workspace stay in DuckDB's memory. Looked at while the rules run."""
+    import oversight.scan as scan_module
+
+    cons: list[duckdb.DuckDBPyConnection] = []
+    real_duck = scan_module._duck
+
+    def capturing(*args: Any, **kwargs: Any) -> Any:
+        cm = real_duck(*args, **kwargs)
+
+        class Spy:
+            def __enter__(self) -> duckdb.DuckDBPyConnection:
+                con = cm.__enter__()
+                cons.append(con)
+                return con
+
+            def __exit__(self, *exc: Any) -> Any:
+                return cm.__exit__(*exc)
+        return Spy()
+
+    seen: dict[str, Any] = {}
+
+    def progress(done: int, total: int, what: str) -> None:
+        if what == "LOG-01" and not seen:
+            con = cons[0]
+            seen["tables"] = {(str(db), str(name)) for db, name in con.execute(
+                "SELECT database_name, table_name FROM duckdb_tables()").fetchall()}
+            seen["files"] = {str(db): path for db, path in con.execute(
+                "SELECT database_name, path FROM duckdb_databases()").fetchall()}
+
+    monkeypatch.setattr(scan_module, "_duck", capturing)
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        scan(ws, [str(demo["csv"])], default_pack(), rule_ids=["LOG-01"], progress=progress)
+    tables = seen["tables"]
+    assert ("logs", "o_all") in tables and ("logs", "raw_0") in tables
+    assert {name for db, name in tables if db != "logs"} >= {"reg_authorisations",
+                                                             "reg_cases", "batch_times"}
+    assert not {name for db, name in tables if db == "logs"} - {"o_all", "raw_0"}
+    assert seen["files"]["memory"] is None  # the registers' database has no file
+    logs = Path(seen["files"]["logs"])
+    assert logs.parent.name.startswith("oversight-scan-") and not logs.parent.exists()
+
+
 def test_no_hash_states_it_and_still_finds(demo: dict[str, Path], tmp_path: Path) -> None:
     with _fresh(tmp_path, "ws") as ws:
         _registers(ws, demo)
