@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
+import hmac
 import io
 import json
 import subprocess
@@ -279,6 +281,27 @@ def test_the_receivers_detection_never_touches_received_findings(pair: Pair) -> 
     assert problems(pair.b, B_ADMIN) == []
 
 
+def test_the_audit_chains_record_export_and_import_with_the_package_sha256(
+        pair: Pair) -> None:
+    sent = send(pair, rule="TRF-01")
+    file_sha = hashlib.sha256(sent.path.read_bytes()).hexdigest()
+    got = receive(pair, sent.path)
+    with Workspace.open(pair.a, A_ADMIN, PW) as ws:
+        (out,) = [e for e in triage.history(ws) if e["action"] == "package.export"]
+        (fid,) = [f["id"] for f in list_findings(ws, FindingFilters(rule="TRF-01"))]
+    assert out["user"] == A_AUDITOR
+    assert out["payload"]["sha256"] == file_sha == sent.sha256
+    assert out["payload"]["package_id"] == sent.package_id
+    assert out["payload"]["findings"] == [fid]
+    with Workspace.open(pair.b, B_ADMIN, PW) as ws:
+        (into,) = [e for e in triage.history(ws) if e["action"] == "package.import"]
+    assert into["user"] == B_INSPECTOR
+    assert into["payload"]["sha256"] == file_sha and into["payload"]["package_id"] == \
+        sent.package_id
+    assert list(into["payload"]["findings"]) == got.findings == [f"{fid}@R1"]
+    assert [b["batch_id"] for b in into["payload"]["batches"]] == got.batches
+
+
 def test_a_received_batch_is_retracted_like_an_import(pair: Pair) -> None:
     got = receive(pair, send(pair).path)
     with Workspace.open(pair.b, B_INSPECTOR, PW) as ws:
@@ -316,8 +339,17 @@ def test_pseudonyms_are_stable_and_identifiers_leave_no_trace(pair: Pair) -> Non
         texts.append(plain.decode("utf-8", "replace"))
     with Workspace.open(pair.a, A_ADMIN, PW) as ws:
         given = dict(rows(ws, "SELECT value, pseudonym FROM pseudonyms"))
+    with Workspace.open(pair.a, A_ADMIN, PW) as ws:
+        (secret,) = rows(ws, "SELECT value FROM workspace_meta WHERE key = 'pseudonym_secret'")
+        (made,) = [e for e in triage.history(ws) if e["action"] == "pseudonym_key.create"]
+    key = bytes.fromhex(secret[0])
+    assert len(key) == 32
+    # The chain names the secret by its SHA-256, never the secret itself.
+    assert made["payload"] == {"sha256": hashlib.sha256(key).hexdigest()}
     for ident in (*SUBJECTS, *ACTORS):
-        assert given[ident].startswith("PS-") and len(given[ident]) == 13
+        # PS- and the first 10 hex digits of HMAC-SHA-256 under the workspace's secret.
+        keyed = hmac.new(key, ident.encode("utf-8"), hashlib.sha256).hexdigest()
+        assert given[ident] == "PS-" + keyed[:10]
         assert given[ident] in texts[0]  # everywhere the identifier was
     anna = given[SUBJECTS[0]]
     assert anna in texts[1]  # the same pseudonym in the second package
