@@ -11,6 +11,7 @@ import io
 import json
 import subprocess
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +301,52 @@ def test_the_audit_chains_record_export_and_import_with_the_package_sha256(
         sent.package_id
     assert list(into["payload"]["findings"]) == got.findings == [f"{fid}@R1"]
     assert [b["batch_id"] for b in into["payload"]["batches"]] == got.batches
+
+
+def test_package_json_states_sender_scope_packs_and_chain_head(pair: Pair) -> None:
+    started = datetime.now(UTC).replace(microsecond=0)
+    sent = send(pair, rule="TRF-01", note="Please check the basis.")
+    inner = container.read_zip(opened_payload(pair, sent.path.read_bytes()),
+                               payload.ENTRIES["package"], "test")
+    doc = json.loads(inner["package.json"])
+    with Workspace.open(pair.a, A_ADMIN, PW) as ws:
+        (fid,) = [f["id"] for f in list_findings(ws, FindingFilters(rule="TRF-01"))]
+        (pack,) = rows(ws, "SELECT p.pack_id, p.version, p.pack_sha256 FROM findings f"
+                           " JOIN runs r ON r.run_id = f.last_run JOIN packs p"
+                           " ON p.pack_sha256 = r.pack_sha256 WHERE f.finding_id = ?", fid)
+        (export,) = [e for e in triage.history(ws) if e["action"] == "package.export"]
+        before = rows(ws, "SELECT seq, hash FROM audit_events WHERE seq < ? ORDER BY seq"
+                          " DESC LIMIT 1", export["seq"])[0]
+        workspace_id = ws.workspace_id
+    assert (doc["format"], doc["format_version"], doc["kind"], doc["package_id"]) == (
+        "oversight-review-package", 1, "package", sent.package_id)
+    assert {k: doc["sender"][k] for k in ("body", "user", "workspace_id")} == {
+        "body": "Inspectorate A", "user": A_AUDITOR, "workspace_id": workspace_id}
+    assert "Aurelia Auditor" in doc["sender"]["certificate"]["subject"]
+    assert [r["subject"] for r in doc["recipients"]] == sent.recipients
+    assert "Bruno Auditor" in sent.recipients[0]
+    assert started <= datetime.fromisoformat(doc["created"]) <= datetime.now(UTC)
+    assert doc["scope"] == {"filter": {"rule": "TRF-01", "status": None, "severity": None},
+                            "findings": [fid]}
+    assert doc["note"] == "Please check the basis." and doc["pseudonymised"] == []
+    assert doc["criteria_packs"] == [{"id": pack[0], "version": pack[1], "sha256": pack[2]}]
+    # The head of the sender's chain as it stood just before the export was recorded.
+    assert doc["chain_head"] == {"seq": before[0], "hash": before[1]} == \
+        export["payload"]["chain_head"]
+    # The counts are those of what the payload holds: T-1, the case C-77 it cites (from
+    # the cases batch), the confirming and the approving note.
+    held = [json.loads(line) for line in inner["records.jsonl"].splitlines()]
+    assert [(r["kind"], r["record_id"]) for r in held] == [("operations", "T-1"),
+                                                            ("cases", "C-77")]
+    assert doc["counts"] == {"findings": 1, "records": 1, "register_entries": 1,
+                             "notes": 2, "sources": 2} == json.loads(
+        entries(sent.path.read_bytes())["metadata.json"])["counts"]
+    assert len(inner["sources.jsonl"].splitlines()) == 2
+    # The receiver keeps package.json exactly as it arrived.
+    receive(pair, sent.path)
+    with Workspace.open(pair.b, B_ADMIN, PW) as ws:
+        assert rows(ws, "SELECT package_json FROM received_packages") == [
+            (inner["package.json"].decode("utf-8"),)]
 
 
 def test_a_received_batch_is_retracted_like_an_import(pair: Pair) -> None:
