@@ -429,6 +429,38 @@ def test_pseudonyms_are_stable_and_identifiers_leave_no_trace(pair: Pair) -> Non
     assert problems(pair.a, A_ADMIN) == []
 
 
+def test_a_reply_to_a_pseudonymised_package_lands_on_the_senders_own_finding(
+        pair: Pair) -> None:
+    sent = send(pair, rule="TRF-01", pseudonymise=("subjects", "actors"))
+    ((own, alias),) = sent.ids.items()
+    assert alias != own and alias.startswith("TRF-01-PS")
+    got = receive(pair, sent.path)
+    assert got.findings == [f"{alias}@R1"]
+    with Workspace.open(pair.b, B_AUDITOR, PW) as ws:
+        triage.mark(ws, got.findings, "in_review", note="Asked about " + alias)
+        answer = reply_package(ws, sent.path, pair.tmp / "reply.ovp",
+                               identity(pair.keys.receiver), body="Authority B")
+    decisions = container.read_zip(opened_payload_for(pair, answer.path.read_bytes()),
+                                   payload.ENTRIES["reply"], "test")["decisions.jsonl"]
+    assert [json.loads(line)["id"] for line in decisions.splitlines()] == [alias]
+    with Workspace.open(pair.a, A_AUDITOR, PW) as ws:
+        back = import_package(ws, answer.path, identity(pair.keys.sender),
+                              [pair.keys.receiver_ca])
+        assert back.findings == [own]
+        (reply,) = triage.finding_detail(ws, own)["origin"]
+        assert reply["status"] == "in_review"
+        assert reply["notes"][0]["text"] == "Asked about " + alias
+    assert problems(pair.a, A_ADMIN) == []
+
+
+def opened_payload_for(pair: Pair, data: bytes) -> bytes:
+    """The decrypted payload of a reply for A."""
+    env = entries(data)
+    meta = json.loads(env["metadata.json"])
+    return container.decrypt(env["payload.p7m"], identity(pair.keys.sender),
+                             meta["recipients"], "test")
+
+
 def test_replacer_replaces_whole_words_only() -> None:
     rep = pseudonyms.Replacer({"S1": "PS-1", "Anna K": "PS-2", "#7": "PS-3"})
     assert rep.text("S1 and S10, xS1, S1_x, (S1). Anna K; Anna Kx #7 a#7") == \
