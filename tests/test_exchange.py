@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlcipher3
 import tools
 from click.testing import CliRunner, Result
 from exchange_support import (
@@ -37,6 +38,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_triage import NASTY
 
+from db.keyslots import SlotFile
+from db.store import IntegrityError
 from oversight import triage
 from oversight.cli import main
 from oversight.criteria.engine import run_detection
@@ -50,7 +53,7 @@ from oversight.integrity import verify_workspace
 from oversight.records import Kind, storage_columns
 from oversight.report.data import collect
 from oversight.retraction import retract_batch
-from oversight.workspace import Workspace
+from oversight.workspace import DB_NAME, SLOTS_NAME, Workspace
 
 pytest_plugins = ["exchange_fixtures"]
 
@@ -347,6 +350,41 @@ def test_package_json_states_sender_scope_packs_and_chain_head(pair: Pair) -> No
     with Workspace.open(pair.b, B_ADMIN, PW) as ws:
         assert rows(ws, "SELECT package_json FROM received_packages") == [
             (inner["package.json"].decode("utf-8"),)]
+
+
+def _raw(folder: Path, user: str) -> Any:
+    """The workspace's database as anyone holding its key could edit it."""
+    key = SlotFile.load(folder / SLOTS_NAME).unlock(user, PW)
+    conn = sqlcipher3.connect(str(folder / DB_NAME), isolation_level=None)
+    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    return conn
+
+
+def test_verify_names_received_rows_and_pseudonyms_edited_afterwards(pair: Pair) -> None:
+    sent = send(pair, rule="TRF-01", pseudonymise=("subjects", "actors"))
+    receive(pair, sent.path)
+    assert problems(pair.a, A_ADMIN) == [] and problems(pair.b, B_ADMIN) == []
+    # The triggers refuse an edit through the program, as what it is (not as a
+    # read-only file).
+    with Workspace.open(pair.b, B_ADMIN, PW) as ws, pytest.raises(
+            IntegrityError, match=r"^the sender's notes are read-only$"), ws.write() as conn:
+        conn.execute("UPDATE received_notes SET text = 'rewritten'")
+    b = _raw(pair.b, B_ADMIN)
+    b.execute("DROP TRIGGER received_notes_read_only_update")
+    b.execute("UPDATE received_notes SET text = 'rewritten' WHERE note_id = "
+              "(SELECT min(note_id) FROM received_notes)")
+    b.close()
+    assert problems(pair.b, B_ADMIN) == [
+        "Received package R1: its sender's notes differ from what its import recorded "
+        "(edited, added or deleted since)."]
+    a = _raw(pair.a, A_ADMIN)
+    a.execute("DROP TRIGGER pseudonyms_read_only_update")
+    a.execute("UPDATE pseudonyms SET value = 'SUBJ-SOMEONE-ELSE' WHERE value = ?",
+              (SUBJECTS[1],))
+    a.close()
+    found = problems(pair.a, A_ADMIN)
+    assert any(p.startswith("Pseudonym PS-") and "edited since" in p for p in found), found
+    assert any("differ from what it recorded" in p for p in found), found
 
 
 def test_a_received_batch_is_retracted_like_an_import(pair: Pair) -> None:
