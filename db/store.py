@@ -44,6 +44,10 @@ def known_error(exc: BaseException, path: Path) -> StoreError | None:
     """Map an SQLite error to a StoreError with a sentence, or None if it is a bug."""
     if not isinstance(exc, sqlcipher3.Error):
         return None
+    if isinstance(exc, sqlcipher3.IntegrityError):
+        # A constraint or a trigger's RAISE refused the change (e.g. "the sender's notes
+        # are read-only"): never a file that cannot be written.
+        return None
     text = str(exc).lower()
     if "database is locked" in text or "database table is locked" in text or "busy" in text:
         return DatabaseLocked(

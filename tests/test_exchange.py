@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
+import hmac
 import io
 import json
 import subprocess
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlcipher3
 import tools
 from click.testing import CliRunner, Result
 from exchange_support import (
@@ -34,6 +38,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_triage import NASTY
 
+from db.keyslots import SlotFile
+from db.store import IntegrityError
 from oversight import triage
 from oversight.cli import main
 from oversight.criteria.engine import run_detection
@@ -47,7 +53,7 @@ from oversight.integrity import verify_workspace
 from oversight.records import Kind, storage_columns
 from oversight.report.data import collect
 from oversight.retraction import retract_batch
-from oversight.workspace import Workspace
+from oversight.workspace import DB_NAME, SLOTS_NAME, Workspace
 
 pytest_plugins = ["exchange_fixtures"]
 
@@ -279,6 +285,108 @@ def test_the_receivers_detection_never_touches_received_findings(pair: Pair) -> 
     assert problems(pair.b, B_ADMIN) == []
 
 
+def test_the_audit_chains_record_export_and_import_with_the_package_sha256(
+        pair: Pair) -> None:
+    sent = send(pair, rule="TRF-01")
+    file_sha = hashlib.sha256(sent.path.read_bytes()).hexdigest()
+    got = receive(pair, sent.path)
+    with Workspace.open(pair.a, A_ADMIN, PW) as ws:
+        (out,) = [e for e in triage.history(ws) if e["action"] == "package.export"]
+        (fid,) = [f["id"] for f in list_findings(ws, FindingFilters(rule="TRF-01"))]
+    assert out["user"] == A_AUDITOR
+    assert out["payload"]["sha256"] == file_sha == sent.sha256
+    assert out["payload"]["package_id"] == sent.package_id
+    assert out["payload"]["findings"] == [fid]
+    with Workspace.open(pair.b, B_ADMIN, PW) as ws:
+        (into,) = [e for e in triage.history(ws) if e["action"] == "package.import"]
+    assert into["user"] == B_INSPECTOR
+    assert into["payload"]["sha256"] == file_sha and into["payload"]["package_id"] == \
+        sent.package_id
+    assert list(into["payload"]["findings"]) == got.findings == [f"{fid}@R1"]
+    assert [b["batch_id"] for b in into["payload"]["batches"]] == got.batches
+
+
+def test_package_json_states_sender_scope_packs_and_chain_head(pair: Pair) -> None:
+    started = datetime.now(UTC).replace(microsecond=0)
+    sent = send(pair, rule="TRF-01", note="Please check the basis.")
+    inner = container.read_zip(opened_payload(pair, sent.path.read_bytes()),
+                               payload.ENTRIES["package"], "test")
+    doc = json.loads(inner["package.json"])
+    with Workspace.open(pair.a, A_ADMIN, PW) as ws:
+        (fid,) = [f["id"] for f in list_findings(ws, FindingFilters(rule="TRF-01"))]
+        (pack,) = rows(ws, "SELECT p.pack_id, p.version, p.pack_sha256 FROM findings f"
+                           " JOIN runs r ON r.run_id = f.last_run JOIN packs p"
+                           " ON p.pack_sha256 = r.pack_sha256 WHERE f.finding_id = ?", fid)
+        (export,) = [e for e in triage.history(ws) if e["action"] == "package.export"]
+        before = rows(ws, "SELECT seq, hash FROM audit_events WHERE seq < ? ORDER BY seq"
+                          " DESC LIMIT 1", export["seq"])[0]
+        workspace_id = ws.workspace_id
+    assert (doc["format"], doc["format_version"], doc["kind"], doc["package_id"]) == (
+        "oversight-review-package", 1, "package", sent.package_id)
+    assert {k: doc["sender"][k] for k in ("body", "user", "workspace_id")} == {
+        "body": "Inspectorate A", "user": A_AUDITOR, "workspace_id": workspace_id}
+    assert "Aurelia Auditor" in doc["sender"]["certificate"]["subject"]
+    assert [r["subject"] for r in doc["recipients"]] == sent.recipients
+    assert "Bruno Auditor" in sent.recipients[0]
+    assert started <= datetime.fromisoformat(doc["created"]) <= datetime.now(UTC)
+    assert doc["scope"] == {"filter": {"rule": "TRF-01", "status": None, "severity": None},
+                            "findings": [fid]}
+    assert doc["note"] == "Please check the basis." and doc["pseudonymised"] == []
+    assert doc["criteria_packs"] == [{"id": pack[0], "version": pack[1], "sha256": pack[2]}]
+    # The head of the sender's chain as it stood just before the export was recorded.
+    assert doc["chain_head"] == {"seq": before[0], "hash": before[1]} == \
+        export["payload"]["chain_head"]
+    # The counts are those of what the payload holds: T-1, the case C-77 it cites (from
+    # the cases batch), the confirming and the approving note.
+    held = [json.loads(line) for line in inner["records.jsonl"].splitlines()]
+    assert [(r["kind"], r["record_id"]) for r in held] == [("operations", "T-1"),
+                                                            ("cases", "C-77")]
+    assert doc["counts"] == {"findings": 1, "records": 1, "register_entries": 1,
+                             "notes": 2, "sources": 2} == json.loads(
+        entries(sent.path.read_bytes())["metadata.json"])["counts"]
+    assert len(inner["sources.jsonl"].splitlines()) == 2
+    # The receiver keeps package.json exactly as it arrived.
+    receive(pair, sent.path)
+    with Workspace.open(pair.b, B_ADMIN, PW) as ws:
+        assert rows(ws, "SELECT package_json FROM received_packages") == [
+            (inner["package.json"].decode("utf-8"),)]
+
+
+def _raw(folder: Path, user: str) -> Any:
+    """The workspace's database as anyone holding its key could edit it."""
+    key = SlotFile.load(folder / SLOTS_NAME).unlock(user, PW)
+    conn = sqlcipher3.connect(str(folder / DB_NAME), isolation_level=None)
+    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    return conn
+
+
+def test_verify_names_received_rows_and_pseudonyms_edited_afterwards(pair: Pair) -> None:
+    sent = send(pair, rule="TRF-01", pseudonymise=("subjects", "actors"))
+    receive(pair, sent.path)
+    assert problems(pair.a, A_ADMIN) == [] and problems(pair.b, B_ADMIN) == []
+    # The triggers refuse an edit through the program, as what it is (not as a
+    # read-only file).
+    with Workspace.open(pair.b, B_ADMIN, PW) as ws, pytest.raises(
+            IntegrityError, match=r"^the sender's notes are read-only$"), ws.write() as conn:
+        conn.execute("UPDATE received_notes SET text = 'rewritten'")
+    b = _raw(pair.b, B_ADMIN)
+    b.execute("DROP TRIGGER received_notes_read_only_update")
+    b.execute("UPDATE received_notes SET text = 'rewritten' WHERE note_id = "
+              "(SELECT min(note_id) FROM received_notes)")
+    b.close()
+    assert problems(pair.b, B_ADMIN) == [
+        "Received package R1: its sender's notes differ from what its import recorded "
+        "(edited, added or deleted since)."]
+    a = _raw(pair.a, A_ADMIN)
+    a.execute("DROP TRIGGER pseudonyms_read_only_update")
+    a.execute("UPDATE pseudonyms SET value = 'SUBJ-SOMEONE-ELSE' WHERE value = ?",
+              (SUBJECTS[1],))
+    a.close()
+    found = problems(pair.a, A_ADMIN)
+    assert any(p.startswith("Pseudonym PS-") and "edited since" in p for p in found), found
+    assert any("differ from what it recorded" in p for p in found), found
+
+
 def test_a_received_batch_is_retracted_like_an_import(pair: Pair) -> None:
     got = receive(pair, send(pair).path)
     with Workspace.open(pair.b, B_INSPECTOR, PW) as ws:
@@ -316,8 +424,17 @@ def test_pseudonyms_are_stable_and_identifiers_leave_no_trace(pair: Pair) -> Non
         texts.append(plain.decode("utf-8", "replace"))
     with Workspace.open(pair.a, A_ADMIN, PW) as ws:
         given = dict(rows(ws, "SELECT value, pseudonym FROM pseudonyms"))
+    with Workspace.open(pair.a, A_ADMIN, PW) as ws:
+        (secret,) = rows(ws, "SELECT value FROM workspace_meta WHERE key = 'pseudonym_secret'")
+        (made,) = [e for e in triage.history(ws) if e["action"] == "pseudonym_key.create"]
+    key = bytes.fromhex(secret[0])
+    assert len(key) == 32
+    # The chain names the secret by its SHA-256, never the secret itself.
+    assert made["payload"] == {"sha256": hashlib.sha256(key).hexdigest()}
     for ident in (*SUBJECTS, *ACTORS):
-        assert given[ident].startswith("PS-") and len(given[ident]) == 13
+        # PS- and the first 10 hex digits of HMAC-SHA-256 under the workspace's secret.
+        keyed = hmac.new(key, ident.encode("utf-8"), hashlib.sha256).hexdigest()
+        assert given[ident] == "PS-" + keyed[:10]
         assert given[ident] in texts[0]  # everywhere the identifier was
     anna = given[SUBJECTS[0]]
     assert anna in texts[1]  # the same pseudonym in the second package
@@ -348,6 +465,38 @@ def test_pseudonyms_are_stable_and_identifiers_leave_no_trace(pair: Pair) -> Non
     assert "auditor" in one_sentence(cli(["reveal", str(pair.a), anna, "--reason", "x"],
                                          A_INSPECTOR))
     assert problems(pair.a, A_ADMIN) == []
+
+
+def test_a_reply_to_a_pseudonymised_package_lands_on_the_senders_own_finding(
+        pair: Pair) -> None:
+    sent = send(pair, rule="TRF-01", pseudonymise=("subjects", "actors"))
+    ((own, alias),) = sent.ids.items()
+    assert alias != own and alias.startswith("TRF-01-PS")
+    got = receive(pair, sent.path)
+    assert got.findings == [f"{alias}@R1"]
+    with Workspace.open(pair.b, B_AUDITOR, PW) as ws:
+        triage.mark(ws, got.findings, "in_review", note="Asked about " + alias)
+        answer = reply_package(ws, sent.path, pair.tmp / "reply.ovp",
+                               identity(pair.keys.receiver), body="Authority B")
+    decisions = container.read_zip(opened_payload_for(pair, answer.path.read_bytes()),
+                                   payload.ENTRIES["reply"], "test")["decisions.jsonl"]
+    assert [json.loads(line)["id"] for line in decisions.splitlines()] == [alias]
+    with Workspace.open(pair.a, A_AUDITOR, PW) as ws:
+        back = import_package(ws, answer.path, identity(pair.keys.sender),
+                              [pair.keys.receiver_ca])
+        assert back.findings == [own]
+        (reply,) = triage.finding_detail(ws, own)["origin"]
+        assert reply["status"] == "in_review"
+        assert reply["notes"][0]["text"] == "Asked about " + alias
+    assert problems(pair.a, A_ADMIN) == []
+
+
+def opened_payload_for(pair: Pair, data: bytes) -> bytes:
+    """The decrypted payload of a reply for A."""
+    env = entries(data)
+    meta = json.loads(env["metadata.json"])
+    return container.decrypt(env["payload.p7m"], identity(pair.keys.sender),
+                             meta["recipients"], "test")
 
 
 def test_replacer_replaces_whole_words_only() -> None:

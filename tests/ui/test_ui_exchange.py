@@ -112,6 +112,12 @@ def test_export_the_selected_findings_and_reveal(qtbot: Any, open_window: Any,
                              [certs["a_ca"]])
         assert len(got.findings) == 3
         stored = json.dumps([triage.finding_detail(ws, f) for f in got.findings])
+        # The note typed and the box ticked travelled inside the package.
+        (sent_json,) = ws.conn.execute("SELECT package_json FROM received_packages").fetchone()
+        package = json.loads(sent_json)
+        assert package["note"] == "For the joint review"
+        assert package["pseudonymised"] == ["actors"]
+        assert package["recipients"][0]["subject"].endswith("CN=Bruno Receiver")
     for actor in actors:
         assert actor not in stored
 
