@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
 import json
 import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -595,8 +596,9 @@ class Engine(Protocol):
         ...
 
     def table(self, name: str, columns: Sequence[str], types: Sequence[str],
-              rows: Sequence[Sequence[Any]]) -> None:
-        """A table of rows known in Python (registers; types BIGINT, VARCHAR, VARCHAR[])."""
+              rows: Iterable[Sequence[Any]]) -> None:
+        """A table of rows known in Python (registers; types BIGINT, VARCHAR, VARCHAR[]),
+        read from ``rows`` once, in order."""
         ...
 
     def raw_rows(self, n: int, f: ScanFile, lines: list[int]
@@ -635,10 +637,14 @@ class DuckEngine:
         self.con.execute("CREATE VIEW o AS SELECT * FROM o_all WHERE ov_reject IS NULL")
 
     def table(self, name: str, columns: Sequence[str], types: Sequence[str],
-              rows: Sequence[Sequence[Any]]) -> None:
+              rows: Iterable[Sequence[Any]]) -> None:
         decl = ", ".join(f"{_q(n)} {t}" for n, t in zip(columns, types, strict=True))
         self.con.execute(f"CREATE OR REPLACE TABLE {name} ({decl})")
-        _insert(self.con, name, types, rows)
+        # In slices: one JSON text of a whole register (and DuckDB's parse of it) took
+        # over a gigabyte for 124k authorisations and 82k cases; a slice, a few MB.
+        it = iter(rows)
+        while chunk := list(itertools.islice(it, _INSERT_ROWS)):
+            _insert(self.con, name, types, chunk)
 
     def raw_rows(self, n: int, f: ScanFile, lines: list[int]
                  ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -959,6 +965,16 @@ def _build(eng: Engine, files: list[ScanFile], profile: MappingProfile,
     return _Plan(extra, stored)
 
 
+def _register_rows(cursor: Any, lists: Sequence[int]) -> Iterator[list[Any]]:
+    """A register's rows as read, streamed; its list columns (JSON text) as lists."""
+    while batch := cursor.fetchmany(_INSERT_ROWS):
+        for row in batch:
+            r = list(row)
+            for i in lists:
+                r[i] = json.loads(r[i]) if r[i] else None
+            yield r
+
+
 def _ship_registers(eng: Engine, ws: Workspace, n_files: int) -> None:
     """The registers as of their latest import, and the batches' import times."""
     conn = ws.conn
@@ -976,17 +992,11 @@ def _ship_registers(eng: Engine, ws: Workspace, n_files: int) -> None:
                 types.append("VARCHAR[]")
             else:
                 types.append("VARCHAR")
-        rows = conn.execute(
+        cursor = conn.execute(
             f"SELECT * FROM live_{kind} WHERE rid IN (SELECT max(rid) FROM live_{kind} GROUP BY "
-            f"{key})").fetchall()
+            f"{key})")
         lists = [i for i, t in enumerate(types) if t == "VARCHAR[]"]
-        out = []
-        for row in rows:
-            r = list(row)
-            for i in lists:
-                r[i] = json.loads(r[i]) if r[i] else None
-            out.append(r)
-        eng.table(f"reg_{kind}", names, types, out)
+        eng.table(f"reg_{kind}", names, types, _register_rows(cursor, lists))
     times = []
     for batch_id, at in conn.execute("SELECT batch_id, imported_at FROM batches"):
         moment = datetime.fromisoformat(at)
@@ -994,6 +1004,10 @@ def _ship_registers(eng: Engine, ws: Workspace, n_files: int) -> None:
     now = (datetime.now(UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // _US + _DAY_US
     times += [(-(n + 1), now) for n in range(n_files)]
     eng.table("batch_times", ["batch_id", "latest_us"], ["BIGINT", "BIGINT"], times)
+
+
+_INSERT_ROWS = 5_000
+"""Rows per INSERT when a table is shipped from Python (DuckEngine.table)."""
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, types: Sequence[str],

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -348,7 +348,7 @@ class SparkEngine:
         self._view(self.spark.sql("SELECT * FROM o_all WHERE ov_reject IS NULL"), "o")
 
     def table(self, name: str, columns: Sequence[str], types: Sequence[str],
-              rows: Sequence[Sequence[Any]]) -> None:
+              rows: Iterable[Sequence[Any]]) -> None:
         from pyspark.sql import functions as F
         from pyspark.sql.types import (
             ArrayType,
