@@ -598,7 +598,8 @@ class Engine(Protocol):
     def table(self, name: str, columns: Sequence[str], types: Sequence[str],
               rows: Iterable[Sequence[Any]]) -> None:
         """A table of rows known in Python (registers; types BIGINT, VARCHAR, VARCHAR[]),
-        read from ``rows`` once, in order."""
+        read from ``rows`` once, in order. A VARCHAR[] value is the JSON text of a list
+        of strings (as the workspace stores it) or None."""
         ...
 
     def raw_rows(self, n: int, f: ScanFile, lines: list[int]
@@ -965,14 +966,10 @@ def _build(eng: Engine, files: list[ScanFile], profile: MappingProfile,
     return _Plan(extra, stored)
 
 
-def _register_rows(cursor: Any, lists: Sequence[int]) -> Iterator[list[Any]]:
-    """A register's rows as read, streamed; its list columns (JSON text) as lists."""
+def _register_rows(cursor: Any) -> Iterator[Sequence[Any]]:
+    """A register's rows as read, streamed (list columns stay JSON text: Engine.table)."""
     while batch := cursor.fetchmany(_INSERT_ROWS):
-        for row in batch:
-            r = list(row)
-            for i in lists:
-                r[i] = json.loads(r[i]) if r[i] else None
-            yield r
+        yield from batch
 
 
 def _ship_registers(eng: Engine, ws: Workspace, n_files: int) -> None:
@@ -995,8 +992,7 @@ def _ship_registers(eng: Engine, ws: Workspace, n_files: int) -> None:
         cursor = conn.execute(
             f"SELECT * FROM live_{kind} WHERE rid IN (SELECT max(rid) FROM live_{kind} GROUP BY "
             f"{key})")
-        lists = [i for i, t in enumerate(types) if t == "VARCHAR[]"]
-        eng.table(f"reg_{kind}", names, types, _register_rows(cursor, lists))
+        eng.table(f"reg_{kind}", names, types, _register_rows(cursor))
     times = []
     for batch_id, at in conn.execute("SELECT batch_id, imported_at FROM batches"):
         moment = datetime.fromisoformat(at)
@@ -1012,16 +1008,20 @@ _INSERT_ROWS = 5_000
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, types: Sequence[str],
             rows: Sequence[Sequence[Any]]) -> None:
-    """Rows into a DuckDB table in one statement: one JSON text parsed by DuckDB
-    (binding values one by one costs seconds for a large register)."""
+    """Rows into a DuckDB table in one statement: one JSON text (an array per row)
+    taken apart by DuckDB (binding values one by one costs seconds for a large
+    register). A VARCHAR[] value is given as the JSON text of its list, as the
+    workspace stores it, and DuckDB parses it (not Python: a case's subjects are
+    many)."""
     if not rows:
         return
-    shape = {f"c{i}": (["VARCHAR"] if t == "VARCHAR[]" else t) for i, t in enumerate(types)}
-    text = json.dumps([{f"c{i}": v for i, v in enumerate(row)} for row in rows],
-                      ensure_ascii=False, default=str)
-    cols = ", ".join(f"s.c{i}" for i in range(len(types)))
-    con.execute(f"INSERT INTO {table} SELECT {cols} FROM (SELECT unnest(from_json(?, ?)) "
-                "AS s)", [text, json.dumps([shape])])
+    text = json.dumps(rows, ensure_ascii=False, default=str)
+    paths = ", ".join(f"'$[{i}]'" for i in range(len(types)))  # one parse of each row
+    cols = ", ".join(
+        f"from_json(nullif(x[{i + 1}], ''), '[\"VARCHAR\"]')" if t == "VARCHAR[]" else
+        f"CAST(x[{i + 1}] AS {t})" for i, t in enumerate(types))
+    con.execute(f"INSERT INTO {table} SELECT {cols} FROM (SELECT json_extract_string(r, "
+                f"[{paths}]) AS x FROM (SELECT unnest(CAST(? AS JSON[])) AS r))", [text])
 
 
 _US = timedelta(microseconds=1)

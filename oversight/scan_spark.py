@@ -12,6 +12,7 @@ that exceed a windowed limit, and the cited rows themselves.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -368,8 +369,10 @@ class SparkEngine:
                 return None
             if t == "BIGINT":
                 return int(v)
-            if t == "VARCHAR[]":
-                return [None if x is None else str(x) for x in v]
+            if t == "VARCHAR[]":  # the JSON text of a list (Engine.table)
+                items = (json.loads(v) if v else None) if isinstance(v, str) else v
+                return None if items is None else [None if x is None else str(x)
+                                                   for x in items]
             return str(v)
 
         data = [tuple(cell(v, t) for v, t in zip(r, types, strict=True)) for r in rows]
