@@ -44,18 +44,9 @@ def _plain(text: str) -> str:
 
 def _shown(widget: QtWidgets.QWidget) -> bool:
     window = widget.window()
-    return widget.isVisibleTo(window) and widget.width() > 0 and widget.height() > 0 \
-        and _in_view(widget)
-
-
-def _in_view(widget: QtWidgets.QWidget) -> bool:
-    """Not scrolled out of sight inside a scroll area (it could be scrolled to)."""
-    parent = widget.parentWidget()
-    while parent is not None:
-        if isinstance(parent, QtWidgets.QAbstractScrollArea):
-            return True  # inside a scroll area: its width still counts
-        parent = parent.parentWidget()
-    return True
+    # A widget scrolled out of sight inside a scroll area still counts: it can be
+    # scrolled to, and its width is what the user then sees.
+    return widget.isVisibleTo(window) and widget.width() > 0 and widget.height() > 0
 
 
 def _label_problem(label: QtWidgets.QLabel) -> str | None:
