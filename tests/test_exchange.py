@@ -849,6 +849,31 @@ def test_a_reply_to_a_package_this_workspace_did_not_send_is_refused(pair: Pair)
         reply_package(ws, answer.path, pair.tmp / "r2.ovp", identity(pair.keys.receiver))
 
 
+def test_a_reply_signed_by_a_body_the_package_was_not_for_is_refused(pair: Pair) -> None:
+    """A reply carries decisions beside the sender's own: only a body the package was
+    sent to may give them. One signed by another trusted body (Carla, whose CA A trusts)
+    is refused, naming the recipients, and nothing is written; the recipient's own reply
+    comes in."""
+    sent = send(pair)
+    receive(pair, sent.path)
+    with Workspace.open(pair.b, B_AUDITOR, PW) as ws:
+        forged = reply_package(ws, sent.path, pair.tmp / "forged.ovp",
+                               identity(pair.keys.other), to(pair.keys.sender_pem))
+        genuine = reply_package(ws, sent.path, pair.tmp / "genuine.ovp",
+                                identity(pair.keys.receiver), to(pair.keys.sender_pem))
+    before = snapshot(pair.a, A_ADMIN)
+    with Workspace.open(pair.a, A_AUDITOR, PW) as ws, pytest.raises(
+            OversightError, match="Carla Other, who was not a recipient of package") as err:
+        import_package(ws, forged.path, identity(pair.keys.sender),
+                       [pair.keys.other_ca, pair.keys.receiver_ca])
+    assert "a reply must come from a body the package was sent to" in str(err.value)
+    assert snapshot(pair.a, A_ADMIN) == before
+    with Workspace.open(pair.a, A_AUDITOR, PW) as ws:
+        got = import_package(ws, genuine.path, identity(pair.keys.sender),
+                             [pair.keys.receiver_ca])
+    assert got.kind == "reply"
+
+
 def test_a_reply_twice_is_refused_and_cli_round_trip(pair: Pair) -> None:
     k = pair.keys
     res = cli(["package", "export", str(pair.a), "--out", str(pair.tmp / "p.ovp"), "--sign",

@@ -230,6 +230,17 @@ def _answers(ws: Workspace, checked: Checked) -> None:
         raise container.PackageError(
             f"{checked.inspection.file} answers package {reply['package_id']}, which this "
             "workspace did not send.")
+    recipients = [r for r in sent.get("recipients") or [] if isinstance(r, dict)]
+    signer = keys.describe(checked.signer)
+    if not any(r.get("sha256") == signer["sha256"] or r.get("subject") == signer["subject"]
+               for r in recipients):
+        # Only a body the package was for can have read it; the same subject is enough,
+        # as a body may sign and decrypt with two certificates.
+        raise container.PackageError(
+            f"{checked.inspection.file} is signed by {signer['subject']}, who was not a "
+            f"recipient of package {reply['package_id']} (sent to "
+            f"{'; '.join(str(r.get('subject')) for r in recipients) or 'nobody recorded'}); "
+            "a reply must come from a body the package was sent to.")
     ids = [str(i) for i in sent.get("findings") or []]
     aliases = sent.get("sent_as") or {}
     as_sent = {aliases.get(i, i): i for i in ids}
