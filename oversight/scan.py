@@ -632,8 +632,8 @@ class DuckEngine:
             # The mapped rows, in the attached file database (see _duck).
             self.con.execute(f"CREATE TABLE logs.o_all AS {sql}")
         except duckdb.Error as exc:
-            raise InputFileError(f"The scan cannot read the files with the profile: "
-                                 f"{_first(exc)}") from None
+            raise _folder_full(exc) or InputFileError(
+                f"The scan cannot read the files with the profile: {_first(exc)}") from None
         self.con.execute("CREATE VIEW o_all AS SELECT * FROM logs.o_all")
         self.con.execute("CREATE VIEW o AS SELECT * FROM o_all WHERE ov_reject IS NULL")
 
@@ -708,10 +708,29 @@ def _duck(memory_limit: str, threads: int | None) -> Iterator[duckdb.DuckDBPyCon
         if str(exc).startswith("Query interrupted"):
             raise KeyboardInterrupt from None
         raise
+    except duckdb.Error as exc:
+        full = _folder_full(exc)
+        if full is not None:
+            raise full from None
+        raise
     finally:
         if con is not None:
             con.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _folder_full(exc: BaseException) -> UsageError | None:
+    """The sentence for DuckDB failing to write into the scan's folder (disk full, or a
+    file size limit), which would otherwise read as a fault of the files or the rules."""
+    text = str(exc)
+    if "oversight-scan-" not in text or not any(
+            why in text for why in ("No space left", "File too large", "Disk quota")):
+        return None
+    return UsageError(
+        f"DuckDB could not write to the scan's working folder in {tempfile.gettempdir()} "
+        f"({_first(exc)}); the scan keeps the mapped log rows there (about 1.4 times the "
+        "size of Parquet sources): free space there, or set TMPDIR to a folder on a "
+        "larger disk.")
 
 
 #: What a scan cancelled by the user ends with (nothing is written before the end).

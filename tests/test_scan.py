@@ -514,6 +514,40 @@ def test_sigterm_mid_scan_removes_the_spill_folder_and_writes_nothing(
     assert _state(ws_path) == before
 
 
+_LIMITED = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, EFBIG
+limit = int(sys.argv.pop(1))
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from oversight.cli import main
+sys.argv[0] = "oversight"
+main()
+"""
+
+
+def test_a_full_working_folder_is_one_sentence_and_writes_nothing(
+        demo: dict[str, Path], ws_path: Path, tmp_path: Path) -> None:
+    """The scan keeps the mapped rows in a DuckDB file in its folder: when that cannot
+    be written (a full disk; here a file size limit of 1 MB), the user reads that and
+    what to do, not that the files cannot be read; the folder is gone, nothing written."""
+    before = _state(ws_path)
+    private = tmp_path / "tmp"
+    private.mkdir()
+    env = dict(os.environ, OVERSIGHT_USER=ADMIN, OVERSIGHT_PASSWORD=ADMIN_PW,
+               TMPDIR=str(private))
+    res = subprocess.run([sys.executable, "-c", _LIMITED, str(1 << 20), "scan", str(ws_path),
+                          str(demo["csv"]), "--no-hash"], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2, res.stderr
+    message = res.stderr.strip()
+    assert message.count("\n") == 0 and "Traceback" not in message, message
+    assert "could not write to the scan's working folder" in message, message
+    assert "set TMPDIR to a folder on a larger disk" in message
+    assert "cannot read the files" not in message
+    assert list(private.iterdir()) == []
+    assert _state(ws_path) == before
+
+
 def test_a_signal_that_lands_inside_a_duckdb_query_is_an_interruption_not_a_fault(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """DuckDB reports a KeyboardInterrupt raised mid-query as RuntimeError('Query
