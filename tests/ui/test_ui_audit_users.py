@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import sqlcipher3
-from ui_support import ADMIN, INSPECTOR, PASSWORD, FakePrompts
+from ui_support import ADMIN, INSPECTOR, PASSWORD, FakePrompts, wizard_next
 
 from db.keyslots import SlotFile
 from oversight.errors import AuthenticationError
@@ -217,9 +217,8 @@ def test_main_window_hooks(qtbot: Any, open_window: Callable[..., Any],
     wizard = tools.import_wizard
     assert isinstance(wizard, ImportWizard)
     wizard.add_files([csv])
-    wizard.next()
-    wizard.next()
-    wizard.next()
+    for _step in range(3):  # files, mapping, preview: then the import runs
+        wizard_next(qtbot, wizard)
     job = wizard.job
     assert job is not None and not tools.import_wizard_action.isEnabled()
     assert window.progress_dialog is not None and not window.progress_dialog.isVisible()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import INSPECTOR, PASSWORD, FakePrompts
+from ui_support import INSPECTOR, PASSWORD, FakePrompts, wizard_choose, wizard_next
 
 from oversight.errors import ValidationError
 from oversight.importing import import_file
@@ -70,17 +70,17 @@ def _wizard(qtbot: Any, session: Session, prompts: FakePrompts, files: list[Path
     return wizard
 
 
-def _edit_mapping(wizard: ImportWizard) -> None:
-    wizard.next()
+def _edit_mapping(qtbot: Any, wizard: ImportWizard) -> None:
+    wizard_next(qtbot, wizard)
     assert wizard.currentPage() is wizard.mapping_page
     model = wizard.mapping
     targets = dict((c, t) for c, t in model.assignments())
     assert targets["Officer"] == "actor_id" and targets["Date"] == "ts"
     assert targets["Note"] is None and targets["Log No"] is None
-    wizard.set_target("Officer", EXTRA)          # auto-mapped field set to extra
-    wizard.set_target("Badge", "actor_id")       # another column to that field
-    wizard.set_target("Note", "justification")   # an extra column to a field
-    wizard.set_target("Log No", "record_id")
+    wizard_choose(qtbot, wizard, "Officer", EXTRA)          # auto-mapped field set to extra
+    wizard_choose(qtbot, wizard, "Badge", "actor_id")       # another column to that field
+    wizard_choose(qtbot, wizard, "Note", "justification")   # an extra column to a field
+    wizard_choose(qtbot, wizard, "Log No", "record_id")
 
 
 def test_wizard_imports_with_edited_mapping(qtbot: Any, qtmodeltester: Any,
@@ -91,7 +91,7 @@ def test_wizard_imports_with_edited_mapping(qtbot: Any, qtmodeltester: Any,
     saved = tmp_path / "saved-profile.yaml"
     wizard = _wizard(qtbot, session, prompts, [_csv(tmp_path)], save_to=saved)
     assert wizard.files_page.isComplete() and wizard.kind is Kind.OPERATIONS
-    _edit_mapping(wizard)
+    _edit_mapping(qtbot, wizard)
     qtmodeltester.check(wizard.mapping)
     # The combo editors show the edited targets.
     view = wizard.mapping_page.view
@@ -108,7 +108,7 @@ def test_wizard_imports_with_edited_mapping(qtbot: Any, qtmodeltester: Any,
     assert "Officer" not in profile.mapped_columns()
     assert profile.timezone == "UTC"
 
-    wizard.next()
+    wizard_next(qtbot, wizard)
     page = wizard.preview_page
     assert wizard.currentPage() is page and page.isComplete(), page.error.text()
     assert "3 rows, 2 would import, 1 rejected" in page.counts.text()
@@ -124,7 +124,7 @@ def test_wizard_imports_with_edited_mapping(qtbot: Any, qtmodeltester: Any,
     assert first["justification"] == "routine check"
     assert session.read(_count, "batches") == batches  # preview writes nothing
 
-    wizard.next()  # commit: the import runs as a background job
+    wizard_next(qtbot, wizard)  # commit: the import runs as a background job
     job = wizard.job
     assert job is not None and session.busy
     with qtbot.waitSignal(job.ended, timeout=20_000):
@@ -172,9 +172,9 @@ def test_cancel_leaves_workspace_unchanged(qtbot: Any, open_session: Opener,
     counts = [session.read(_count, t) for t in ("batches", "operations",
                                                       "audit_events")]
     wizard = _wizard(qtbot, session, prompts, [_csv(tmp_path)])
-    _edit_mapping(wizard)
-    wizard.next()
-    wizard.next()
+    _edit_mapping(qtbot, wizard)
+    wizard_next(qtbot, wizard)
+    wizard_next(qtbot, wizard)
     job = wizard.job
     assert job is not None
     qtbot.waitUntil(holding.is_set, timeout=10_000)
@@ -193,14 +193,14 @@ def test_bad_file_gives_a_sentence(qtbot: Any, open_session: Opener, prompts: Fa
     binary = tmp_path / "photo.csv"
     binary.write_bytes(b"\x89PNG\x00\x00\x01binary")
     wizard = _wizard(qtbot, session, prompts, [binary])
-    wizard.next()
+    wizard_next(qtbot, wizard)
     assert wizard.currentPage() is wizard.files_page
     assert "not a text file" in wizard.files_page.error.text()
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
     wizard.files_page.files.clear()
     wizard.add_files([empty])
-    wizard.next()
+    wizard_next(qtbot, wizard)
     assert wizard.currentPage() is wizard.files_page
     assert "is empty" in wizard.files_page.error.text()
     wizard.close()
@@ -212,22 +212,22 @@ def test_invalid_mapping_and_already_imported(qtbot: Any, open_session: Opener,
     path = _csv(tmp_path)
     wizard = _wizard(qtbot, session, prompts, [path])
     wizard.files_page.set_kind(Kind.CASES)
-    wizard.next()
+    wizard_next(qtbot, wizard)
     # Cases need a case_id: the profile fails validation and says so.
     assert not wizard.save_profile(tmp_path / "bad.yaml")
     assert "case_id" in wizard.mapping_page.error.text()
     assert not (tmp_path / "bad.yaml").exists()
     with pytest.raises(ValidationError):
         wizard.checked_profile()
-    wizard.next()
+    wizard_next(qtbot, wizard)
     assert wizard.currentPage() is wizard.mapping_page
     wizard.close()
 
     with Workspace.open(session.folder, INSPECTOR, PASSWORD) as other:
         import_file(other, path, Kind.OPERATIONS)
     again = _wizard(qtbot, session, prompts, [path])
-    again.next()
-    again.next()
+    wizard_next(qtbot, again)
+    wizard_next(qtbot, again)
     assert not again.preview_page.isComplete()
     refusal = again.preview_page.error.text()
     assert re.search(r"already in this workspace: batch \d+ .*imported by "
@@ -253,7 +253,7 @@ def test_drop_files_and_delegate(qtbot: Any, qtmodeltester: Any, open_session: O
                              Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
     wizard.files_page.dropEvent(event)
     assert wizard.files == files and wizard.files_page.isComplete()
-    wizard.next()
+    wizard_next(qtbot, wizard)
     model = wizard.mapping
     qtmodeltester.check(model)
     # The delegate's combo writes the chosen target into the model.
@@ -269,7 +269,7 @@ def test_drop_files_and_delegate(qtbot: Any, qtmodeltester: Any, open_session: O
     assert not model.setData(index, "no_such_field")
     assert not model.setData(model.index(0, 0), "x")
     combo.deleteLater()
-    wizard.next()
+    wizard_next(qtbot, wizard)
     counts = wizard.preview_page.counts.text()
     assert "a.csv: 3 rows" in counts and "b.csv: 3 rows" in counts
     wizard.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import INSPECTOR, PASSWORD, FakePrompts
+from ui_support import INSPECTOR, PASSWORD, FakePrompts, wizard_choose, wizard_next
 
 from oversight.workspace import Workspace
 from ui.import_wizard import EXTRA, ImportWizard
@@ -116,17 +116,17 @@ def test_import_summary_shows_the_warnings(qtbot: Any, session: Session,
     wizard.show()
     qtbot.waitExposed(wizard)
     wizard.browse_files()
-    wizard.next()
-    wizard.set_target("Date", EXTRA)  # the time stays a kept column: nothing maps to ts
-    wizard.set_target("Log No", "record_id")
-    wizard.next()
+    wizard_next(qtbot, wizard)
+    wizard_choose(qtbot, wizard, "Date", EXTRA)  # the time stays a kept column: no ts
+    wizard_choose(qtbot, wizard, "Log No", "record_id")
+    wizard_next(qtbot, wizard)
     assert wizard.preview_page.isComplete(), wizard.preview_page.error.text()
     # the preview is a dry run: it says the warnings before anything is written
     preview = wizard.preview_page.counts.text()
     assert "log.csv: 2 rows, 2 would import" in preview
     assert "Warning no_timestamp (2 rows): No column is mapped to ts" in preview
     assert "Fields mapped: action; left empty: ts, actor_id" in preview
-    wizard.next()
+    wizard_next(qtbot, wizard)
     job = wizard.job
     assert job is not None
     with qtbot.waitSignal(job.ended, timeout=20_000):

@@ -8,7 +8,9 @@ from typing import Any
 
 from oversight.demo import AUDITOR, INSPECTOR
 from oversight.errors import Cancelled
+from ui.import_wizard import MappingModel
 from ui.prompts import Prompts
+from ui.qt import Qt, QtWidgets
 
 PASSWORD = "demo-password"
 ADMIN = "admin"
@@ -80,3 +82,42 @@ class FakePrompts(Prompts):
 
     def text(self, parent: Any, title: str, label: str, value: str = "") -> str | None:
         return self._next("text", (title, value))
+
+
+# -- the import wizard, as a person drives it ---------------------------------------------
+
+
+def wizard_next(qtbot: Any, wizard: Any) -> None:
+    """A mouse click on the wizard's Next (or, on the last step before importing, its
+    commit) button, as a person moves on."""
+    for which in (QtWidgets.QWizard.WizardButton.NextButton,
+                  QtWidgets.QWizard.WizardButton.CommitButton):
+        button = wizard.button(which)
+        if button.isVisible():
+            assert button.isEnabled(), f"{button.text()} is disabled"
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+            return
+    raise AssertionError("neither Next nor the commit button is shown")
+
+
+def wizard_choose(qtbot: Any, wizard: Any, column: str, target: str) -> None:
+    """Map ``column`` to ``target`` through its combo in the mapping table: a click opens
+    it, arrow keys move to the choice, Return takes it."""
+    index = wizard.mapping.index(wizard.mapping.row_of(column), MappingModel.TARGET)
+    view = wizard.mapping_page.view
+    view.scrollTo(index)
+    combo = view.indexWidget(index)
+    assert isinstance(combo, QtWidgets.QComboBox)
+    want = combo.findData(target)
+    assert want >= 0, (column, target)
+    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton)
+    popup = combo.view()
+    qtbot.waitUntil(popup.isVisible)
+    for _ in range(combo.count()):
+        row = popup.currentIndex().row()
+        if row == want:
+            break
+        qtbot.keyClick(popup, Qt.Key.Key_Down if row < want else Qt.Key.Key_Up)
+    qtbot.keyClick(popup, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not popup.isVisible())
+    assert dict(wizard.mapping.assignments())[column] == (target or None), column
