@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import sqlcipher3
-from ui_support import ADMIN, INSPECTOR, PASSWORD, FakePrompts, wizard_next
+from ui_support import ADMIN, INSPECTOR, PASSWORD, FakePrompts, choose_from_menu, wizard_next
 
 from db.keyslots import SlotFile
 from oversight.errors import AuthenticationError
@@ -213,7 +213,7 @@ def test_main_window_hooks(qtbot: Any, open_window: Callable[..., Any],
     csv = tmp_path / "ops.csv"
     csv.write_text("Date,Officer,Operation\n2026-03-01T09:00:00Z,GB-1,consult\n",
                    encoding="utf-8")
-    tools.import_wizard_action.trigger()
+    choose_from_menu(qtbot, tools, tools.import_wizard_action)
     wizard = tools.import_wizard
     assert isinstance(wizard, ImportWizard)
     wizard.add_files([csv])
@@ -232,7 +232,7 @@ def test_users_action_for_admin(qtbot: Any, open_window: Callable[..., Any]) -> 
     window = open_window(ADMIN)
     tools = window
     assert tools.users_action.isEnabled()
-    tools.users_action.trigger()
+    choose_from_menu(qtbot, tools, tools.users_action)
     assert isinstance(tools.users_dialog, UsersDialog)
     assert tools.users_dialog.add_button.isEnabled()
     window.lock()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from ui_support import AUDITOR, INSPECTOR, PASSWORD, VIEWER
+from ui_support import AUDITOR, INSPECTOR, PASSWORD, VIEWER, choose_from_menu
 
 from oversight import triage
 from oversight.criteria.engine import run_detection
@@ -64,22 +64,6 @@ def _click_row(qtbot: Any, page: TriagePage, row: int,
     qtbot.mouseClick(page.view.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
 
 
-def _from_menu(qtbot: Any, window: Any, action: Any) -> None:
-    """Choose ``action`` as a person does: a click on Reports in the menu bar, then the
-    item's underlined letter in the menu that opens."""
-    bar = window.menuBar()
-    reports = next(a for a in bar.actions() if a.text() == "&Reports")
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton,
-                     pos=bar.actionGeometry(reports).center())
-    qtbot.waitUntil(lambda: QtWidgets.QApplication.activePopupWidget() is reports.menu())
-    menu = reports.menu()
-    assert action in menu.actions() and action.isEnabled()
-    text = action.text()
-    letter = text[text.index("&") + 1].upper()
-    with qtbot.waitSignal(action.triggered):
-        qtbot.keyClick(menu, getattr(Qt.Key, f"Key_{letter}"))
-
-
 def _wait_ready(qtbot: Any, window: Any, start: Any) -> None:
     with qtbot.waitSignal(window.session.ready_changed, timeout=60_000,
                           check_params_cb=lambda ready: ready):
@@ -97,7 +81,7 @@ def test_export_the_selected_findings_and_reveal(qtbot: Any, open_window: Any,
     chosen = page.selected_ids()
     assert len(chosen) == 3
     assert window.export_package_action.isEnabled()
-    _from_menu(qtbot, window, window.export_package_action)
+    choose_from_menu(qtbot, window, window.export_package_action)
     dialog = window.export_package_dialog
     assert isinstance(dialog, ExportPackageDialog) and dialog.finding_ids == chosen
     out = tmp_path / "sent.ovp"
@@ -142,7 +126,7 @@ def test_export_the_selected_findings_and_reveal(qtbot: Any, open_window: Any,
     pseudonym = window.session.read(lambda ws: str(ws.conn.execute(
         "SELECT pseudonym FROM pseudonyms WHERE value = ?", (actor,)).fetchone()[0]))
     assert pseudonym.startswith("PS-") and pseudonym in stored
-    _from_menu(qtbot, window, window.reveal_action)
+    choose_from_menu(qtbot, window, window.reveal_action)
     reveal = window.reveal_dialog
     assert isinstance(reveal, RevealDialog)
     _type(qtbot, reveal.pseudonym, pseudonym)
@@ -192,7 +176,7 @@ def test_import_verifies_first_then_marks_received_findings(
     package = _sender(tmp_path / "a", tmp_path, certs)
     window = open_window(INSPECTOR, page=1)
     before = window.triage.model.rowCount()
-    _from_menu(qtbot, window, window.import_package_action)
+    choose_from_menu(qtbot, window, window.import_package_action)
     dialog = window.import_package_dialog
     assert isinstance(dialog, ImportPackageDialog)
     assert not dialog.import_button.isEnabled()
@@ -254,7 +238,7 @@ def test_the_import_wizard_hands_a_review_package_to_the_package_import(
     from ui.import_wizard import ImportWizard
 
     window = open_window(INSPECTOR)
-    window.import_wizard_action.trigger()
+    choose_from_menu(qtbot, window, window.import_wizard_action)
     wizard = window.import_wizard
     assert isinstance(wizard, ImportWizard)
     # The button on the files page: the package dialog opens, the wizard closes.
@@ -267,7 +251,7 @@ def test_the_import_wizard_hands_a_review_package_to_the_package_import(
     dialog.close()
     # A package added as a file (or dropped) is never read as a log: its path goes to
     # the package dialog, and the wizard's list stays empty.
-    window.import_wizard_action.trigger()
+    choose_from_menu(qtbot, window, window.import_wizard_action)
     wizard = window.import_wizard
     assert isinstance(wizard, ImportWizard)
     package = tmp_path / "from-cnil.ovp"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import ADMIN, INSPECTOR, FakePrompts
+from ui_support import ADMIN, INSPECTOR, FakePrompts, choose_from_menu
 
 from oversight.criteria import engine
 from oversight.findings import list_runs
@@ -34,7 +34,7 @@ def test_detection_runs_in_background_with_progress(qtbot: Any, open_window: Ope
                                                     prompts: FakePrompts) -> None:
     window = open_window(INSPECTOR)
     seen: list[tuple[int, int, str]] = []
-    window.detect_action.trigger()
+    choose_from_menu(qtbot, window, window.detect_action)
     job = _running_job(window)
     job.progress.connect(lambda d, t, s: seen.append((d, t, s)))
     dialog = window.progress_dialog

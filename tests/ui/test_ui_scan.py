@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from ui_support import ADMIN
+from ui_support import ADMIN, choose_from_menu
 
 from oversight.demo_data import generate
 from oversight.records import Kind
@@ -56,7 +56,7 @@ def _focused() -> QtWidgets.QWidget:
 def _scan_dialog_from_wizard(qtbot: Any, window: MainWindow, paths: list[Path]
                              ) -> ScanDialog:
     """Workspace ▸ Import wizard, the files, then "Scan in place (large logs)"."""
-    window.import_wizard_action.trigger()
+    choose_from_menu(qtbot, window, window.import_wizard_action)
     wizard = window.import_wizard
     assert wizard is not None
     qtbot.waitExposed(wizard)
@@ -166,7 +166,7 @@ def test_a_pattern_that_matches_nothing_is_a_sentence_in_the_dialog(
     window = open_window(ADMIN)
     session = window.session
     before = session.read(_counts)
-    window.scan_action.trigger()
+    choose_from_menu(qtbot, window, window.scan_action)
     dialog = window.scan_dialog
     assert dialog is not None
     qtbot.waitExposed(dialog)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import ADMIN, AUDITOR, INSPECTOR, PASSWORD, FakePrompts
+from ui_support import ADMIN, AUDITOR, INSPECTOR, PASSWORD, FakePrompts, choose_from_menu
 
 from oversight import findings, triage
 from oversight.workspace import Workspace
@@ -319,7 +319,7 @@ def test_escalation_recipient_is_set_by_admins_and_named(qtbot: Any, open_window
     admin = open_window(ADMIN)
     assert admin.escalation_action.isEnabled()
     prompts.answer("text", "Data protection officer (dpo@example.org)")
-    admin.escalation_action.trigger()
+    choose_from_menu(qtbot, admin, admin.escalation_action)
     assert prompts.asked[-1] == ("text", ("Escalations", ""))
     assert admin.session.read(triage.escalation_to) == \
         "Data protection officer (dpo@example.org)"

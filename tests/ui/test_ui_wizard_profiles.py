@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import ADMIN, INSPECTOR, PASSWORD, FakePrompts
+from ui_support import ADMIN, INSPECTOR, PASSWORD, FakePrompts, choose_from_menu
 
 from oversight.criteria.versions import save_version
 from oversight.findings import list_runs
@@ -173,7 +173,7 @@ def test_one_file_filter_for_import_file_and_the_wizard(
     window = open_window(ADMIN)
     monkeypatch.setattr(prompts, "choose_file",
                         lambda parent, title, filters: asked.append(filters))
-    window.import_action.trigger()
+    choose_from_menu(qtbot, window, window.import_action)
     seen: list[str] = []
 
     def dialog(parent: Any, title: str, start: str, filters: str) -> tuple[list[str], str]:

@@ -121,3 +121,19 @@ def wizard_choose(qtbot: Any, wizard: Any, column: str, target: str) -> None:
     qtbot.keyClick(popup, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not popup.isVisible())
     assert dict(wizard.mapping.assignments())[column] == (target or None), column
+
+
+def choose_from_menu(qtbot: Any, window: Any, action: Any) -> None:
+    """Choose ``action`` as a person does: a click on its menu in the window's menu bar,
+    then the item's underlined letter in the menu that opens."""
+    bar = window.menuBar()
+    title = next(a for a in bar.actions() if a.menu() is not None and action in
+                 a.menu().actions())
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(title).center())
+    menu = title.menu()
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.activePopupWidget() is menu)
+    assert action.isEnabled(), f"{action.text()} is disabled"
+    text = action.text()
+    letter = text[text.index("&") + 1].upper()
+    with qtbot.waitSignal(action.triggered):
+        qtbot.keyClick(menu, getattr(Qt.Key, f"Key_{letter}"))
