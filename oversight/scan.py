@@ -1075,6 +1075,9 @@ def _evaluate(eng: Engine, pack: Pack, rules: list[Rule], plan: _Plan, token: Ca
             rows = _rule_rows(eng, rule, plan.extra)
         except refused as exc:
             token.check()  # a job stopped by Cancel is no fault of the rule
+            full = _folder_full(exc)  # nor is a full disk: the scan stops, says so
+            if full is not None:
+                raise full from None
             skipped[rule.id] = f"{eng.label} cannot run its condition ({_first(exc)})"
             continue
         verdicts[rule.id] = rows

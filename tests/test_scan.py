@@ -25,7 +25,7 @@ from oversight.cli import main
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import default_pack, load_pack, parse_pack
 from oversight.demo_data import generate
-from oversight.errors import Cancelled, InputFileError
+from oversight.errors import Cancelled, InputFileError, UsageError
 from oversight.findings import FindingFilters, list_findings
 from oversight.importing.service import import_file
 from oversight.integrity import verify
@@ -486,19 +486,20 @@ def test_cancel_during_the_rules_writes_nothing(demo: dict[str, Path], tmp_path:
     assert after == before
 
 
-def test_sigterm_mid_scan_removes_the_spill_folder_and_writes_nothing(
-        demo: dict[str, Path], ws_path: Path, tmp_path: Path) -> None:
-    big = tmp_path / "big.csv"
-    con = duckdb.connect()
-    con.execute(f"COPY (SELECT * REPLACE (record_id || '.' || k AS record_id) FROM "
-                f"read_csv('{demo['csv']}', all_varchar=true, header=true), "
-                f"(SELECT range AS k FROM range(200))) TO '{big}' (HEADER true)")
-    con.close()
-    before = _state(ws_path)
+def _private_tmp(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A folder of its own for the scan's working folder, and the environment of a CLI
+    child that uses it (signed in as the admin)."""
     private = tmp_path / "tmp"
     private.mkdir()
-    env = dict(os.environ, OVERSIGHT_USER=ADMIN, OVERSIGHT_PASSWORD=ADMIN_PW,
-               TMPDIR=str(private))
+    return private, dict(os.environ, OVERSIGHT_USER=ADMIN, OVERSIGHT_PASSWORD=ADMIN_PW,
+                         TMPDIR=str(private))
+
+
+def test_sigterm_mid_scan_removes_the_spill_folder_and_writes_nothing(
+        demo: dict[str, Path], ws_path: Path, tmp_path: Path) -> None:
+    big = _big_csv(demo, tmp_path, 200)
+    before = _state(ws_path)
+    private, env = _private_tmp(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "oversight.cli", "scan", str(ws_path),
                              str(big), "--no-hash"], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -531,10 +532,7 @@ def test_a_full_working_folder_is_one_sentence_and_writes_nothing(
     be written (a full disk; here a file size limit of 1 MB), the user reads that and
     what to do, not that the files cannot be read; the folder is gone, nothing written."""
     before = _state(ws_path)
-    private = tmp_path / "tmp"
-    private.mkdir()
-    env = dict(os.environ, OVERSIGHT_USER=ADMIN, OVERSIGHT_PASSWORD=ADMIN_PW,
-               TMPDIR=str(private))
+    private, env = _private_tmp(tmp_path)
     res = subprocess.run([sys.executable, "-c", _LIMITED, str(1 << 20), "scan", str(ws_path),
                           str(demo["csv"]), "--no-hash"], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
@@ -546,6 +544,33 @@ def test_a_full_working_folder_is_one_sentence_and_writes_nothing(
     assert "cannot read the files" not in message
     assert list(private.iterdir()) == []
     assert _state(ws_path) == before
+
+
+def test_a_full_working_folder_while_the_rules_run_stops_the_scan(
+        demo: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A windowed rule may spill into the working folder: when that fails for want of
+    space, the scan stops with the same sentence, rather than calling the rule "not
+    evaluated" and storing a scan that looks whole; nothing is written."""
+    import oversight.scan as scan_module
+
+    real = scan_module._rule_rows
+
+    def spills(eng: Any, rule: Any, extra: Any) -> set[int]:
+        if rule.id == "PRO-01":
+            raise duckdb.IOException('Could not write file "/tmp/oversight-scan-x/duckdb_temp'
+                                     '_storage-0.tmp": No space left on device')
+        return real(eng, rule, extra)
+
+    monkeypatch.setattr(scan_module, "_rule_rows", spills)
+    with _fresh(tmp_path, "ws") as ws:
+        _registers(ws, demo)
+        before = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                  for t in ("batches", "operations", "findings", "audit_events")]
+        with pytest.raises(UsageError, match="could not write to the scan's working folder"):
+            scan(ws, [str(demo["csv"])], default_pack())
+        after = [int(ws.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+                 for t in ("batches", "operations", "findings", "audit_events")]
+    assert after == before
 
 
 def test_a_signal_that_lands_inside_a_duckdb_query_is_an_interruption_not_a_fault(
