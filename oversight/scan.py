@@ -985,12 +985,6 @@ def _build(eng: Engine, files: list[ScanFile], profile: MappingProfile,
     return _Plan(extra, stored)
 
 
-def _register_rows(cursor: Any) -> Iterator[Sequence[Any]]:
-    """A register's rows as read, streamed (list columns stay JSON text: Engine.table)."""
-    while batch := cursor.fetchmany(_INSERT_ROWS):
-        yield from batch
-
-
 def _ship_registers(eng: Engine, ws: Workspace, n_files: int) -> None:
     """The registers as of their latest import, and the batches' import times."""
     conn = ws.conn
@@ -1008,10 +1002,10 @@ def _ship_registers(eng: Engine, ws: Workspace, n_files: int) -> None:
                 types.append("VARCHAR[]")
             else:
                 types.append("VARCHAR")
-        cursor = conn.execute(
+        # The cursor streams the rows; list columns stay JSON text (Engine.table).
+        eng.table(f"reg_{kind}", names, types, conn.execute(
             f"SELECT * FROM live_{kind} WHERE rid IN (SELECT max(rid) FROM live_{kind} GROUP BY "
-            f"{key})")
-        eng.table(f"reg_{kind}", names, types, _register_rows(cursor))
+            f"{key})"))
     times = []
     for batch_id, at in conn.execute("SELECT batch_id, imported_at FROM batches"):
         moment = datetime.fromisoformat(at)
