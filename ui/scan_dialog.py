@@ -195,15 +195,11 @@ class ScanDialog(QtWidgets.QDialog):
         sources_label = QtWidgets.QLabel("Files and &folders:")
         sources_label.setBuddy(self.sources)
         form.addRow(sources_label, top)
-        pattern_label = QtWidgets.QLabel("Or a &pattern:")
-        pattern_label.setBuddy(self.pattern)
-        form.addRow(pattern_label, self.pattern)
-        profile_label = QtWidgets.QLabel("&Mapping profile:")
+        form.addRow("Or a &pattern:", self.pattern)  # the form makes it the label's buddy
+        profile_label = QtWidgets.QLabel("&Mapping profile:")  # a layout: buddy by hand
         profile_label.setBuddy(self.profile)
         form.addRow(profile_label, profile_row)
-        memory_label = QtWidgets.QLabel("Memory &limit:")
-        memory_label.setBuddy(self.memory)
-        form.addRow(memory_label, self.memory)
+        form.addRow("Memory &limit:", self.memory)
         form.addRow("", self.hashes)
         progress = QtWidgets.QHBoxLayout()
         progress.addWidget(self.bar, 1)

@@ -172,7 +172,7 @@ def test_a_pattern_that_matches_nothing_is_a_sentence_in_the_dialog(
     qtbot.waitExposed(dialog)
     dialog.activateWindow()
     qtbot.waitUntil(lambda: QtWidgets.QApplication.activeWindow() is dialog)
-    dialog.pattern.setFocus()
+    qtbot.keyClick(_focused(), Qt.Key.Key_P, Qt.KeyboardModifier.AltModifier)  # "&pattern"
     assert _focused() is dialog.pattern
     pattern = str(tmp_path / "nowhere" / "**" / "*.parquet")
     qtbot.keyClicks(_focused(), pattern)
