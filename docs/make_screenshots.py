@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -223,13 +225,10 @@ def shoot_indicators(window: Any, out: Path) -> Path:
     return out / "indicators.png"
 
 
-def shoot_import_wizard(out: Path = ROOT / "docs" / "screenshots") -> Path:
-    """The import wizard's mapping step (docs/gui.md), on a small sample log.
-
-        cd docs && QT_QPA_PLATFORM=offscreen ../.venv/bin/python -c \\
-            "import make_screenshots as m; m.shoot_import_wizard()"
-    """
-    from ui.import_wizard import ImportWizard
+@contextmanager
+def _inspector_on_demo() -> Iterator[tuple[Path, Any]]:
+    """For a shot taken on its own: the application, a small demo workspace in a temporary
+    folder, and the inspector's session on it (closed afterwards)."""
     from ui.session import Session
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["screenshots"])
@@ -238,14 +237,29 @@ def shoot_import_wizard(out: Path = ROOT / "docs" / "screenshots") -> Path:
     with tempfile.TemporaryDirectory(prefix="oversight-shots-") as tmp:
         folder = Path(tmp) / "demo-workspace"
         build_demo(folder, "admin", PASSWORD, 2000, 20261128)
-        log = Path(tmp) / "query-log-2026-03.csv"
+        session = Session(Workspace.open(folder, INSPECTOR, PASSWORD), Prompts())
+        try:
+            yield Path(tmp), session
+        finally:
+            session.close()
+
+
+def shoot_import_wizard(out: Path = ROOT / "docs" / "screenshots") -> Path:
+    """The import wizard's mapping step (docs/gui.md), on a small sample log.
+
+        cd docs && QT_QPA_PLATFORM=offscreen ../.venv/bin/python -c \\
+            "import make_screenshots as m; m.shoot_import_wizard()"
+    """
+    from ui.import_wizard import ImportWizard
+
+    with _inspector_on_demo() as (tmp, session):
+        log = tmp / "query-log-2026-03.csv"
         log.write_text(
             "Log No,Date,Officer,Badge,Operation,Persons,Terminal,Note\n"
             "Q-1001,2026-03-01T09:12:00+01:00,PC Smith,GB-MET-0412,consult,P-000212,"
             "WS-4003,routine check\n"
             "Q-1002,2026-03-01T23:47:00+01:00,PC Jones,GB-MET-0977,consult,"
             "P-000212;P-000388,WS-4011,night shift\n", encoding="utf-8")
-        session = Session(Workspace.open(folder, INSPECTOR, PASSWORD), Prompts())
         wizard = ImportWizard(session, Prompts())
         wizard.add_files([log])
         wizard.resize(900, 620)
@@ -257,7 +271,6 @@ def shoot_import_wizard(out: Path = ROOT / "docs" / "screenshots") -> Path:
         wizard.set_target("Log No", "record_id")
         save(wizard, out, "import-wizard.png")
         wizard.close()
-        session.close()
     return out / "import-wizard.png"
 
 
@@ -269,17 +282,9 @@ def shoot_scan_dialog(out: Path = ROOT / "docs" / "screenshots") -> Path:
     """
     from oversight.demo_data import generate
     from ui.scan_dialog import ScanDialog
-    from ui.session import Session
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["screenshots"])
-    assert isinstance(app, QtWidgets.QApplication)
-    app.setStyle("Fusion")
-    with tempfile.TemporaryDirectory(prefix="oversight-shots-") as tmp:
-        folder = Path(tmp) / "demo-workspace"
-        build_demo(folder, "admin", PASSWORD, 2000, 20261128)
-        logs = Path(tmp) / "logs" / "2026-03"
-        log = generate(logs, operations=2000, seed=7).operations
-        session = Session(Workspace.open(folder, INSPECTOR, PASSWORD), Prompts())
+    with _inspector_on_demo() as (tmp, session):
+        log = generate(tmp / "logs" / "2026-03", operations=2000, seed=7).operations
         dialog = ScanDialog(session, None, [log])
         dialog.memory.setCurrentText("2GB")
         dialog.show()
@@ -290,7 +295,6 @@ def shoot_scan_dialog(out: Path = ROOT / "docs" / "screenshots") -> Path:
         loop.exec()
         save(dialog, out, "scan-dialog.png")
         dialog.close()
-        session.close()
     return out / "scan-dialog.png"
 
 
