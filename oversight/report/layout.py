@@ -32,8 +32,8 @@ from oversight.report.data import ReportData
 from oversight.report.templates import Template
 from oversight.report.text import Para, escape, has_rtl, plain
 
-__all__ = ["Context", "Heading", "PageCanvas", "SignatureBox", "context", "document",
-           "pagesize"]
+__all__ = ["Context", "Heading", "OnceTable", "PageCanvas", "SignatureBox", "context",
+           "document", "pagesize"]
 
 
 @dataclass
@@ -58,6 +58,8 @@ class Context:
     signature: dict[str, Any] = field(default_factory=dict)
     """Where the signature box landed: ``box`` (x1, y1, x2, y2) and ``page``."""
     keys: int = 0
+    chrome: _Chrome | None = None
+    """The running header's and footer's fixed parts (`_chrome`), once worked out."""
 
     def key(self) -> str:
         self.keys += 1
@@ -91,7 +93,7 @@ class Context:
             for r in range(1 if header else 0, len(rows), 2):
                 style.append(("BACKGROUND", (0, r), (-1, r), stripe))
         style += list(extra)
-        kind = LongTable if len(rows) > 60 else Table  # LongTable: faster for many rows
+        kind = LongTable if len(rows) > 60 else OnceTable  # LongTable: faster for many rows
         return kind(rows, colWidths=widths, repeatRows=1 if header else 0, splitByRow=1,
                     splitInRow=1 if split_in_row else 0, style=TableStyle(style),
                     hAlign="LEFT")
@@ -127,6 +129,24 @@ class Context:
     def runs(self, text: str, font: str | None = None) -> list[tuple[str, str]]:
         """Canvas text (already `plain`) cut into runs of the font and its fallbacks."""
         return fonts.fallback_runs(text, font or self.regular, self.fallback)
+
+
+class OnceTable(Table):  # type: ignore[misc]
+    """A table that measures its rows once per width.
+
+    A table inside a keep-together block is wrapped twice (the block measures it, then
+    the frame places it), and ReportLab's `Table` recomputes every row height each time.
+    A table's row heights and column widths depend on the width only (the available
+    height matters to `LongTable`, which stops measuring at the page's end), so a second
+    wrap at the same width keeps the first answer. Split parts are new tables."""
+
+    _ow_measured_at: float | None = None
+
+    def _calc(self, availWidth: float, availHeight: float) -> None:
+        if availWidth == self._ow_measured_at:
+            return
+        super()._calc(availWidth, availHeight)
+        self._ow_measured_at = availWidth
 
 
 class Heading(Para):
@@ -297,59 +317,113 @@ def document(ctx: Context, buf: io.BytesIO) -> Any:
     return doc
 
 
-def _decorate(ctx: Context, logo: Any, cover: bool, canv: Any, doc: Any) -> None:
-    """Running header and footer: classification marking top and bottom of every page."""
+@dataclass(frozen=True)
+class _Chrome:
+    """What the running header and footer draw on every page, worked out once a build."""
+
+    page_w: float
+    page_h: float
+    left: float
+    right: float
+    small: float
+    muted: Any
+    rule: Any
+    header_y: float
+    logo_h: float
+    title_runs: list[tuple[str, str]]
+    banner_runs: list[tuple[str, str]]
+    banner_w: float
+    line_y: float
+    foot_line: float
+    foot_y: float
+    page_label: str
+    report_id: str
+
+
+LOGO_FORM = "owLogo"
+"""The header's logo, drawn once into a form that every page shows (ReportLab would
+otherwise hash the image's pixels again on each page to find it)."""
+
+
+def _chrome(ctx: Context) -> _Chrome:
+    got = ctx.chrome
+    if got is not None:
+        return got
     t = ctx.t
     page_w, page_h = pagesize(t)
     left, right = t.num("page", "margin_left_mm") * mm, t.num("page", "margin_right_mm") * mm
     small = t.num("styles", "small_size")
-    muted = t.colour("styles", "colours", "muted")
-    canv.saveState()
     header_y = page_h - 9 * mm
-    banner_w = _banner(ctx, canv, page_w - right, header_y, align="right")
+    logo_h = t.num("logo", "header_height_mm") * mm
+    size = small + 0.5
+    banner_runs = ctx.runs(_fit(ctx, plain(ctx.classification), ctx.bold, size, 90 * mm),
+                           ctx.bold)
+    banner_w = fonts.runs_width(banner_runs, size) + 8
+    title = plain(t.settings["wording"]["running_header"].replace(
+        "{title}", ctx.data.title).replace("{body}", ctx.data.body))
+    avail = page_w - left - right - banner_w - logo_h - 8 * mm
+    foot_line = t.num("page", "margin_bottom_mm") * mm - 5 * mm
+    ctx.chrome = _Chrome(
+        page_w=page_w, page_h=page_h, left=left, right=right, small=small,
+        muted=t.colour("styles", "colours", "muted"),
+        rule=t.colour("styles", "colours", "rule"), header_y=header_y, logo_h=logo_h,
+        title_runs=ctx.runs(_fit(ctx, title, ctx.regular, size, avail)),
+        banner_runs=banner_runs, banner_w=banner_w,
+        line_y=page_h - t.num("page", "margin_top_mm") * mm + 4 * mm,
+        foot_line=foot_line, foot_y=foot_line - 5 * mm,
+        page_label=t.settings["wording"]["page_number"],
+        report_id=plain(ctx.data.report_id))
+    return ctx.chrome
+
+
+def _decorate(ctx: Context, logo: Any, cover: bool, canv: Any, doc: Any) -> None:
+    """Running header and footer: classification marking top and bottom of every page."""
+    c = _chrome(ctx)
+    small, muted = c.small, c.muted
+    canv.saveState()
+    _banner(ctx, canv, c.page_w - c.right, c.header_y, align="right")
     if not cover:
-        logo_h = t.num("logo", "header_height_mm") * mm
-        canv.drawImage(logo, left, header_y - logo_h * 0.3, logo_h, logo_h, mask="auto")
-        title = plain(t.settings["wording"]["running_header"].replace(
-            "{title}", ctx.data.title).replace("{body}", ctx.data.body))
-        avail = page_w - left - right - banner_w - logo_h - 8 * mm
-        runs = ctx.runs(_fit(ctx, title, ctx.regular, small + 0.5, avail))
+        if not getattr(canv, "ow_logo_form", False):
+            canv.beginForm(LOGO_FORM)
+            canv.drawImage(logo, c.left, c.header_y - c.logo_h * 0.3, c.logo_h, c.logo_h,
+                           mask="auto")
+            canv.endForm()
+            canv.ow_logo_form = True
+        canv.doForm(LOGO_FORM)
+        runs = c.title_runs
         canv.setFont(runs[0][1], small + 0.5)
         canv.setFillColor(muted)
-        fonts.draw_runs(canv, left + logo_h + 2.5 * mm, header_y + 0.5, runs, small + 0.5,
-                        font_set=True)
-    canv.setStrokeColor(t.colour("styles", "colours", "rule"))
+        fonts.draw_runs(canv, c.left + c.logo_h + 2.5 * mm, c.header_y + 0.5, runs,
+                        small + 0.5, font_set=True)
+    canv.setStrokeColor(c.rule)
     canv.setLineWidth(0.5)
-    line_y = page_h - t.num("page", "margin_top_mm") * mm + 4 * mm
-    canv.line(left, line_y, page_w - right, line_y)
-    foot_line = t.num("page", "margin_bottom_mm") * mm - 5 * mm
-    canv.line(left, foot_line, page_w - right, foot_line)
-    foot_y = foot_line - 5 * mm
-    _banner(ctx, canv, page_w / 2, foot_y, align="centre")
+    canv.line(c.left, c.line_y, c.page_w - c.right, c.line_y)
+    canv.line(c.left, c.foot_line, c.page_w - c.right, c.foot_line)
+    _banner(ctx, canv, c.page_w / 2, c.foot_y, align="centre")
     canv.setFont(ctx.regular, small)
     canv.setFillColor(muted)
-    label = t.settings["wording"]["page_number"]
-    prefix = plain(label.split("{pages}", 1)[0].replace("{page}", str(canv.getPageNumber())))
-    canv.drawString(left, foot_y, prefix)
+    prefix = plain(c.page_label.split("{pages}", 1)[0].replace(
+        "{page}", str(canv.getPageNumber())))
+    canv.drawString(c.left, c.foot_y, prefix)
     canv.saveState()
-    canv.translate(left + pdfmetrics.stringWidth(prefix, ctx.regular, small), foot_y)
+    canv.translate(c.left + pdfmetrics.stringWidth(prefix, ctx.regular, small), c.foot_y)
     canv.doForm(PageCanvas.TOTAL_FORM)
     canv.restoreState()
     canv.setFont(ctx.mono, small)
-    canv.drawRightString(page_w - right, foot_y, plain(ctx.data.report_id))
+    canv.drawRightString(c.page_w - c.right, c.foot_y, c.report_id)
     canv.restoreState()
 
 
 def _banner(ctx: Context, canv: Any, x: float, y: float, align: str) -> float:
     """The classification marking in a coloured box; returns its width."""
-    size = ctx.t.num("styles", "small_size") + 0.5
-    runs = ctx.runs(_fit(ctx, plain(ctx.classification), ctx.bold, size, 90 * mm), ctx.bold)
-    width = fonts.runs_width(runs, size) + 8
+    c = _chrome(ctx)
+    size = c.small + 0.5
+    width = c.banner_w
     x0 = x - width if align == "right" else x - width / 2
     canv.setFillColor(ctx.t.colour("classification", "background"))
     canv.rect(x0, y - 2.5, width, size + 4.5, stroke=0, fill=1)
     canv.setFillColor(ctx.t.colour("classification", "text"))
-    fonts.draw_runs(canv, x0 + 4, y, runs, size)
+    fonts.draw_runs(canv, x0 + 4, y, c.banner_runs, size)
     return float(width)
 
 

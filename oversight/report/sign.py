@@ -35,12 +35,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
-from pyhanko.sign.general import SigningError
+from pyhanko.sign.general import SigningError, get_pyca_cryptography_hash
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko.sign.validation import (
     EmbeddedPdfSignature,
@@ -201,21 +202,32 @@ def pkcs12_signer(key: PrivateKeyTypes, cert: x509.Certificate,
         raise InputFileError(f"{name} cannot be used for signing: {exc}.") from exc
     if isinstance(key, rsa.RSAPrivateKey):
         signer.placeholder = (key.key_size + 7) // 8
+        signer.rsa_key = key
     return signer
 
 
 class _Signer(signers.SimpleSigner):
     """pyHanko's signer, whose dry run (sizing the signature before the real one) gives
-    placeholder bytes of an RSA signature's fixed length instead of signing twice: each
-    signature reloads and re-validates the private key, the slow part of signing."""
+    placeholder bytes of an RSA signature's fixed length instead of signing twice, and
+    whose RSA PKCS#1 v1.5 signature is made with the key already loaded from the PKCS#12
+    file: pyHanko's own `sign_raw` reloads the key from DER for every signature, and
+    loading an RSA key re-validates it (its primes), the slow part of signing."""
 
     placeholder: int | None = None
+    rsa_key: rsa.RSAPrivateKey | None = None
 
     async def async_sign_raw(self, data: bytes, digest_algorithm: str,
                              dry_run: bool = False) -> bytes:
         if dry_run and self.placeholder is not None:
             return bytes(self.placeholder)
         return await super().async_sign_raw(data, digest_algorithm, dry_run)
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
+        if self.rsa_key is not None and mechanism.signature_algo == "rsassa_pkcs1v15":
+            return self.rsa_key.sign(data, PKCS1v15(),
+                                     get_pyca_cryptography_hash(digest_algorithm))
+        return super().sign_raw(data, digest_algorithm)  # PSS, EC, EdDSA: pyHanko's own
 
 
 def open_pkcs12(data: bytes, name: str, passphrase: bytes | None

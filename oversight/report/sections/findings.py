@@ -12,12 +12,11 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
     CondPageBreak,
     KeepTogether,
     Spacer,
-    Table,
     TableStyle,
 )
 
 from oversight.criteria.pack import SEVERITIES
-from oversight.report.layout import Context
+from oversight.report.layout import Context, OnceTable
 from oversight.report.order import rule_order
 from oversight.report.text import escape, when
 
@@ -104,7 +103,7 @@ def _finding_block(ctx: Context, f: Mapping[str, Any], rule_severity: str) -> li
     severity = str(f.get("severity") or rule_severity)
     sev_colour = (t.colour("styles", "severity_colours", severity) if severity in SEVERITIES
                   else t.colour("styles", "colours", "accent"))
-    title = Table([[ctx.cell(t.words("finding_heading", id=f["id"]), "h3",
+    title = OnceTable([[ctx.cell(t.words("finding_heading", id=f["id"]), "h3",
                              ctx.width * 0.62 - 9),
                     ctx.cell(escape(f"{t.label('severity', severity)} · "
                                     f"{t.label('status', str(f.get('status')))}"), "h3r",
