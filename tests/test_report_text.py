@@ -15,6 +15,7 @@ import subprocess
 import unicodedata
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_report_build import finding, small_data
@@ -153,3 +154,66 @@ def test_only_plain_one_line_cells_skip_the_paragraph() -> None:
     assert cell_text("fox \U0001F98A", style, 200) is None  # needs the fallback font
     assert cell_text("a  b", style, 200) is None and cell_text(" a", style, 200) is None
     assert cell_text("word " * 40, style, 200) is None  # would wrap
+
+
+def _cell_attrs(table: Any) -> list[list[dict[str, Any]]]:
+    return [[{k: v for k, v in vars(cs).items()} for cs in row] for row in table._cellStyles]
+
+
+def test_tables_of_one_shape_get_the_cell_styles_reportlab_would_give() -> None:
+    # A thousand findings make a thousand tables of one shape and style; the cell styles
+    # are worked out once and copied. Each copy must be what ReportLab's own TableStyle
+    # gives a fresh table, whatever the cell contents, and belong to its table alone.
+    from reportlab.lib import colors  # type: ignore[import-untyped]
+    from reportlab.platypus import Table, TableStyle  # type: ignore[import-untyped]
+
+    from oversight.report.layout import styled_table
+
+    commands: list[tuple[Any, ...]] = [
+        ("FONT", (0, 0), (-1, -1), "Helvetica", 7, 9), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TEXTCOLOR", (0, 1), (0, -1), colors.red), ("ALIGN", (-1, 0), (-1, 0), "RIGHT"),
+        ("LEFTPADDING", (1, 0), (1, -1), 5), ("BACKGROUND", (0, 0), (-1, 0), colors.grey),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.black)]
+    made = []
+    for n in range(3):
+        rows = [[f"row {r} of table {n}", f"value {r}"] for r in range(4)]
+        ours = styled_table(rows, commands, colWidths=[100, 80])
+        theirs = Table([list(r) for r in rows], colWidths=[100, 80],
+                       style=TableStyle(commands))
+        assert _cell_attrs(ours) == _cell_attrs(theirs)
+        assert ours._bkgrndcmds == theirs._bkgrndcmds
+        assert ours._linecmds == theirs._linecmds
+        assert ours.wrap(180, 1000) == theirs.wrap(180, 1000)
+        made.append(ours)
+    # a copy is its own: changing one table's cells leaves the next tables alone
+    made[1].setStyle(TableStyle([("TEXTCOLOR", (0, 0), (-1, -1), colors.blue)]))
+    assert made[1]._cellStyles[0][0].color == colors.blue
+    assert made[0]._cellStyles[0][0].color != colors.blue
+    assert styled_table([["a", "b"]] * 4, commands)._cellStyles[0][0].color != colors.blue
+    # another shape or another style is worked out afresh
+    other = styled_table([["a", "b"]] * 5, commands[:1])
+    assert _cell_attrs(other) == _cell_attrs(Table([["a", "b"]] * 5,
+                                                   style=TableStyle(commands[:1])))
+
+
+def test_a_table_measured_again_at_another_width_is_measured_anew() -> None:
+    # A table measures its rows once per width; asked again at the same width it keeps
+    # its answer, at a new width it measures again: the same answers, in the same order
+    # of questions, as ReportLab's own Table (a paragraph that wraps differently in a
+    # narrower column changes the row's height).
+    from reportlab.platypus import Table
+
+    from oversight.report.layout import OnceTable, context
+
+    ctx = context(load_template("full"), small_data())
+    text = "words that wrap when the column is narrow " * 3
+
+    def rows() -> list[list[Any]]:
+        return [["label", ctx.p(text, "cell")], ["label", "plain"]]
+
+    widths = ["25%", "75%"]  # columns as shares of the available width
+    ours, theirs = OnceTable(rows(), colWidths=widths), Table(rows(), colWidths=widths)
+    asked = [(400, 1000), (400, 60), (150, 1000), (150, 1000), (400, 1000)]
+    answers = [ours.wrap(*a) for a in asked]
+    assert answers == [theirs.wrap(*a) for a in asked]
+    assert answers[2][1] > answers[0][1]  # narrower: the paragraph takes more lines

@@ -26,6 +26,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
     Table,
     TableStyle,
 )
+from reportlab.platypus.tables import LINECOMMANDS, CellStyle  # type: ignore[import-untyped]
 
 from oversight.report import fonts
 from oversight.report.data import ReportData
@@ -33,7 +34,7 @@ from oversight.report.templates import Template
 from oversight.report.text import Para, escape, has_rtl, plain
 
 __all__ = ["Context", "Heading", "OnceTable", "PageCanvas", "SignatureBox", "context",
-           "document", "pagesize"]
+           "document", "pagesize", "styled_table"]
 
 
 @dataclass
@@ -93,10 +94,12 @@ class Context:
             for r in range(1 if header else 0, len(rows), 2):
                 style.append(("BACKGROUND", (0, r), (-1, r), stripe))
         style += list(extra)
-        kind = LongTable if len(rows) > 60 else OnceTable  # LongTable: faster for many rows
-        return kind(rows, colWidths=widths, repeatRows=1 if header else 0, splitByRow=1,
-                    splitInRow=1 if split_in_row else 0, style=TableStyle(style),
-                    hAlign="LEFT")
+        if len(rows) > 60:  # LongTable: faster for many rows
+            return LongTable(rows, colWidths=widths, repeatRows=1 if header else 0,
+                             splitByRow=1, splitInRow=1 if split_in_row else 0,
+                             style=TableStyle(style), hAlign="LEFT")
+        return styled_table(rows, style, colWidths=widths, repeatRows=1 if header else 0,
+                            splitByRow=1, splitInRow=1 if split_in_row else 0, hAlign="LEFT")
 
     def head_row(self, *markups: str) -> list[Any]:
         return [self.p(m, "th") for m in markups]
@@ -147,6 +150,52 @@ class OnceTable(Table):  # type: ignore[misc]
             return
         super()._calc(availWidth, availHeight)
         self._ow_measured_at = availWidth
+
+
+_NOT_PER_CELL = frozenset(("BACKGROUND", "ROWBACKGROUNDS", "COLBACKGROUNDS", "SPAN",
+                           "NOSPLIT", "ROUNDEDCORNERS", *LINECOMMANDS))
+_CELL_STYLES: dict[tuple[int, int, str], list[list[dict[str, Any]]]] = {}
+"""Each cell's style (ReportLab's `CellStyle` attributes) by table shape and per-cell
+style commands, as ReportLab worked them out for the first table of that kind."""
+_CELL_STYLES_MAX = 256
+
+
+def _per_cell(command: tuple[Any, ...]) -> bool:
+    """Whether ReportLab applies a style command to each cell's `CellStyle` at once
+    (font, colour, padding, alignment), rather than keeping it for drawing (lines,
+    backgrounds, spans) or for a split (the special rows ``splitfirst``/``splitlast``)."""
+    return command[0] not in _NOT_PER_CELL and not isinstance(command[1][1], str) \
+        and not isinstance(command[2][1], str)
+
+
+def styled_table(rows: list[list[Any]], commands: Sequence[tuple[Any, ...]],
+                 **kwargs: Any) -> OnceTable:
+    """An `OnceTable` of ``rows`` styled by ``commands``.
+
+    ReportLab applies the per-cell commands of a table style cell by cell each time a
+    table is made (a thousand findings make a thousand tables of the same shape and
+    style); here the resulting cell styles are worked out once per shape and style and
+    each further table gets its own copy of them, then only the commands ReportLab keeps
+    for drawing (lines, backgrounds) are given as its style."""
+    per_cell = [c for c in commands if _per_cell(c)]
+    key = (len(rows), max(len(r) for r in rows), repr(per_cell))
+    proto = _CELL_STYLES.get(key)
+    if proto is None:
+        table = OnceTable(rows, style=TableStyle(list(commands)), **kwargs)
+        if len(_CELL_STYLES) >= _CELL_STYLES_MAX:
+            _CELL_STYLES.clear()
+        _CELL_STYLES[key] = [[dict(cs.__dict__) for cs in row] for row in table._cellStyles]
+        return table
+    styles = []
+    for row in proto:
+        copies = []
+        for attrs in row:
+            cell = CellStyle.__new__(CellStyle)
+            cell.__dict__.update(attrs)
+            copies.append(cell)
+        styles.append(copies)
+    return OnceTable(rows, style=TableStyle([c for c in commands if not _per_cell(c)]),
+                     cellStyles=styles, **kwargs)
 
 
 class Heading(Para):

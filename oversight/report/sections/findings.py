@@ -12,11 +12,10 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
     CondPageBreak,
     KeepTogether,
     Spacer,
-    TableStyle,
 )
 
 from oversight.criteria.pack import SEVERITIES
-from oversight.report.layout import Context, OnceTable
+from oversight.report.layout import Context, styled_table
 from oversight.report.order import rule_order
 from oversight.report.text import escape, when
 
@@ -103,21 +102,19 @@ def _finding_block(ctx: Context, f: Mapping[str, Any], rule_severity: str) -> li
     severity = str(f.get("severity") or rule_severity)
     sev_colour = (t.colour("styles", "severity_colours", severity) if severity in SEVERITIES
                   else t.colour("styles", "colours", "accent"))
-    title = OnceTable([[ctx.cell(t.words("finding_heading", id=f["id"]), "h3",
-                             ctx.width * 0.62 - 9),
-                    ctx.cell(escape(f"{t.label('severity', severity)} · "
-                                    f"{t.label('status', str(f.get('status')))}"), "h3r",
-                             ctx.width * 0.38 - 8)]],
-                  colWidths=[ctx.width * 0.62, ctx.width * 0.38],
-                  style=TableStyle([
-                      *ctx.string_style("h3", (0, 0), (-1, -1)),
-                      ("ALIGN", (1, 0), (1, 0), "RIGHT"),
-                      ("BACKGROUND", (0, 0), (-1, -1),
-                       t.colour("styles", "colours", "finding_background")),
-                      ("LINEBEFORE", (0, 0), (0, 0), 3, sev_colour),
-                      ("LEFTPADDING", (0, 0), (-1, -1), 5), ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-                      ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-                      ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+    title = styled_table(
+        [[ctx.cell(t.words("finding_heading", id=f["id"]), "h3", ctx.width * 0.62 - 9),
+          ctx.cell(escape(f"{t.label('severity', severity)} · "
+                          f"{t.label('status', str(f.get('status')))}"), "h3r",
+                   ctx.width * 0.38 - 8)]],
+        [*ctx.string_style("h3", (0, 0), (-1, -1)),
+         ("ALIGN", (1, 0), (1, 0), "RIGHT"),
+         ("BACKGROUND", (0, 0), (-1, -1), t.colour("styles", "colours", "finding_background")),
+         ("LINEBEFORE", (0, 0), (0, 0), 3, sev_colour),
+         ("LEFTPADDING", (0, 0), (-1, -1), 5), ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+         ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+         ("VALIGN", (0, 0), (-1, -1), "MIDDLE")],
+        colWidths=[ctx.width * 0.62, ctx.width * 0.38])
     rows: list[tuple[str, Any]] = [
         (t.words("label_reason"), escape(f.get("message"))),
         (t.words("label_records"), _records(ctx, f)),
