@@ -610,3 +610,38 @@ def test_one_vocabulary_never_contradicts_itself(signed: bytes, unsigned: bytes,
         assert said["Signature"] == "none" and said["Signed by"] == "none"
     assert v.to_json()["checks"] == [{"check": c, "result": r} for c, r in v.checks()]
     assert v.to_json()["changed_after_signing"] is v.changed_after_signing
+
+
+def test_page_box_reads_only_the_page_tree_and_agrees_with_pypdf(unsigned: bytes) -> None:
+    # The signer finds its page's media box with pyHanko (whose page-tree walk it then
+    # reuses); pypdf, an independent reader, must see the same boxes, including a page
+    # size inherited from the page tree and pages of different sizes.
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, FloatObject, NameObject
+
+    from oversight.errors import InputFileError
+    from oversight.report.pdfio import page_box
+
+    writer = PdfWriter()
+    for w, h in ((595.28, 841.89), (841.89, 595.28), (300, 200)):
+        writer.add_blank_page(width=w, height=h)
+    tree = writer._root_object["/Pages"].get_object()
+    tree[NameObject("/MediaBox")] = ArrayObject([FloatObject(v) for v in (0, 0, 612, 792)])
+    del writer.pages[2][NameObject("/MediaBox")]  # the last page inherits its size
+    buf = io.BytesIO()
+    writer.write(buf)
+    for pdf in (buf.getvalue(), unsigned):
+        expected = [(float(p.mediabox.left), float(p.mediabox.bottom),
+                     float(p.mediabox.right), float(p.mediabox.top))
+                    for p in PdfReader(io.BytesIO(pdf)).pages]
+        reader = PdfFileReader(io.BytesIO(pdf))
+        count = len(expected)
+        assert [page_box(reader, i) for i in range(-count, count)] == \
+            [(count, box) for box in expected + expected]
+        assert page_box(reader, count) == (count, None)
+        assert page_box(reader, -count - 1) == (count, None)
+    assert page_box(PdfFileReader(io.BytesIO(buf.getvalue())), 2)[1] == (0, 0, 612, 792)
+    broken = buf.getvalue().replace(b"/MediaBox", b"/MediaBax")
+    with pytest.raises(InputFileError, match="not a readable PDF"):
+        page_box(PdfFileReader(io.BytesIO(broken)), 0)

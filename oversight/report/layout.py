@@ -121,6 +121,23 @@ class Context:
         text = cell_text(markup, self.styles[style], width)
         return self.p(markup, style) if text is None else text
 
+    def cell_lines(self, markups: Sequence[str], style: str, width: float) -> Any:
+        """A table cell of several lines: the lines as one string when each is a plain
+        line that fits ``width`` (`cell`; ReportLab draws the string's lines one leading
+        apart, as a paragraph draws lines broken by ``<br/>``), else a paragraph."""
+        texts = [cell_text(m, self.styles[style], width) for m in markups]
+        if all(t is not None for t in texts):
+            return "\n".join(t for t in texts if t is not None)
+        return self.p("<br/>".join(markups), style)
+
+    def mono_cell(self, value: object, width: float) -> Any:
+        """An identifier in a table cell (style ``cell_mono``; its column needs
+        `string_style` ``cell_mono``): the text itself when it is a plain line that fits,
+        else a ``cell`` paragraph in the monospaced font at the same size."""
+        style = self.styles["cell_mono"]
+        text = cell_text(escape(value), style, width)
+        return self.p(self.mono_markup(value, style.fontSize), "cell") if text is None else text
+
     def string_style(self, style: str, first: tuple[int, int],
                      last: tuple[int, int]) -> list[tuple[Any, ...]]:
         """TableStyle commands giving the string cells (`cell`) from ``first`` to ``last``
@@ -294,6 +311,9 @@ def context(t: Template, data: ReportData) -> Context:
         "muted": style("muted", textColor=muted, spaceAfter=size * 0.6),
         "small": style("small", fontSize=small, textColor=muted),
         "cell": style("cell", fontSize=small + 0.5),
+        # an identifier in a table cell: the cell's line height, monospaced and smaller
+        "cell_mono": style("cell_mono", fontSize=small - 0.5, fontName=mono,
+                           leading=(small + 0.5) * lead),
         "label": style("label", fontSize=small + 0.5, fontName=bold, textColor=muted),
         "th": style("th", fontSize=small + 0.5, fontName=bold,
                     textColor=t.colour("styles", "colours", "table_header_text")),

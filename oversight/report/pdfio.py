@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError as PypdfReadError
 
 from oversight.errors import InputFileError
 
-__all__ = ["is_signed", "open_pdf", "page_boxes"]
+__all__ = ["is_signed", "open_pdf", "page_box"]
 
 
 def open_pdf(pdf: bytes, what: str) -> PdfFileReader:
@@ -35,11 +35,25 @@ def is_signed(reader: PdfFileReader) -> bool:
         return False
 
 
-def page_boxes(pdf: bytes) -> list[tuple[float, float, float, float]]:
-    """Each page's media box: x1, y1, x2, y2 in points."""
+def page_box(reader: PdfFileReader | IncrementalPdfFileWriter, page: int
+             ) -> tuple[int, tuple[float, float, float, float] | None]:
+    """The number of pages and the media box (x1, y1, x2, y2 in points, inherited from
+    the page tree when the page has none) of page ``page`` (0-based, negative from the
+    end); None when there is no such page. Only the page tree down to that page is read
+    (pyHanko keeps what it read, so its signer finds the page again without reparsing)."""
     try:
-        reader = PdfReader(io.BytesIO(pdf))
-        return [(float(p.mediabox.left), float(p.mediabox.bottom), float(p.mediabox.right),
-                 float(p.mediabox.top)) for p in reader.pages]
-    except (PypdfReadError, ValueError, KeyError, TypeError) as exc:
+        count = int(reader.root["/Pages"]["/Count"])
+        if not -count <= page < count:
+            return count, None
+        ref = reader.find_page_for_modification(page % count)[0]  # type: ignore[no-untyped-call]
+        node = ref.get_object()
+        for _ in range(64):  # an inherited box: up the tree (a loop is a damaged file)
+            if "/MediaBox" in node:
+                x1, y1, x2, y2 = (float(v) for v in node["/MediaBox"])
+                return count, (x1, y1, x2, y2)
+            if "/Parent" not in node:
+                break
+            node = node["/Parent"]
+        raise InputFileError("The report is not a readable PDF (a page has no media box).")
+    except (PdfError, KeyError, TypeError, ValueError) as exc:
         raise InputFileError(f"The report is not a readable PDF ({exc}).") from exc

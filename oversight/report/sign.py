@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
@@ -59,7 +60,7 @@ from pypdf import PdfReader
 from db.keyslots import write_atomic
 from oversight.errors import AuthenticationError, InputFileError, UsageError
 from oversight.report import manifest as report_manifest
-from oversight.report.pdfio import is_signed, open_pdf, page_boxes
+from oversight.report.pdfio import is_signed, open_pdf, page_box
 
 __all__ = [
     "MANIFEST_NAME",
@@ -133,11 +134,15 @@ def sign_pdf(pdf: bytes, p12: Path, passphrase: bytes | None, *, visible: bool =
     reader = open_pdf(pdf, "the report")
     if is_signed(reader):
         raise UsageError("The PDF is already signed; a report carries one signature.")
-    pages = page_boxes(pdf)
-    if not -len(pages) <= page < len(pages):
-        raise UsageError(f"The report has {len(pages)} page(s); there is no page {page}.")
-    page_ix = page % len(pages)
-    spec_box = _field_box(box, pages[page_ix]) if visible else None
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    except PdfError as exc:  # readable leniently (open_pdf), not strictly: not for signing
+        raise InputFileError(f"The report is not a readable PDF ({exc}).") from exc
+    count, media = page_box(writer, page)
+    if media is None:
+        raise UsageError(f"The report has {count} page(s); there is no page {page}.")
+    page_ix = page % count
+    spec_box = _field_box(box, media) if visible else None
     signer, cert = _load_signer(Path(p12), passphrase)
     _check_usable(cert, Path(p12))
     name = signer_name or _common_name(cert) or cert.subject.rfc4514_string()
@@ -156,7 +161,6 @@ def sign_pdf(pdf: bytes, p12: Path, passphrase: bytes | None, *, visible: bool =
     pdf_signer = signers.PdfSigner(
         meta, signer, timestamper=timestamper, stamp_style=style,
         new_field_spec=fields.SigFieldSpec(SIGNATURE_FIELD, on_page=page_ix, box=spec_box))
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     try:
         out = pdf_signer.sign_pdf(writer, appearance_text_params=params)
     except TimestampRequestError as exc:

@@ -57,14 +57,16 @@ def appendix(ctx: Context) -> list[Any]:
             change = (f"{t.label('status', str(h.get('from') or '–'))} → "
                       f"{t.label('status', str(h['to']))}" if h.get("to") else "")
             table.append([cell(escape(h.get("seq")), 0),
-                          ctx.p(escape(when(h.get("ts"))).replace(" ", "<br/>", 1), "cell"),
+                          ctx.cell_lines(escape(when(h.get("ts"))).split(" ", 1), "cell",
+                                         ctx.width * fractions[1] - 6),
                           cell(escape(h.get("user")), 2),
-                          ctx.p(ctx.mono_markup(fid, t.num("styles", "small_size") - 0.5),
-                                "cell"),
+                          ctx.mono_cell(fid, ctx.width * fractions[3] - 6),
                           cell(escape(h.get("action")), 4),
                           cell(escape(change), 5), cell(escape(_detail(h)), 6)])
         out += [ctx.p(t.words("decisions_intro")),
-                ctx.table(table, fractions, extra=ctx.string_style("cell", (0, 1), (-1, -1)))]
+                ctx.table(table, fractions, extra=[
+                    *ctx.string_style("cell", (0, 1), (-1, -1)),
+                    *ctx.string_style("cell_mono", (3, 1), (3, -1))])]
         if len(decisions) > cap:
             out.append(ctx.p(t.words("decisions_more", more=f"{len(decisions) - cap:,}")))
     # The two lines a verifier checks: fixed wording, each on one line, the digest one token.
