@@ -217,3 +217,91 @@ def test_a_table_measured_again_at_another_width_is_measured_anew() -> None:
     answers = [ours.wrap(*a) for a in asked]
     assert answers == [theirs.wrap(*a) for a in asked]
     assert answers[2][1] > answers[0][1]  # narrower: the paragraph takes more lines
+
+
+def test_text_operators_kept_per_document_are_the_ones_reportlab_writes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The canvas keeps the text operators ReportLab wrote for a text and reuses them when
+    # the same text is drawn again in the same font state. The pages must be byte for
+    # byte what ReportLab writes without that (ReportLab's invariant mode fixes dates and
+    # ids), on a report of right-to-left paragraphs, emoji in the fallback font, markup
+    # and repeated labels, in several fonts and sizes.
+    from reportlab import rl_config  # type: ignore[import-untyped]
+
+    from oversight.report import layout
+
+    monkeypatch.setattr(rl_config, "invariant", 1)
+    texts = [HEBREW, ARABIC, "fox \U0001F98A and \U0001F600 grin ✓", "<b>&amp; literal",
+             "Łukasz Żółć", "mixed English עם עברית and العربية 123"]
+    findings = [finding(i, rule=f"R-0{i % 3}", message=texts[i % len(texts)],
+                        decided_by=texts[(i + 1) % len(texts)][:12],
+                        decided_at="2026-11-28T10:00:00+00:00",
+                        notes=[{"note_id": i, "user": "ines", "ts": "2026-11-28T10:00:00Z",
+                                "text": texts[(i + 2) % len(texts)], "refers_to": None}],
+                        history=[{"seq": i, "ts": "2026-11-28T10:00:00+00:00",
+                                  "user": "ines", "action": "mark", "from": "open",
+                                  "to": "confirmed", "reason": None, "note_id": i,
+                                  "detail": None}])
+                for i in range(24)]
+    data = small_data(findings, title="Report \U0001F98A " + HEBREW[:20])
+
+    def pages() -> bytes:
+        pdf = build_pdf(data, "full").pdf
+        return pdf[:pdf.index(b"%%EOF")]  # ReportLab's file, before the manifest update
+
+    kept = pages()
+    memo: list[int] = []
+    real_init = layout.PageCanvas.__init__
+
+    def without_memo(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        memo.append(len(self.ow_text_memo))
+        self.ow_text_memo = None
+
+    monkeypatch.setattr(layout.PageCanvas, "__init__", without_memo)
+    assert pages() == kept
+    assert memo == [0]
+
+
+def test_text_operators_kept_per_font_size_and_subset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same text in other fonts at the same size, and text whose characters spill
+    # into a second font subset (a subset holds 256 characters), drawn on the report's
+    # canvas with and without the kept operators: the same bytes.
+    import io
+
+    from reportlab import rl_config
+    from reportlab.lib import colors
+
+    from oversight.report import layout
+
+    monkeypatch.setattr(rl_config, "invariant", 1)
+    ctx = layout.context(load_template("full"), small_data())
+    greek = "".join(chr(c) for c in range(0x391, 0x3CA) if c != 0x3A2)
+    cyrillic = "".join(chr(c) for c in range(0x410, 0x450))
+    extended = "".join(chr(c) for c in range(0x100, 0x180))
+    texts = ["Reason", "Records", greek, cyrillic, extended, "Reason " + greek[:5],
+             "Records"]
+
+    def draw(memo: bool) -> bytes:
+        buf = io.BytesIO()
+        canv = layout.PageCanvas(buf, ow_font=ctx.regular, ow_colour=colors.black)
+        if not memo:
+            canv.ow_text_memo = None
+        for _ in range(2):
+            for font in (ctx.regular, ctx.bold, ctx.mono, ctx.regular):
+                for size in (7.5, 9):
+                    canv.setFont(font, size)
+                    for n, text in enumerate(texts):
+                        canv.drawString(20, 20 + 12 * n, text)
+                        canv.drawRightString(500, 20 + 12 * n, text)
+                    # pieces one after the other, as a paragraph's line draws them: a
+                    # piece starts in the subset the one before it ended in
+                    line = canv.beginText(20, 200)
+                    for text in texts:
+                        line.textOut(text)
+                    canv.drawText(line)
+                canv.showPage()
+        canv.save()
+        return buf.getvalue()
+
+    assert draw(memo=True) == draw(memo=False)

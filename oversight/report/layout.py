@@ -17,6 +17,7 @@ from reportlab.lib.units import mm  # type: ignore[import-untyped]
 from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
 from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
+from reportlab.pdfgen.textobject import PDFTextObject  # type: ignore[import-untyped]
 from reportlab.platypus import (  # type: ignore[import-untyped]
     BaseDocTemplate,
     Flowable,
@@ -253,8 +254,44 @@ class SignatureBox(Flowable):  # type: ignore[misc]
         self.canv.restoreState()
 
 
+class _Text(PDFTextObject):  # type: ignore[misc]
+    """ReportLab's text object, whose text operators for a piece of text are worked out
+    once per document and font state (`PageCanvas`)."""
+
+    _curSubset: int
+
+    def _formatText(self, text: Any) -> str:
+        memo: dict[tuple[Any, ...], tuple[str, int]] | None = getattr(
+            self._canvas, "ow_text_memo", None)
+        if memo is None or type(text) is not str:  # shaped text carries its glyph data
+            return str(super()._formatText(text))
+        key = (text, self._fontname, self._fontsize, self._leading, self._curSubset,
+               self._rise)
+        hit = memo.get(key)
+        if hit is not None:
+            self._curSubset = hit[1]
+            return hit[0]
+        code = str(super()._formatText(text))
+        if len(memo) >= _TEXT_MEMO_MAX:
+            memo.clear()
+        memo[key] = (code, self._curSubset)
+        return code
+
+
+_TEXT_MEMO_MAX = 100_000
+
+
 class PageCanvas(Canvas):  # type: ignore[misc]
-    """Writes the page total ("of Y") once it is known, as a form every page refers to."""
+    """Writes the page total ("of Y") once it is known, as a form every page refers to,
+    and works out the text operators of a piece of text once.
+
+    A report draws the same text thousands of times (labels, statuses, reviewers, dates)
+    and ReportLab encodes it character by character into the embedded font subsets on
+    each draw. Once a text's characters have their codes in this document's subsets the
+    encoding never changes, so the operators ReportLab wrote the first time (for the same
+    font, size, leading and current subset) are the ones it would write again: they are
+    kept by text and reused (``ow_text_memo``; a new canvas, a new document, starts
+    empty)."""
 
     TOTAL_FORM = "owPageTotal"
 
@@ -263,6 +300,10 @@ class PageCanvas(Canvas):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self._ow = (ow_font, ow_size, ow_suffix, ow_colour)
         self.ow_pages = 0
+        self.ow_text_memo: dict[tuple[Any, ...], tuple[str, int]] = {}
+
+    def beginText(self, x: float = 0, y: float = 0, direction: Any = None) -> Any:
+        return _Text(self, x, y, direction=direction)
 
     def showPage(self) -> None:
         self.ow_pages += 1
