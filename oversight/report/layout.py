@@ -12,10 +12,12 @@ from typing import Any
 
 from reportlab.lib import pagesizes  # type: ignore[import-untyped]
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT  # type: ignore[import-untyped]
+from reportlab.lib.rl_accel import fp_str  # type: ignore[import-untyped]
 from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
 from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
 from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+from reportlab.pdfgen import textobject  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 from reportlab.pdfgen.textobject import PDFTextObject  # type: ignore[import-untyped]
 from reportlab.platypus import (  # type: ignore[import-untyped]
@@ -304,6 +306,22 @@ class PageCanvas(Canvas):  # type: ignore[misc]
 
     def beginText(self, x: float = 0, y: float = 0, direction: Any = None) -> Any:
         return _Text(self, x, y, direction=direction)
+
+    def drawString(self, x: float, y: float, text: Any, mode: Any = None,
+                   charSpace: float = 0, direction: Any = None, wordSpace: Any = None,
+                   shaping: bool = False) -> None:
+        # A text drawn before in the same font state: the operators ReportLab's
+        # drawString writes (a text object at x, y holding the text's line), without
+        # making the text object again. Anything else goes through ReportLab.
+        memo = self.ow_text_memo
+        if memo is not None and type(text) is str and mode is None and not charSpace \
+                and direction is None and not wordSpace and not shaping and self.bottomup \
+                and not textobject.rtlSupport:
+            hit = memo.get((text, self._fontname, self._fontsize, self._leading, -1, 0))
+            if hit is not None:
+                self._code.append(f"BT 1 0 0 1 {fp_str(x, y)} Tm {hit[0]} T* ET")
+                return
+        super().drawString(x, y, text, mode, charSpace, direction, wordSpace, shaping)
 
     def showPage(self) -> None:
         self.ow_pages += 1
