@@ -124,15 +124,6 @@ class Context:
         text = cell_text(markup, self.styles[style], width)
         return self.p(markup, style) if text is None else text
 
-    def cell_lines(self, markups: Sequence[str], style: str, width: float) -> Any:
-        """A table cell of several lines: the lines as one string when each is a plain
-        line that fits ``width`` (`cell`; ReportLab draws the string's lines one leading
-        apart, as a paragraph draws lines broken by ``<br/>``), else a paragraph."""
-        texts = [cell_text(m, self.styles[style], width) for m in markups]
-        if all(t is not None for t in texts):
-            return "\n".join(t for t in texts if t is not None)
-        return self.p("<br/>".join(markups), style)
-
     def mono_cell(self, value: object, width: float) -> Any:
         """An identifier in a table cell (style ``cell_mono``; its column needs
         `string_style` ``cell_mono``): the text itself when it is a plain line that fits,

@@ -57,8 +57,9 @@ def appendix(ctx: Context) -> list[Any]:
             change = (f"{t.label('status', str(h.get('from') or '–'))} → "
                       f"{t.label('status', str(h['to']))}" if h.get("to") else "")
             table.append([cell(escape(h.get("seq")), 0),
-                          ctx.cell_lines(escape(when(h.get("ts"))).split(" ", 1), "cell",
-                                         ctx.width * fractions[1] - 6),
+                          # a paragraph, not a two-line string: pdftotext reads a
+                          # string's lines as a block of their own, out of the row
+                          ctx.p(escape(when(h.get("ts"))).replace(" ", "<br/>", 1), "cell"),
                           cell(escape(h.get("user")), 2),
                           ctx.mono_cell(fid, ctx.width * fractions[3] - 6),
                           cell(escape(h.get("action")), 4),
