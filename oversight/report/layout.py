@@ -62,6 +62,8 @@ class Context:
     signature: dict[str, Any] = field(default_factory=dict)
     """Where the signature box landed: ``box`` (x1, y1, x2, y2) and ``page``."""
     keys: int = 0
+    cells: dict[tuple[str, str, float], str | None] = field(default_factory=dict)
+    """`cell_text`'s answers in this build, by markup, style name and width."""
     chrome: _Chrome | None = None
     """The running header's and footer's fixed parts (`_chrome`), once worked out."""
 
@@ -121,7 +123,11 @@ class Context:
         the style's own font (ReportLab draws such a cell as a string, several times
         faster than a paragraph; the table's style gives it the same font, size and
         colour), else a paragraph (wrapping, markup, fallback fonts, right-to-left)."""
-        text = cell_text(markup, self.styles[style], width)
+        key = (markup, style, width)
+        if key in self.cells:  # labels, statuses and dates repeat for every finding
+            text = self.cells[key]
+        else:
+            text = self.cells[key] = cell_text(markup, self.styles[style], width)
         return self.p(markup, style) if text is None else text
 
     def mono_cell(self, value: object, width: float) -> Any:
