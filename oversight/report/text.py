@@ -20,6 +20,7 @@ paragraph only once per width (tables and keep-together blocks ask several times
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import datetime
@@ -63,7 +64,14 @@ def escape(value: object) -> str:
     """
     if isinstance(value, Markup):
         return value
-    lines = _clean(value).split("\n")
+    return _escape_text("" if value is None else str(value))
+
+
+@functools.lru_cache(maxsize=16384)
+def _escape_text(text: str) -> Markup:
+    """`escape` of a text; kept for the texts a report repeats (labels, wording, names,
+    statuses, dates: a thousand findings escape the same few thousands of times)."""
+    lines = _clean(text).split("\n")
     return Markup("<br/>".join(
         line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         .replace('"', "&quot;") for line in lines))
