@@ -286,7 +286,7 @@ def test_text_operators_kept_per_font_size_and_subset(monkeypatch: pytest.Monkey
         buf = io.BytesIO()
         canv = layout.PageCanvas(buf, ow_font=ctx.regular, ow_colour=colors.black)
         if not memo:
-            canv.ow_text_memo = None
+            canv.ow_text_memo = None  # type: ignore[assignment]
         for _ in range(2):
             for font in (ctx.regular, ctx.bold, ctx.mono, ctx.regular):
                 for size in (7.5, 9):
@@ -305,3 +305,33 @@ def test_text_operators_kept_per_font_size_and_subset(monkeypatch: pytest.Monkey
         return buf.getvalue()
 
     assert draw(memo=True) == draw(memo=False)
+
+
+def test_findings_kept_together_break_pages_as_reportlabs_blocks_do(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each finding's two tables are kept together on a page by a block that measures
+    # them without copying the document's frame. The pages must be byte for byte those
+    # ReportLab's own keep-together block gives (findings of different heights, so that
+    # blocks move to the next page at many places).
+    import importlib
+
+    from reportlab import rl_config
+    from reportlab.platypus import KeepTogether
+
+    section = importlib.import_module("oversight.report.sections.findings")
+
+    monkeypatch.setattr(rl_config, "invariant", 1)
+    data = small_data([finding(i, message="a finding that takes some room " * (1 + i % 7),
+                               notes=[{"note_id": n, "user": "ines",
+                                       "ts": "2026-11-28T10:00:00+00:00",
+                                       "text": "note " * (5 + 20 * n), "refers_to": None}
+                                      for n in range(i % 4)])
+                       for i in range(40)])
+
+    def pages() -> bytes:
+        pdf = build_pdf(data, "full").pdf
+        return pdf[:pdf.index(b"%%EOF")]
+
+    ours = pages()
+    monkeypatch.setattr(section, "KeepTables", KeepTogether)
+    assert pages() == ours

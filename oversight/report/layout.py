@@ -24,6 +24,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
     BaseDocTemplate,
     Flowable,
     Frame,
+    KeepTogether,
     LongTable,
     PageTemplate,
     Table,
@@ -36,8 +37,8 @@ from oversight.report.data import ReportData
 from oversight.report.templates import Template
 from oversight.report.text import Para, escape, has_rtl, plain
 
-__all__ = ["Context", "Heading", "OnceTable", "PageCanvas", "SignatureBox", "context",
-           "document", "pagesize", "styled_table"]
+__all__ = ["Context", "Heading", "KeepTables", "OnceTable", "PageCanvas", "SignatureBox",
+           "context", "document", "pagesize", "styled_table"]
 
 
 @dataclass
@@ -167,6 +168,27 @@ class OnceTable(Table):  # type: ignore[misc]
             return
         super()._calc(availWidth, availHeight)
         self._ow_measured_at = availWidth
+
+
+class KeepTables(KeepTogether):  # type: ignore[misc]
+    """ReportLab's keep-together block, for tables only.
+
+    While measuring its content, ReportLab's block deep-copies the document's whole
+    frame, so that a flowable which adds content to the frame as it is measured (a
+    conditional page break) adds it to the copy. A table adds nothing, so a block of
+    tables is measured against no frame (ReportLab then makes no copy); the measures are
+    the same. Anything else in the block is measured ReportLab's way."""
+
+    def wrap(self, aW: float, aH: float) -> tuple[float, float]:
+        doc = getattr(self.canv, "_doctemplate", None)
+        if doc is None or not all(isinstance(f, Table) for f in self._content):
+            return tuple(super().wrap(aW, aH))
+        frame = doc.frame
+        doc.frame = None
+        try:
+            return tuple(super().wrap(aW, aH))
+        finally:
+            doc.frame = frame
 
 
 _NOT_PER_CELL = frozenset(("BACKGROUND", "ROWBACKGROUNDS", "COLBACKGROUNDS", "SPAN",

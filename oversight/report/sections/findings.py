@@ -15,7 +15,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
 )
 
 from oversight.criteria.pack import SEVERITIES
-from oversight.report.layout import Context, styled_table
+from oversight.report.layout import Context, KeepTables, styled_table
 from oversight.report.order import rule_order
 from oversight.report.text import escape, when
 
@@ -134,7 +134,7 @@ def _finding_block(ctx: Context, f: Mapping[str, Any], rule_severity: str) -> li
         rows.append((t.words("label_notes") if i == 0 else "",
                      [ctx.p(header, "small"), ctx.p(escape(note.get("text")), "cell")]))
     table = ctx.kv(rows)
-    return [KeepTogether([title, table]), Spacer(1, 4 * mm)]
+    return [KeepTables([title, table]), Spacer(1, 4 * mm)]
 
 
 def _brief_table(ctx: Context, listed: Sequence[Mapping[str, Any]]) -> Any:
