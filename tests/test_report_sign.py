@@ -612,10 +612,44 @@ def test_one_vocabulary_never_contradicts_itself(signed: bytes, unsigned: bytes,
     assert v.to_json()["changed_after_signing"] is v.changed_after_signing
 
 
+def _nested_page_tree() -> bytes:
+    """A PDF whose page tree has nodes within nodes, resources on the nodes and the
+    pages, and pages of three sizes (written by hand: PDF writers make flat trees)."""
+    objects = {
+        1: "<< /Type /Catalog /Pages 2 0 R >>",
+        2: "<< /Type /Pages /Kids [3 0 R 4 0 R 9 0 R] /Count 5 /MediaBox [0 0 612 792] "
+           "/Resources << /ProcSet [/PDF] >> >>",
+        3: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] >>",
+        4: "<< /Type /Pages /Parent 2 0 R /Kids [5 0 R 6 0 R 7 0 R] /Count 3 "
+           "/Resources << /ProcSet [/PDF /Text] >> >>",
+        5: "<< /Type /Page /Parent 4 0 R >>",
+        6: "<< /Type /Page /Parent 4 0 R /Resources << /ProcSet [/ImageB] >> >>",
+        7: "<< /Type /Pages /Parent 4 0 R /Kids [8 0 R] /Count 1 "
+           "/MediaBox [0 0 842 595] >>",
+        8: "<< /Type /Page /Parent 7 0 R >>",
+        9: "<< /Type /Page /Parent 2 0 R /MediaBox [10 20 400 500] >>",
+    }
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = {}
+    for n, body in objects.items():
+        offsets[n] = len(out)
+        out += f"{n} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for n in objects:
+        out += f"{offsets[n]:010d} 00000 n \n".encode()
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n"
+            "%%EOF\n").encode()
+    return bytes(out)
+
+
 def test_page_box_reads_only_the_page_tree_and_agrees_with_pypdf(unsigned: bytes) -> None:
-    # The signer finds its page's media box with pyHanko (whose page-tree walk it then
-    # reuses); pypdf, an independent reader, must see the same boxes, including a page
-    # size inherited from the page tree and pages of different sizes.
+    # The signer finds its page (and its media box) with a walk of the page tree from
+    # the back when the page is counted from the back (the last page of a long report),
+    # and hands pyHanko's signer what pyHanko's own walk from the front would find. Two
+    # independent readers must agree: pypdf on the media boxes, pyHanko on the page and
+    # its resources, for every page of flat and nested page trees (inherited sizes and
+    # resources, pages of different sizes).
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import ArrayObject, FloatObject, NameObject
@@ -631,17 +665,26 @@ def test_page_box_reads_only_the_page_tree_and_agrees_with_pypdf(unsigned: bytes
     del writer.pages[2][NameObject("/MediaBox")]  # the last page inherits its size
     buf = io.BytesIO()
     writer.write(buf)
-    for pdf in (buf.getvalue(), unsigned):
+    nested = _nested_page_tree()
+    for pdf in (buf.getvalue(), nested, unsigned):
         expected = [(float(p.mediabox.left), float(p.mediabox.bottom),
                      float(p.mediabox.right), float(p.mediabox.top))
                     for p in PdfReader(io.BytesIO(pdf)).pages]
-        reader = PdfFileReader(io.BytesIO(pdf))
         count = len(expected)
-        assert [page_box(reader, i) for i in range(-count, count)] == \
-            [(count, box) for box in expected + expected]
-        assert page_box(reader, count) == (count, None)
-        assert page_box(reader, -count - 1) == (count, None)
+        for i in range(-count, count):
+            reader = PdfFileReader(io.BytesIO(pdf))  # a fresh one: nothing read yet
+            got_count, box, found = page_box(reader, i)
+            assert (got_count, box) == (count, expected[i % count])
+            ref, resources = PdfFileReader(io.BytesIO(pdf)).find_page_for_modification(
+                i % count)
+            assert found[0].reference == ref.reference
+            assert found[1] == resources
+        reader = PdfFileReader(io.BytesIO(pdf))
+        assert page_box(reader, count) == (count, None, None)
+        assert page_box(reader, -count - 1) == (count, None, None)
+    assert len(PdfReader(io.BytesIO(nested)).pages) == 5
     assert page_box(PdfFileReader(io.BytesIO(buf.getvalue())), 2)[1] == (0, 0, 612, 792)
     broken = buf.getvalue().replace(b"/MediaBox", b"/MediaBax")
-    with pytest.raises(InputFileError, match="not a readable PDF"):
-        page_box(PdfFileReader(io.BytesIO(broken)), 0)
+    for page in (0, -1):
+        with pytest.raises(InputFileError, match="not a readable PDF"):
+            page_box(PdfFileReader(io.BytesIO(broken)), page)

@@ -135,13 +135,14 @@ def sign_pdf(pdf: bytes, p12: Path, passphrase: bytes | None, *, visible: bool =
     if is_signed(reader):
         raise UsageError("The PDF is already signed; a report carries one signature.")
     try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        writer = _Writer(io.BytesIO(pdf))
     except PdfError as exc:  # readable leniently (open_pdf), not strictly: not for signing
         raise InputFileError(f"The report is not a readable PDF ({exc}).") from exc
-    count, media = page_box(writer, page)
+    count, media, found = page_box(writer, page)
     if media is None:
         raise UsageError(f"The report has {count} page(s); there is no page {page}.")
     page_ix = page % count
+    writer.ow_page = (page_ix, found)
     spec_box = _field_box(box, media) if visible else None
     signer, cert = _load_signer(Path(p12), passphrase)
     _check_usable(cert, Path(p12))
@@ -171,6 +172,19 @@ def sign_pdf(pdf: bytes, p12: Path, passphrase: bytes | None, *, visible: bool =
         raise UsageError(f"The report could not be signed: {exc}.") from exc
     result: bytes = out.getvalue()
     return result
+
+
+class _Writer(IncrementalPdfFileWriter):
+    """pyHanko's incremental writer, told where the page to sign on is (`page_box`
+    found it, from the back for the last page) so that its signer does not walk the
+    page tree from the front again."""
+
+    ow_page: tuple[int, Any] | None = None
+
+    def find_page_for_modification(self, page_ix: int) -> Any:
+        if self.ow_page is not None and page_ix == self.ow_page[0]:
+            return self.ow_page[1]
+        return super().find_page_for_modification(page_ix)  # type: ignore[no-untyped-call]
 
 
 def _load_signer(p12: Path, passphrase: bytes | None) -> tuple[signers.SimpleSigner,
