@@ -102,6 +102,31 @@ def _base(agg: Aggregate, joins: str) -> tuple[Compiler, str, str]:
     return comp, f"live_operations o {joins}", f"({where}) AND {PARTIAL}"
 
 
+@dataclass(frozen=True)
+class _Same:
+    sql: str
+    params: list[Any]
+
+
+def _same_group(agg: Aggregate, groups: Sequence[str], key: Sequence[Any],
+                numbered_from: int) -> _Same:
+    """A condition holding for the records of the group ``key`` (placeholders numbered
+    after ``numbered_from``): each group expression equal to its value and, for a value
+    that is not the blank group, the column itself equal to it too. The second is
+    implied by the first (a group expression is the column's own value unless blank),
+    but lets SQLite read the group's records through an index on the column (such as
+    operations(agency, ts_utc, batch_id)) rather than scan every operation."""
+    conds: list[str] = []
+    params: list[Any] = []
+    for ref, expr, value in zip(agg.group_by, groups, key, strict=True):
+        params.append(value)
+        mark = f"?{numbered_from + len(params)}"
+        conds.append(f"{expr} = {mark}")
+        if value != "":
+            conds.append(f"o.{ref.name} = {mark}")
+    return _Same(" AND ".join(conds), params)
+
+
 def _group(agg: Aggregate, key: Sequence[Any]) -> dict[str, Any]:
     return {ref.name: value for ref, value in zip(agg.group_by, key, strict=True)}
 
@@ -157,18 +182,25 @@ def _empty_days(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
                 gaps.append((key, d0 + 1, d1 - 1, median, last_before, first_after))
     if not gaps:
         return
-    # The last record before each gap and the first after it, found in one pass.
-    wanted = sorted({t for g in gaps for t in (g[4], g[5])})
+    # The last record before each gap and the first after it: per group, the records
+    # at those instants (through the index on the group's value where there is one).
+    wanted: dict[tuple[Any, ...], set[int]] = {}
+    for g in gaps:
+        wanted.setdefault(g[0], set()).update((g[4], g[5]))
     by_time: dict[tuple[tuple[Any, ...], int], list[tuple[int, str, str]]] = {}
-    for start in range(0, len(wanted), 500):
-        part = wanted[start:start + 500]
-        marks = ", ".join(f"?{len(comp.params) + i + 1}" for i in range(len(part)))
-        for row in conn.execute(
-                f"SELECT {gcols}, o.ts_utc, o.rid, o.record_id, o.ts FROM {froms} "
-                f"WHERE {where} AND o.ts_utc IN ({marks}) ORDER BY o.rid",
-                [*comp.params, *part]):
-            by_time.setdefault((tuple(row[:width]), int(row[width])), []).append(
-                (int(row[width + 1]), str(row[width + 2]), str(row[width + 3])))
+    for key, instants in wanted.items():
+        times = sorted(instants)
+        same = _same_group(agg, groups, key, len(comp.params))
+        for start in range(0, len(times), 500):
+            part = times[start:start + 500]
+            first_mark = len(comp.params) + len(same.params) + 1
+            marks = ", ".join(f"?{first_mark + i}" for i in range(len(part)))
+            for row in conn.execute(
+                    f"SELECT {gcols}, o.ts_utc, o.rid, o.record_id, o.ts FROM {froms} "
+                    f"WHERE {where} AND {same.sql} AND o.ts_utc IN ({marks}) ORDER BY o.rid",
+                    [*comp.params, *same.params, *part]):
+                by_time.setdefault((tuple(row[:width]), int(row[width])), []).append(
+                    (int(row[width + 1]), str(row[width + 2]), str(row[width + 3])))
     limit_shown = int(limit) if float(limit).is_integer() else limit
     for key, first, last, median, t_before, t_after in gaps:
         group = _group(agg, key)
@@ -205,18 +237,65 @@ def _sequence_gaps(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
     seq = f"o.{agg.field.name}"
     gcols = ", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))
     glist = ", ".join(f"g{i}" for i in range(len(groups)))
+    members = f"SELECT {gcols}, {seq} AS n, o.rid AS rid FROM {froms} WHERE {where} " \
+              f"AND {seq} IS NOT NULL"
+    width = len(groups)
+    # A log numbers its entries in the order it writes them: read in row order (the
+    # order of the file, no sort), each group's numbers then rise, and the gaps are
+    # found in one streaming pass. Where they do not (a log imported in parts, older
+    # part last; a number that is not whole), SQL sorts each group by number instead.
+    streamed = _streamed_gaps(conn.execute(f"{members} ORDER BY o.rid", comp.params), width)
+    if streamed is not None:
+        for start in range(0, len(streamed), 10_000):
+            yield from _gap_findings(conn, rule, agg, width, streamed[start:start + 10_000])
+        return
     # The sort holds only the group, the number and the row id; the records on either
     # side of a gap are read by row id afterwards.
-    sql = (f"WITH s AS (SELECT {gcols}, {seq} AS n, o.rid AS rid FROM {froms} "
-           f"WHERE {where} AND {seq} IS NOT NULL), "
+    sql = (f"WITH s AS ({members}), "
            f"w AS (SELECT *, lag(n) OVER x AS pn, lag(rid) OVER x AS prid FROM s "
            f"WINDOW x AS (PARTITION BY {glist} ORDER BY n, rid)) "
            f"SELECT {glist}, pn, n, prid, rid FROM w "
            f"WHERE n > pn + 1 ORDER BY {glist}, n")
-    width = len(groups)
     cursor = conn.execute(sql, comp.params)
     while gaps := cursor.fetchmany(10_000):
         yield from _gap_findings(conn, rule, agg, width, gaps)
+
+
+def _streamed_gaps(cursor: Any, width: int) -> list[tuple[Any, ...]] | None:
+    """The gaps of `_sequence_gaps`' window query, (group..., previous number, number,
+    previous row id, row id) in its order (group, number), from members (group...,
+    number, row id) read in row-id order; None unless every group's numbers are whole
+    and never fall in that order (the window query's order, number then row id, is then
+    the row order itself, so each member's predecessor is the group's previous one)."""
+    last: dict[tuple[Any, ...], tuple[int, int]] = {}  # group -> (number, row id)
+    gaps: list[tuple[Any, ...]] = []
+    while rows := cursor.fetchmany(10_000):
+        for row in rows:
+            key, n, rid = row[:width], row[width], row[width + 1]
+            if type(n) is not int:
+                return None
+            before = last.get(key)
+            if before is not None:
+                pn = before[0]
+                if n < pn:
+                    return None
+                if n > pn + 1:
+                    gaps.append((*key, pn, n, before[1], rid))
+            last[key] = (n, rid)
+    gaps.sort(key=lambda g: (*(sqlite_order(v) for v in g[:width]), g[width + 1]))
+    return gaps
+
+
+def sqlite_order(value: Any) -> tuple[int, Any]:
+    """A sort key giving SQLite's order of values under the BINARY collation: NULL,
+    then numbers by value, then text by its UTF-8 bytes, then blobs by their bytes."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, int | float):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value.encode("utf-8", "surrogatepass"))
+    return (3, bytes(value))
 
 
 def _gap_findings(conn: Connection, rule: Rule, agg: Aggregate, width: int,
@@ -315,10 +394,10 @@ def _fill_rate(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
     for key, i, filled, total in low:
         group = _group(agg, key)
         ref = agg.fields[i]
-        conds = " AND ".join(f"{g} = ?{len(comp.params) + j + 1}" for j, g in enumerate(groups))
+        same = _same_group(agg, groups, key, len(comp.params))
         cited = conn.execute(
-            f"SELECT o.rid, o.record_id, o.ts_utc FROM {froms} WHERE {where} AND {conds} "
-            f"AND {blanks[i]} ORDER BY o.rid LIMIT {MAX_CITED}", [*comp.params, *key]
+            f"SELECT o.rid, o.record_id, o.ts_utc FROM {froms} WHERE {where} AND {same.sql} "
+            f"AND {blanks[i]} ORDER BY o.rid LIMIT {MAX_CITED}", [*comp.params, *same.params]
         ).fetchall()
         rate = round(filled / total, 4)
         values = {**group, "field": ref.name, "filled": filled, "total": total,
@@ -346,8 +425,13 @@ def _per_batch(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
                batch_sha: dict[int, str]) -> Iterator[Found]:
     """One finding per import batch holding records that match ``records``."""
     comp, froms, where = _base(agg, joins)
-    sql = (f"SELECT o.batch_id, o.rid, o.record_id, o.ts, o.ts_utc FROM {froms} "
-           f"WHERE {where} ORDER BY o.batch_id, o.ts_utc, o.rid")
+    # The records are chosen in a subquery that reads only the columns its condition
+    # names (for a condition on ts and batch alone, the index operations(agency, ts_utc,
+    # batch_id) holds them all, and the table is not scanned); the few chosen are then
+    # read by row id.
+    sql = (f"SELECT o.batch_id, o.rid, o.record_id, o.ts, o.ts_utc FROM live_operations o "
+           f"WHERE o.rid IN (SELECT o.rid FROM {froms} WHERE {where}) "
+           f"ORDER BY o.batch_id, o.ts_utc, o.rid")
     files = dict(conn.execute("SELECT batch_id, file_name FROM batches").fetchall())
     current: int | None = None
     members: list[tuple[Any, ...]] = []

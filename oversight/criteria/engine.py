@@ -426,9 +426,16 @@ def _hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str],
           flagged: Sequence[int] | None = None) -> Iterator[_Hit]:
     if rule.when is not None and rule.message is not None:
         yield from _record_hits(conn, pack, rule, batch_sha, flagged)
-    for agg in rule.aggregates:
+    windows = _window_sets([_window_query(rule, i, a) for i, a in enumerate(rule.aggregates)
+                            if a.kind == "window"])
+    found: dict[int, list[_Found]] = {}
+    for i, agg in enumerate(rule.aggregates):
         if agg.kind == "window":
-            yield from _aggregate_hits(conn, pack, rule, agg)
+            if i not in found:  # the one pass over the members of this aggregate's set
+                shared = next(qs for qs in windows if i in [q.index for q in qs])
+                found.update(zip([q.index for q in shared], _window_pass(conn, shared),
+                                 strict=True))
+            yield from _aggregate_hits(conn, pack, rule, agg, found.pop(i))
         elif completeness.why_not(conn, agg) is None:
             yield from _completeness_hits(conn, pack, rule, agg, batch_sha)
 
@@ -557,8 +564,23 @@ def _record_hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, 
             first_ts_utc=ts_utc)
 
 
-def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate
-                    ) -> Iterator[_Hit]:
+@dataclass
+class _WindowQuery:
+    """The members of a window aggregate: the operations it counts, each with its time,
+    group values and (for a distinct count) the value counted."""
+
+    index: int
+    """The aggregate's position in its rule."""
+    agg: Aggregate
+    params: list[Any]
+    froms: str
+    where: str
+    groups: list[str]
+    distinct: str | None
+    unique: str
+
+
+def _window_query(rule: Rule, index: int, agg: Aggregate) -> _WindowQuery:
     comp = Compiler()
     where = comp.cond(agg.records) if agg.records is not None else "1"
     refs = [ref for ref in rule.facts if ref.source in ("authorisation", "case")]
@@ -570,50 +592,116 @@ def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate
             groups.append(f"j{i}.value")
         else:
             groups.append(f"o.{ref.name}")
-    gcols = [f"g{i}" for i in range(len(groups))]
-    distinct = f"o.{agg.distinct.name}" if agg.distinct is not None else "NULL"
-    not_blank = " AND ".join(f"{g} IS NOT NULL AND trim({g}) != ''" for g in groups)
-    if agg.distinct is not None:
-        not_blank += f" AND {distinct} IS NOT NULL AND trim({distinct}) != ''"
-    part = f"aggregate:{agg.label}"
-    # One pass in SQL order: the members of one group at a time, sorted by time, and the
-    # windows counted in Python (exactly, distinct values too). A group with no more
-    # members than the limit, or whose members never come close enough in time to
-    # exceed it, is skipped without counting. (A SQL window function found the groups
-    # worth counting before, but its result was materialised and joined back, holding
-    # every operation in memory twice.) The sort holds only what the counting reads;
-    # the record ids and local times of the members of a finding are read afterwards.
+    distinct = f"o.{agg.distinct.name}" if agg.distinct is not None else None
+    # Every group value and the counted value present (in one order, so that two
+    # aggregates reading the same members write the same condition).
+    present = sorted({*groups, *([distinct] if distinct else [])})
+    not_blank = " AND ".join(f"{g} IS NOT NULL AND trim({g}) != ''" for g in present)
     # DISTINCT (only where a list is grouped): a list naming the same person twice is
     # still one record per person.
     unique = "DISTINCT " if any(ref.type == LIST for ref in agg.group_by) else ""
+    return _WindowQuery(index, agg, comp.params, ", ".join(froms),
+                        f"{where} AND o.ts_utc IS NOT NULL AND {not_blank}", groups,
+                        distinct, unique)
+
+
+def _window_sets(queries: list[_WindowQuery]) -> list[list[_WindowQuery]]:
+    """Window aggregates (of one rule) that read the same members, each set read in one
+    pass: the same operations, conditions and lists, with the groups of one the first
+    groups of the others (as one person looked up by one officer, and by any)."""
+    sets: list[list[_WindowQuery]] = []
+    for q in queries:
+        for members in sets:
+            lead = members[0]
+            shortest = min([*members, q], key=lambda m: len(m.groups)).groups
+            if ((q.froms, q.where, q.unique) == (lead.froms, lead.where, lead.unique)
+                    and q.params == lead.params
+                    and all(m.groups[:len(shortest)] == shortest for m in [*members, q])):
+                members.append(q)
+                break
+        else:
+            sets.append([q])
+    return sets
+
+
+#: A group's members within one finding, (key, members, count); members are (rid,
+#: ts_utc, counted value) in time order.
+_Found = tuple[Any, list[tuple[Any, ...]], int]
+
+
+def _window_pass(conn: Connection, queries: list[_WindowQuery]) -> list[list[_Found]]:
+    """The exceeding windows of each of ``queries`` (one `_window_sets` set), found in
+    one pass over their members in SQL order: sorted by the groups they share, then
+    time. An aggregate with more groups splits each shared group by its own further
+    values, in the order SQL would sort them (`completeness.sqlite_order`), so each of
+    its groups is counted exactly as if sorted by all its groups.
+
+    A group with no more members than the limit, or whose members never come close
+    enough in time to exceed it, is skipped without counting. (A SQL window function
+    found the groups worth counting before, but its result was materialised and joined
+    back, holding every operation in memory twice.) The sort holds only what the
+    counting reads; the record ids and local times of the members of a finding are read
+    afterwards."""
+    lead = queries[0]
+    shared = min((q.groups for q in queries), key=len)
+    width = len(shared)
+    extras: list[str] = []  # further group values and counted values, each once
+    for q in queries:
+        for expr in [*q.groups[width:], *([q.distinct] if q.distinct else [])]:
+            if expr not in extras:
+                extras.append(expr)
+    gcols = [f"g{i}" for i in range(width)]
+    cols = [*(f"{g} AS {c}" for g, c in zip(shared, gcols, strict=True)),
+            *(f"{x} AS x{i}" for i, x in enumerate(extras))]
     sql = (
-        # Each row is a member (rid, ts_utc, distinct value) followed by its group's values.
-        f"WITH base AS (SELECT {unique}o.rid AS rid, o.ts_utc AS t, {distinct} AS d, "
-        f"{', '.join(f'{g} AS {c}' for g, c in zip(groups, gcols, strict=True))} "
-        f"FROM {', '.join(froms)} "
-        f"WHERE {where} AND o.ts_utc IS NOT NULL AND {not_blank}) "
+        # Each row is a member (rid, ts_utc), its shared group values, then the extras.
+        f"WITH base AS (SELECT {lead.unique}o.rid AS rid, o.ts_utc AS t, {', '.join(cols)} "
+        f"FROM {lead.froms} WHERE {lead.where}) "
         f"SELECT * FROM base ORDER BY {', '.join(gcols)}, t, rid"
     )
-    width = len(gcols)
-    group_of = itemgetter(*range(3, 3 + width))  # one value for one group column
-    limit = agg.limit
-    cursor = conn.execute(sql, comp.params)
+    at = {x: 2 + width + i for i, x in enumerate(extras)}
+    plans = [(q.agg, None if q.distinct is None else at[q.distinct],
+              [at[g] for g in q.groups[width:]]) for q in queries]
+    found: list[list[_Found]] = [[] for _ in queries]
+    group_of = itemgetter(*range(2, 2 + width))  # one value for one group column
+
+    def count(key: Any, block: list[tuple[Any, ...]]) -> None:
+        if not block:
+            return
+        for (agg, d, further), out in zip(plans, found, strict=True):
+            if len(block) <= agg.limit:
+                continue
+            if not further:
+                members = [(m[0], m[1], None if d is None else m[d]) for m in block]
+                out.extend((key, c, n) for c, n in _windows(members, agg))
+                continue
+            split: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+            for m in block:
+                split.setdefault(tuple(m[i] for i in further), []).append(
+                    (m[0], m[1], None if d is None else m[d]))
+            for more in sorted(split, key=lambda k: [completeness.sqlite_order(v)
+                                                     for v in k]):
+                members = split[more]
+                if len(members) > agg.limit:
+                    full = (key, *more) if width == 1 else (*key, *more)
+                    out.extend((full, c, n) for c, n in _windows(members, agg))
+
+    cursor = conn.execute(sql, lead.params)
     key: Any = _NO_GROUP
-    members: list[tuple[Any, ...]] = []
-    found: list[tuple[Any, list[tuple[Any, ...]], int]] = []
-    while True:
-        rows = cursor.fetchmany(10_000)
+    block: list[tuple[Any, ...]] = []
+    while rows := cursor.fetchmany(10_000):
         for row in rows:
             if group_of(row) != key:
-                if len(members) > limit:
-                    found.extend((key, c, n) for c, n in _windows(members, agg))
-                key, members = group_of(row), []
-            members.append(row)
-        if not rows:
-            break
-    if len(members) > limit:
-        found.extend((key, c, n) for c, n in _windows(members, agg))
-    del members
+                count(key, block)
+                key, block = group_of(row), []
+            block.append(row)
+    count(key, block)
+    return found
+
+
+def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate,
+                    found: list[_Found]) -> Iterator[_Hit]:
+    part = f"aggregate:{agg.label}"
     shown = completeness.records_by_rid(conn, [m[0] for _, c, _ in found for m in c])
     for key, cluster, count in found:
         values = (key,) if len(agg.group_by) == 1 else tuple(key)
@@ -640,7 +728,7 @@ def _windows(members: list[tuple[Any, ...]], agg: Aggregate
              ) -> list[tuple[list[tuple[Any, ...]], int]]:
     """Exceeding windows of one group, merged per group or per burst.
 
-    ``members`` are (rid, ts_utc, distinct value, group values...) sorted by time.
+    ``members`` are (rid, ts_utc, counted value) sorted by time.
     A window ends at each member and reaches back ``window_us`` (both ends inclusive,
     members at the same instant all inside)."""
     w = agg.window_us
