@@ -463,3 +463,37 @@ def test_records_of_a_group_read_through_its_index_or_without_one(admin_ws: Work
     assert fills == {"A": [f"A-d{d}-{i:02d}" for d in (1, 2, 5) for i in (0, 1)],
                      "": [f"{t}-d{d}-{i:02d}" for d in (1, 2, 5) for t in ("none", "space")
                           for i in (0, 1)]}
+
+
+def test_group_counts_shared_by_rules_equal_each_aggregate_counted_alone(
+        admin_ws: Workspace, demo_files: Any, tmp_path: Any) -> None:
+    """DQ-04's and DQ-05's aggregates are counted in one query grouped by agency, value
+    and which records condition holds: the same findings, in the same order, as each
+    aggregate's own query."""
+    load_demo(admin_ws, demo_files)
+    rows = [op(f"odd-{i}", action=a, agency=ag, actor_id=None if i % 3 else "o1",
+               recipient_id=None if i % 2 else "CPS")
+            for i, (a, ag) in enumerate([("consult", "Ä"), ("disclose", "Ä"), (None, "Ä"),
+                                         ("transfer", None), ("consult", "  "),
+                                         ("erase", "10"), ("consult", "10")] * 3)]
+    load(admin_ws, tmp_path, Kind.OPERATIONS, rows)
+    text = default_pack().source.replace("value: 0.95", "value: 0.999")
+    assert text != default_pack().source
+    pack = parse_pack(text, "strict-fill.yaml")
+    rules = [r for r in pack.rules if r.id in ("DQ-04", "DQ-05")]
+    with engine._interruptible(admin_ws.conn, None, "cancelled"):
+        _available, batch_sha = engine._prepare(admin_ws.conn)
+        counts = engine._group_counts(admin_ws.conn, rules)
+        counts.run(admin_ws.conn)
+        assert all(counts.logged(a) is not None or counts.filled(a) is not None
+                   for r in rules for a in r.aggregates)
+        for rule in rules:
+            shared = list(engine._hits(admin_ws.conn, pack, rule, batch_sha, None, counts))
+            alone = list(engine._hits(admin_ws.conn, pack, rule, batch_sha))
+            assert shared == alone
+            assert len(shared) >= 5, rule.id
+    fills = {(json.loads(h.group_key.split("@")[0])["agency"], h.facts["field"]): h.facts
+             for h in shared}
+    # Ä: two accesses in each of the three copies (rows 0, 1, 7, 8, 14, 15); the actor
+    # only on rows whose number divides by 3 (0 and 15).
+    assert (fills[("Ä", "actor_id")]["filled"], fills[("Ä", "actor_id")]["total"]) == (2, 6)

@@ -16,21 +16,23 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 from itertools import pairwise
+from operator import itemgetter
 from typing import Any
 
-from db.store import Connection
+from db.store import Connection, DbError
 from oversight.criteria.expr import BOOL, Call, FieldRef, Node
 from oversight.criteria.pack import Aggregate, Rule
 from oversight.criteria.sql import Compiler
 from oversight.importing.quality import AHEAD_US, import_times
 
-__all__ = ["BATCH_TIMES", "PLAUSIBLE_UTC", "Found", "hits", "prepare", "records_by_rid",
-           "why_not"]
+__all__ = ["BATCH_TIMES", "PLAUSIBLE_UTC", "Found", "GroupCounts", "hits", "prepare",
+           "records_by_rid", "sqlite_order", "why_not"]
 
 DAY_US = 86_400_000_000
 _EPOCH = date(1970, 1, 1)
@@ -140,10 +142,152 @@ def _render(rule: Rule, agg: Aggregate, values: dict[str, Any]) -> str:
 
 
 def hits(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
-         batch_sha: dict[int, str]) -> Iterator[Found]:
+         batch_sha: dict[int, str], counts: GroupCounts | None = None) -> Iterator[Found]:
+    """The findings of one aggregate; ``counts``: the run's shared counting pass, which
+    may already hold what this aggregate counts per group."""
+    if agg.kind == "never_logged":
+        yield from _never_logged(conn, rule, agg, joins, counts)
+        return
+    if agg.kind == "fill_rate":
+        yield from _fill_rate(conn, rule, agg, joins, counts)
+        return
     kinds = {"empty_days": _empty_days, "sequence_gaps": _sequence_gaps,
-             "never_logged": _never_logged, "fill_rate": _fill_rate, "per_batch": _per_batch}
+             "per_batch": _per_batch}
     yield from kinds[agg.kind](conn, rule, agg, joins, batch_sha)
+
+
+# -- counts per group, shared -------------------------------------------------------------
+
+
+#: What `GroupCounts` holds for a never_logged aggregate: group -> value -> records.
+Logged = dict[tuple[Any, ...], dict[Any, int]]
+#: ... and for a fill_rate aggregate: (group, records, filled per field), groups in SQL order.
+Filled = list[tuple[tuple[Any, ...], int, list[int]]]
+
+
+class GroupCounts:
+    """The counts per group of every never_logged and fill_rate aggregate of a run,
+    found in one pass over the operations (grouped and sorted once) rather than one
+    per aggregate: aggregates that group by the same fields over the same joins share
+    a query grouped by the group, each never_logged field's value and whether each
+    aggregate's records condition holds, summing how many records fill each field. Each
+    aggregate's counts are then the sums over the rows where its own condition holds:
+    the same numbers its own query gives.
+
+    Run when the first of them is evaluated. Where SQLite cannot run a shared query (its
+    limits, a failing regular expression), or a condition cannot be compiled, those
+    aggregates count alone, with their own query, as without this pass."""
+
+    def __init__(self, entries: Sequence[tuple[Rule, Aggregate, str]]) -> None:
+        """``entries``: (rule, aggregate, joins of the rule) of the run's rules."""
+        self.entries = [e for e in entries if e[1].kind in ("never_logged", "fill_rate")]
+        self.users = {rule.id for rule, _, _ in self.entries}
+        self.seconds = 0.0
+        self._counted: list[tuple[Aggregate, Logged | Filled]] = []
+        self._ran = False
+
+    def run(self, conn: Connection) -> None:
+        """Count, once (the first call)."""
+        if self._ran:
+            return
+        self._ran = True
+        started = time.perf_counter()
+        sets: dict[tuple[str, tuple[str, ...]], list[tuple[Aggregate, str]]] = {}
+        for _rule, agg, joins in self.entries:
+            sets.setdefault((joins, tuple(_group_sql(agg))), []).append((agg, joins))
+        for members in sets.values():
+            self._counted.extend(_count_together(conn, [agg for agg, _ in members],
+                                                 members[0][1]))
+        self.seconds = time.perf_counter() - started
+
+    def logged(self, agg: Aggregate) -> Logged | None:
+        got = self._find(agg)
+        return got if isinstance(got, dict) else None
+
+    def filled(self, agg: Aggregate) -> Filled | None:
+        got = self._find(agg)
+        return got if isinstance(got, list) else None
+
+    def _find(self, agg: Aggregate) -> Logged | Filled | None:
+        return next((c for a, c in self._counted if a is agg), None)
+
+
+#: SQLite's words for a statement beyond its limits (as the engine's).
+_TOO_COMPLEX = ("too large", "too many", "too big", "too complex", "stack overflow",
+                "user-defined function raised exception")
+
+
+def _count_together(conn: Connection, aggs: list[Aggregate], joins: str
+                    ) -> list[tuple[Aggregate, Logged | Filled]]:
+    """The counts of ``aggs`` (same group fields and joins) in one query; none for an
+    aggregate whose condition cannot be compiled, and none at all if SQLite cannot run
+    the query."""
+    comp = Compiler()
+    groups = _group_sql(aggs[0])
+    conds: list[tuple[Aggregate, str]] = []
+    for agg in aggs:
+        mark = len(comp.params)
+        try:
+            conds.append((agg, comp.cond(agg.records) if agg.records is not None else "1"))
+        except RecursionError:
+            del comp.params[mark:]
+    if not conds:
+        return []
+    values: list[str] = []  # each never_logged field once
+    blanks: dict[tuple[str, str, str], str] = {}  # each fill_rate field once
+    for agg, _ in conds:
+        if agg.kind == "never_logged" and agg.field is not None \
+                and f"o.{agg.field.name}" not in values:
+            values.append(f"o.{agg.field.name}")
+        for ref in agg.fields:
+            key = (ref.source, ref.name, str(ref.type))
+            if key not in blanks:
+                blanks[key] = comp.cond(_blank(ref))
+    width, nv, nc = len(groups), len(values), len(conds)
+    cols = [*(f"{g} AS g{i}" for i, g in enumerate(groups)),
+            *(f"{v} AS v{i}" for i, v in enumerate(values)),
+            *(f"{c} AS c{i}" for i, (_, c) in enumerate(conds))]
+    keys = [f"g{i}" for i in range(width)] + [f"v{i}" for i in range(nv)] + \
+        [f"c{i}" for i in range(nc)]
+    fills = [f"(CASE WHEN {b} THEN 0 ELSE 1 END) AS f{i}"
+             for i, b in enumerate(blanks.values())]
+    sums = "".join(f", sum(f{i})" for i in range(len(fills)))
+    # The inner query hands the grouping only the keys and 0/1 flags, not the columns
+    # they are computed from (LIMIT -1 keeps SQLite from merging the two), so the sort
+    # holds a few small values per operation.
+    sql = (f"SELECT {', '.join(keys)}, count(*){sums} FROM ("
+           f"SELECT {', '.join([*cols, *fills])} FROM live_operations o {joins} "
+           f"WHERE ({' OR '.join(f'({c})' for _, c in conds)}) AND {PARTIAL} LIMIT -1) "
+           f"GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys[:width])}")
+    try:
+        rows = conn.execute(sql, comp.params).fetchall()
+    except DbError as exc:
+        if any(word in str(exc).lower() for word in _TOO_COMPLEX):
+            return []
+        raise
+    at = list(blanks)
+    out: list[tuple[Aggregate, Logged | Filled]] = []
+    for i, (agg, _) in enumerate(conds):
+        mine = [r for r in rows if r[width + nv + i]]
+        if agg.kind == "never_logged":
+            assert agg.field is not None
+            v = width + values.index(f"o.{agg.field.name}")
+            logged: Logged = {}
+            for r in mine:
+                per = logged.setdefault(tuple(r[:width]), {})
+                per[r[v]] = per.get(r[v], 0) + int(r[width + nv + nc])
+            out.append((agg, logged))
+        else:
+            fields = [width + nv + nc + 1 + at.index((f.source, f.name, str(f.type)))
+                      for f in agg.fields]
+            by_group: dict[tuple[Any, ...], tuple[int, list[int]]] = {}
+            for r in mine:
+                total, filled = by_group.get(tuple(r[:width]), (0, [0] * len(fields)))
+                by_group[tuple(r[:width])] = (
+                    total + int(r[width + nv + nc]),
+                    [n + int(r[f] or 0) for n, f in zip(filled, fields, strict=True)])
+            out.append((agg, [(g, total, filled) for g, (total, filled) in by_group.items()]))
+    return out
 
 
 # -- empty days ---------------------------------------------------------------------------
@@ -267,11 +411,12 @@ def _streamed_gaps(cursor: Any, width: int) -> list[tuple[Any, ...]] | None:
     number, row id) read in row-id order; None unless every group's numbers are whole
     and never fall in that order (the window query's order, number then row id, is then
     the row order itself, so each member's predecessor is the group's previous one)."""
-    last: dict[tuple[Any, ...], tuple[int, int]] = {}  # group -> (number, row id)
+    last: dict[Any, tuple[int, int]] = {}  # group -> (number, row id)
     gaps: list[tuple[Any, ...]] = []
+    group_of = itemgetter(*range(width))  # one value for one group column
     while rows := cursor.fetchmany(10_000):
         for row in rows:
-            key, n, rid = row[:width], row[width], row[width + 1]
+            key, n, rid = group_of(row), row[width], row[width + 1]
             if type(n) is not int:
                 return None
             before = last.get(key)
@@ -280,7 +425,7 @@ def _streamed_gaps(cursor: Any, width: int) -> list[tuple[Any, ...]] | None:
                 if n < pn:
                     return None
                 if n > pn + 1:
-                    gaps.append((*key, pn, n, before[1], rid))
+                    gaps.append((*row[:width], pn, n, before[1], rid))
             last[key] = (n, rid)
     gaps.sort(key=lambda g: (*(sqlite_order(v) for v in g[:width]), g[width + 1]))
     return gaps
@@ -336,9 +481,8 @@ def records_by_rid(conn: Connection, rids: Sequence[int]
 # -- never logged -------------------------------------------------------------------------
 
 
-def _never_logged(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
-                  batch_sha: dict[int, str]) -> Iterator[Found]:
-    """Each required value a group never logged (the group has records, none with it)."""
+def _logged(conn: Connection, agg: Aggregate, joins: str) -> Logged:
+    """Per group (in SQL order), the records holding each value of the field."""
     assert agg.field is not None
     comp, froms, where = _base(agg, joins)
     groups = _group_sql(agg)
@@ -347,9 +491,18 @@ def _never_logged(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
     sql = (f"SELECT {gcols}, o.{agg.field.name} AS v, count(*) FROM {froms} WHERE {where} "
            f"GROUP BY {glist}, v ORDER BY {glist}")
     width = len(groups)
-    seen: dict[tuple[Any, ...], dict[Any, int]] = {}
+    seen: Logged = {}
     for row in conn.execute(sql, comp.params):
         seen.setdefault(tuple(row[:width]), {})[row[width]] = int(row[width + 1])
+    return seen
+
+
+def _never_logged(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
+                  counts: GroupCounts | None) -> Iterator[Found]:
+    """Each required value a group never logged (the group has records, none with it)."""
+    assert agg.field is not None
+    shared = counts.logged(agg) if counts is not None else None
+    seen = shared if shared is not None else _logged(conn, agg, joins)
     name = agg.field.name
     for key, logged in seen.items():
         group = _group(agg, key)
@@ -370,10 +523,8 @@ def _never_logged(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
 # -- fill rate ----------------------------------------------------------------------------
 
 
-def _fill_rate(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
-               batch_sha: dict[int, str]) -> Iterator[Found]:
-    """Each field filled on fewer than min_fill of a group's records (filled: not blank
-    after the import's missing markers; for a list, not empty)."""
+def _filled(conn: Connection, agg: Aggregate, joins: str) -> Filled:
+    """Per group (in SQL order), its records and how many fill each field."""
     comp, froms, where = _base(agg, joins)
     groups = _group_sql(agg)
     gcols = ", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))
@@ -383,14 +534,26 @@ def _fill_rate(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
     sql = (f"SELECT {gcols}, count(*), {sums} FROM {froms} WHERE {where} "
            f"GROUP BY {glist} ORDER BY {glist}")
     width = len(groups)
+    return [(tuple(row[:width]), int(row[width]), [int(n) for n in row[width + 1:]])
+            for row in conn.execute(sql, comp.params)]
+
+
+def _fill_rate(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
+               counts: GroupCounts | None) -> Iterator[Found]:
+    """Each field filled on fewer than min_fill of a group's records (filled: not blank
+    after the import's missing markers; for a list, not empty)."""
+    shared = counts.filled(agg) if counts is not None else None
+    per_group = shared if shared is not None else _filled(conn, agg, joins)
+    comp, froms, where = _base(agg, joins)
+    groups = _group_sql(agg)
+    blanks = [comp.cond(_blank(ref)) for ref in agg.fields]
     share = Fraction(repr(float(agg.threshold)))
     limit_shown = int(agg.threshold) if float(agg.threshold).is_integer() else agg.threshold
     low: list[tuple[tuple[Any, ...], int, int, int]] = []
-    for row in conn.execute(sql, comp.params):
-        total = int(row[width])
-        for i, filled in enumerate(row[width + 1:]):
-            if total and Fraction(int(filled), total) < share:
-                low.append((tuple(row[:width]), i, int(filled), total))
+    for key, total, filled_per_field in per_group:
+        for i, filled in enumerate(filled_per_field):
+            if total and Fraction(filled, total) < share:
+                low.append((key, i, filled, total))
     for key, i, filled, total in low:
         group = _group(agg, key)
         ref = agg.fields[i]

@@ -161,12 +161,15 @@ def preview_hits(
         out: dict[str, set[str]] = {}
         evaluable = [r for r in selected if _why_not(conn, r, available) is None]
         shared = _SharedPass(evaluable)
+        counts = _group_counts(conn, evaluable)
         for rule in selected:
             token.check()
             ids: set[str] = set()
             if rule in evaluable:
+                if rule.id in counts.users:
+                    counts.run(conn)
                 hits, _ = _evaluate(conn, pack, rule, batch_sha, token,
-                                    shared.flagged(conn, rule))
+                                    shared.flagged(conn, rule), counts)
                 ids = {h.finding_id for h in hits or ()}
             out[rule.id] = ids
         token.check()
@@ -276,6 +279,7 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
     changes = _Changes()
     reasons = {rule.id: _why_not(conn, rule, available) for rule in rules}
     shared = _SharedPass([r for r in rules if reasons[r.id] is None])
+    counts = _group_counts(conn, [r for r in rules if reasons[r.id] is None])
     for n, rule in enumerate(rules):
         token.check()
         progress(n, len(rules), rule.id)
@@ -284,18 +288,23 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
         hits: list[_Hit] | None = None
         outcome.note = _untimed_note(rule, available) if outcome.reason is None else None
         flagged = shared.flagged(conn, rule) if outcome.reason is None else None
+        if outcome.reason is None and rule.id in counts.users:
+            counts.run(conn)
         t0 = time.perf_counter()
         if outcome.reason is None:
-            hits, outcome.reason = _evaluate(conn, pack, rule, batch_sha, token, flagged)
+            hits, outcome.reason = _evaluate(conn, pack, rule, batch_sha, token, flagged,
+                                             counts)
         if hits is not None:
             outcome.evaluated = True
             outcome.hits = len(hits)
             outcome.new, outcome.stale = _store(conn, pack, rule, hits, run_id, changes)
         outcome.seconds = time.perf_counter() - t0
         outcomes.append(outcome)
-    for outcome in outcomes:  # each rule's share of the one pass
+    for outcome in outcomes:  # each rule's share of the shared passes
         if outcome.rule_id in shared.users and outcome.evaluated:
             outcome.seconds += shared.seconds / len(shared.users)
+        if outcome.rule_id in counts.users and outcome.evaluated:
+            outcome.seconds += counts.seconds / len(counts.users)
     token.check()
     if full:
         changes.dropped.extend(r[0] for r in conn.execute(
@@ -354,14 +363,16 @@ _TOO_COMPLEX = ("too large", "too many", "too big", "too complex", "stack overfl
 
 
 def _evaluate(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str],
-              token: CancelToken, flagged: Sequence[int] | None = None
+              token: CancelToken, flagged: Sequence[int] | None = None,
+              counts: completeness.GroupCounts | None = None
               ) -> tuple[list[_Hit] | None, str | None]:
     """The rule's hits, or (None, why) when its query is beyond what SQLite or the
     compiler can take: that rule is then not evaluated, the others still are.
     ``flagged``: the operations whose record condition holds, if the pass over all
-    record conditions (`_record_pass`) found them."""
+    record conditions (`_record_pass`) found them; ``counts``: the run's counts per
+    group (`completeness.GroupCounts`)."""
     try:
-        return list(_hits(conn, pack, rule, batch_sha, flagged)), None
+        return list(_hits(conn, pack, rule, batch_sha, flagged, counts)), None
     except RecursionError:
         return None, "its condition is nested too deeply to be compiled"
     except DbError as exc:
@@ -423,7 +434,8 @@ def _decode(ref: FieldRef, value: Any) -> Any:
 
 
 def _hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str],
-          flagged: Sequence[int] | None = None) -> Iterator[_Hit]:
+          flagged: Sequence[int] | None = None,
+          counts: completeness.GroupCounts | None = None) -> Iterator[_Hit]:
     if rule.when is not None and rule.message is not None:
         yield from _record_hits(conn, pack, rule, batch_sha, flagged)
     windows = _window_sets([_window_query(rule, i, a) for i, a in enumerate(rule.aggregates)
@@ -437,15 +449,29 @@ def _hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str],
                                  strict=True))
             yield from _aggregate_hits(conn, pack, rule, agg, found.pop(i))
         elif completeness.why_not(conn, agg) is None:
-            yield from _completeness_hits(conn, pack, rule, agg, batch_sha)
+            yield from _completeness_hits(conn, pack, rule, agg, batch_sha, counts)
+
+
+def _register_joins(rule: Rule) -> str:
+    """The joins to the registers that a rule's aggregates read."""
+    return _joins([ref for ref in rule.facts if ref.source in ("authorisation", "case")])
+
+
+def _group_counts(conn: Connection, rules: Sequence[Rule]) -> completeness.GroupCounts:
+    """The shared counting pass of the never_logged and fill_rate aggregates of
+    ``rules`` (those that can be evaluated)."""
+    return completeness.GroupCounts([
+        (rule, agg, _register_joins(rule)) for rule in rules for agg in rule.aggregates
+        if agg.kind in ("never_logged", "fill_rate") and completeness.why_not(conn, agg) is None])
 
 
 def _completeness_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate,
-                       batch_sha: dict[int, str]) -> Iterator[_Hit]:
+                       batch_sha: dict[int, str],
+                       counts: completeness.GroupCounts | None = None) -> Iterator[_Hit]:
     """A log-completeness aggregate (`oversight.criteria.completeness`)."""
-    refs = [ref for ref in rule.facts if ref.source in ("authorisation", "case")]
     part = f"aggregate:{agg.label}"
-    for found in completeness.hits(conn, rule, agg, _joins(refs), batch_sha):
+    for found in completeness.hits(conn, rule, agg, _register_joins(rule), batch_sha,
+                                   counts):
         yield _Hit(
             finding_id=_finding_id(pack, rule, part, found.group_key), part=part,
             group_key=found.group_key, rids=found.rids, record_ids=found.record_ids,
@@ -668,8 +694,13 @@ def _window_pass(conn: Connection, queries: list[_WindowQuery]) -> list[list[_Fo
     def count(key: Any, block: list[tuple[Any, ...]]) -> None:
         if not block:
             return
+        times: list[int] | None = None
         for (agg, d, further), out in zip(plans, found, strict=True):
             if len(block) <= agg.limit:
+                continue
+            # A group of the shared values that cannot exceed has no part that can.
+            times = [m[1] for m in block] if times is None else times
+            if not _may_exceed(times, agg):
                 continue
             if not further:
                 members = [(m[0], m[1], None if d is None else m[d]) for m in block]
