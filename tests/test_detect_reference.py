@@ -18,6 +18,7 @@ windows fire hundreds of times) and on the real police.uk files with their examp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections import defaultdict
@@ -497,3 +498,29 @@ def test_group_counts_shared_by_rules_equal_each_aggregate_counted_alone(
     # Ä: two accesses in each of the three copies (rows 0, 1, 7, 8, 14, 15); the actor
     # only on rows whose number divides by 3 (0 and 15).
     assert (fills[("Ä", "actor_id")]["filled"], fills[("Ä", "actor_id")]["total"]) == (2, 6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.integers(0, 60), max_size=25), st.integers(-1, 6), st.integers(0, 12),
+       st.booleans())
+def test_a_group_screened_out_has_no_window_over_the_limit(
+        gaps: list[int], limit: int, window: int, distinct: bool) -> None:
+    """The screen that skips a group (no limit + 1 members within the window's length)
+    never skips one with an exceeding window, counted by brute force; a group it lets
+    through is counted exactly by `_windows`, which finds an exceeding window iff brute
+    force does."""
+    times = [sum(gaps[:i + 1]) for i in range(len(gaps))]
+    rule = default_pack().rule("PRO-01")
+    assert rule is not None
+    agg = dataclasses.replace(rule.aggregates[1 if distinct else 0], limit=limit,
+                              window_us=window)
+    members = [(i, t, f"officer-{i % 3}") for i, t in enumerate(times)]
+
+    def count(end: int) -> int:
+        inside = [m for m in members if end - window <= m[1] <= end]
+        return len({m[2] for m in inside}) if distinct else len(inside)
+
+    exceeds = any(count(t) > limit for t in times)
+    if exceeds:
+        assert engine._may_exceed(times, agg)
+    assert bool(engine._windows(members, agg)) == exceeds

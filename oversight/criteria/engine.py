@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
+from operator import itemgetter, sub
 from typing import Any
 
 from db.store import Connection, DbError
@@ -703,19 +703,19 @@ def _window_pass(conn: Connection, queries: list[_WindowQuery]) -> list[list[_Fo
             if not _may_exceed(times, agg):
                 continue
             if not further:
-                members = [(m[0], m[1], None if d is None else m[d]) for m in block]
-                out.extend((key, c, n) for c, n in _windows(members, agg))
+                out.extend((key, _counted(c, d), n)
+                           for c, n in _windows(block, agg, d or 0, times))
                 continue
             split: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
             for m in block:
-                split.setdefault(tuple(m[i] for i in further), []).append(
-                    (m[0], m[1], None if d is None else m[d]))
+                split.setdefault(tuple(m[i] for i in further), []).append(m)
             for more in sorted(split, key=lambda k: [completeness.sqlite_order(v)
                                                      for v in k]):
                 members = split[more]
                 if len(members) > agg.limit:
                     full = (key, *more) if width == 1 else (*key, *more)
-                    out.extend((full, c, n) for c, n in _windows(members, agg))
+                    out.extend((full, _counted(c, d), n)
+                               for c, n in _windows(members, agg, d or 0))
 
     cursor = conn.execute(sql, lead.params)
     key: Any = _NO_GROUP
@@ -752,30 +752,42 @@ def _may_exceed(times: Sequence[int], agg: Aggregate) -> bool:
         return True
     gap = max(math.floor(agg.limit), 0)  # positions between the first and last of them
     w = agg.window_us
-    return any(b - a <= w for a, b in zip(times, times[gap:], strict=False))
+    if len(times) <= gap:
+        return False
+    # The closest of those spans (map and min loop in C: this screens every group).
+    closest: int = min(map(sub, times[gap:], times))
+    return closest <= w
 
 
-def _windows(members: list[tuple[Any, ...]], agg: Aggregate
-             ) -> list[tuple[list[tuple[Any, ...]], int]]:
+def _counted(members: list[tuple[Any, ...]], counted: int | None
+             ) -> list[tuple[Any, ...]]:
+    """Members of a finding as (rid, ts_utc, counted value or None)."""
+    return [(m[0], m[1], None if counted is None else m[counted]) for m in members]
+
+
+def _windows(members: list[tuple[Any, ...]], agg: Aggregate, counted: int = 2,
+             times: list[int] | None = None) -> list[tuple[list[tuple[Any, ...]], int]]:
     """Exceeding windows of one group, merged per group or per burst.
 
-    ``members`` are (rid, ts_utc, counted value) sorted by time.
-    A window ends at each member and reaches back ``window_us`` (both ends inclusive,
-    members at the same instant all inside)."""
+    ``members`` are (rid, ts_utc, ...) sorted by time, with the value a distinct count
+    counts at position ``counted``; ``times``: their times, if already read and found
+    to `_may_exceed`. A window ends at each member and reaches back ``window_us`` (both
+    ends inclusive, members at the same instant all inside)."""
     w = agg.window_us
-    times = [m[1] for m in members]
-    if not _may_exceed(times, agg):
-        return []
+    if times is None:
+        times = [m[1] for m in members]
+        if not _may_exceed(times, agg):
+            return []
     counts: Counter[Any] = Counter()
     ends: list[tuple[int, int, int]] = []  # (first index, last index, count)
     lo = 0
     hi = 0  # members[lo:hi] is the current window
     for t in times:
         while hi < len(members) and times[hi] <= t:
-            counts[members[hi][2] if agg.distinct else hi] += 1
+            counts[members[hi][counted] if agg.distinct else hi] += 1
             hi += 1
         while times[lo] < t - w:
-            key = members[lo][2] if agg.distinct else lo
+            key = members[lo][counted] if agg.distinct else lo
             counts[key] -= 1
             if not counts[key]:
                 del counts[key]
