@@ -167,10 +167,10 @@ Filled = list[tuple[tuple[Any, ...], int, list[int]]]
 
 class GroupCounts:
     """The counts per group of every never_logged and fill_rate aggregate of a run,
-    found in one pass over the operations (grouped and sorted once) rather than one
-    per aggregate: aggregates that group by the same fields over the same joins share
-    a query grouped by the group, each never_logged field's value and whether each
-    aggregate's records condition holds, summing how many records fill each field. Each
+    found in one pass over the operations rather than one per aggregate: aggregates
+    that group by the same fields over the same joins share a query grouped by the
+    group, each never_logged field's value and whether each aggregate's records
+    condition holds, summing how many records fill each field (`_grouped`). Each
     aggregate's counts are then the sums over the rows where its own condition holds:
     the same numbers its own query gives.
 
@@ -217,6 +217,54 @@ _TOO_COMPLEX = ("too large", "too many", "too big", "too complex", "stack overfl
                 "user-defined function raised exception")
 
 
+def _grouped(conn: Connection, inner: str, params: list[Any], keys: list[str],
+             ordered: int, nullable: int, flags: int) -> list[tuple[Any, ...]]:
+    """What ``SELECT keys..., count(*), sum(f0)... FROM (inner) GROUP BY keys ORDER BY
+    the first ``ordered`` keys`` returns, computed without sorting the operations: each
+    operation adds itself to its group's row in a small in-memory table keyed by the
+    keys (an upsert), and only those rows are sorted. The first ``nullable`` keys may be
+    NULL, which a key of the table cannot be (NULLs never conflict): each is kept as
+    (is NULL, value or 0), so NULL is one group, as GROUP BY makes it."""
+    cols: list[str] = []
+    stored: list[str] = []
+    for i, key in enumerate(keys):
+        if i < nullable:
+            cols += [f"{key} IS NULL", f"coalesce({key}, 0)"]
+            stored += [f"z{i}", f"k{i}"]
+        else:
+            cols.append(key)
+            stored.append(f"k{i}")
+    sums = [f"s{i}" for i in range(flags)]
+    order = [part for i in range(ordered)
+             for part in ((f"z{i} DESC", f"k{i}") if i < nullable else (f"k{i}",))]
+    conn.execute("DROP TABLE IF EXISTS temp.counts_by_group")
+    conn.execute(f"CREATE TEMP TABLE counts_by_group ({', '.join(stored)}, n, "
+                 f"{''.join(s + ', ' for s in sums)}PRIMARY KEY ({', '.join(stored)}))")
+    try:
+        conn.execute(
+            f"INSERT INTO temp.counts_by_group SELECT {', '.join(cols)}, 1"
+            f"{''.join(f', f{i}' for i in range(flags))} FROM ({inner} LIMIT -1) WHERE 1 "
+            f"ON CONFLICT ({', '.join(stored)}) DO UPDATE SET n = n + 1"
+            f"{''.join(f', {s} = {s} + excluded.{s}' for s in sums)}", params)
+        rows = conn.execute(f"SELECT * FROM temp.counts_by_group ORDER BY "
+                            f"{', '.join(order) or 'n'}").fetchall()
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.counts_by_group")
+    out = []
+    for row in rows:
+        values: list[Any] = []
+        at = 0
+        for i in range(len(keys)):
+            if i < nullable:
+                values.append(None if row[at] else row[at + 1])
+                at += 2
+            else:
+                values.append(row[at])
+                at += 1
+        out.append((*values, *row[at:]))
+    return out
+
+
 def _count_together(conn: Connection, aggs: list[Aggregate], joins: str
                     ) -> list[tuple[Aggregate, Logged | Filled]]:
     """The counts of ``aggs`` (same group fields and joins) in one query; none for an
@@ -251,16 +299,10 @@ def _count_together(conn: Connection, aggs: list[Aggregate], joins: str
         [f"c{i}" for i in range(nc)]
     fills = [f"(CASE WHEN {b} THEN 0 ELSE 1 END) AS f{i}"
              for i, b in enumerate(blanks.values())]
-    sums = "".join(f", sum(f{i})" for i in range(len(fills)))
-    # The inner query hands the grouping only the keys and 0/1 flags, not the columns
-    # they are computed from (LIMIT -1 keeps SQLite from merging the two), so the sort
-    # holds a few small values per operation.
-    sql = (f"SELECT {', '.join(keys)}, count(*){sums} FROM ("
-           f"SELECT {', '.join([*cols, *fills])} FROM live_operations o {joins} "
-           f"WHERE ({' OR '.join(f'({c})' for _, c in conds)}) AND {PARTIAL} LIMIT -1) "
-           f"GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys[:width])}")
+    inner = (f"SELECT {', '.join([*cols, *fills])} FROM live_operations o {joins} "
+             f"WHERE ({' OR '.join(f'({c})' for _, c in conds)}) AND {PARTIAL}")
     try:
-        rows = conn.execute(sql, comp.params).fetchall()
+        rows = _grouped(conn, inner, comp.params, keys, width, width + nv, len(fills))
     except DbError as exc:
         if any(word in str(exc).lower() for word in _TOO_COMPLEX):
             return []
