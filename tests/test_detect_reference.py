@@ -275,6 +275,11 @@ def test_a_rule_flagging_more_rows_than_are_looked_up_reads_them_all(
 # -- the shared window pass, streamed sequence gaps, reads by group ------------------------
 
 
+def agency(hit: Any) -> Any:
+    """The agency a completeness hit is about (its group key is the group, @, more)."""
+    return json.loads(hit.group_key.split("@")[0])["agency"]
+
+
 def rule_hits(ws: Workspace, pack: Pack, rule_id: str) -> list[Any]:
     """Every hit of one rule, in the order a run stores them (and its audit event lists
     them)."""
@@ -362,7 +367,7 @@ def test_sequence_gaps_streamed_in_row_order_equal_the_sorted_window(
     got = rule_hits(admin_ws, pack, "DQ-03")
     assert streamed[-1] is not None
     # The window query's order: group by its bytes (blank first), then number.
-    assert [(json.loads(h.group_key.split("@")[0])["agency"], h.facts["first_missing"])
+    assert [(agency(h), h.facts["first_missing"])
             for h in got] == [("", 3), ("10", 2), ("B", 2), ("a", 7), ("Ä", 3), ("Ä", 5)]
     # Between the repeated 4s and 7: the later 4 (the window orders by number, row id).
     (ae5,) = [h for h in got if h.facts["first_missing"] == 5]
@@ -376,7 +381,7 @@ def test_sequence_gaps_streamed_in_row_order_equal_the_sorted_window(
     load(admin_ws, tmp_path, Kind.OPERATIONS, numbered("a", [1, 2], "a-old"))
     later = rule_hits(admin_ws, pack, "DQ-03")
     assert streamed[-1] is None
-    assert [(json.loads(h.group_key.split("@")[0])["agency"], h.facts["first_missing"])
+    assert [(agency(h), h.facts["first_missing"])
             for h in later] == [("", 3), ("10", 2), ("B", 2), ("a", 3), ("a", 7), ("Ä", 3),
                                 ("Ä", 5)]
     gaps_match_the_plain_way(admin_ws, pack)
@@ -447,19 +452,19 @@ def test_records_of_a_group_read_through_its_index_or_without_one(admin_ws: Work
     missing) without it. Both must be the group's own records."""
     rows: list[dict[str, Any]] = []
     for day in (1, 2, 5):
-        for agency, tag in (("A", "A"), (None, "none"), ("  ", "space")):
+        for name, tag in (("A", "A"), (None, "none"), ("  ", "space")):
             rows += [op(f"{tag}-d{day}-{i:02d}", f"2025-03-0{day}T10:{i:02d}:00+00:00",
-                        action="consult", agency=agency, actor_id="o1",
+                        action="consult", agency=name, actor_id="o1",
                         justification=None if i < 2 else "enquiry") for i in range(20)]
     load(admin_ws, tmp_path, Kind.OPERATIONS, rows)
     pack = default_pack()
-    gaps = {json.loads(h.group_key.split("@")[0])["agency"]: h.record_ids
+    gaps = {agency(h): h.record_ids
             for h in rule_hits(admin_ws, pack, "DQ-01")}
     # The last entry of day 2 and the first of day 5: among the blank group's, both at
     # the same instant, the later row (spaces) before the gap and the earlier (missing
     # agency) after it.
     assert gaps == {"A": ["A-d2-19", "A-d5-00"], "": ["space-d2-19", "none-d5-00"]}
-    fills = {json.loads(h.group_key.split("@")[0])["agency"]: h.record_ids
+    fills = {agency(h): h.record_ids
              for h in rule_hits(admin_ws, pack, "DQ-05")}
     assert fills == {"A": [f"A-d{d}-{i:02d}" for d in (1, 2, 5) for i in (0, 1)],
                      "": [f"{t}-d{d}-{i:02d}" for d in (1, 2, 5) for t in ("none", "space")
@@ -493,7 +498,7 @@ def test_group_counts_shared_by_rules_equal_each_aggregate_counted_alone(
             alone = list(engine._hits(admin_ws.conn, pack, rule, batch_sha))
             assert shared == alone
             assert len(shared) >= 5, rule.id
-    fills = {(json.loads(h.group_key.split("@")[0])["agency"], h.facts["field"]): h.facts
+    fills = {(agency(h), h.facts["field"]): h.facts
              for h in shared}
     # Ä: two accesses in each of the three copies (rows 0, 1, 7, 8, 14, 15); the actor
     # only on rows whose number divides by 3 (0 and 15).
@@ -524,3 +529,32 @@ def test_a_group_screened_out_has_no_window_over_the_limit(
     if exceeds:
         assert engine._may_exceed(times, agg)
     assert bool(engine._windows(members, agg)) == exceeds
+
+
+def test_group_counts_beyond_sqlite_limits_leave_each_aggregate_to_count_alone(
+        admin_ws: Workspace, demo_files: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shared counting query that SQLite refuses (its limits) is not the end of the
+    run: each aggregate runs its own query, with the same findings."""
+    from db.store import DbError
+
+    load_demo(admin_ws, demo_files)
+    pack = default_pack()
+    normal = {r: rule_hits(admin_ws, pack, r) for r in ("DQ-04", "DQ-05")}
+
+    def refused(*args: Any) -> Any:
+        raise DbError("too many terms in compound SELECT")
+
+    monkeypatch.setattr(completeness, "_grouped", refused)
+    rules = [r for r in pack.rules if r.id in ("DQ-04", "DQ-05")]
+    counts = engine._group_counts(admin_ws.conn, rules)
+    counts.run(admin_ws.conn)
+    assert len(counts.entries) == 3
+    assert all(counts.logged(a) is None and counts.filled(a) is None
+               for _, a, _ in counts.entries)
+    summary = run_detection(admin_ws, pack, ["DQ-04", "DQ-05"])
+    assert all(o.evaluated for o in summary.rules)
+    monkeypatch.undo()
+    for rule_id, hits in normal.items():
+        stored = {f["id"] for f in list_findings(admin_ws)
+                  if f["rule_id"] == rule_id and f["matching"]}
+        assert stored == {h.finding_id for h in hits} and hits, rule_id

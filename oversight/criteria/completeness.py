@@ -28,7 +28,7 @@ from typing import Any
 from db.store import Connection, DbError
 from oversight.criteria.expr import BOOL, Call, FieldRef, Node
 from oversight.criteria.pack import Aggregate, Rule
-from oversight.criteria.sql import Compiler
+from oversight.criteria.sql import TOO_COMPLEX, Compiler
 from oversight.importing.quality import AHEAD_US, import_times
 
 __all__ = ["BATCH_TIMES", "PLAUSIBLE_UTC", "Found", "GroupCounts", "hits", "prepare",
@@ -212,11 +212,6 @@ class GroupCounts:
         return next((c for a, c in self._counted if a is agg), None)
 
 
-#: SQLite's words for a statement beyond its limits (as the engine's).
-_TOO_COMPLEX = ("too large", "too many", "too big", "too complex", "stack overflow",
-                "user-defined function raised exception")
-
-
 def _grouped(conn: Connection, inner: str, params: list[Any], keys: list[str],
              ordered: int, nullable: int, flags: int) -> list[tuple[Any, ...]]:
     """What ``SELECT keys..., count(*), sum(f0)... FROM (inner) GROUP BY keys ORDER BY
@@ -304,7 +299,7 @@ def _count_together(conn: Connection, aggs: list[Aggregate], joins: str
     try:
         rows = _grouped(conn, inner, comp.params, keys, width, width + nv, len(fills))
     except DbError as exc:
-        if any(word in str(exc).lower() for word in _TOO_COMPLEX):
+        if any(word in str(exc).lower() for word in TOO_COMPLEX):
             return []
         raise
     at = list(blanks)

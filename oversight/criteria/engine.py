@@ -30,7 +30,7 @@ from oversight.criteria import completeness
 from oversight.criteria.expr import BOOL, LIST, Binary, Call, FieldRef, Index, Node, Unary
 from oversight.criteria.pack import Aggregate, Pack, Rule
 from oversight.criteria.regex import regexp
-from oversight.criteria.sql import Compiler, field_sql
+from oversight.criteria.sql import TOO_COMPLEX, Compiler, field_sql
 from oversight.errors import Cancelled, UsageError
 from oversight.progress import CancelToken, Progress, no_progress
 from oversight.workspace import Permission, Workspace
@@ -357,11 +357,6 @@ def _why_not(conn: Connection, rule: Rule, available: dict[str, int]) -> str | N
     return None
 
 
-#: SQLite's words for a statement beyond its limits (expression depth, bound values...).
-_TOO_COMPLEX = ("too large", "too many", "too big", "too complex", "stack overflow",
-                "user-defined function raised exception")
-
-
 def _evaluate(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str],
               token: CancelToken, flagged: Sequence[int] | None = None,
               counts: completeness.GroupCounts | None = None
@@ -377,7 +372,7 @@ def _evaluate(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str
         return None, "its condition is nested too deeply to be compiled"
     except DbError as exc:
         text = str(exc)
-        if token.cancelled or not any(word in text.lower() for word in _TOO_COMPLEX):
+        if token.cancelled or not any(word in text.lower() for word in TOO_COMPLEX):
             raise
         return None, f"the database cannot run its condition ({text})"
 
@@ -525,7 +520,7 @@ def _record_pass(conn: Connection, rules: Sequence[Rule]) -> dict[str, array[int
                     if held:
                         rids.append(row[0])
     except DbError as exc:
-        if any(word in str(exc).lower() for word in _TOO_COMPLEX):
+        if any(word in str(exc).lower() for word in TOO_COMPLEX):
             return None
         raise
     return flagged
