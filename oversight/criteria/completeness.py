@@ -16,21 +16,23 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 from itertools import pairwise
+from operator import itemgetter
 from typing import Any
 
-from db.store import Connection
+from db.store import Connection, DbError
 from oversight.criteria.expr import BOOL, Call, FieldRef, Node
 from oversight.criteria.pack import Aggregate, Rule
-from oversight.criteria.sql import Compiler
+from oversight.criteria.sql import TOO_COMPLEX, Compiler
 from oversight.importing.quality import AHEAD_US, import_times
 
-__all__ = ["BATCH_TIMES", "PLAUSIBLE_UTC", "Found", "hits", "prepare", "records_by_rid",
-           "why_not"]
+__all__ = ["BATCH_TIMES", "PLAUSIBLE_UTC", "Found", "GroupCounts", "hits", "prepare",
+           "records_by_rid", "sqlite_order", "why_not"]
 
 DAY_US = 86_400_000_000
 _EPOCH = date(1970, 1, 1)
@@ -102,6 +104,31 @@ def _base(agg: Aggregate, joins: str) -> tuple[Compiler, str, str]:
     return comp, f"live_operations o {joins}", f"({where}) AND {PARTIAL}"
 
 
+@dataclass(frozen=True)
+class _Same:
+    sql: str
+    params: list[Any]
+
+
+def _same_group(agg: Aggregate, groups: Sequence[str], key: Sequence[Any],
+                numbered_from: int) -> _Same:
+    """A condition holding for the records of the group ``key`` (placeholders numbered
+    after ``numbered_from``): each group expression equal to its value and, for a value
+    that is not the blank group, the column itself equal to it too. The second is
+    implied by the first (a group expression is the column's own value unless blank),
+    but lets SQLite read the group's records through an index on the column (such as
+    operations(agency, ts_utc, batch_id)) rather than scan every operation."""
+    conds: list[str] = []
+    params: list[Any] = []
+    for ref, expr, value in zip(agg.group_by, groups, key, strict=True):
+        params.append(value)
+        mark = f"?{numbered_from + len(params)}"
+        conds.append(f"{expr} = {mark}")
+        if value != "":
+            conds.append(f"o.{ref.name} = {mark}")
+    return _Same(" AND ".join(conds), params)
+
+
 def _group(agg: Aggregate, key: Sequence[Any]) -> dict[str, Any]:
     return {ref.name: value for ref, value in zip(agg.group_by, key, strict=True)}
 
@@ -115,10 +142,189 @@ def _render(rule: Rule, agg: Aggregate, values: dict[str, Any]) -> str:
 
 
 def hits(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
-         batch_sha: dict[int, str]) -> Iterator[Found]:
+         batch_sha: dict[int, str], counts: GroupCounts | None = None) -> Iterator[Found]:
+    """The findings of one aggregate; ``counts``: the run's shared counting pass, which
+    may already hold what this aggregate counts per group."""
+    if agg.kind == "never_logged":
+        yield from _never_logged(conn, rule, agg, joins, counts)
+        return
+    if agg.kind == "fill_rate":
+        yield from _fill_rate(conn, rule, agg, joins, counts)
+        return
     kinds = {"empty_days": _empty_days, "sequence_gaps": _sequence_gaps,
-             "never_logged": _never_logged, "fill_rate": _fill_rate, "per_batch": _per_batch}
+             "per_batch": _per_batch}
     yield from kinds[agg.kind](conn, rule, agg, joins, batch_sha)
+
+
+# -- counts per group, shared -------------------------------------------------------------
+
+
+#: What `GroupCounts` holds for a never_logged aggregate: group -> value -> records.
+Logged = dict[tuple[Any, ...], dict[Any, int]]
+#: ... and for a fill_rate aggregate: (group, records, filled per field), groups in SQL order.
+Filled = list[tuple[tuple[Any, ...], int, list[int]]]
+
+
+class GroupCounts:
+    """The counts per group of every never_logged and fill_rate aggregate of a run,
+    found in one pass over the operations rather than one per aggregate: aggregates
+    that group by the same fields over the same joins share a query grouped by the
+    group, each never_logged field's value and whether each aggregate's records
+    condition holds, summing how many records fill each field (`_grouped`). Each
+    aggregate's counts are then the sums over the rows where its own condition holds:
+    the same numbers its own query gives.
+
+    Run when the first of them is evaluated. Where SQLite cannot run a shared query (its
+    limits, a failing regular expression), or a condition cannot be compiled, those
+    aggregates count alone, with their own query, as without this pass."""
+
+    def __init__(self, entries: Sequence[tuple[Rule, Aggregate, str]]) -> None:
+        """``entries``: (rule, aggregate, joins of the rule) of the run's rules."""
+        self.entries = [e for e in entries if e[1].kind in ("never_logged", "fill_rate")]
+        self.users = {rule.id for rule, _, _ in self.entries}
+        self.seconds = 0.0
+        self._counted: list[tuple[Aggregate, Logged | Filled]] = []
+        self._ran = False
+
+    def run(self, conn: Connection) -> None:
+        """Count, once (the first call)."""
+        if self._ran:
+            return
+        self._ran = True
+        started = time.perf_counter()
+        sets: dict[tuple[str, tuple[str, ...]], list[tuple[Aggregate, str]]] = {}
+        for _rule, agg, joins in self.entries:
+            sets.setdefault((joins, tuple(_group_sql(agg))), []).append((agg, joins))
+        for members in sets.values():
+            self._counted.extend(_count_together(conn, [agg for agg, _ in members],
+                                                 members[0][1]))
+        self.seconds = time.perf_counter() - started
+
+    def logged(self, agg: Aggregate) -> Logged | None:
+        got = self._find(agg)
+        return got if isinstance(got, dict) else None
+
+    def filled(self, agg: Aggregate) -> Filled | None:
+        got = self._find(agg)
+        return got if isinstance(got, list) else None
+
+    def _find(self, agg: Aggregate) -> Logged | Filled | None:
+        return next((c for a, c in self._counted if a is agg), None)
+
+
+def _grouped(conn: Connection, inner: str, params: list[Any], keys: list[str],
+             ordered: int, nullable: int, flags: int) -> list[tuple[Any, ...]]:
+    """What ``SELECT keys..., count(*), sum(f0)... FROM (inner) GROUP BY keys ORDER BY
+    the first ``ordered`` keys`` returns, computed without sorting the operations: each
+    operation adds itself to its group's row in a small in-memory table keyed by the
+    keys (an upsert), and only those rows are sorted. The first ``nullable`` keys may be
+    NULL, which a key of the table cannot be (NULLs never conflict): each is kept as
+    (is NULL, value or 0), so NULL is one group, as GROUP BY makes it."""
+    cols: list[str] = []
+    stored: list[str] = []
+    for i, key in enumerate(keys):
+        if i < nullable:
+            cols += [f"{key} IS NULL", f"coalesce({key}, 0)"]
+            stored += [f"z{i}", f"k{i}"]
+        else:
+            cols.append(key)
+            stored.append(f"k{i}")
+    sums = [f"s{i}" for i in range(flags)]
+    order = [part for i in range(ordered)
+             for part in ((f"z{i} DESC", f"k{i}") if i < nullable else (f"k{i}",))]
+    conn.execute("DROP TABLE IF EXISTS temp.counts_by_group")
+    conn.execute(f"CREATE TEMP TABLE counts_by_group ({', '.join(stored)}, n, "
+                 f"{''.join(s + ', ' for s in sums)}PRIMARY KEY ({', '.join(stored)}))")
+    try:
+        conn.execute(
+            f"INSERT INTO temp.counts_by_group SELECT {', '.join(cols)}, 1"
+            f"{''.join(f', f{i}' for i in range(flags))} FROM ({inner} LIMIT -1) WHERE 1 "
+            f"ON CONFLICT ({', '.join(stored)}) DO UPDATE SET n = n + 1"
+            f"{''.join(f', {s} = {s} + excluded.{s}' for s in sums)}", params)
+        rows = conn.execute(f"SELECT * FROM temp.counts_by_group ORDER BY "
+                            f"{', '.join(order) or 'n'}").fetchall()
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.counts_by_group")
+    out = []
+    for row in rows:
+        values: list[Any] = []
+        at = 0
+        for i in range(len(keys)):
+            if i < nullable:
+                values.append(None if row[at] else row[at + 1])
+                at += 2
+            else:
+                values.append(row[at])
+                at += 1
+        out.append((*values, *row[at:]))
+    return out
+
+
+def _count_together(conn: Connection, aggs: list[Aggregate], joins: str
+                    ) -> list[tuple[Aggregate, Logged | Filled]]:
+    """The counts of ``aggs`` (same group fields and joins) in one query; none for an
+    aggregate whose condition cannot be compiled, and none at all if SQLite cannot run
+    the query."""
+    comp = Compiler()
+    groups = _group_sql(aggs[0])
+    conds: list[tuple[Aggregate, str]] = []
+    for agg in aggs:
+        mark = len(comp.params)
+        try:
+            conds.append((agg, comp.cond(agg.records) if agg.records is not None else "1"))
+        except RecursionError:
+            del comp.params[mark:]
+    if not conds:
+        return []
+    values: list[str] = []  # each never_logged field once
+    blanks: dict[tuple[str, str, str], str] = {}  # each fill_rate field once
+    for agg, _ in conds:
+        if agg.kind == "never_logged" and agg.field is not None \
+                and f"o.{agg.field.name}" not in values:
+            values.append(f"o.{agg.field.name}")
+        for ref in agg.fields:
+            key = (ref.source, ref.name, str(ref.type))
+            if key not in blanks:
+                blanks[key] = comp.cond(_blank(ref))
+    width, nv, nc = len(groups), len(values), len(conds)
+    cols = [*(f"{g} AS g{i}" for i, g in enumerate(groups)),
+            *(f"{v} AS v{i}" for i, v in enumerate(values)),
+            *(f"{c} AS c{i}" for i, (_, c) in enumerate(conds))]
+    keys = [f"g{i}" for i in range(width)] + [f"v{i}" for i in range(nv)] + \
+        [f"c{i}" for i in range(nc)]
+    fills = [f"(CASE WHEN {b} THEN 0 ELSE 1 END) AS f{i}"
+             for i, b in enumerate(blanks.values())]
+    inner = (f"SELECT {', '.join([*cols, *fills])} FROM live_operations o {joins} "
+             f"WHERE ({' OR '.join(f'({c})' for _, c in conds)}) AND {PARTIAL}")
+    try:
+        rows = _grouped(conn, inner, comp.params, keys, width, width + nv, len(fills))
+    except DbError as exc:
+        if any(word in str(exc).lower() for word in TOO_COMPLEX):
+            return []
+        raise
+    at = list(blanks)
+    out: list[tuple[Aggregate, Logged | Filled]] = []
+    for i, (agg, _) in enumerate(conds):
+        mine = [r for r in rows if r[width + nv + i]]
+        if agg.kind == "never_logged":
+            assert agg.field is not None
+            v = width + values.index(f"o.{agg.field.name}")
+            logged: Logged = {}
+            for r in mine:
+                per = logged.setdefault(tuple(r[:width]), {})
+                per[r[v]] = per.get(r[v], 0) + int(r[width + nv + nc])
+            out.append((agg, logged))
+        else:
+            fields = [width + nv + nc + 1 + at.index((f.source, f.name, str(f.type)))
+                      for f in agg.fields]
+            by_group: dict[tuple[Any, ...], tuple[int, list[int]]] = {}
+            for r in mine:
+                total, filled = by_group.get(tuple(r[:width]), (0, [0] * len(fields)))
+                by_group[tuple(r[:width])] = (
+                    total + int(r[width + nv + nc]),
+                    [n + int(r[f] or 0) for n, f in zip(filled, fields, strict=True)])
+            out.append((agg, [(g, total, filled) for g, (total, filled) in by_group.items()]))
+    return out
 
 
 # -- empty days ---------------------------------------------------------------------------
@@ -157,18 +363,25 @@ def _empty_days(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
                 gaps.append((key, d0 + 1, d1 - 1, median, last_before, first_after))
     if not gaps:
         return
-    # The last record before each gap and the first after it, found in one pass.
-    wanted = sorted({t for g in gaps for t in (g[4], g[5])})
+    # The last record before each gap and the first after it: per group, the records
+    # at those instants (through the index on the group's value where there is one).
+    wanted: dict[tuple[Any, ...], set[int]] = {}
+    for g in gaps:
+        wanted.setdefault(g[0], set()).update((g[4], g[5]))
     by_time: dict[tuple[tuple[Any, ...], int], list[tuple[int, str, str]]] = {}
-    for start in range(0, len(wanted), 500):
-        part = wanted[start:start + 500]
-        marks = ", ".join(f"?{len(comp.params) + i + 1}" for i in range(len(part)))
-        for row in conn.execute(
-                f"SELECT {gcols}, o.ts_utc, o.rid, o.record_id, o.ts FROM {froms} "
-                f"WHERE {where} AND o.ts_utc IN ({marks}) ORDER BY o.rid",
-                [*comp.params, *part]):
-            by_time.setdefault((tuple(row[:width]), int(row[width])), []).append(
-                (int(row[width + 1]), str(row[width + 2]), str(row[width + 3])))
+    for key, instants in wanted.items():
+        times = sorted(instants)
+        same = _same_group(agg, groups, key, len(comp.params))
+        for start in range(0, len(times), 500):
+            part = times[start:start + 500]
+            first_mark = len(comp.params) + len(same.params) + 1
+            marks = ", ".join(f"?{first_mark + i}" for i in range(len(part)))
+            for row in conn.execute(
+                    f"SELECT {gcols}, o.ts_utc, o.rid, o.record_id, o.ts FROM {froms} "
+                    f"WHERE {where} AND {same.sql} AND o.ts_utc IN ({marks}) ORDER BY o.rid",
+                    [*comp.params, *same.params, *part]):
+                by_time.setdefault((tuple(row[:width]), int(row[width])), []).append(
+                    (int(row[width + 1]), str(row[width + 2]), str(row[width + 3])))
     limit_shown = int(limit) if float(limit).is_integer() else limit
     for key, first, last, median, t_before, t_after in gaps:
         group = _group(agg, key)
@@ -205,18 +418,66 @@ def _sequence_gaps(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
     seq = f"o.{agg.field.name}"
     gcols = ", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))
     glist = ", ".join(f"g{i}" for i in range(len(groups)))
+    members = f"SELECT {gcols}, {seq} AS n, o.rid AS rid FROM {froms} WHERE {where} " \
+              f"AND {seq} IS NOT NULL"
+    width = len(groups)
+    # A log numbers its entries in the order it writes them: read in row order (the
+    # order of the file, no sort), each group's numbers then rise, and the gaps are
+    # found in one streaming pass. Where they do not (a log imported in parts, older
+    # part last; a number that is not whole), SQL sorts each group by number instead.
+    streamed = _streamed_gaps(conn.execute(f"{members} ORDER BY o.rid", comp.params), width)
+    if streamed is not None:
+        for start in range(0, len(streamed), 10_000):
+            yield from _gap_findings(conn, rule, agg, width, streamed[start:start + 10_000])
+        return
     # The sort holds only the group, the number and the row id; the records on either
     # side of a gap are read by row id afterwards.
-    sql = (f"WITH s AS (SELECT {gcols}, {seq} AS n, o.rid AS rid FROM {froms} "
-           f"WHERE {where} AND {seq} IS NOT NULL), "
+    sql = (f"WITH s AS ({members}), "
            f"w AS (SELECT *, lag(n) OVER x AS pn, lag(rid) OVER x AS prid FROM s "
            f"WINDOW x AS (PARTITION BY {glist} ORDER BY n, rid)) "
            f"SELECT {glist}, pn, n, prid, rid FROM w "
            f"WHERE n > pn + 1 ORDER BY {glist}, n")
-    width = len(groups)
     cursor = conn.execute(sql, comp.params)
     while gaps := cursor.fetchmany(10_000):
         yield from _gap_findings(conn, rule, agg, width, gaps)
+
+
+def _streamed_gaps(cursor: Any, width: int) -> list[tuple[Any, ...]] | None:
+    """The gaps of `_sequence_gaps`' window query, (group..., previous number, number,
+    previous row id, row id) in its order (group, number), from members (group...,
+    number, row id) read in row-id order; None unless every group's numbers are whole
+    and never fall in that order (the window query's order, number then row id, is then
+    the row order itself, so each member's predecessor is the group's previous one)."""
+    last: dict[Any, tuple[int, int]] = {}  # group -> (number, row id)
+    gaps: list[tuple[Any, ...]] = []
+    group_of = itemgetter(*range(width))  # one value for one group column
+    while rows := cursor.fetchmany(10_000):
+        for row in rows:
+            key, n, rid = group_of(row), row[width], row[width + 1]
+            if type(n) is not int:
+                return None
+            before = last.get(key)
+            if before is not None:
+                pn = before[0]
+                if n < pn:
+                    return None
+                if n > pn + 1:
+                    gaps.append((*row[:width], pn, n, before[1], rid))
+            last[key] = (n, rid)
+    gaps.sort(key=lambda g: (*(sqlite_order(v) for v in g[:width]), g[width + 1]))
+    return gaps
+
+
+def sqlite_order(value: Any) -> tuple[int, Any]:
+    """A sort key giving SQLite's order of values under the BINARY collation: NULL,
+    then numbers by value, then text by its UTF-8 bytes, then blobs by their bytes."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, int | float):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value.encode("utf-8", "surrogatepass"))
+    return (3, bytes(value))
 
 
 def _gap_findings(conn: Connection, rule: Rule, agg: Aggregate, width: int,
@@ -257,9 +518,8 @@ def records_by_rid(conn: Connection, rids: Sequence[int]
 # -- never logged -------------------------------------------------------------------------
 
 
-def _never_logged(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
-                  batch_sha: dict[int, str]) -> Iterator[Found]:
-    """Each required value a group never logged (the group has records, none with it)."""
+def _logged(conn: Connection, agg: Aggregate, joins: str) -> Logged:
+    """Per group (in SQL order), the records holding each value of the field."""
     assert agg.field is not None
     comp, froms, where = _base(agg, joins)
     groups = _group_sql(agg)
@@ -268,9 +528,18 @@ def _never_logged(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
     sql = (f"SELECT {gcols}, o.{agg.field.name} AS v, count(*) FROM {froms} WHERE {where} "
            f"GROUP BY {glist}, v ORDER BY {glist}")
     width = len(groups)
-    seen: dict[tuple[Any, ...], dict[Any, int]] = {}
+    seen: Logged = {}
     for row in conn.execute(sql, comp.params):
         seen.setdefault(tuple(row[:width]), {})[row[width]] = int(row[width + 1])
+    return seen
+
+
+def _never_logged(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
+                  counts: GroupCounts | None) -> Iterator[Found]:
+    """Each required value a group never logged (the group has records, none with it)."""
+    assert agg.field is not None
+    shared = counts.logged(agg) if counts is not None else None
+    seen = shared if shared is not None else _logged(conn, agg, joins)
     name = agg.field.name
     for key, logged in seen.items():
         group = _group(agg, key)
@@ -291,10 +560,8 @@ def _never_logged(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
 # -- fill rate ----------------------------------------------------------------------------
 
 
-def _fill_rate(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
-               batch_sha: dict[int, str]) -> Iterator[Found]:
-    """Each field filled on fewer than min_fill of a group's records (filled: not blank
-    after the import's missing markers; for a list, not empty)."""
+def _filled(conn: Connection, agg: Aggregate, joins: str) -> Filled:
+    """Per group (in SQL order), its records and how many fill each field."""
     comp, froms, where = _base(agg, joins)
     groups = _group_sql(agg)
     gcols = ", ".join(f"{g} AS g{i}" for i, g in enumerate(groups))
@@ -304,21 +571,33 @@ def _fill_rate(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
     sql = (f"SELECT {gcols}, count(*), {sums} FROM {froms} WHERE {where} "
            f"GROUP BY {glist} ORDER BY {glist}")
     width = len(groups)
+    return [(tuple(row[:width]), int(row[width]), [int(n) for n in row[width + 1:]])
+            for row in conn.execute(sql, comp.params)]
+
+
+def _fill_rate(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
+               counts: GroupCounts | None) -> Iterator[Found]:
+    """Each field filled on fewer than min_fill of a group's records (filled: not blank
+    after the import's missing markers; for a list, not empty)."""
+    shared = counts.filled(agg) if counts is not None else None
+    per_group = shared if shared is not None else _filled(conn, agg, joins)
+    comp, froms, where = _base(agg, joins)
+    groups = _group_sql(agg)
+    blanks = [comp.cond(_blank(ref)) for ref in agg.fields]
     share = Fraction(repr(float(agg.threshold)))
     limit_shown = int(agg.threshold) if float(agg.threshold).is_integer() else agg.threshold
     low: list[tuple[tuple[Any, ...], int, int, int]] = []
-    for row in conn.execute(sql, comp.params):
-        total = int(row[width])
-        for i, filled in enumerate(row[width + 1:]):
-            if total and Fraction(int(filled), total) < share:
-                low.append((tuple(row[:width]), i, int(filled), total))
+    for key, total, filled_per_field in per_group:
+        for i, filled in enumerate(filled_per_field):
+            if total and Fraction(filled, total) < share:
+                low.append((key, i, filled, total))
     for key, i, filled, total in low:
         group = _group(agg, key)
         ref = agg.fields[i]
-        conds = " AND ".join(f"{g} = ?{len(comp.params) + j + 1}" for j, g in enumerate(groups))
+        same = _same_group(agg, groups, key, len(comp.params))
         cited = conn.execute(
-            f"SELECT o.rid, o.record_id, o.ts_utc FROM {froms} WHERE {where} AND {conds} "
-            f"AND {blanks[i]} ORDER BY o.rid LIMIT {MAX_CITED}", [*comp.params, *key]
+            f"SELECT o.rid, o.record_id, o.ts_utc FROM {froms} WHERE {where} AND {same.sql} "
+            f"AND {blanks[i]} ORDER BY o.rid LIMIT {MAX_CITED}", [*comp.params, *same.params]
         ).fetchall()
         rate = round(filled / total, 4)
         values = {**group, "field": ref.name, "filled": filled, "total": total,
@@ -346,8 +625,13 @@ def _per_batch(conn: Connection, rule: Rule, agg: Aggregate, joins: str,
                batch_sha: dict[int, str]) -> Iterator[Found]:
     """One finding per import batch holding records that match ``records``."""
     comp, froms, where = _base(agg, joins)
-    sql = (f"SELECT o.batch_id, o.rid, o.record_id, o.ts, o.ts_utc FROM {froms} "
-           f"WHERE {where} ORDER BY o.batch_id, o.ts_utc, o.rid")
+    # The records are chosen in a subquery that reads only the columns its condition
+    # names (for a condition on ts and batch alone, the index operations(agency, ts_utc,
+    # batch_id) holds them all, and the table is not scanned); the few chosen are then
+    # read by row id.
+    sql = (f"SELECT o.batch_id, o.rid, o.record_id, o.ts, o.ts_utc FROM live_operations o "
+           f"WHERE o.rid IN (SELECT o.rid FROM {froms} WHERE {where}) "
+           f"ORDER BY o.batch_id, o.ts_utc, o.rid")
     files = dict(conn.execute("SELECT batch_id, file_name FROM batches").fetchall())
     current: int | None = None
     members: list[tuple[Any, ...]] = []

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
+from operator import itemgetter, sub
 from typing import Any
 
 from db.store import Connection, DbError
@@ -30,7 +30,7 @@ from oversight.criteria import completeness
 from oversight.criteria.expr import BOOL, LIST, Binary, Call, FieldRef, Index, Node, Unary
 from oversight.criteria.pack import Aggregate, Pack, Rule
 from oversight.criteria.regex import regexp
-from oversight.criteria.sql import Compiler, field_sql
+from oversight.criteria.sql import TOO_COMPLEX, Compiler, field_sql
 from oversight.errors import Cancelled, UsageError
 from oversight.progress import CancelToken, Progress, no_progress
 from oversight.workspace import Permission, Workspace
@@ -161,12 +161,15 @@ def preview_hits(
         out: dict[str, set[str]] = {}
         evaluable = [r for r in selected if _why_not(conn, r, available) is None]
         shared = _SharedPass(evaluable)
+        counts = _group_counts(conn, evaluable)
         for rule in selected:
             token.check()
             ids: set[str] = set()
             if rule in evaluable:
+                if rule.id in counts.users:
+                    counts.run(conn)
                 hits, _ = _evaluate(conn, pack, rule, batch_sha, token,
-                                    shared.flagged(conn, rule))
+                                    shared.flagged(conn, rule), counts)
                 ids = {h.finding_id for h in hits or ()}
             out[rule.id] = ids
         token.check()
@@ -276,6 +279,7 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
     changes = _Changes()
     reasons = {rule.id: _why_not(conn, rule, available) for rule in rules}
     shared = _SharedPass([r for r in rules if reasons[r.id] is None])
+    counts = _group_counts(conn, [r for r in rules if reasons[r.id] is None])
     for n, rule in enumerate(rules):
         token.check()
         progress(n, len(rules), rule.id)
@@ -284,18 +288,23 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
         hits: list[_Hit] | None = None
         outcome.note = _untimed_note(rule, available) if outcome.reason is None else None
         flagged = shared.flagged(conn, rule) if outcome.reason is None else None
+        if outcome.reason is None and rule.id in counts.users:
+            counts.run(conn)
         t0 = time.perf_counter()
         if outcome.reason is None:
-            hits, outcome.reason = _evaluate(conn, pack, rule, batch_sha, token, flagged)
+            hits, outcome.reason = _evaluate(conn, pack, rule, batch_sha, token, flagged,
+                                             counts)
         if hits is not None:
             outcome.evaluated = True
             outcome.hits = len(hits)
             outcome.new, outcome.stale = _store(conn, pack, rule, hits, run_id, changes)
         outcome.seconds = time.perf_counter() - t0
         outcomes.append(outcome)
-    for outcome in outcomes:  # each rule's share of the one pass
+    for outcome in outcomes:  # each rule's share of the shared passes
         if outcome.rule_id in shared.users and outcome.evaluated:
             outcome.seconds += shared.seconds / len(shared.users)
+        if outcome.rule_id in counts.users and outcome.evaluated:
+            outcome.seconds += counts.seconds / len(counts.users)
     token.check()
     if full:
         changes.dropped.extend(r[0] for r in conn.execute(
@@ -348,25 +357,22 @@ def _why_not(conn: Connection, rule: Rule, available: dict[str, int]) -> str | N
     return None
 
 
-#: SQLite's words for a statement beyond its limits (expression depth, bound values...).
-_TOO_COMPLEX = ("too large", "too many", "too big", "too complex", "stack overflow",
-                "user-defined function raised exception")
-
-
 def _evaluate(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str],
-              token: CancelToken, flagged: Sequence[int] | None = None
+              token: CancelToken, flagged: Sequence[int] | None = None,
+              counts: completeness.GroupCounts | None = None
               ) -> tuple[list[_Hit] | None, str | None]:
     """The rule's hits, or (None, why) when its query is beyond what SQLite or the
     compiler can take: that rule is then not evaluated, the others still are.
     ``flagged``: the operations whose record condition holds, if the pass over all
-    record conditions (`_record_pass`) found them."""
+    record conditions (`_record_pass`) found them; ``counts``: the run's counts per
+    group (`completeness.GroupCounts`)."""
     try:
-        return list(_hits(conn, pack, rule, batch_sha, flagged)), None
+        return list(_hits(conn, pack, rule, batch_sha, flagged, counts)), None
     except RecursionError:
         return None, "its condition is nested too deeply to be compiled"
     except DbError as exc:
         text = str(exc)
-        if token.cancelled or not any(word in text.lower() for word in _TOO_COMPLEX):
+        if token.cancelled or not any(word in text.lower() for word in TOO_COMPLEX):
             raise
         return None, f"the database cannot run its condition ({text})"
 
@@ -423,22 +429,44 @@ def _decode(ref: FieldRef, value: Any) -> Any:
 
 
 def _hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, str],
-          flagged: Sequence[int] | None = None) -> Iterator[_Hit]:
+          flagged: Sequence[int] | None = None,
+          counts: completeness.GroupCounts | None = None) -> Iterator[_Hit]:
     if rule.when is not None and rule.message is not None:
         yield from _record_hits(conn, pack, rule, batch_sha, flagged)
-    for agg in rule.aggregates:
+    windows = _window_sets([_window_query(rule, i, a) for i, a in enumerate(rule.aggregates)
+                            if a.kind == "window"])
+    found: dict[int, list[_Found]] = {}
+    for i, agg in enumerate(rule.aggregates):
         if agg.kind == "window":
-            yield from _aggregate_hits(conn, pack, rule, agg)
+            if i not in found:  # the one pass over the members of this aggregate's set
+                shared = next(qs for qs in windows if i in [q.index for q in qs])
+                found.update(zip([q.index for q in shared], _window_pass(conn, shared),
+                                 strict=True))
+            yield from _aggregate_hits(conn, pack, rule, agg, found.pop(i))
         elif completeness.why_not(conn, agg) is None:
-            yield from _completeness_hits(conn, pack, rule, agg, batch_sha)
+            yield from _completeness_hits(conn, pack, rule, agg, batch_sha, counts)
+
+
+def _register_joins(rule: Rule) -> str:
+    """The joins to the registers that a rule's aggregates read."""
+    return _joins([ref for ref in rule.facts if ref.source in ("authorisation", "case")])
+
+
+def _group_counts(conn: Connection, rules: Sequence[Rule]) -> completeness.GroupCounts:
+    """The shared counting pass of the never_logged and fill_rate aggregates of
+    ``rules`` (those that can be evaluated)."""
+    return completeness.GroupCounts([
+        (rule, agg, _register_joins(rule)) for rule in rules for agg in rule.aggregates
+        if agg.kind in ("never_logged", "fill_rate") and completeness.why_not(conn, agg) is None])
 
 
 def _completeness_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate,
-                       batch_sha: dict[int, str]) -> Iterator[_Hit]:
+                       batch_sha: dict[int, str],
+                       counts: completeness.GroupCounts | None = None) -> Iterator[_Hit]:
     """A log-completeness aggregate (`oversight.criteria.completeness`)."""
-    refs = [ref for ref in rule.facts if ref.source in ("authorisation", "case")]
     part = f"aggregate:{agg.label}"
-    for found in completeness.hits(conn, rule, agg, _joins(refs), batch_sha):
+    for found in completeness.hits(conn, rule, agg, _register_joins(rule), batch_sha,
+                                   counts):
         yield _Hit(
             finding_id=_finding_id(pack, rule, part, found.group_key), part=part,
             group_key=found.group_key, rids=found.rids, record_ids=found.record_ids,
@@ -492,7 +520,7 @@ def _record_pass(conn: Connection, rules: Sequence[Rule]) -> dict[str, array[int
                     if held:
                         rids.append(row[0])
     except DbError as exc:
-        if any(word in str(exc).lower() for word in _TOO_COMPLEX):
+        if any(word in str(exc).lower() for word in TOO_COMPLEX):
             return None
         raise
     return flagged
@@ -557,8 +585,23 @@ def _record_hits(conn: Connection, pack: Pack, rule: Rule, batch_sha: dict[int, 
             first_ts_utc=ts_utc)
 
 
-def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate
-                    ) -> Iterator[_Hit]:
+@dataclass
+class _WindowQuery:
+    """The members of a window aggregate: the operations it counts, each with its time,
+    group values and (for a distinct count) the value counted."""
+
+    index: int
+    """The aggregate's position in its rule."""
+    agg: Aggregate
+    params: list[Any]
+    froms: str
+    where: str
+    groups: list[str]
+    distinct: str | None
+    unique: str
+
+
+def _window_query(rule: Rule, index: int, agg: Aggregate) -> _WindowQuery:
     comp = Compiler()
     where = comp.cond(agg.records) if agg.records is not None else "1"
     refs = [ref for ref in rule.facts if ref.source in ("authorisation", "case")]
@@ -570,50 +613,121 @@ def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate
             groups.append(f"j{i}.value")
         else:
             groups.append(f"o.{ref.name}")
-    gcols = [f"g{i}" for i in range(len(groups))]
-    distinct = f"o.{agg.distinct.name}" if agg.distinct is not None else "NULL"
-    not_blank = " AND ".join(f"{g} IS NOT NULL AND trim({g}) != ''" for g in groups)
-    if agg.distinct is not None:
-        not_blank += f" AND {distinct} IS NOT NULL AND trim({distinct}) != ''"
-    part = f"aggregate:{agg.label}"
-    # One pass in SQL order: the members of one group at a time, sorted by time, and the
-    # windows counted in Python (exactly, distinct values too). A group with no more
-    # members than the limit, or whose members never come close enough in time to
-    # exceed it, is skipped without counting. (A SQL window function found the groups
-    # worth counting before, but its result was materialised and joined back, holding
-    # every operation in memory twice.) The sort holds only what the counting reads;
-    # the record ids and local times of the members of a finding are read afterwards.
+    distinct = f"o.{agg.distinct.name}" if agg.distinct is not None else None
+    # Every group value and the counted value present (in one order, so that two
+    # aggregates reading the same members write the same condition).
+    present = sorted({*groups, *([distinct] if distinct else [])})
+    not_blank = " AND ".join(f"{g} IS NOT NULL AND trim({g}) != ''" for g in present)
     # DISTINCT (only where a list is grouped): a list naming the same person twice is
     # still one record per person.
     unique = "DISTINCT " if any(ref.type == LIST for ref in agg.group_by) else ""
+    return _WindowQuery(index, agg, comp.params, ", ".join(froms),
+                        f"{where} AND o.ts_utc IS NOT NULL AND {not_blank}", groups,
+                        distinct, unique)
+
+
+def _window_sets(queries: list[_WindowQuery]) -> list[list[_WindowQuery]]:
+    """Window aggregates (of one rule) that read the same members, each set read in one
+    pass: the same operations, conditions and lists, with the groups of one the first
+    groups of the others (as one person looked up by one officer, and by any)."""
+    sets: list[list[_WindowQuery]] = []
+    for q in queries:
+        for members in sets:
+            lead = members[0]
+            shortest = min([*members, q], key=lambda m: len(m.groups)).groups
+            if ((q.froms, q.where, q.unique) == (lead.froms, lead.where, lead.unique)
+                    and q.params == lead.params
+                    and all(m.groups[:len(shortest)] == shortest for m in [*members, q])):
+                members.append(q)
+                break
+        else:
+            sets.append([q])
+    return sets
+
+
+#: A group's members within one finding, (key, members, count); members are (rid,
+#: ts_utc, counted value) in time order.
+_Found = tuple[Any, list[tuple[Any, ...]], int]
+
+
+def _window_pass(conn: Connection, queries: list[_WindowQuery]) -> list[list[_Found]]:
+    """The exceeding windows of each of ``queries`` (one `_window_sets` set), found in
+    one pass over their members in SQL order: sorted by the groups they share, then
+    time. An aggregate with more groups splits each shared group by its own further
+    values, in the order SQL would sort them (`completeness.sqlite_order`), so each of
+    its groups is counted exactly as if sorted by all its groups.
+
+    A group with no more members than the limit, or whose members never come close
+    enough in time to exceed it, is skipped without counting. (A SQL window function
+    found the groups worth counting before, but its result was materialised and joined
+    back, holding every operation in memory twice.) The sort holds only what the
+    counting reads; the record ids and local times of the members of a finding are read
+    afterwards."""
+    lead = queries[0]
+    shared = min((q.groups for q in queries), key=len)
+    width = len(shared)
+    extras: list[str] = []  # further group values and counted values, each once
+    for q in queries:
+        for expr in [*q.groups[width:], *([q.distinct] if q.distinct else [])]:
+            if expr not in extras:
+                extras.append(expr)
+    gcols = [f"g{i}" for i in range(width)]
+    cols = [*(f"{g} AS {c}" for g, c in zip(shared, gcols, strict=True)),
+            *(f"{x} AS x{i}" for i, x in enumerate(extras))]
     sql = (
-        # Each row is a member (rid, ts_utc, distinct value) followed by its group's values.
-        f"WITH base AS (SELECT {unique}o.rid AS rid, o.ts_utc AS t, {distinct} AS d, "
-        f"{', '.join(f'{g} AS {c}' for g, c in zip(groups, gcols, strict=True))} "
-        f"FROM {', '.join(froms)} "
-        f"WHERE {where} AND o.ts_utc IS NOT NULL AND {not_blank}) "
+        # Each row is a member (rid, ts_utc), its shared group values, then the extras.
+        f"WITH base AS (SELECT {lead.unique}o.rid AS rid, o.ts_utc AS t, {', '.join(cols)} "
+        f"FROM {lead.froms} WHERE {lead.where}) "
         f"SELECT * FROM base ORDER BY {', '.join(gcols)}, t, rid"
     )
-    width = len(gcols)
-    group_of = itemgetter(*range(3, 3 + width))  # one value for one group column
-    limit = agg.limit
-    cursor = conn.execute(sql, comp.params)
+    at = {x: 2 + width + i for i, x in enumerate(extras)}
+    plans = [(q.agg, None if q.distinct is None else at[q.distinct],
+              [at[g] for g in q.groups[width:]]) for q in queries]
+    found: list[list[_Found]] = [[] for _ in queries]
+    group_of = itemgetter(*range(2, 2 + width))  # one value for one group column
+
+    def count(key: Any, block: list[tuple[Any, ...]]) -> None:
+        if not block:
+            return
+        times: list[int] | None = None
+        for (agg, d, further), out in zip(plans, found, strict=True):
+            if len(block) <= agg.limit:
+                continue
+            # A group of the shared values that cannot exceed has no part that can.
+            times = [m[1] for m in block] if times is None else times
+            if not _may_exceed(times, agg):
+                continue
+            if not further:
+                out.extend((key, _counted(c, d), n)
+                           for c, n in _windows(block, agg, d or 0, times))
+                continue
+            split: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+            for m in block:
+                split.setdefault(tuple(m[i] for i in further), []).append(m)
+            for more in sorted(split, key=lambda k: [completeness.sqlite_order(v)
+                                                     for v in k]):
+                members = split[more]
+                if len(members) > agg.limit:
+                    full = (key, *more) if width == 1 else (*key, *more)
+                    out.extend((full, _counted(c, d), n)
+                               for c, n in _windows(members, agg, d or 0))
+
+    cursor = conn.execute(sql, lead.params)
     key: Any = _NO_GROUP
-    members: list[tuple[Any, ...]] = []
-    found: list[tuple[Any, list[tuple[Any, ...]], int]] = []
-    while True:
-        rows = cursor.fetchmany(10_000)
+    block: list[tuple[Any, ...]] = []
+    while rows := cursor.fetchmany(10_000):
         for row in rows:
             if group_of(row) != key:
-                if len(members) > limit:
-                    found.extend((key, c, n) for c, n in _windows(members, agg))
-                key, members = group_of(row), []
-            members.append(row)
-        if not rows:
-            break
-    if len(members) > limit:
-        found.extend((key, c, n) for c, n in _windows(members, agg))
-    del members
+                count(key, block)
+                key, block = group_of(row), []
+            block.append(row)
+    count(key, block)
+    return found
+
+
+def _aggregate_hits(conn: Connection, pack: Pack, rule: Rule, agg: Aggregate,
+                    found: list[_Found]) -> Iterator[_Hit]:
+    part = f"aggregate:{agg.label}"
     shown = completeness.records_by_rid(conn, [m[0] for _, c, _ in found for m in c])
     for key, cluster, count in found:
         values = (key,) if len(agg.group_by) == 1 else tuple(key)
@@ -633,30 +747,42 @@ def _may_exceed(times: Sequence[int], agg: Aggregate) -> bool:
         return True
     gap = max(math.floor(agg.limit), 0)  # positions between the first and last of them
     w = agg.window_us
-    return any(b - a <= w for a, b in zip(times, times[gap:], strict=False))
+    if len(times) <= gap:
+        return False
+    # The closest of those spans (map and min loop in C: this screens every group).
+    closest: int = min(map(sub, times[gap:], times))
+    return closest <= w
 
 
-def _windows(members: list[tuple[Any, ...]], agg: Aggregate
-             ) -> list[tuple[list[tuple[Any, ...]], int]]:
+def _counted(members: list[tuple[Any, ...]], counted: int | None
+             ) -> list[tuple[Any, ...]]:
+    """Members of a finding as (rid, ts_utc, counted value or None)."""
+    return [(m[0], m[1], None if counted is None else m[counted]) for m in members]
+
+
+def _windows(members: list[tuple[Any, ...]], agg: Aggregate, counted: int = 2,
+             times: list[int] | None = None) -> list[tuple[list[tuple[Any, ...]], int]]:
     """Exceeding windows of one group, merged per group or per burst.
 
-    ``members`` are (rid, ts_utc, distinct value, group values...) sorted by time.
-    A window ends at each member and reaches back ``window_us`` (both ends inclusive,
-    members at the same instant all inside)."""
+    ``members`` are (rid, ts_utc, ...) sorted by time, with the value a distinct count
+    counts at position ``counted``; ``times``: their times, if already read and found
+    to `_may_exceed`. A window ends at each member and reaches back ``window_us`` (both
+    ends inclusive, members at the same instant all inside)."""
     w = agg.window_us
-    times = [m[1] for m in members]
-    if not _may_exceed(times, agg):
-        return []
+    if times is None:
+        times = [m[1] for m in members]
+        if not _may_exceed(times, agg):
+            return []
     counts: Counter[Any] = Counter()
     ends: list[tuple[int, int, int]] = []  # (first index, last index, count)
     lo = 0
     hi = 0  # members[lo:hi] is the current window
     for t in times:
         while hi < len(members) and times[hi] <= t:
-            counts[members[hi][2] if agg.distinct else hi] += 1
+            counts[members[hi][counted] if agg.distinct else hi] += 1
             hi += 1
         while times[lo] < t - w:
-            key = members[lo][2] if agg.distinct else lo
+            key = members[lo][counted] if agg.distinct else lo
             counts[key] -= 1
             if not counts[key]:
                 del counts[key]

@@ -27,9 +27,12 @@ from oversight.criteria.expr import (
 from oversight.records import FieldType, fields_of
 from oversight.records import Kind as _Kind
 
-__all__ = ["ALIASES", "Compiler", "field_sql"]
+__all__ = ["ALIASES", "TOO_COMPLEX", "Compiler", "field_sql"]
 
 ALIASES = {"record": "o", "authorisation": "a", "case": "c"}
+#: SQLite's words for a statement beyond its limits (expression depth, bound values...).
+TOO_COMPLEX = ("too large", "too many", "too big", "too complex", "stack overflow",
+               "user-defined function raised exception")
 _US = {"days": 86_400_000_000, "hours": 3_600_000_000, "minutes": 60_000_000}
 _KINDS = {"record": _Kind.OPERATIONS, "authorisation": _Kind.AUTHORISATIONS,
           "case": _Kind.CASES}
