@@ -64,6 +64,29 @@ def test_compiled_matches_reference_for_json_rows(row: dict[str, object]) -> Non
     assert _outcome(conv.fast, row) == _outcome(conv.convert, row)
 
 
+@given(st.lists(st.lists(cell, min_size=len(COLUMNS), max_size=len(COLUMNS)),
+                min_size=2, max_size=12))
+@settings(max_examples=150)
+def test_compiled_matches_reference_row_after_row(rows: list[list[str]]) -> None:
+    """One converter for a whole file, as the import uses it: values met before are
+    answered from the parsers' caches (the compiled code reads them directly), a bad
+    value is reported again on every row that holds it."""
+    conv = RowConverter(PROFILE, COLUMNS, text_only=True)
+    for values in rows + rows:
+        assert _outcome(conv.fast, values) == _outcome(conv.convert, values)
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(COLUMNS),
+                                st.one_of(cell, st.none(), st.integers(), st.booleans(),
+                                          st.lists(st.text(max_size=3), max_size=3))),
+                min_size=2, max_size=12))
+@settings(max_examples=150)
+def test_compiled_matches_reference_row_after_row_json(rows: list[dict[str, object]]) -> None:
+    conv = RowConverter(PROFILE, None)
+    for row in rows + rows:
+        assert _outcome(conv.fast, row) == _outcome(conv.convert, row)
+
+
 _counter = iter(range(10**9))
 
 

@@ -80,7 +80,11 @@ def _cached(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
                 cache[value] = result
         return result
 
+    lookup.cache = cache  # type: ignore[attr-defined]  # read by RowConverter._compile
     return lookup
+
+
+_MISS = object()
 
 
 Getter = Callable[[Row], Any]
@@ -219,7 +223,8 @@ class RowConverter:
         one Python call per row instead of two per field. Same results as the
         step-by-step convert (a test compares them); BadValue makes callers fall back
         to convert_all, which uses the steps to list every bad value of the row."""
-        env: dict[str, Any] = {"BadValue": BadValue, "_text": _text, "M": self.missing}
+        env: dict[str, Any] = {"BadValue": BadValue, "_text": _text, "M": self.missing,
+                               "MISS": _MISS}
         lines = ["def convert(row):"]
         slots = ["None"] * len(self.template)
         for n, spec in enumerate(self.specs.values()):
@@ -247,14 +252,28 @@ class RowConverter:
             if spec.type is FieldType.TEXT:
                 lines.append(f"        f{n} = v if v.__class__ is str else _text(v)")
             else:
-                env[f"p{n}"] = self._parser(spec, fm)
+                parse = env[f"p{n}"] = self._parser(spec, fm)
                 env[f"n{n}"] = spec.name
                 env[f"c{n}"] = ", ".join(fm.columns) if fm.columns else None
+                cache = getattr(parse, "cache", None)
+                indent = "        "
+                if cache is not None:
+                    # A value parsed before is looked up in the parser's own cache with
+                    # one C call; a new one (or an unhashable one) goes to the parser.
+                    env[f"q{n}"] = cache.get
+                    lines += [
+                        "        try:",
+                        f"            f{n} = q{n}(v, MISS)",
+                        "        except TypeError:",
+                        f"            f{n} = MISS",
+                        f"        if f{n} is MISS:",
+                    ]
+                    indent += "    "
                 lines += [
-                    "        try:",
-                    f"            f{n} = p{n}(v)",
-                    "        except (ValueError, TypeError, OverflowError) as exc:",
-                    f"            raise BadValue(n{n}, c{n}, v, str(exc)) from None",
+                    f"{indent}try:",
+                    f"{indent}    f{n} = p{n}(v)",
+                    f"{indent}except (ValueError, TypeError, OverflowError) as exc:",
+                    f"{indent}    raise BadValue(n{n}, c{n}, v, str(exc)) from None",
                 ]
             if is_ts:
                 slots[pos], slots[pos + 1] = f"f{n}[0]", f"f{n}[1]"

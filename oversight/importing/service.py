@@ -41,7 +41,7 @@ from oversight.importing.quality import (
     timestamp_sources,
 )
 from oversight.importing.readers import RawRow, Source, open_source, unreadable
-from oversight.integrity import GROUP, RowDigest
+from oversight.integrity import GROUP, RowDigest, encode_group
 from oversight.progress import CancelToken, Progress, no_progress
 from oversight.records import NATURAL_KEY, FieldType, Kind, fields_of
 from oversight.safefile import open_regular
@@ -521,6 +521,9 @@ class _Chunk:
     """On the last chunk: SHA-256 of the bytes parsed (None for XLSX)."""
     flagged: list[tuple[int, int, tuple[str, ...]]] = field(default_factory=list)
     """Rows kept with something to say: (line, quality flags, ambiguous fields)."""
+    encoded: bytes | None = None
+    """From the helper process: the rows as the batch digest hashes them (one group,
+    integrity.encode_group), so the process storing them only feeds the hash."""
 
 
 def _chunks(plan: _Plan, batch_id: int, sha: str, packed: bool = False) -> Iterator[_Chunk]:
@@ -541,10 +544,12 @@ def _chunks(plan: _Plan, batch_id: int, sha: str, packed: bool = False) -> Itera
             flagged.append((line, flags[0], flags[1]))
         if len(rows) == CHUNK:
             yield _Chunk(marshal.dumps(rows) if packed else rows, rejects, read, rejected,
-                         plan.source.bytes_read(), flagged=flagged)
+                         plan.source.bytes_read(), flagged=flagged,
+                         encoded=encode_group(rows) if packed else None)
             rows, rejects, flagged, read, rejected = [], [], [], 0, 0
     yield _Chunk(marshal.dumps(rows) if packed else rows, rejects, read, rejected,
-                 plan.source.bytes_read(), plan.source.sha256(), flagged=flagged)
+                 plan.source.bytes_read(), plan.source.sha256(), flagged=flagged,
+                 encoded=encode_group(rows) if packed and rows else None)
 
 
 def child_main(argv: list[str]) -> int:
@@ -645,8 +650,9 @@ def _import(
         conn.executemany(insert_reject, [
             (batch_id, r.line, r.column, r.field, r.value, r.reason) for r in rejects])
 
-    def store_rows(rows: list[Any]) -> set[int]:
-        """Store the rows; return the lines rejected for a repeated record_id."""
+    def store_rows(rows: list[Any], encoded: bytes | None) -> set[int]:
+        """Store the rows; return the lines rejected for a repeated record_id.
+        ``encoded``: the same rows as the digest hashes them, if at hand."""
         nonlocal rejected
         conn.execute("SAVEPOINT chunk")
         try:
@@ -655,7 +661,8 @@ def _import(
             conn.execute("ROLLBACK TO chunk")
         else:
             conn.execute("RELEASE chunk")
-            digest.update_many(rows)
+            if encoded is None or not digest.add_encoded(encoded, len(rows)):
+                digest.update_many(rows)
             quality.observe(rows)
             return set()
         conn.execute("RELEASE chunk")
@@ -699,7 +706,7 @@ def _import(
                 result.add_reject(r)
         rows = marshal.loads(chunk.rows) if isinstance(chunk.rows, bytes) else chunk.rows
         if rows:
-            repeated = store_rows(rows)
+            repeated = store_rows(rows, chunk.encoded)
             if chunk.flagged:
                 quality.flag(chunk.flagged, repeated)
             for row in rows[:PREVIEW_ROWS - len(result.sample_records)]:
