@@ -72,8 +72,15 @@ def test_compiled_matches_reference_row_after_row(rows: list[list[str]]) -> None
     answered from the parsers' caches (the compiled code reads them directly), a bad
     value is reported again on every row that holds it."""
     conv = RowConverter(PROFILE, COLUMNS, text_only=True)
+    assert conv.row_has_extra
     for values in rows + rows:
-        assert _outcome(conv.fast, values) == _outcome(conv.convert, values)
+        expected = _outcome(conv.convert, values)
+        assert _outcome(conv.fast, values) == expected
+        # The import's whole stored row: the same fields, the same extra text.
+        whole = _outcome(conv.fast_row, values)
+        if expected[0] == "ok":
+            expected = ("ok", [None, None, None, *expected[1], conv.extra(values)])
+        assert whole == expected
 
 
 @given(st.lists(st.dictionaries(st.sampled_from(COLUMNS),
@@ -83,8 +90,13 @@ def test_compiled_matches_reference_row_after_row(rows: list[list[str]]) -> None
 @settings(max_examples=150)
 def test_compiled_matches_reference_row_after_row_json(rows: list[dict[str, object]]) -> None:
     conv = RowConverter(PROFILE, None)
+    assert not conv.row_has_extra  # the import loop adds extra(row) itself
     for row in rows + rows:
-        assert _outcome(conv.fast, row) == _outcome(conv.convert, row)
+        expected = _outcome(conv.convert, row)
+        assert _outcome(conv.fast, row) == expected
+        whole = _outcome(conv.fast_row, row)
+        assert whole == (("ok", [None, None, None, *expected[1], None])
+                         if expected[0] == "ok" else expected)
 
 
 _counter = iter(range(10**9))

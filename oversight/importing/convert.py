@@ -123,8 +123,17 @@ class RowConverter:
             None if profile.record_id is None else self._getter(profile.record_id)
         )
         self.extra = self._extra_builder(columns)
-        #: The compiled equivalent of convert(), used by the import loop.
+        #: The compiled equivalent of convert().
         self.fast: Callable[[Row], list[Any]] = self._compile()
+        self._keep = None if columns is None else [
+            (i, c) for i, c in enumerate(columns) if c not in self.mapped]
+        #: Whether fast_row fills the last slot (extra) itself: CSV rows, whose unmapped
+        #: cells are text. Otherwise the caller stores ``extra(row)`` there.
+        self.row_has_extra = text_only and self._keep is not None
+        #: What the import loop calls: the whole stored row as a list, [batch_id, line,
+        #: record_id, *fast(row), extra], with the first three left None for the caller
+        #: to fill (and extra too unless ``row_has_extra``); raises BadValue as fast does.
+        self.fast_row: Callable[[Row], list[Any]] = self._compile(whole_row=True)
 
     # -- reading a raw value -----------------------------------------------------------
 
@@ -218,13 +227,14 @@ class RowConverter:
 
     # -- rows --------------------------------------------------------------------------
 
-    def _compile(self) -> Callable[[Row], list[Any]]:
+    def _compile(self, whole_row: bool = False) -> Callable[[Row], list[Any]]:
         """Generate one straight-line function for this profile: the hot loop then makes
         one Python call per row instead of two per field. Same results as the
         step-by-step convert (a test compares them); BadValue makes callers fall back
-        to convert_all, which uses the steps to list every bad value of the row."""
+        to convert_all, which uses the steps to list every bad value of the row.
+        ``whole_row``: return the stored row (see fast_row) rather than the fields."""
         env: dict[str, Any] = {"BadValue": BadValue, "_text": _text, "M": self.missing,
-                               "MISS": _MISS}
+                               "MISS": _MISS, "E": encode_basestring}
         lines = ["def convert(row):"]
         slots = ["None"] * len(self.template)
         for n, spec in enumerate(self.specs.values()):
@@ -279,6 +289,17 @@ class RowConverter:
                 slots[pos], slots[pos + 1] = f"f{n}[0]", f"f{n}[1]"
             else:
                 slots[pos] = f"f{n}"
+        if whole_row:
+            extra = "None"
+            if self.row_has_extra:
+                # The same text as _extra_builder's from_text, as one expression.
+                assert self._keep is not None
+                parts = []
+                for j, (i, name) in enumerate(self._keep):
+                    env[f"K{j}"] = ("," if j else "{") + encode_basestring(name) + ":"
+                    parts.append(f'K{j} + ("null" if row[{i}] in M else E(row[{i}]))')
+                extra = " + ".join(parts) + ' + "}"' if parts else '"{}"'
+            slots = ["None", "None", "None", *slots, extra]
         lines.append(f"    return [{', '.join(slots)}]")
         exec(compile("\n".join(lines), f"<convert {self.profile.kind.value}>", "exec"), env)
         fn: Callable[[Row], list[Any]] = env["convert"]

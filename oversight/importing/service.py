@@ -20,7 +20,7 @@ import pickle
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -231,74 +231,12 @@ class _Plan:
         return Reject(line, column, "record_id", record_id,
                       f"duplicate record_id {record_id!r} (first on line {first_line})")
 
-    def records(self, batch_id: int, sha: str) -> Iterator[
-            tuple[int, tuple[Any, ...] | None, list[Reject], tuple[int, tuple[str, ...]] | None]]:
-        """Yield (line, insert row, rejects, flags) per source row; the insert row is None
-        when the source row is rejected. ``flags`` (quality.FLAG_*, and the fields whose
-        local time was ambiguous) is None for the usual row that has nothing to say."""
-        conv = self.converter
-        convert, extra = conv.fast, conv.extra
-        notes = conv.notes
-        prefix = sha[:16]
-        rid_get = conv.record_id_getter
-        natural = self.natural_index
-        # Rows seen so far, by hash: a row identical to an earlier one is kept and counted.
-        seen: set[int] = set()
-        remember = seen.add
-        text_only = conv.text_only  # CSV: every row is a list of str, hashable as a tuple
-        for line, values, problem, raw in self.rows:
-            if values is None:
-                yield line, None, [Reject(line, None, None, raw, problem or "bad row")], None
-                continue
-            try:
-                out = convert(values)
-                bad = []
-            except Exception:  # BadValue: collect every bad value of the row
-                out, found = conv.convert_all(values)
-                bad = [Reject(line, b.column, b.field, _raw_text(b.value), b.reason)
-                       for b in found]
-            if rid_get is not None:
-                rv = rid_get(values)
-                record_id = None if rv is None else (str(rv).strip() or None)
-                if record_id is None:
-                    fm = self.key_mapping
-                    bad.append(Reject(line, ", ".join(fm.columns) if fm else None, "record_id",
-                                      None, "record_id is missing"))
-            elif natural is not None:
-                record_id = out[natural]
-                if record_id is None and not bad:
-                    fm = self.key_mapping
-                    assert fm is not None
-                    bad.append(Reject(line, ", ".join(fm.columns), fm.field, None,
-                                      f"{fm.field} is missing"))
-            else:
-                record_id = f"{prefix}:{line:09d}"
-            if bad:
-                notes.clear()
-                yield line, None, bad, None
-                continue
-            flags = 0
-            key = hash(tuple(values)) if text_only else _row_key(values)
-            size = len(seen)
-            remember(key)
-            if len(seen) == size:
-                flags = FLAG_DUPLICATE
-            if notes:
-                ambiguous = tuple(dict.fromkeys(notes))
-                notes.clear()
-                yield line, (batch_id, line, record_id, *out, extra(values)), [], (
-                    flags | FLAG_AMBIGUOUS, ambiguous)
-            elif flags:
-                yield line, (batch_id, line, record_id, *out, extra(values)), [], (flags, ())
-            else:
-                yield line, (batch_id, line, record_id, *out, extra(values)), [], None
-
     def tracker(self, imported_us: int) -> QualityTracker:
         return QualityTracker(self.kind, self.columns, self.profile.fields,
                               self.profile.timezone,
                               timestamp_sources(self.kind, self.profile.fields), imported_us)
 
-    def display(self, row: tuple[Any, ...]) -> dict[str, Any]:
+    def display(self, row: Sequence[Any]) -> dict[str, Any]:
         """A stored row as the user sees it (canonical fields, lists and flags decoded)."""
         specs = fields_of(self.kind)
         out: dict[str, Any] = {"record_id": row[2]}
@@ -507,7 +445,7 @@ class _NothingImported(Exception):
 class _Chunk:
     """Converted rows of one stretch of the source (one digest group)."""
 
-    rows: list[tuple[Any, ...]] | bytes
+    rows: list[list[Any]] | bytes
     """The rows, or (from the helper process) the same marshalled: the cheapest way
     between two Python processes for lists of str, int and None."""
     rejects: list[Reject]
@@ -528,20 +466,76 @@ class _Chunk:
 
 def _chunks(plan: _Plan, batch_id: int, sha: str, packed: bool = False) -> Iterator[_Chunk]:
     """Converted rows in chunks of one digest group each; ``packed`` marshals the rows
-    for the trip from the helper process."""
-    rows: list[tuple[Any, ...]] = []
+    for the trip from the helper process.
+
+    This is the import's hot loop (one pass per source row, in the helper process for
+    big files): a kept row becomes the stored row, a list from the converter; a rejected
+    one becomes its rejects (every bad value of the row); a row identical to an earlier
+    one is kept and flagged, as is one whose local time was ambiguous."""
+    conv = plan.converter
+    convert, extra, notes = conv.fast_row, conv.extra, conv.notes
+    extra_here = not conv.row_has_extra
+    prefix = sha[:16]
+    rid_get = conv.record_id_getter
+    # The natural key's place in a stored row (after batch_id, line, record_id).
+    natural = None if plan.natural_index is None else plan.natural_index + 3
+    # Rows seen so far, by hash: a row identical to an earlier one is kept and counted.
+    seen: set[int] = set()
+    remember = seen.add
+    text_only = conv.text_only  # CSV: every row is a list of str, hashable as a tuple
+    rows: list[list[Any]] = []
     rejects: list[Reject] = []
     flagged: list[tuple[int, int, tuple[str, ...]]] = []
     read = rejected = 0
-    for line, row, bad, flags in plan.records(batch_id, sha):
+    for line, values, problem, raw in plan.rows:
         read += 1
-        if row is None:
+        if values is None:
+            rejected += 1
+            rejects.append(Reject(line, None, None, raw, problem or "bad row"))
+            continue
+        try:
+            out = convert(values)
+            bad = []
+        except Exception:  # BadValue: collect every bad value of the row
+            fields, found = conv.convert_all(values)
+            out = [None, None, None, *fields, None]
+            bad = [Reject(line, b.column, b.field, _raw_text(b.value), b.reason)
+                   for b in found]
+        if rid_get is not None:
+            rv = rid_get(values)
+            record_id = None if rv is None else (str(rv).strip() or None)
+            if record_id is None:
+                fm = plan.key_mapping
+                bad.append(Reject(line, ", ".join(fm.columns) if fm else None, "record_id",
+                                  None, "record_id is missing"))
+        elif natural is not None:
+            record_id = out[natural]
+            if record_id is None and not bad:
+                fm = plan.key_mapping
+                assert fm is not None
+                bad.append(Reject(line, ", ".join(fm.columns), fm.field, None,
+                                  f"{fm.field} is missing"))
+        else:
+            record_id = f"{prefix}:{line:09d}"
+        if bad:
+            notes.clear()
             rejected += 1
             rejects.extend(bad)
             continue
-        rows.append(row)
-        if flags is not None:
-            flagged.append((line, flags[0], flags[1]))
+        out[0] = batch_id
+        out[1] = line
+        out[2] = record_id
+        if extra_here:
+            out[-1] = extra(values)
+        rows.append(out)
+        size = len(seen)
+        remember(hash(tuple(values)) if text_only else _row_key(values))
+        if notes:
+            flagged.append((line, (FLAG_DUPLICATE if len(seen) == size else 0) | FLAG_AMBIGUOUS,
+                            tuple(dict.fromkeys(notes))))
+            notes.clear()
+        elif len(seen) == size:
+            flagged.append((line, FLAG_DUPLICATE, ()))
         if len(rows) == CHUNK:
             yield _Chunk(marshal.dumps(rows) if packed else rows, rejects, read, rejected,
                          plan.source.bytes_read(), flagged=flagged,
@@ -710,7 +704,7 @@ def _import(
             if chunk.flagged:
                 quality.flag(chunk.flagged, repeated)
             for row in rows[:PREVIEW_ROWS - len(result.sample_records)]:
-                result.sample_records.append(plan.display(tuple(row)))
+                result.sample_records.append(plan.display(row))
         progress(chunk.position, size, "importing")
         parsed_sha = chunk.sha256
     if cancel is not None:
