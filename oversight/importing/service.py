@@ -21,10 +21,16 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: the pipe keeps its size there
+    fcntl = None  # type: ignore[assignment]
 
 from db.store import Connection, IntegrityError
 from oversight.changes import Change, changes
@@ -51,6 +57,7 @@ __all__ = ["ImportResult", "Reject", "already_imported_text", "file_sha256", "im
            "preview"]
 
 CHUNK = GROUP  # rows per chunk: one digest group
+_PIPE_SIZE: int | None = getattr(fcntl, "F_SETPIPE_SZ", None)
 _ONE_US = timedelta(microseconds=1)
 #: Files at least this big are converted by a helper process on a second core.
 PARALLEL_FROM_BYTES = 8 * 1024 * 1024
@@ -569,6 +576,18 @@ def child_main(argv: list[str]) -> int:
     return 0
 
 
+#: Bytes the pipe from the helper holds (Linux): two chunks or so, so the helper goes on
+#: converting while this process stores, instead of waiting at every 64 KiB for it.
+PIPE_BYTES = 1 << 20
+
+
+def _widen_pipe(fd: int) -> None:
+    if _PIPE_SIZE is None:
+        return
+    with suppress(OSError):  # above /proc/sys/fs/pipe-max-size: the pipe stays as it is
+        fcntl.fcntl(fd, _PIPE_SIZE, PIPE_BYTES)
+
+
 def _chunks_from_child(plan: _Plan, profile_path: Path | None, batch_id: int, sha: str
                        ) -> Iterator[_Chunk]:
     """The same chunks as _chunks(), converted on a second core by a helper process.
@@ -581,6 +600,7 @@ def _chunks_from_child(plan: _Plan, profile_path: Path | None, batch_id: int, sh
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
     assert proc.stdout is not None
+    _widen_pipe(proc.stdout.fileno())
     try:
         while True:
             try:
