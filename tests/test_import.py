@@ -486,7 +486,7 @@ def _digest_by_hand(ws: Workspace, batch_id: int, columns: list[str]) -> str:
     return h.hexdigest()
 
 
-@pytest.mark.parametrize("repeat_at", [None, 10, 2500])
+@pytest.mark.parametrize("repeat_at", [None, 10, 999, 2500])
 def test_parallel_digest_from_the_helper_matches_the_rows(ws_path: Path, tmp_path: Path,
                                                           repeat_at: int | None) -> None:
     """The helper process encodes each group of rows for the batch digest; the process
@@ -517,6 +517,11 @@ def test_parallel_digest_from_the_helper_matches_the_rows(ws_path: Path, tmp_pat
                          [r.to_json() for r in res.sample_rejects]))
     assert seen[0] == seen[1]
     assert seen[0][:2] == (3456, 0 if repeat_at is None else 1)
+    if repeat_at is not None:  # the header is line 1, so body row i is on line i + 2
+        (reject,) = seen[0][3]
+        assert reject["line"] == repeat_at + 3
+        assert reject["reason"] == (f"duplicate record_id 'R{repeat_at}' "
+                                    f"(first on line {repeat_at + 2})")
 
 
 def test_parallel_reader_error_is_a_sentence(admin_ws: Workspace, tmp_path: Path) -> None:

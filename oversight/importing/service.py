@@ -32,7 +32,7 @@ try:
 except ImportError:  # not on Windows: the pipe keeps its size there
     fcntl = None  # type: ignore[assignment]
 
-from db.store import Connection, IntegrityError
+from db.store import Connection
 from oversight.changes import Change, changes
 from oversight.errors import AlreadyImported, InputFileError, OversightError
 from oversight.importing.convert import RowConverter
@@ -653,8 +653,8 @@ def _import(
     result = _result(plan, sha, size, dry_run=False)
     result.batch_id = batch_id
     result.resolved_path = None if plan.resolved is None else str(plan.resolved)
-    insert = (f"INSERT INTO {kind.value}({', '.join(plan.columns)}) "
-              f"VALUES ({', '.join('?' * len(plan.columns))})")
+    insert_new = (f"INSERT OR IGNORE INTO {kind.value}({', '.join(plan.columns)}) "
+                  f"VALUES ({', '.join('?' * len(plan.columns))})")
     insert_reject = ("INSERT INTO rejects(batch_id, line, column_name, field, value, reason)"
                      " VALUES (?, ?, ?, ?, ?, ?)")
     rejected = 0
@@ -666,39 +666,37 @@ def _import(
 
     def store_rows(rows: list[Any], encoded: bytes | None) -> set[int]:
         """Store the rows; return the lines rejected for a repeated record_id.
-        ``encoded``: the same rows as the digest hashes them, if at hand."""
+        ``encoded``: the same rows as the digest hashes them, if at hand.
+
+        A row whose record_id the batch already holds is skipped by the insert itself
+        (OR IGNORE, the first row with an id is kept), so a chunk needs no savepoint
+        (which made SQLCipher encrypt a copy of every page a chunk touched first)."""
         nonlocal rejected
-        conn.execute("SAVEPOINT chunk")
-        try:
-            conn.executemany(insert, rows)
-        except IntegrityError:
-            conn.execute("ROLLBACK TO chunk")
-        else:
-            conn.execute("RELEASE chunk")
+        before = conn.total_changes
+        conn.executemany(insert_new, rows)
+        if conn.total_changes - before == len(rows):
             if encoded is None or not digest.add_encoded(encoded, len(rows)):
                 digest.update_many(rows)
             quality.observe(rows)
             return set()
-        conn.execute("RELEASE chunk")
-        # A duplicate record_id in this chunk: go row by row to reject just those.
+        # A record_id repeated in this batch: the row stored with each id says which
+        # rows were skipped, and the line they repeat.
         repeated: set[int] = set()
         stored = []
         for row in rows:
-            try:
-                conn.execute(insert, row)
-            except IntegrityError:
-                first = conn.execute(
-                    f"SELECT line FROM {kind.value} WHERE batch_id = ? AND record_id = ?",
-                    (batch_id, row[2]),
-                ).fetchone()
-                rej = plan.duplicate(row[1], row[2], first[0] if first else 0)
-                store_rejects([rej])
-                result.add_reject(rej)
-                rejected += 1
-                repeated.add(row[1])
-            else:
+            first = conn.execute(
+                f"SELECT line FROM {kind.value} WHERE batch_id = ? AND record_id = ?",
+                (batch_id, row[2]),
+            ).fetchone()
+            if first is not None and first[0] == row[1]:
                 digest.update_many([row])
                 stored.append(row)
+                continue
+            rej = plan.duplicate(row[1], row[2], first[0] if first else 0)
+            store_rejects([rej])
+            result.add_reject(rej)
+            rejected += 1
+            repeated.add(row[1])
         quality.observe(stored)
         return repeated
 
