@@ -5,7 +5,7 @@ Generates an operations CSV of --rows rows, then times:
       same-shaped encrypted table, one transaction;
   (b) `oversight import` of that file into a fresh workspace (a separate process, so
       its peak memory is measured too).
-Prints both times, the import's peak RSS, then `ratio: X.XX` (b over a). Target <= 2.5,
+Prints both times, the import's peak RSS, then `ratio: X.XX` (b over a). Target (issue 12): <= 2.0,
 peak memory < 300 MB.
 
     python bench/import_speed.py --rows 1000000

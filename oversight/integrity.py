@@ -24,7 +24,7 @@ from oversight.records import Kind, storage_columns
 from oversight.retraction import retractions_in_chain
 from oversight.workspace import Permission, Workspace
 
-__all__ = ["RowDigest", "VerifyReport", "verify", "verify_workspace"]
+__all__ = ["RowDigest", "VerifyReport", "encode_group", "verify", "verify_workspace"]
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -32,31 +32,42 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 GROUP = 1000
 
 
+def encode_group(rows: Sequence[Sequence[Any]]) -> bytes:
+    """One group of rows as the digest hashes it (without the newline)."""
+    return _encode(rows).encode("utf-8")
+
+
 class RowDigest:
     def __init__(self) -> None:
         self._h = hashlib.sha256()
         self._pending: list[Sequence[Any]] = []
         self.count = 0
+        self._short = False
 
     def update_many(self, rows: Iterable[Sequence[Any]]) -> None:
+        if self._short:
+            raise ValueError("rows after the final, short group of a digest")
         pending = self._pending
         for row in rows:
             pending.append(row)
             if len(pending) == GROUP:
                 self._flush()
 
-    def add_group(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        """Digest one whole group (GROUP rows; fewer only for the last) and return its
-        encoded form, which is also a compact way to hand the rows to another process."""
-        assert not self._pending and len(rows) <= GROUP
-        blob = _encode(rows).encode("utf-8")
+    def add_encoded(self, blob: bytes, count: int) -> bool:
+        """Digest a group already encoded by ``encode_group`` (by the import's helper
+        process, which thus takes the encoding off the process that stores the rows).
+        Only when it falls on a group boundary: False (nothing digested) when rows are
+        pending or a short, final group was digested already; then use update_many."""
+        if self._pending or self._short or not 0 < count <= GROUP:
+            return False
         self._h.update(blob + b"\n")
-        self.count += len(rows)
-        return blob
+        self.count += count
+        self._short = count < GROUP
+        return True
 
     def _flush(self) -> None:
         if self._pending:
-            self._h.update(_encode(self._pending).encode("utf-8") + b"\n")
+            self._h.update(encode_group(self._pending) + b"\n")
             self.count += len(self._pending)
             self._pending.clear()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
@@ -64,6 +65,83 @@ def test_compiled_matches_reference_for_json_rows(row: dict[str, object]) -> Non
     assert _outcome(conv.fast, row) == _outcome(conv.convert, row)
 
 
+@given(st.lists(st.lists(cell, min_size=len(COLUMNS), max_size=len(COLUMNS)),
+                min_size=2, max_size=12))
+@settings(max_examples=150)
+def test_compiled_matches_reference_row_after_row(rows: list[list[str]]) -> None:
+    """One converter for a whole file, as the import uses it: values met before are
+    answered from the parsers' caches (the compiled code reads them directly), a bad
+    value is reported again on every row that holds it."""
+    conv = RowConverter(PROFILE, COLUMNS, text_only=True)
+    assert conv.row_has_extra
+    for values in rows + rows:
+        expected = _outcome(conv.convert, values)
+        assert _outcome(conv.fast, values) == expected
+        # The import's whole stored row: the same fields, the same extra text.
+        whole = _outcome(conv.fast_row, values)
+        if expected[0] == "ok":
+            expected = ("ok", [None, None, None, *expected[1], conv.extra(values)])
+        assert whole == expected
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(COLUMNS),
+                                st.one_of(cell, st.none(), st.integers(), st.booleans(),
+                                          st.lists(st.text(max_size=3), max_size=3))),
+                min_size=2, max_size=12))
+@settings(max_examples=150)
+def test_compiled_matches_reference_row_after_row_json(rows: list[dict[str, object]]) -> None:
+    conv = RowConverter(PROFILE, None)
+    assert not conv.row_has_extra  # the import loop adds extra(row) itself
+    for row in rows + rows:
+        expected = _outcome(conv.convert, row)
+        assert _outcome(conv.fast, row) == expected
+        whole = _outcome(conv.fast_row, row)
+        assert whole == (("ok", [None, None, None, *expected[1], None])
+                         if expected[0] == "ok" else expected)
+
+
+PROFILE_ISO = parse_profile("""
+kind: operations
+timezone: Europe/Paris
+fields:
+  ts: when
+  action: a
+missing: ["", "-"]
+""", "iso.yaml")
+iso_cell = st.one_of(
+    st.sampled_from([
+        "2026-03-04T09:15:00+01:00", "2026-03-04T09:15:00.123456+01:00",
+        "2026-03-04T09:15:00.123456-05:30", "2026-03-04T09:15:00Z", "2026-03-04T09:15:00",
+        "2026-10-25T02:30:00", "2026-03-29T02:30:00", "2026-03-04", "2026-03-04 09:15:00+01:00",
+        " 2026-03-04T09:15:00+01:00", "2026-03-04T09:15:00+01:00 ", "2026-03-04T09:15+01:00",
+        "2026-03-04T09:15:00+0100", "2026-03-04T09:15:00.1+01:00", "1900-01-01T00:00:00+00:00",
+        "2026-13-04T09:15:00+01:00", "2026-03-04T24:00:00+01:00", "-", "", "x"]),
+    st.datetimes(timezones=st.just(UTC) | st.none()).map(datetime.isoformat),
+    st.text(alphabet="0123456789-T:+.Z ", max_size=32),
+)
+
+
+@given(st.lists(st.tuples(iso_cell, st.sampled_from(["consult", "Transfer", "nope"])),
+                min_size=1, max_size=8))
+@settings(max_examples=300)
+@example([("2026-10-25T02:30:00", "consult")])
+def test_compiled_iso_timestamps_match_reference(cells: list[tuple[str, str]]) -> None:
+    """ISO 8601 cells as isoformat() writes them are stored without the parser's call;
+    any other cell goes to the parser: same text, UTC microseconds, ambiguity notes and
+    rejections as the step-by-step reference."""
+    conv = RowConverter(PROFILE_ISO, ["when", "a", "other"], text_only=True)
+    for when, action in cells:
+        values = [when, action, when]
+        got = _outcome(conv.fast_row, values), list(conv.notes)
+        conv.notes.clear()
+        expected = _outcome(conv.convert, values), list(conv.notes)
+        conv.notes.clear()
+        if expected[0][0] == "ok":
+            expected = (("ok", [None, None, None, *expected[0][1], conv.extra(values)]),
+                        expected[1])
+        assert got == expected
+
+
 _counter = iter(range(10**9))
 
 
@@ -93,3 +171,24 @@ def test_unmapped_csv_values_survive_exactly(admin_ws: Workspace, tmp_path: Path
     # cell is "no value" (the default missing marker applies to kept columns too).
     written = dict(zip(["Note", "Other", "Third"], values, strict=True))
     assert rec["extra"] == {k: (None if v == "" else v) for k, v in written.items()}
+
+
+@given(st.sampled_from([";", "|", ",", " ", "-", "]", "\\", "||", ", "]),
+       st.text(alphabet=st.sampled_from(list("ab ;|,-]\\\"\t\n\u00a0\u2003é")), max_size=12))
+@settings(max_examples=600)
+@example(";", "a;b")
+@example(";", "a; b")
+@example(";", "a\u00a0;b")
+@example(";", ";a")
+@example(";", "a;")
+@example(";", "a;;b")
+@example(";", " a")
+@example(";", "a\u2003")
+@example("|", 'a|"b')
+def test_list_fast_path_agrees_with_the_careful_path(sep: str, value: str) -> None:
+    """A list cell without anything to trim, drop or escape is turned into its JSON array
+    by two string calls; whatever the separator, that must be exactly what splitting,
+    trimming and encoding each item gives."""
+    from oversight.importing.convert import _list, _list_parser
+
+    assert _list_parser(sep)(value) == _list(value, sep)

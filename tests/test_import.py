@@ -471,6 +471,59 @@ def test_parallel_reader_gives_the_same_batch(ws_path: Path, tmp_path: Path) -> 
     assert [w["code"] for w in digests[0][4]] == ["no_timestamp", "implausible_timestamp"]
 
 
+def _digest_by_hand(ws: Workspace, batch_id: int, columns: list[str]) -> str:
+    """The rows digest as integrity's docstring defines it, written out independently:
+    SHA-256 over the stored rows in insertion order, 1,000 rows a group, each group one
+    compact JSON array and a newline."""
+    import hashlib
+
+    stored = ws.conn.execute(f"SELECT {', '.join(columns)} FROM operations"
+                             " WHERE batch_id = ? ORDER BY rid", (batch_id,)).fetchall()
+    h = hashlib.sha256()
+    for start in range(0, len(stored), 1000):
+        group = [list(r) for r in stored[start:start + 1000]]
+        h.update(json.dumps(group, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("repeat_at", [None, 10, 999, 2500])
+def test_parallel_digest_from_the_helper_matches_the_rows(ws_path: Path, tmp_path: Path,
+                                                          repeat_at: int | None) -> None:
+    """The helper process encodes each group of rows for the batch digest; the process
+    storing them uses that encoding only while its groups fall on the helper's. A record
+    id repeated inside a chunk (rejected by the store, so the stored groups shift) must
+    give the same digest as the in-process path and as the rows actually stored."""
+    from conftest import ADMIN, ADMIN_PW
+
+    body = [f"R{i},2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}+00:00,consult,a{i % 7},C,"
+            f"P{i};Q,false,{i},,T\u00e9\n" for i in range(3456)]
+    if repeat_at is not None:
+        body.insert(repeat_at + 1, body[repeat_at].replace(",T\u00e9", ",other"))
+    path = write(tmp_path / "d.csv", OPS_CSV.splitlines(keepends=True)[0] + "".join(body))
+    seen = []
+    for parallel in (False, True):
+        target = tmp_path / f"ws{parallel}"
+        import shutil
+
+        shutil.copytree(ws_path, target)
+        with Workspace.open(target, ADMIN, ADMIN_PW) as ws:
+            res = import_file(ws, path, parallel=parallel)
+            assert res.batch_id is not None
+            columns = json.loads(ws.conn.execute("SELECT columns FROM batches WHERE batch_id = ?",
+                                                 (res.batch_id,)).fetchone()[0])
+            assert res.rows_digest == _digest_by_hand(ws, res.batch_id, columns)
+            assert verify_workspace(ws.conn).ok
+            seen.append((res.rows_imported, res.rows_rejected, res.rows_digest,
+                         [r.to_json() for r in res.sample_rejects]))
+    assert seen[0] == seen[1]
+    assert seen[0][:2] == (3456, 0 if repeat_at is None else 1)
+    if repeat_at is not None:  # the header is line 1, so body row i is on line i + 2
+        (reject,) = seen[0][3]
+        assert reject["line"] == repeat_at + 3
+        assert reject["reason"] == (f"duplicate record_id 'R{repeat_at}' "
+                                    f"(first on line {repeat_at + 2})")
+
+
 def test_parallel_reader_error_is_a_sentence(admin_ws: Workspace, tmp_path: Path) -> None:
     before = counts(admin_ws)
     path = write(tmp_path / "l1.csv", "record_id,Name\n" + "1,ok\n" * 3000 + "2,Müller\n",

@@ -80,7 +80,11 @@ def _cached(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
                 cache[value] = result
         return result
 
+    lookup.cache = cache  # type: ignore[attr-defined]  # read by RowConverter._compile
     return lookup
+
+
+_MISS = object()
 
 
 Getter = Callable[[Row], Any]
@@ -119,8 +123,17 @@ class RowConverter:
             None if profile.record_id is None else self._getter(profile.record_id)
         )
         self.extra = self._extra_builder(columns)
-        #: The compiled equivalent of convert(), used by the import loop.
+        #: The compiled equivalent of convert().
         self.fast: Callable[[Row], list[Any]] = self._compile()
+        self._keep = None if columns is None else [
+            (i, c) for i, c in enumerate(columns) if c not in self.mapped]
+        #: Whether fast_row fills the last slot (extra) itself: CSV rows, whose unmapped
+        #: cells are text. Otherwise the caller stores ``extra(row)`` there.
+        self.row_has_extra = text_only and self._keep is not None
+        #: What the import loop calls: the whole stored row as a list, [batch_id, line,
+        #: record_id, *fast(row), extra], with the first three left None for the caller
+        #: to fill (and extra too unless ``row_has_extra``); raises BadValue as fast does.
+        self.fast_row: Callable[[Row], list[Any]] = self._compile(whole_row=True)
 
     # -- reading a raw value -----------------------------------------------------------
 
@@ -214,12 +227,16 @@ class RowConverter:
 
     # -- rows --------------------------------------------------------------------------
 
-    def _compile(self) -> Callable[[Row], list[Any]]:
+    def _compile(self, whole_row: bool = False) -> Callable[[Row], list[Any]]:
         """Generate one straight-line function for this profile: the hot loop then makes
         one Python call per row instead of two per field. Same results as the
         step-by-step convert (a test compares them); BadValue makes callers fall back
-        to convert_all, which uses the steps to list every bad value of the row."""
-        env: dict[str, Any] = {"BadValue": BadValue, "_text": _text, "M": self.missing}
+        to convert_all, which uses the steps to list every bad value of the row.
+        ``whole_row``: return the stored row (see fast_row) rather than the fields."""
+        env: dict[str, Any] = {"BadValue": BadValue, "_text": _text, "M": self.missing,
+                               "MISS": _MISS, "E": encode_basestring,
+                               "FROMISO": datetime.fromisoformat, "CANONICAL": _is_canonical,
+                               "EPOCH": _EPOCH, "US": _US}
         lines = ["def convert(row):"]
         slots = ["None"] * len(self.template)
         for n, spec in enumerate(self.specs.values()):
@@ -237,29 +254,78 @@ class RowConverter:
                 env[f"g{n}"] = self._getter(fm)
                 fetch = f"g{n}(row)"
             lines.append(f"    v = {fetch}")
-            if self.text_only and fetch.startswith("row["):
-                lines.append("    if v in M:")  # CSV cells are always text
+            text = self.text_only and fetch.startswith("row[")  # CSV cells are always text
+            if text:
+                lines.append("    if v in M:")
             else:
                 lines.append("    if v is None or (v.__class__ is str and v in M):")
             is_ts = spec.type is FieldType.TIMESTAMP
-            lines.append(f"        f{n} = {'(None, None)' if is_ts else 'None'}")
+            # A timestamp fills two slots: its text as stored and UTC microseconds.
+            target = f"f{n}, u{n}" if is_ts else f"f{n}"
+            lines.append(f"        {'f{n} = u{n} = None' if is_ts else f'f{n} = None'}"
+                         .replace("{n}", str(n)))
             lines.append("    else:")
             if spec.type is FieldType.TEXT:
                 lines.append(f"        f{n} = v if v.__class__ is str else _text(v)")
-            else:
+            elif is_ts and text and fm.format is None:
+                # The usual cell, ISO 8601 with an offset exactly as isoformat() writes
+                # it, is stored as it is: what _timestamp_parser does, without a call.
                 env[f"p{n}"] = self._parser(spec, fm)
                 env[f"n{n}"] = spec.name
                 env[f"c{n}"] = ", ".join(fm.columns) if fm.columns else None
                 lines += [
                     "        try:",
-                    f"            f{n} = p{n}(v)",
-                    "        except (ValueError, TypeError, OverflowError) as exc:",
-                    f"            raise BadValue(n{n}, c{n}, v, str(exc)) from None",
+                    "            d = FROMISO(v)",
+                    "        except ValueError:",
+                    "            d = None",
+                    "        if d is not None and d.tzinfo is not None and CANONICAL(v):",
+                    f"            f{n} = v",
+                    f"            u{n} = (d - EPOCH) // US",
+                    "        else:",
+                    "            try:",
+                    f"                {target} = p{n}(v)",
+                    "            except (ValueError, TypeError, OverflowError) as exc:",
+                    f"                raise BadValue(n{n}, c{n}, v, str(exc)) from None",
+                ]
+            else:
+                parse = env[f"p{n}"] = self._parser(spec, fm)
+                env[f"n{n}"] = spec.name
+                env[f"c{n}"] = ", ".join(fm.columns) if fm.columns else None
+                cache = getattr(parse, "cache", None)
+                indent = "        "
+                if cache is not None:
+                    # A value parsed before is looked up in the parser's own cache with
+                    # one C call; a new one (or an unhashable one) goes to the parser.
+                    env[f"q{n}"] = cache.get
+                    lines += [
+                        "        try:",
+                        f"            f{n} = q{n}(v, MISS)",
+                        "        except TypeError:",
+                        f"            f{n} = MISS",
+                        f"        if f{n} is MISS:",
+                    ]
+                    indent += "    "
+                lines += [
+                    f"{indent}try:",
+                    f"{indent}    {target} = p{n}(v)",
+                    f"{indent}except (ValueError, TypeError, OverflowError) as exc:",
+                    f"{indent}    raise BadValue(n{n}, c{n}, v, str(exc)) from None",
                 ]
             if is_ts:
-                slots[pos], slots[pos + 1] = f"f{n}[0]", f"f{n}[1]"
+                slots[pos], slots[pos + 1] = f"f{n}", f"u{n}"
             else:
                 slots[pos] = f"f{n}"
+        if whole_row:
+            extra = "None"
+            if self.row_has_extra:
+                # The same text as _extra_builder's from_text, as one expression.
+                assert self._keep is not None
+                parts = []
+                for j, (i, name) in enumerate(self._keep):
+                    env[f"K{j}"] = ("," if j else "{") + encode_basestring(name) + ":"
+                    parts.append(f'K{j} + ("null" if row[{i}] in M else E(row[{i}]))')
+                extra = " + ".join(parts) + ' + "}"' if parts else '"{}"'
+            slots = ["None", "None", "None", *slots, extra]
         lines.append(f"    return [{', '.join(slots)}]")
         exec(compile("\n".join(lines), f"<convert {self.profile.kind.value}>", "exec"), env)
         fn: Callable[[Row], list[Any]] = env["convert"]
@@ -416,6 +482,20 @@ def _list_parser(sep: str) -> Callable[[Any], str | None]:
     s = re.escape(sep)
     careful = re.compile(rf'[\\"\x00-\x1f]|^\s|\s$|\s{s}|{s}\s|^{s}|{s}$|{s}{s}')
     quoted = '","'
+    if len(sep) == 1:
+        # The same test for the usual one-character separator, with the two ends looked
+        # at directly: a pattern that has no alternative anchored at ^ or $ is searched
+        # much faster (a test compares both with the careful path on any text).
+        inner = re.compile(rf'[\\"\x00-\x1f]|\s{s}|{s}[\s{s}]').search
+
+        def parse_one(value: Any) -> str | None:
+            if (value.__class__ is str and value and not inner(value)
+                    and not value[0].isspace() and not value[-1].isspace()
+                    and value[0] != sep and value[-1] != sep):
+                return '["' + value.replace(sep, quoted) + '"]'
+            return _list(value, sep)
+
+        return parse_one
 
     def parse(value: Any) -> str | None:
         if value.__class__ is str and value and not careful.search(value):

@@ -20,13 +20,19 @@ import pickle
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from db.store import Connection, IntegrityError
+try:
+    import fcntl
+except ImportError:  # not on Windows: the pipe keeps its size there
+    fcntl = None  # type: ignore[assignment]
+
+from db.store import Connection
 from oversight.changes import Change, changes
 from oversight.errors import AlreadyImported, InputFileError, OversightError
 from oversight.importing.convert import RowConverter
@@ -41,7 +47,7 @@ from oversight.importing.quality import (
     timestamp_sources,
 )
 from oversight.importing.readers import RawRow, Source, open_source, unreadable
-from oversight.integrity import GROUP, RowDigest
+from oversight.integrity import GROUP, RowDigest, encode_group
 from oversight.progress import CancelToken, Progress, no_progress
 from oversight.records import NATURAL_KEY, FieldType, Kind, fields_of
 from oversight.safefile import open_regular
@@ -51,6 +57,7 @@ __all__ = ["ImportResult", "Reject", "already_imported_text", "file_sha256", "im
            "preview"]
 
 CHUNK = GROUP  # rows per chunk: one digest group
+_PIPE_SIZE: int | None = getattr(fcntl, "F_SETPIPE_SZ", None)
 _ONE_US = timedelta(microseconds=1)
 #: Files at least this big are converted by a helper process on a second core.
 PARALLEL_FROM_BYTES = 8 * 1024 * 1024
@@ -231,74 +238,12 @@ class _Plan:
         return Reject(line, column, "record_id", record_id,
                       f"duplicate record_id {record_id!r} (first on line {first_line})")
 
-    def records(self, batch_id: int, sha: str) -> Iterator[
-            tuple[int, tuple[Any, ...] | None, list[Reject], tuple[int, tuple[str, ...]] | None]]:
-        """Yield (line, insert row, rejects, flags) per source row; the insert row is None
-        when the source row is rejected. ``flags`` (quality.FLAG_*, and the fields whose
-        local time was ambiguous) is None for the usual row that has nothing to say."""
-        conv = self.converter
-        convert, extra = conv.fast, conv.extra
-        notes = conv.notes
-        prefix = sha[:16]
-        rid_get = conv.record_id_getter
-        natural = self.natural_index
-        # Rows seen so far, by hash: a row identical to an earlier one is kept and counted.
-        seen: set[int] = set()
-        remember = seen.add
-        text_only = conv.text_only  # CSV: every row is a list of str, hashable as a tuple
-        for line, values, problem, raw in self.rows:
-            if values is None:
-                yield line, None, [Reject(line, None, None, raw, problem or "bad row")], None
-                continue
-            try:
-                out = convert(values)
-                bad = []
-            except Exception:  # BadValue: collect every bad value of the row
-                out, found = conv.convert_all(values)
-                bad = [Reject(line, b.column, b.field, _raw_text(b.value), b.reason)
-                       for b in found]
-            if rid_get is not None:
-                rv = rid_get(values)
-                record_id = None if rv is None else (str(rv).strip() or None)
-                if record_id is None:
-                    fm = self.key_mapping
-                    bad.append(Reject(line, ", ".join(fm.columns) if fm else None, "record_id",
-                                      None, "record_id is missing"))
-            elif natural is not None:
-                record_id = out[natural]
-                if record_id is None and not bad:
-                    fm = self.key_mapping
-                    assert fm is not None
-                    bad.append(Reject(line, ", ".join(fm.columns), fm.field, None,
-                                      f"{fm.field} is missing"))
-            else:
-                record_id = f"{prefix}:{line:09d}"
-            if bad:
-                notes.clear()
-                yield line, None, bad, None
-                continue
-            flags = 0
-            key = hash(tuple(values)) if text_only else _row_key(values)
-            size = len(seen)
-            remember(key)
-            if len(seen) == size:
-                flags = FLAG_DUPLICATE
-            if notes:
-                ambiguous = tuple(dict.fromkeys(notes))
-                notes.clear()
-                yield line, (batch_id, line, record_id, *out, extra(values)), [], (
-                    flags | FLAG_AMBIGUOUS, ambiguous)
-            elif flags:
-                yield line, (batch_id, line, record_id, *out, extra(values)), [], (flags, ())
-            else:
-                yield line, (batch_id, line, record_id, *out, extra(values)), [], None
-
     def tracker(self, imported_us: int) -> QualityTracker:
         return QualityTracker(self.kind, self.columns, self.profile.fields,
                               self.profile.timezone,
                               timestamp_sources(self.kind, self.profile.fields), imported_us)
 
-    def display(self, row: tuple[Any, ...]) -> dict[str, Any]:
+    def display(self, row: Sequence[Any]) -> dict[str, Any]:
         """A stored row as the user sees it (canonical fields, lists and flags decoded)."""
         specs = fields_of(self.kind)
         out: dict[str, Any] = {"record_id": row[2]}
@@ -507,7 +452,7 @@ class _NothingImported(Exception):
 class _Chunk:
     """Converted rows of one stretch of the source (one digest group)."""
 
-    rows: list[tuple[Any, ...]] | bytes
+    rows: list[list[Any]] | bytes
     """The rows, or (from the helper process) the same marshalled: the cheapest way
     between two Python processes for lists of str, int and None."""
     rejects: list[Reject]
@@ -521,30 +466,91 @@ class _Chunk:
     """On the last chunk: SHA-256 of the bytes parsed (None for XLSX)."""
     flagged: list[tuple[int, int, tuple[str, ...]]] = field(default_factory=list)
     """Rows kept with something to say: (line, quality flags, ambiguous fields)."""
+    encoded: bytes | None = None
+    """From the helper process: the rows as the batch digest hashes them (one group,
+    integrity.encode_group), so the process storing them only feeds the hash."""
 
 
 def _chunks(plan: _Plan, batch_id: int, sha: str, packed: bool = False) -> Iterator[_Chunk]:
     """Converted rows in chunks of one digest group each; ``packed`` marshals the rows
-    for the trip from the helper process."""
-    rows: list[tuple[Any, ...]] = []
+    for the trip from the helper process.
+
+    This is the import's hot loop (one pass per source row, in the helper process for
+    big files): a kept row becomes the stored row, a list from the converter; a rejected
+    one becomes its rejects (every bad value of the row); a row identical to an earlier
+    one is kept and flagged, as is one whose local time was ambiguous."""
+    conv = plan.converter
+    convert, extra, notes = conv.fast_row, conv.extra, conv.notes
+    extra_here = not conv.row_has_extra
+    prefix = sha[:16]
+    rid_get = conv.record_id_getter
+    # The natural key's place in a stored row (after batch_id, line, record_id).
+    natural = None if plan.natural_index is None else plan.natural_index + 3
+    # Rows seen so far, by hash: a row identical to an earlier one is kept and counted.
+    seen: set[int] = set()
+    remember = seen.add
+    text_only = conv.text_only  # CSV: every row is a list of str, hashable as a tuple
+    rows: list[list[Any]] = []
     rejects: list[Reject] = []
     flagged: list[tuple[int, int, tuple[str, ...]]] = []
     read = rejected = 0
-    for line, row, bad, flags in plan.records(batch_id, sha):
+    for line, values, problem, raw in plan.rows:
         read += 1
-        if row is None:
+        if values is None:
+            rejected += 1
+            rejects.append(Reject(line, None, None, raw, problem or "bad row"))
+            continue
+        try:
+            out = convert(values)
+            bad = []
+        except Exception:  # BadValue: collect every bad value of the row
+            fields, found = conv.convert_all(values)
+            out = [None, None, None, *fields, None]
+            bad = [Reject(line, b.column, b.field, _raw_text(b.value), b.reason)
+                   for b in found]
+        if rid_get is not None:
+            rv = rid_get(values)
+            record_id = None if rv is None else (str(rv).strip() or None)
+            if record_id is None:
+                fm = plan.key_mapping
+                bad.append(Reject(line, ", ".join(fm.columns) if fm else None, "record_id",
+                                  None, "record_id is missing"))
+        elif natural is not None:
+            record_id = out[natural]
+            if record_id is None and not bad:
+                fm = plan.key_mapping
+                assert fm is not None
+                bad.append(Reject(line, ", ".join(fm.columns), fm.field, None,
+                                  f"{fm.field} is missing"))
+        else:
+            record_id = f"{prefix}:{line:09d}"
+        if bad:
+            notes.clear()
             rejected += 1
             rejects.extend(bad)
             continue
-        rows.append(row)
-        if flags is not None:
-            flagged.append((line, flags[0], flags[1]))
+        out[0] = batch_id
+        out[1] = line
+        out[2] = record_id
+        if extra_here:
+            out[-1] = extra(values)
+        rows.append(out)
+        size = len(seen)
+        remember(hash(tuple(values)) if text_only else _row_key(values))
+        if notes:
+            flagged.append((line, (FLAG_DUPLICATE if len(seen) == size else 0) | FLAG_AMBIGUOUS,
+                            tuple(dict.fromkeys(notes))))
+            notes.clear()
+        elif len(seen) == size:
+            flagged.append((line, FLAG_DUPLICATE, ()))
         if len(rows) == CHUNK:
             yield _Chunk(marshal.dumps(rows) if packed else rows, rejects, read, rejected,
-                         plan.source.bytes_read(), flagged=flagged)
+                         plan.source.bytes_read(), flagged=flagged,
+                         encoded=encode_group(rows) if packed else None)
             rows, rejects, flagged, read, rejected = [], [], [], 0, 0
     yield _Chunk(marshal.dumps(rows) if packed else rows, rejects, read, rejected,
-                 plan.source.bytes_read(), plan.source.sha256(), flagged=flagged)
+                 plan.source.bytes_read(), plan.source.sha256(), flagged=flagged,
+                 encoded=encode_group(rows) if packed and rows else None)
 
 
 def child_main(argv: list[str]) -> int:
@@ -570,6 +576,18 @@ def child_main(argv: list[str]) -> int:
     return 0
 
 
+#: Bytes the pipe from the helper holds (Linux): two chunks or so, so the helper goes on
+#: converting while this process stores, instead of waiting at every 64 KiB for it.
+PIPE_BYTES = 1 << 20
+
+
+def _widen_pipe(fd: int) -> None:
+    if _PIPE_SIZE is None:
+        return
+    with suppress(OSError):  # above /proc/sys/fs/pipe-max-size: the pipe stays as it is
+        fcntl.fcntl(fd, _PIPE_SIZE, PIPE_BYTES)
+
+
 def _chunks_from_child(plan: _Plan, profile_path: Path | None, batch_id: int, sha: str
                        ) -> Iterator[_Chunk]:
     """The same chunks as _chunks(), converted on a second core by a helper process.
@@ -582,6 +600,7 @@ def _chunks_from_child(plan: _Plan, profile_path: Path | None, batch_id: int, sh
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
     assert proc.stdout is not None
+    _widen_pipe(proc.stdout.fileno())
     try:
         while True:
             try:
@@ -634,8 +653,8 @@ def _import(
     result = _result(plan, sha, size, dry_run=False)
     result.batch_id = batch_id
     result.resolved_path = None if plan.resolved is None else str(plan.resolved)
-    insert = (f"INSERT INTO {kind.value}({', '.join(plan.columns)}) "
-              f"VALUES ({', '.join('?' * len(plan.columns))})")
+    insert_new = (f"INSERT OR IGNORE INTO {kind.value}({', '.join(plan.columns)}) "
+                  f"VALUES ({', '.join('?' * len(plan.columns))})")
     insert_reject = ("INSERT INTO rejects(batch_id, line, column_name, field, value, reason)"
                      " VALUES (?, ?, ?, ?, ?, ?)")
     rejected = 0
@@ -645,39 +664,39 @@ def _import(
         conn.executemany(insert_reject, [
             (batch_id, r.line, r.column, r.field, r.value, r.reason) for r in rejects])
 
-    def store_rows(rows: list[Any]) -> set[int]:
-        """Store the rows; return the lines rejected for a repeated record_id."""
+    def store_rows(rows: list[Any], encoded: bytes | None) -> set[int]:
+        """Store the rows; return the lines rejected for a repeated record_id.
+        ``encoded``: the same rows as the digest hashes them, if at hand.
+
+        A row whose record_id the batch already holds is skipped by the insert itself
+        (OR IGNORE, the first row with an id is kept), so a chunk needs no savepoint
+        (which made SQLCipher encrypt a copy of every page a chunk touched first)."""
         nonlocal rejected
-        conn.execute("SAVEPOINT chunk")
-        try:
-            conn.executemany(insert, rows)
-        except IntegrityError:
-            conn.execute("ROLLBACK TO chunk")
-        else:
-            conn.execute("RELEASE chunk")
-            digest.update_many(rows)
+        before = conn.total_changes
+        conn.executemany(insert_new, rows)
+        if conn.total_changes - before == len(rows):
+            if encoded is None or not digest.add_encoded(encoded, len(rows)):
+                digest.update_many(rows)
             quality.observe(rows)
             return set()
-        conn.execute("RELEASE chunk")
-        # A duplicate record_id in this chunk: go row by row to reject just those.
+        # A record_id repeated in this batch: the row stored with each id says which
+        # rows were skipped, and the line they repeat.
         repeated: set[int] = set()
         stored = []
         for row in rows:
-            try:
-                conn.execute(insert, row)
-            except IntegrityError:
-                first = conn.execute(
-                    f"SELECT line FROM {kind.value} WHERE batch_id = ? AND record_id = ?",
-                    (batch_id, row[2]),
-                ).fetchone()
-                rej = plan.duplicate(row[1], row[2], first[0] if first else 0)
-                store_rejects([rej])
-                result.add_reject(rej)
-                rejected += 1
-                repeated.add(row[1])
-            else:
+            first = conn.execute(
+                f"SELECT line FROM {kind.value} WHERE batch_id = ? AND record_id = ?",
+                (batch_id, row[2]),
+            ).fetchone()
+            if first is not None and first[0] == row[1]:
                 digest.update_many([row])
                 stored.append(row)
+                continue
+            rej = plan.duplicate(row[1], row[2], first[0] if first else 0)
+            store_rejects([rej])
+            result.add_reject(rej)
+            rejected += 1
+            repeated.add(row[1])
         quality.observe(stored)
         return repeated
 
@@ -699,11 +718,11 @@ def _import(
                 result.add_reject(r)
         rows = marshal.loads(chunk.rows) if isinstance(chunk.rows, bytes) else chunk.rows
         if rows:
-            repeated = store_rows(rows)
+            repeated = store_rows(rows, chunk.encoded)
             if chunk.flagged:
                 quality.flag(chunk.flagged, repeated)
             for row in rows[:PREVIEW_ROWS - len(result.sample_records)]:
-                result.sample_records.append(plan.display(tuple(row)))
+                result.sample_records.append(plan.display(row))
         progress(chunk.position, size, "importing")
         parsed_sha = chunk.sha256
     if cancel is not None:
