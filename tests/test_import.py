@@ -545,3 +545,25 @@ def test_file_changed_during_import_writes_nothing(admin_ws: Workspace, tmp_path
     with pytest.raises(InputFileError, match="changed while it was being imported"):
         import_file(admin_ws, path, parallel=parallel)
     assert counts(admin_ws) == before
+
+
+def test_a_row_skipped_for_another_constraint_is_a_bug_not_a_duplicate(
+        admin_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows go in with INSERT OR IGNORE (a repeated record id is skipped by the
+    insert itself); a row skipped for any other constraint must stop the import, not be
+    reported as a repeated id (here: its extra text made None, which the table refuses)."""
+    from oversight.importing.convert import RowConverter
+    real = RowConverter._extra_builder
+
+    def broken(self: RowConverter, columns: list[str] | None):  # type: ignore[no-untyped-def]
+        good = real(self, columns)
+        return lambda row: None if row.get("record_id") == "J2" else good(row)
+
+    monkeypatch.setattr(RowConverter, "_extra_builder", broken)
+    path = tmp_path / "ops.jsonl"
+    path.write_text('{"record_id": "J1", "action": "consult"}\n'
+                    '{"record_id": "J2", "action": "erase"}\n')
+    before = counts(admin_ws)
+    with pytest.raises(RuntimeError, match="line 2 was not stored"):
+        import_file(admin_ws, path, parallel=False)
+    assert counts(admin_ws) == before

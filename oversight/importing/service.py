@@ -688,11 +688,16 @@ def _import(
                 f"SELECT line FROM {kind.value} WHERE batch_id = ? AND record_id = ?",
                 (batch_id, row[2]),
             ).fetchone()
-            if first is not None and first[0] == row[1]:
+            if first is None:
+                # OR IGNORE skips a row for any constraint, not only a repeated id: a row
+                # the file did not cause to be skipped is a bug, never a quiet loss.
+                raise RuntimeError(f"line {row[1]} was not stored in {kind.value} (a "
+                                   "constraint other than the record id refused it)")
+            if first[0] == row[1]:
                 digest.update_many([row])
                 stored.append(row)
                 continue
-            rej = plan.duplicate(row[1], row[2], first[0] if first else 0)
+            rej = plan.duplicate(row[1], row[2], first[0])
             store_rejects([rej])
             result.add_reject(rej)
             rejected += 1
