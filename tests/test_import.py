@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -447,28 +449,33 @@ def test_no_imported_string_in_raw_bytes(admin_ws: Workspace, tmp_path: Path) ->
 def test_parallel_reader_gives_the_same_batch(ws_path: Path, tmp_path: Path) -> None:
     """The helper-process path and the in-process path store identical rows and digests,
     rejects included."""
-    from conftest import ADMIN, ADMIN_PW
-
     text = OPS_CSV + "".join(
         f"R{i},2026-01-01T00:00:{i % 60:02d}+00:00,consult,a{i % 7},C,P{i};Q,false,{i},,T\n"
         for i in range(5000)) + "OP-1,bad,consult,o,C,P,false,3,,WS\n" + (
         "Z1,,consult,o,C,P,false,3,,WS\nZ2,1900-01-01T00:00:00Z,consult,o,C,P,false,3,,WS\n")
     path = write(tmp_path / "p.csv", text)
     digests = []
-    for parallel in (False, True):
-        target = tmp_path / f"ws{parallel}"
-        import shutil
-
-        shutil.copytree(ws_path, target)
-        with Workspace.open(target, ADMIN, ADMIN_PW) as ws:
-            res = import_file(ws, path, parallel=parallel)
-            digests.append((res.rows_imported, res.rows_rejected, res.rows_digest,
-                            [r.to_json() for r in res.sample_rejects],
-                            [w.to_json() for w in res.warnings]))
-            assert verify_workspace(ws.conn).ok
+    for parallel, ws in _both_ways(ws_path, tmp_path):
+        res = import_file(ws, path, parallel=parallel)
+        digests.append((res.rows_imported, res.rows_rejected, res.rows_digest,
+                        [r.to_json() for r in res.sample_rejects],
+                        [w.to_json() for w in res.warnings]))
+        assert verify_workspace(ws.conn).ok
     assert digests[0] == digests[1]
     assert digests[0][:2] == (5004, 1)
     assert [w["code"] for w in digests[0][4]] == ["no_timestamp", "implausible_timestamp"]
+
+
+def _both_ways(ws_path: Path, tmp_path: Path) -> Iterator[tuple[bool, Workspace]]:
+    """A fresh copy of the workspace for each way of importing: in this process, then
+    with the helper process."""
+    from conftest import ADMIN, ADMIN_PW
+
+    for parallel in (False, True):
+        target = tmp_path / f"ws{parallel}"
+        shutil.copytree(ws_path, target)
+        with Workspace.open(target, ADMIN, ADMIN_PW) as ws:
+            yield parallel, ws
 
 
 def _digest_by_hand(ws: Workspace, batch_id: int, columns: list[str]) -> str:
@@ -493,28 +500,21 @@ def test_parallel_digest_from_the_helper_matches_the_rows(ws_path: Path, tmp_pat
     storing them uses that encoding only while its groups fall on the helper's. A record
     id repeated inside a chunk (rejected by the store, so the stored groups shift) must
     give the same digest as the in-process path and as the rows actually stored."""
-    from conftest import ADMIN, ADMIN_PW
-
     body = [f"R{i},2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}+00:00,consult,a{i % 7},C,"
             f"P{i};Q,false,{i},,T\u00e9\n" for i in range(3456)]
     if repeat_at is not None:
         body.insert(repeat_at + 1, body[repeat_at].replace(",T\u00e9", ",other"))
     path = write(tmp_path / "d.csv", OPS_CSV.splitlines(keepends=True)[0] + "".join(body))
     seen = []
-    for parallel in (False, True):
-        target = tmp_path / f"ws{parallel}"
-        import shutil
-
-        shutil.copytree(ws_path, target)
-        with Workspace.open(target, ADMIN, ADMIN_PW) as ws:
-            res = import_file(ws, path, parallel=parallel)
-            assert res.batch_id is not None
-            columns = json.loads(ws.conn.execute("SELECT columns FROM batches WHERE batch_id = ?",
-                                                 (res.batch_id,)).fetchone()[0])
-            assert res.rows_digest == _digest_by_hand(ws, res.batch_id, columns)
-            assert verify_workspace(ws.conn).ok
-            seen.append((res.rows_imported, res.rows_rejected, res.rows_digest,
-                         [r.to_json() for r in res.sample_rejects]))
+    for parallel, ws in _both_ways(ws_path, tmp_path):
+        res = import_file(ws, path, parallel=parallel)
+        assert res.batch_id is not None
+        columns = json.loads(ws.conn.execute("SELECT columns FROM batches WHERE batch_id = ?",
+                                             (res.batch_id,)).fetchone()[0])
+        assert res.rows_digest == _digest_by_hand(ws, res.batch_id, columns)
+        assert verify_workspace(ws.conn).ok
+        seen.append((res.rows_imported, res.rows_rejected, res.rows_digest,
+                     [r.to_json() for r in res.sample_rejects]))
     assert seen[0] == seen[1]
     assert seen[0][:2] == (3456, 0 if repeat_at is None else 1)
     if repeat_at is not None:  # the header is line 1, so body row i is on line i + 2
