@@ -566,3 +566,33 @@ def test_group_counts_beyond_sqlite_limits_leave_each_aggregate_to_count_alone(
         stored = {f["id"] for f in list_findings(admin_ws)
                   if f["rule_id"] == rule_id and f["matching"]}
         assert stored == {h.finding_id for h in hits} and hits, rule_id
+
+
+
+def test_group_counts_make_one_row_per_group_when_a_condition_is_null(
+        admin_ws: Workspace, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared pass keys its rows by whether each records condition holds, so it
+    needs the compiled condition to be 0 or 1 (Compiler.cond's contract), never NULL: a
+    NULL never matches a key, and operations without an action would each make a row of
+    their own instead of adding to their group's (the counts would stay right; the
+    in-memory table would grow with the log)."""
+    rows = [op(f"n-{i}", action=None if i % 2 else "consult", agency="A") for i in range(40)]
+    load(admin_ws, tmp_path, Kind.OPERATIONS, rows)
+    keyed: list[list[tuple[Any, ...]]] = []
+    real = completeness._grouped
+
+    def spy(conn: Any, inner: str, params: list[Any], keys: list[str],
+            *rest: Any) -> list[tuple[Any, ...]]:
+        got = real(conn, inner, params, keys, *rest)
+        keyed.append([row[:len(keys)] for row in got])
+        return got
+
+    monkeypatch.setattr(completeness, "_grouped", spy)
+    rules = [r for r in default_pack().rules if r.id in ("DQ-04", "DQ-05")]
+    with engine._interruptible(admin_ws.conn, None, "cancelled"):
+        engine._prepare(admin_ws.conn)
+        counts = engine._group_counts(admin_ws.conn, rules)
+        counts.run(admin_ws.conn)
+    assert keyed and all(keyed)
+    for keys in keyed:
+        assert len(keys) == len(set(keys)) < 20, keys
