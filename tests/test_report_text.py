@@ -335,3 +335,25 @@ def test_findings_kept_together_break_pages_as_reportlabs_blocks_do(
     ours = pages()
     monkeypatch.setattr(section, "KeepTables", KeepTogether)
     assert pages() == ours
+
+
+def test_a_build_keeps_no_report_text_after_it() -> None:
+    """The escaped texts and parsed paragraphs a build reuses hold the findings' words;
+    they are dropped once the build ends (a locked workstation keeps no workspace data),
+    and when a build fails too."""
+    from oversight.report import text
+
+    secret = "informant Zephyrine Okonkwo-Lindqvist met the handler"
+    build_pdf(small_data([finding(1, message=secret)]))
+    assert text._escape_text.cache_info().currsize == 0
+    assert not any(secret in key[0] for key in text._PARSED)
+    assert not text._PARSED
+
+    def stop_after_layout(done: int, total: int, stage: str) -> None:
+        if stage == "embedding the manifest":  # the pages are laid out: texts were kept
+            assert text._PARSED
+            raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        build_pdf(small_data([finding(2, message=secret)]), progress=stop_after_layout)
+    assert text._escape_text.cache_info().currsize == 0 and not text._PARSED

@@ -27,7 +27,7 @@ from oversight.report.data import ReportData, manifest
 from oversight.report.layout import PageCanvas, context, document
 from oversight.report.sections import BUILDERS
 from oversight.report.templates import Template, available_templates, load_template
-from oversight.report.text import escape, plain
+from oversight.report.text import escape, forget_texts, plain
 
 __all__ = [
     "MANIFEST_NAME",
@@ -64,6 +64,14 @@ class BuiltReport:
 def build_pdf(data: ReportData, template: str = "full", progress: Progress | None = None,
               cancel: CancelToken | None = None) -> BuiltReport:
     """Lay out the report, embed its manifest and return the PDF (not yet signed)."""
+    try:
+        return _build(data, template, progress, cancel)
+    finally:
+        forget_texts()
+
+
+def _build(data: ReportData, template: str, progress: Progress | None,
+           cancel: CancelToken | None) -> BuiltReport:
     t = load_template(template)
 
     def report(done: int, total: int, stage: str) -> None:

@@ -36,8 +36,8 @@ from reportlab.platypus.paragraph import FragLine  # type: ignore[import-untyped
 
 from oversight.report.fonts import fallback_runs
 
-__all__ = ["Markup", "Para", "day", "escape", "has_rtl", "integer", "plain", "visual",
-           "when"]
+__all__ = ["Markup", "Para", "day", "escape", "forget_texts", "has_rtl", "integer", "plain",
+           "visual", "when"]
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
@@ -236,6 +236,14 @@ the parsed style, the fragments (never changed after parsing: ReportLab's line b
 and splitting clone them) and whether they hold right-to-left text."""
 _PARSED_MAX = 4096
 
+
+
+def forget_texts() -> None:
+    """Drop the texts kept for reuse (escaped texts and parsed paragraphs): they hold
+    the report's findings, notes and names, which are not to outlive its build in the
+    process (a locked workstation keeps no workspace data)."""
+    _PARSED.clear()
+    _escape_text.cache_clear()
 
 class Para(Paragraph):  # type: ignore[misc]
     """A ReportLab paragraph that draws right-to-left lines in visual order, draws
