@@ -380,19 +380,94 @@ SELECT d.decision_id AS did, d.seq AS seq, e.seq IS NULL AS orphan, d.ts IS NOT 
              'proposed_by', {_j('proposed_by')},
              'returned', json_object('reason', {_j('returned.reason')},
                                      'status', {_j('returned.status')}))
-      END) AS differs
+      END) AS differs,
+   d.action AS d_action, d.finding_id AS d_finding, d.user AS d_user,
+   d.from_status AS d_from, d.to_status AS d_to, d.reason AS d_reason,
+   d.note_id AS d_note, d.detail AS d_detail, e.user AS e_user, e.action AS e_action,
+   e.p AS e_payload
 FROM decisions d LEFT JOIN ev e ON e.seq = d.seq)
-SELECT seq, orphan, differs, ts_differs FROM cmp WHERE orphan OR differs OR ts_differs
+SELECT seq, orphan, differs, ts_differs, d_action, d_finding, d_user, d_from, d_to,
+       d_reason, d_note, d_detail, e_user, e_action, e_payload
+FROM cmp WHERE orphan OR differs OR ts_differs
 ORDER BY did
 """
+
+_SHORT_ACTIONS = {"finding.mark": "mark", "finding.approve": "approve",
+                  "finding.note": "note", "finding.assign": "assign",
+                  "finding.return": "return"}
+
+
+def _same_value(have: Any, want: Any) -> bool:
+    """A column against the event's value: equal, text only to text."""
+    if have is None or want is None:
+        return have is None and want is None
+    if isinstance(have, str) or isinstance(want, str):
+        return isinstance(have, str) and isinstance(want, str) and have == want
+    return isinstance(want, (int, float)) and have == want
+
+
+def _row_differs(row: tuple[Any, ...]) -> bool:
+    """The second look at a decision row the SQL found differing from its event: the
+    same fields as _DECISIONS_SQL compares, with the detail compared as JSON values, not
+    as text. SQLite's json() keeps a string's escapes as written, so a detail written
+    with json.dumps's ASCII escapes (every row before 2026-12-01 naming a user such as
+    "josé") never equalled the json_object rebuilt from the event, and verify reported
+    those rows as edited."""
+    (action, finding, user, from_status, to_status, reason, note_id, detail, e_user,
+     e_action, payload) = row[4:15]
+    try:
+        p = json.loads(payload) if payload is not None else {}
+    except ValueError:
+        p = {}
+    if not isinstance(p, dict):
+        p = {}
+    raw = p.get("returned")
+    returned: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    decided = e_action in ("finding.mark", "finding.approve")
+    want_from = {"finding.mark": p.get("from"), "finding.approve": "pending_approval",
+                 "finding.return": "pending_approval"}.get(e_action)
+    want_to = p.get("to") if decided else "in_review" if e_action == "finding.return" \
+        else None
+    want_detail: dict[str, Any] | None = {
+        "finding.mark": {"awaiting": p.get("awaiting")}
+        if p.get("awaiting") is not None else None,
+        "finding.approve": {"decided_by": p.get("decided_by")},
+        "finding.note": {"refers_to": p.get("refers_to")}
+        if p.get("refers_to") is not None else None,
+        "finding.assign": {"from": p.get("from"), "to": p.get("to")},
+        "finding.return": {"proposed_by": p.get("proposed_by"),
+                           "returned": {"reason": returned.get("reason"),
+                                        "status": returned.get("status")}},
+    }.get(str(e_action))
+    if detail is None or want_detail is None:
+        same_detail = detail is None and want_detail is None
+    else:
+        try:
+            same_detail = json.loads(detail) == want_detail
+        except (ValueError, TypeError):
+            same_detail = False
+    return not (same_detail
+                and _same_value(action, _SHORT_ACTIONS.get(str(e_action)))
+                and _same_value(finding, p.get("finding_id"))
+                and _same_value(user, e_user)
+                and _same_value(from_status, want_from)
+                and _same_value(to_status, want_to)
+                and _same_value(reason, p.get("reason") if decided else None)
+                and _same_value(note_id, p.get("note_id")))
 
 
 def decision_mismatches(conn: Connection) -> list[tuple[int, bool, bool, bool]]:
     """The decision rows that are not what the event they name wrote: (seq, no such
     event, a field other than the time differs, the time differs). Whether a differing
     time matters depends on the upgrade (``Checker._decisions``)."""
-    return [(int(r[0]), bool(r[1]), bool(r[2]), bool(r[3]))
-            for r in conn.execute(_DECISIONS_SQL)]
+    out = []
+    for r in conn.execute(_DECISIONS_SQL):
+        orphan, differs, ts_differs = bool(r[1]), bool(r[2]), bool(r[3])
+        if differs and not orphan:
+            differs = _row_differs(r)
+        if orphan or differs or ts_differs:
+            out.append((int(r[0]), orphan, differs, ts_differs))
+    return out
 
 
 def _legacy_decisions(conn: Connection, upgrade_seq: int) -> tuple[int, str]:

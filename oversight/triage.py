@@ -212,7 +212,7 @@ def mark(ws: Workspace, finding_ids: Sequence[str], status: str, reason: str | N
                 payload["awaiting"] = status
             events.append(("finding.mark", payload))
             decisions.append((fid, now, ws.user, "mark", cur["status"], new, reason, note_id,
-                              json.dumps({"awaiting": status}) if pending else None))
+                              _detail({"awaiting": status}) if pending else None))
             (result.pending if pending else result.changed).append(fid)
         conn.executemany(
             "UPDATE findings SET status = ?, reason = ?, pending_status = ?,"
@@ -246,7 +246,7 @@ def approve(ws: Workspace, finding_ids: Sequence[str], note: str | None = None) 
                 "note_id": note_id, "note": text}))
             decisions.append((fid, now, ws.user, "approve", "pending_approval",
                               cur["pending_status"], cur["pending_reason"], note_id,
-                              json.dumps({"decided_by": cur["pending_by"]})))
+                              _detail({"decided_by": cur["pending_by"]})))
             result.changed.append(fid)
         _record(ws, conn, events, decisions)
     return result
@@ -295,9 +295,8 @@ def return_decision(ws: Workspace, finding_ids: Sequence[str], note: str) -> Mar
                 "note_id": note_id, "note": text}))
             # Keys sorted, as verify rebuilds the row from the event (oversight.chainstate).
             decisions.append((fid, now, ws.user, "return", "pending_approval", "in_review",
-                              None, note_id, json.dumps({"proposed_by": cur["pending_by"],
-                                                         "returned": returned},
-                                                        sort_keys=True)))
+                              None, note_id, _detail({"proposed_by": cur["pending_by"],
+                                                      "returned": returned})))
             result.changed.append(fid)
         _record(ws, conn, events, decisions)
     return result
@@ -347,7 +346,7 @@ def add_note(ws: Workspace, finding_id: str, text: str, refers_to: int | None = 
         _record(ws, conn, [("finding.note", {"finding_id": finding_id, "note_id": note_id,
                                              "refers_to": refers_to, "note": body})],
                 [(finding_id, now, ws.user, "note", None, None, None, note_id,
-                  json.dumps({"refers_to": refers_to}) if refers_to else None)])
+                  _detail({"refers_to": refers_to}) if refers_to else None)])
     return note_id
 
 
@@ -395,10 +394,16 @@ def assign(ws: Workspace, finding_ids: Sequence[str], to: str | None) -> MarkRes
             events.append(("finding.assign", {"finding_id": fid, "from": cur["assignee"],
                                               "to": target}))
             decisions.append((fid, now, ws.user, "assign", None, None, None, None,
-                              json.dumps({"from": cur["assignee"], "to": target})))
+                              _detail({"from": cur["assignee"], "to": target})))
             result.changed.append(fid)
         _record(ws, conn, events, decisions)
     return result
+
+
+def _detail(detail: dict[str, Any]) -> str:
+    """A decision row's detail: keys sorted and text as written (not ASCII-escaped), the
+    form verify rebuilds from the event with SQLite's json_object (chainstate)."""
+    return json.dumps(detail, sort_keys=True, ensure_ascii=False)
 
 
 def _insert_note(conn: Any, fid: str, user: str, ts: str, text: str,

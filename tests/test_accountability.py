@@ -801,3 +801,61 @@ def test_the_workspace_timezone_is_checked_against_the_chain(ws_path: Path) -> N
     conn.close()
     assert "The workspace setting timezone is 'UTC', but the audit trail set it to " \
            "'Europe/Berlin'." in problems(ws_path)
+
+
+# -- names and words outside ASCII ----------------------------------------------------------
+
+JOSE, JOSE_PW = "José Müller", "jose-password"
+AISHA, AISHA_PW = "عائشة", "aisha-password"
+
+
+def _session_in_other_scripts(ws_path: Path) -> tuple[str, str]:
+    """Every decision that writes a detail, by users whose names are not ASCII."""
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        ws.add_user(JOSE, Role.INSPECTOR, JOSE_PW)
+        ws.add_user(AISHA, Role.AUDITOR, AISHA_PW)
+    with Workspace.open(ws_path, JOSE, JOSE_PW) as ws:
+        first, second = ids(ws, CRITICAL)[:2]
+        triage.assign(ws, [first, second], AISHA)
+        triage.assign(ws, [second], JOSE)
+        triage.mark(ws, [first, second], "confirmed", note="Übermittlung ohne Grundlage")
+    with Workspace.open(ws_path, AISHA, AISHA_PW) as ws:
+        triage.return_decision(ws, [first], "يرجى إرفاق ملف الكفاية")
+        triage.approve(ws, [second], note="موافق")
+    with Workspace.open(ws_path, JOSE, JOSE_PW) as ws:
+        note = triage.add_note(ws, first, "Nachweis angefordert — 😀")
+        triage.add_note(ws, first, "Nachweis liegt vor", refers_to=note)
+        triage.mark(ws, [first], "dismissed", reason="justified", note="geklärt")
+    return first, second
+
+
+def test_users_named_outside_ascii_leave_a_workspace_that_verifies(ws_path: Path) -> None:
+    """Assignments, approvals and returns copy user names into each decision row's
+    detail; a name such as "José Müller" or "عائشة" once made verify call those rows
+    edited (the detail was written with ASCII escapes, SQLite's json() keeps them)."""
+    _session_in_other_scripts(ws_path)
+    assert problems(ws_path) == []
+
+
+def test_details_written_with_ascii_escapes_verify_and_edits_to_them_are_named(
+        ws_path: Path) -> None:
+    """Rows written before 1 December 2026 hold their detail as json.dumps wrote it by
+    default (ASCII escapes, keys in the writer's order): still what the chain says. A
+    name changed inside such a detail is still named."""
+    _session_in_other_scripts(ws_path)
+    conn, _ = raw(ws_path, INSPECTOR, INSPECTOR_PW)
+    rows = conn.execute("SELECT decision_id, seq, detail FROM decisions"
+                        " WHERE detail IS NOT NULL").fetchall()
+    escaped = {did: json.dumps(json.loads(detail)) for did, _seq, detail in rows}
+    assert any("\\u" in text for text in escaped.values())
+    for did, text in escaped.items():
+        conn.execute("UPDATE decisions SET detail = ? WHERE decision_id = ?", (text, did))
+    conn.close()
+    assert problems(ws_path) == []
+    did, seq, _detail = next(r for r in rows if JOSE in r[2] and "proposed_by" not in r[2])
+    conn, _ = raw(ws_path, INSPECTOR, INSPECTOR_PW)
+    conn.execute("UPDATE decisions SET detail = ? WHERE decision_id = ?",
+                 (escaped[did].replace("Jos\\u00e9", "Jos\\u00e8"), did))
+    conn.close()
+    assert problems(ws_path) == [f"The decision row of audit event {seq} differs from what "
+                                 "the audit trail recorded."]
