@@ -78,11 +78,11 @@ def _payload(text: str) -> Any:
         value, end = _scan(text, 0)
         if end == len(text):
             return value
-    except (StopIteration, ValueError):
+    except (StopIteration, ValueError, TypeError, RecursionError):
         pass
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):  # nested past Python's stack: unread
         return None
 
 
@@ -92,7 +92,7 @@ def _event(row: tuple[Any, ...]) -> Event:
         data, end = _scan(payload, 0)
         if end != len(payload):
             data = _payload(payload)
-    except (StopIteration, ValueError, TypeError):
+    except (StopIteration, ValueError, TypeError, RecursionError):
         data = _payload(payload)
     return Event(seq, ts, user, action, data if type(data) is dict else {}, digest)
 
@@ -417,7 +417,7 @@ def _row_differs(row: tuple[Any, ...]) -> bool:
      e_action, payload) = row[4:15]
     try:
         p = json.loads(payload) if payload is not None else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         p = {}
     if not isinstance(p, dict):
         p = {}
@@ -444,7 +444,7 @@ def _row_differs(row: tuple[Any, ...]) -> bool:
     else:
         try:
             same_detail = json.loads(detail) == want_detail
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             same_detail = False
     return not (same_detail
                 and _same_value(action, _SHORT_ACTIONS.get(str(e_action)))
@@ -640,7 +640,7 @@ class Checker:
             else:
                 try:
                     rules = json.loads(row[5])
-                except ValueError:
+                except (ValueError, TypeError, RecursionError):
                     rules = None
                 if (row[1], row[2], row[3], row[4], rules) != (
                         want["pack_sha256"], want["pack_id"], want["version"], want["user"],
@@ -711,7 +711,7 @@ class Checker:
             else:
                 try:
                     filters, items = json.loads(row[6]), json.loads(row[7])
-                except ValueError:
+                except (ValueError, TypeError, RecursionError):
                     filters = items = None
                 if (row[1], row[2], row[3], row[4], row[5], filters, items, row[8]) != (
                         want.get("population"), want.get("by"), want.get("seed"),
@@ -760,7 +760,7 @@ def _loaded(text: str | None) -> Any:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):
         return text
 
 

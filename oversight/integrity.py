@@ -207,7 +207,7 @@ def _verify(conn: Connection, report: VerifyReport,
         label = f"Batch {batch_id} ({file_name})"
         try:
             columns = [str(c) for c in json.loads(cols_json)]
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             columns = []
         digest, actual = batch_digest(conn, Kind(kind), batch_id, columns)
         if actual < 0:
@@ -287,6 +287,6 @@ def _import_events(conn: Connection) -> dict[int, dict[str, Any]]:
             data = json.loads(payload)
             for batch in (data.get("batches") or [] if action == "package.import" else [data]):
                 out[int(batch["batch_id"])] = batch
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             continue
     return out

@@ -859,3 +859,36 @@ def test_details_written_with_ascii_escapes_verify_and_edits_to_them_are_named(
     conn.close()
     assert problems(ws_path) == [f"The decision row of audit event {seq} differs from what "
                                  "the audit trail recorded."]
+
+
+# -- payloads no program wrote --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("user", "password", "action"), [
+    (INSPECTOR, INSPECTOR_PW, "finding.note"), (ADMIN, ADMIN_PW, "user.add")])
+def test_a_payload_nested_past_pythons_stack_is_named_not_a_crash(
+        ws_path: Path, user: str, password: str, action: str) -> None:
+    """A user with SQLCipher tools appends an event whose payload nests 100,000 arrays
+    deep (hash recomputed, sealed with their own key). Reading it once raised
+    RecursionError out of verify, and, for an event about users, out of every sign-in:
+    now the event is one that says nothing, named as such."""
+    conn, seed = raw(ws_path, user, password)
+    assert seed is not None
+    wsid = conn.execute("SELECT value FROM workspace_meta WHERE key = 'workspace_id'"
+                        ).fetchone()[0]
+    start, prev = audit.head(conn)
+    seq, ts = start + 1, "2026-12-01T00:00:00.000000+00:00"
+    body = '{"finding_id":' + "[" * 100_000 + "]" * 100_000 + "}"
+    digest = audit.event_hash(seq, ts, user, action, body, prev)
+    conn.execute("INSERT INTO audit_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (seq, ts, user, action, body, prev, digest))
+    conn.execute("UPDATE workspace_meta SET value = ? WHERE key = 'audit_head'",
+                 (f"{seq}:{digest}",))
+    chainstate.seal_command(conn, wsid, user, signer_from_seed(seed), start)
+    conn.close()
+    named = f"Audit event {seq} ({action} by {user}): "
+    with Workspace.open(ws_path, INSPECTOR, INSPECTOR_PW) as ws:
+        # an event about users that says nothing stops every write until resolved
+        reason = ws.read_only_reason
+        assert (reason is None) if action == "finding.note" else reason.startswith(named)
+    assert [line for line in problems(ws_path) if line.startswith(named)]
