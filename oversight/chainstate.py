@@ -235,7 +235,9 @@ def _users_differ(conn: Connection, d: Derived, limit: int = PER_KIND) -> list[s
     out: list[str] = []
     table = {r[0]: r for r in conn.execute(
         "SELECT name, role, active, created_at, created_by, public_key FROM users")}
-    for name in sorted(set(table) | set(d.users)):
+    # names sorted as text (a name edited to NULL or a BLOB sorts after the others)
+    for name in sorted(set(table) | set(d.users),
+                       key=lambda n: (not isinstance(n, str), str(n))):
         if len(out) >= limit:
             break
         row, user = table.get(name), d.users.get(name)

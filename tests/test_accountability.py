@@ -892,3 +892,20 @@ def test_a_payload_nested_past_pythons_stack_is_named_not_a_crash(
         reason = ws.read_only_reason
         assert (reason is None) if action == "finding.note" else reason.startswith(named)
     assert [line for line in problems(ws_path) if line.startswith(named)]
+
+
+@pytest.mark.parametrize("value", [None, b"\x00victor"])
+def test_a_user_name_edited_to_null_or_a_blob(ws_path: Path, value: object) -> None:
+    """The users table's name column edited to NULL or a BLOB once raised TypeError out
+    of every sign-in (names of two types could not be sorted)."""
+    conn, _ = raw(ws_path, VIEWER, VIEWER_PW)
+    conn.execute("UPDATE users SET name = ? WHERE name = ?", (value, VIEWER))
+    conn.close()
+    missing = (f"User {VIEWER} is missing from the users table (the audit trail adds "
+               "them).")
+    with Workspace.open(ws_path, INSPECTOR, INSPECTOR_PW) as ws:
+        assert ws.read_only_reason is not None
+        assert ws.read_only_reason.startswith(missing)
+    assert problems(ws_path)[:2] == [
+        missing, f"User {value} is in the users table, but no event of the audit trail "
+                 "adds them."]

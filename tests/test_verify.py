@@ -47,6 +47,16 @@ def test_edited_imported_row(imported: Path) -> None:
     assert check(imported) == ["Batch 1 (ops.csv): stored rows have been altered since import."]
 
 
+@pytest.mark.parametrize("value", [b"\x00\xff", 7, 1.5])
+def test_a_value_of_another_type_in_an_imported_row(imported: Path, value: object) -> None:
+    """A BLOB put where the import wrote text (no reader yields bytes) once raised
+    TypeError out of verify; a number there is a changed value too."""
+    conn = raw(imported)
+    conn.execute("UPDATE operations SET actor_id = ? WHERE record_id = 'OP-1'", (value,))
+    conn.close()
+    assert check(imported) == ["Batch 1 (ops.csv): stored rows have been altered since import."]
+
+
 def test_edited_extra_column(imported: Path) -> None:
     conn = raw(imported)
     conn.execute("""UPDATE operations SET extra = '{"Terminal":"WS-9"}' WHERE record_id='OP-2'""")
