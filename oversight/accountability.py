@@ -55,6 +55,7 @@ __all__ = [
     "UserState",
     "finding_digest",
     "needs_second",
+    "stored_bytes",
 ]
 
 #: A value the chain cannot give (a time written before the upgrade): never compared.
@@ -85,7 +86,16 @@ def finding_digest(pack_id: str, rule_id: str, part: str, group_key: str | None,
 #: json.dumps(..., ensure_ascii=False, separators=(",", ":")) with one encoder made once
 #: (json.dumps builds a new encoder per call when given options; verify digests every
 #: finding, detection every hit).
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def stored_bytes(value: object) -> object:
+    """A BLOB where this program writes text (put there with SQLCipher tools): digested
+    as a value no text can be, so the row is named as differing, not a crash."""
+    if isinstance(value, bytes):
+        return {"blob": value.hex()}
+    raise TypeError(f"a {type(value).__name__} cannot be digested")
+
+
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                            default=stored_bytes).encode
 
 
 class Event(NamedTuple):

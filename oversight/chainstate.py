@@ -458,17 +458,18 @@ def _row_differs(row: tuple[Any, ...]) -> bool:
                 and _same_value(note_id, p.get("note_id")))
 
 
-def decision_mismatches(conn: Connection) -> list[tuple[int, bool, bool, bool]]:
-    """The decision rows that are not what the event they name wrote: (seq, no such
-    event, a field other than the time differs, the time differs). Whether a differing
-    time matters depends on the upgrade (``Checker._decisions``)."""
+def decision_mismatches(conn: Connection) -> list[tuple[Any, bool, bool, bool]]:
+    """The decision rows that are not what the event they name wrote: (seq as stored,
+    an int unless edited to something else, which names no event; no such event; a
+    field other than the time differs; the time differs). Whether a differing time
+    matters depends on the upgrade (``Checker._decisions``)."""
     out = []
     for r in conn.execute(_DECISIONS_SQL):
         orphan, differs, ts_differs = bool(r[1]), bool(r[2]), bool(r[3])
         if differs and not orphan:
             differs = _row_differs(r)
         if orphan or differs or ts_differs:
-            out.append((int(r[0]), orphan, differs, ts_differs))
+            out.append((r[0], orphan, differs, ts_differs))
     return out
 
 
@@ -495,7 +496,7 @@ class Precomputed:
 
     digests: dict[str, str]
     """Finding id -> content digest (content_digests)."""
-    decisions: list[tuple[int, bool, bool, bool]]
+    decisions: list[tuple[Any, bool, bool, bool]]
     """decision_mismatches."""
 
 
@@ -579,7 +580,7 @@ class Checker:
         expected = self.replay.decision_seqs
         if rows == distinct == len(expected):
             return
-        have = {int(r[0]) for r in self.conn.execute("SELECT seq FROM decisions")}
+        have = {r[0] for r in self.conn.execute("SELECT seq FROM decisions")}
         for seq in expected:
             if seq not in have:
                 p.add("decisions", f"The decision recorded by audit event {seq} is missing "
@@ -614,7 +615,7 @@ class Checker:
         for sha, pack_id, version, source, added_by in rows:
             seen.add(sha)
             want = d.packs.get(sha)
-            label = f"Criteria pack {pack_id} {version} (sha256 {sha[:16]}…)"
+            label = f"Criteria pack {pack_id} {version} (sha256 {str(sha)[:16]}…)"
             if hashlib.sha256(str(source).encode("utf-8")).hexdigest() != sha:
                 self.problems.add("packs", f"{label} has been edited: its stored text no "
                                            "longer has that SHA-256.")
@@ -787,7 +788,10 @@ def _with_rids(rows: Iterator[tuple[Any, ...]], links: Iterator[tuple[Any, ...]]
     link = next(links, None)
     for row in rows:
         fid = row[0]
-        while link is not None and link[0] < fid:
+        if not isinstance(fid, str):  # an id edited to NULL or a number: no links
+            yield row, []
+            continue
+        while link is not None and (not isinstance(link[0], str) or link[0] < fid):
             link = next(links, None)
         rids: list[int] = []
         while link is not None and link[0] == fid:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from oversight import stored
 from oversight.criteria.pack import SEVERITIES
 from oversight.errors import UsageError
 from oversight.workspace import Permission, Workspace
@@ -119,7 +119,8 @@ def list_findings(ws: Workspace, filters: FindingFilters | None = None, limit: i
     for r in ws.conn.execute(sql, params):
         row = dict(zip(keys, r, strict=True))
         for key in _JSON:
-            row[key] = json.loads(row[key])
+            row[key] = stored.json_dict(row[key]) if key == "facts" \
+                else stored.json_list(row[key])
         row["matching"] = bool(row["matching"])
         out.append(row)
     return out
@@ -168,7 +169,7 @@ def list_runs(ws: Workspace) -> list[dict[str, Any]]:
     for run_id, pack_id, version, sha, started, finished, user, summary in ws.conn.execute(
             "SELECT run_id, pack_id, pack_version, pack_sha256, started_at, finished_at, user,"
             " summary FROM runs ORDER BY run_id"):
-        doc = json.loads(summary)
+        doc = stored.json_dict(summary)
         out.append({"run_id": run_id, "pack": pack_id, "version": version, "pack_sha256": sha,
                     "started_at": started, "finished_at": finished, "user": user,
                     "hits": doc.get("hits", 0), "new": doc.get("new", 0),

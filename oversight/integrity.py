@@ -19,6 +19,7 @@ from typing import Any
 
 from db.store import Connection, DbError
 from oversight import audit, chainstate, verify_worker
+from oversight.accountability import stored_bytes
 from oversight.changes import Change, changes
 from oversight.records import Kind, storage_columns
 from oversight.retraction import retractions_in_chain
@@ -26,17 +27,8 @@ from oversight.workspace import Permission, Workspace
 
 __all__ = ["RowDigest", "VerifyReport", "encode_group", "verify", "verify_workspace"]
 
-def _stored_bytes(value: object) -> object:
-    """A BLOB where an import writes text (put there with SQLCipher tools: no reader
-    yields bytes): digested as a value no text can be, so its batch is named as
-    differing, not a crash."""
-    if isinstance(value, bytes):
-        return {"blob": value.hex()}
-    raise TypeError(f"a {type(value).__name__} cannot be digested")
-
-
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
-                           default=_stored_bytes).encode
+                           default=stored_bytes).encode
 
 
 GROUP = 1000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from oversight import columns
+from oversight import columns, stored
 from oversight.errors import UsageError
 from oversight.records import FieldType, Kind, fields_of, storage_columns
 from oversight.retraction import live
@@ -186,7 +186,7 @@ def records(
             if value is None:
                 continue
             if spec.type is FieldType.LIST:
-                fields[name] = json.loads(value)
+                fields[name] = stored.json_list(value)
             elif spec.type is FieldType.BOOL:
                 fields[name] = bool(value)
             else:
@@ -198,7 +198,7 @@ def records(
             "line": rec["line"],
             "record_id": rec["record_id"],
             "fields": fields,
-            "extra": json.loads(rec["extra"]),
+            "extra": stored.json_dict(rec["extra"]),
         })
     return out
 

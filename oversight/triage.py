@@ -20,7 +20,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from oversight import audit, queries
+from oversight import audit, queries, stored
 from oversight.accountability import needs_second
 from oversight.changes import Change, changes
 from oversight.criteria.pack import Pack, parse_pack
@@ -149,7 +149,7 @@ def _load(ws: Workspace, finding_ids: Sequence[str]) -> dict[str, dict[str, Any]
                              "pending_by": row[6], "assignee": row[7]}
     missing = [i for i in ids if i not in found]
     if missing:
-        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        shown = ", ".join(str(m) for m in missing[:5]) + (" …" if len(missing) > 5 else "")
         raise UsageError(f"No finding {shown} in this workspace; `oversight findings` lists "
                          "them.")
     return {i: found[i] for i in ids}
@@ -446,15 +446,17 @@ def finding_detail(ws: Workspace, finding_id: str) -> dict[str, Any]:
             "pending_status", "pending_reason", "pending_by")
     out: dict[str, Any] = dict(zip(keys, row[:-1], strict=True))
     out["matching"] = bool(out["matching"])
-    for k in ("facts", "legal_refs", "record_ids"):
-        out[k] = json.loads(out[k])
+    out["facts"] = stored.json_dict(out["facts"])
+    for k in ("legal_refs", "record_ids"):
+        out[k] = stored.json_list(out[k])
     # A received finding has no run here: its rule comes from the sender's pack, its
     # registers from its package, and what other bodies said of any finding sits beside
     # it read-only (oversight.exchange.store).
     from oversight.exchange import store as received
 
     source = row[-1] if row[-1] is not None else received.sender_pack_source(ws, finding_id)
-    out["rule"] = _rule_text(source, out["rule_id"]) if source else {"id": out["rule_id"]}
+    out["rule"] = _rule_text(source, out["rule_id"]) if isinstance(source, str) and source \
+        else {"id": out["rule_id"]}
     rids = [r[0] for r in ws.conn.execute(
         "SELECT rid FROM finding_records WHERE finding_id = ? ORDER BY rid LIMIT 500",
         (finding_id,))]
@@ -465,7 +467,7 @@ def finding_detail(ws: Workspace, finding_id: str) -> dict[str, Any]:
     out["notes"] = notes(ws, finding_id)
     out["history"] = [
         {"seq": r[0], "ts": r[1], "user": r[2], "action": r[3], "from": r[4], "to": r[5],
-         "reason": r[6], "note_id": r[7], "detail": json.loads(r[8]) if r[8] else None}
+         "reason": r[6], "note_id": r[7], "detail": stored.json_dict(r[8]) if r[8] else None}
         for r in ws.conn.execute(
             "SELECT seq, ts, user, action, from_status, to_status, reason, note_id, detail"
             " FROM decisions WHERE finding_id = ? ORDER BY decision_id", (finding_id,))]
@@ -554,7 +556,7 @@ def history(ws: Workspace, finding_id: str | None = None, user: str | None = Non
         params.append(limit)
     rows = ws.conn.execute(sql, params).fetchall()
     return [{"seq": r[0], "ts": r[1], "user": r[2], "action": r[3],
-             "payload": json.loads(r[4]), "hash": r[5]} for r in reversed(rows)]
+             "payload": stored.json_dict(r[4]), "hash": r[5]} for r in reversed(rows)]
 
 
 # -- sampling -----------------------------------------------------------------------------

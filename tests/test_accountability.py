@@ -909,3 +909,51 @@ def test_a_user_name_edited_to_null_or_a_blob(ws_path: Path, value: object) -> N
     assert problems(ws_path)[:2] == [
         missing, f"User {value} is in the users table, but no event of the audit trail "
                  "adds them."]
+
+
+_DEEP = "[" * 50_000 + "]" * 50_000
+
+
+@pytest.mark.parametrize(("sql", "value", "named"), [
+    ("UPDATE findings SET facts = ? WHERE finding_id = :fid", _DEEP, "Finding {fid} differs"),
+    ("UPDATE findings SET facts = ? WHERE finding_id = :fid", "{", "Finding {fid} differs"),
+    ("UPDATE findings SET legal_refs = ? WHERE finding_id = :fid", b"\x00",
+     "Finding {fid} differs"),
+    ("UPDATE findings SET record_ids = ? WHERE finding_id = :fid", "{}",
+     "Finding {fid} differs"),
+    ("UPDATE findings SET message = ? WHERE finding_id = :fid", b"\xff",
+     "Finding {fid} differs"),
+    ("UPDATE findings SET finding_id = ? WHERE finding_id = :fid", None,
+     "Finding {fid} is missing"),
+    ("UPDATE packs SET source = ?", b"\x00", "has been edited"),
+    ("UPDATE packs SET pack_sha256 = ?", None, "Criteria pack"),
+    ("UPDATE decisions SET seq = ? WHERE decision_id = (SELECT max(decision_id)"
+     " FROM decisions)", "{}", "A decision row names audit event {{}}"),
+])
+def test_cells_a_user_fills_with_what_no_program_wrote(ws_path: Path, sql: str,
+                                                       value: object, named: str) -> None:
+    """A user with SQLCipher tools writes into a column a value of another type, JSON
+    nested past Python's stack, or text that is not JSON. Each once raised an exception
+    out of verify or out of listing and showing findings (found by trying every column
+    of a demo workspace so); now verify names the row and the workstation shows the
+    value as unreadable."""
+    with Workspace.open(ws_path, INSPECTOR, INSPECTOR_PW) as ws:
+        fid = ids(ws, LOW)[0]
+        triage.mark(ws, [fid], "in_review", note="looking")
+    conn, _ = raw(ws_path, INSPECTOR, INSPECTOR_PW)
+    conn.execute(sql.replace(":fid", "?"), (value, fid) if ":fid" in sql else (value,))
+    conn.close()
+    assert [line for line in problems(ws_path) if named.format(fid=fid) in line]
+    with Workspace.open(ws_path, INSPECTOR, INSPECTOR_PW) as ws:
+        shown = list_findings(ws, FindingFilters())
+        for f in shown:
+            if f["id"] is None:  # the edited id: refused with a sentence
+                with pytest.raises(UsageError):
+                    triage.finding_detail(ws, f["id"])
+            else:
+                triage.finding_detail(ws, f["id"])
+    if "SET finding_id" not in sql and "UPDATE findings" in sql:
+        row = next(f for f in shown if f["id"] == fid)
+        column = sql.split()[3]
+        if column in ("facts", "legal_refs", "record_ids"):
+            assert "unreadable" in json.dumps(row[column])
