@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from oversight import columns, stored
@@ -13,6 +12,15 @@ from oversight.workspace import Permission, Workspace
 
 __all__ = ["batches", "count_records", "count_rejects", "parse_query", "parse_where", "records",
            "rejects"]
+
+
+def _stored_warnings(text: object) -> list[dict[str, Any]]:
+    """A batch's stored data-quality warnings; one warning saying they are unreadable
+    when the column holds anything but the list of warnings an import writes."""
+    value = stored.json_list(text)
+    if all(isinstance(w, dict) and {"code", "count", "message"} <= set(w) for w in value):
+        return value
+    return [{"code": "unreadable", "count": 1, "message": stored.UNREADABLE, "lines": []}]
 
 
 def batches(ws: Workspace, include_retracted: bool = False) -> list[dict[str, Any]]:
@@ -35,8 +43,10 @@ def batches(ws: Workspace, include_retracted: bool = False) -> list[dict[str, An
     out = []
     for r in rows:
         row = dict(zip(keys, r, strict=True))
-        for key in ("warnings", "missing_markers"):
-            row[key] = None if row[key] is None else json.loads(row[key])
+        if row["warnings"] is not None:
+            row["warnings"] = _stored_warnings(row["warnings"])
+        if row["missing_markers"] is not None:
+            row["missing_markers"] = stored.json_list(row["missing_markers"])
         out.append(row)
     return out
 

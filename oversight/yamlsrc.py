@@ -117,6 +117,8 @@ class YamlRefused(yaml.MarkedYAMLError):
 def _check_limits(text: str) -> None:
     """Walk the parse events (libyaml, no values built): refuse aliases, anchors and deep
     nesting at their line and column before anything is composed or constructed."""
+    if not isinstance(text, str):  # a stored pack's source edited to a BLOB or a number
+        raise YamlRefused(f"the document is not text (a {type(text).__name__})")
     if len(text) > MAX_YAML_BYTES or len(text.encode("utf-8")) > MAX_YAML_BYTES:
         raise YamlRefused(f"the document is larger than {MAX_YAML_BYTES // (1 << 20)} MiB "
                           f"({MAX_YAML_BYTES:,} bytes), the most this program reads")

@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 from test_triage import OPS
 
 from db.keyslots import SlotFile
-from oversight import audit, chainstate, triage, verify_worker
+from oversight import audit, chainstate, log_quality, queries, triage, verify_worker
 from oversight.cli import main
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import default_pack
 from oversight.errors import AuthenticationError, PermissionDenied, UsageError
 from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
+from oversight.importing.quality import describe_warnings
 from oversight.integrity import verify_workspace
 from oversight.records import Kind
 from oversight.seals import signer_from_seed
@@ -929,6 +930,9 @@ _DEEP = "[" * 50_000 + "]" * 50_000
     ("UPDATE packs SET pack_sha256 = ?", None, "Criteria pack"),
     ("UPDATE decisions SET seq = ? WHERE decision_id = (SELECT max(decision_id)"
      " FROM decisions)", "{}", "A decision row names audit event {{}}"),
+    ("UPDATE batches SET warnings = ?", _DEEP, "data-quality warnings"),
+    ("UPDATE batches SET warnings = ?", b"\xff", "data-quality warnings"),
+    ("UPDATE batches SET missing_markers = ?", "[", "missing markers"),
 ])
 def test_cells_a_user_fills_with_what_no_program_wrote(ws_path: Path, sql: str,
                                                        value: object, named: str) -> None:
@@ -945,6 +949,9 @@ def test_cells_a_user_fills_with_what_no_program_wrote(ws_path: Path, sql: str,
     conn.close()
     assert [line for line in problems(ws_path) if named.format(fid=fid) in line]
     with Workspace.open(ws_path, INSPECTOR, INSPECTOR_PW) as ws:
+        for batch in queries.batches(ws, include_retracted=True):
+            describe_warnings(batch["warnings"])
+        log_quality.overview(ws)
         shown = list_findings(ws, FindingFilters())
         for f in shown:
             if f["id"] is None:  # the edited id: refused with a sentence
