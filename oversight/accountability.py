@@ -47,6 +47,7 @@ from oversight.seals import Seal, valid_public_key, verify_seal
 
 __all__ = [
     "ACTIONS",
+    "RUN_OUTCOME",
     "UNKNOWN",
     "Derived",
     "Event",
@@ -57,6 +58,10 @@ __all__ = [
     "needs_second",
     "stored_bytes",
 ]
+
+#: What a detection.run event records of each rule's outcome (``reason``, why a rule was
+#: not evaluated, from 1 December 2026): the run's stored summary must say the same.
+RUN_OUTCOME = ("rule_id", "evaluated", "reason", "hits", "new", "no_longer_matching")
 
 #: A value the chain cannot give (a time written before the upgrade): never compared.
 UNKNOWN = "\x00unknown"
@@ -725,7 +730,9 @@ class Replay:
                                  "added_by": ev.user})
         d.runs[run_id] = {"pack_sha256": sha, "pack_id": pack_id,
                           "version": p.get("version"), "user": ev.user,
-                          "rules": [r.get("rule_id") for r in rules]}
+                          "rules": [r.get("rule_id") for r in rules],
+                          "outcomes": [{k: r[k] for k in RUN_OUTCOME if k in r}
+                                       for r in rules if isinstance(r, dict)]}
         if legacy:
             return  # findings of runs before the upgrade come from the upgrade snapshot
         evaluated = [r["rule_id"] for r in rules if r.get("evaluated")]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db.store import Connection
-from oversight import audit
+from oversight import audit, stored
 from oversight.accountability import (
     UNKNOWN,
     Derived,
@@ -633,7 +633,8 @@ class Checker:
 
     def _runs(self, d: Derived) -> None:
         rows = {r[0]: r for r in self.conn.execute(
-            "SELECT run_id, pack_sha256, pack_id, pack_version, user, rules FROM runs")}
+            "SELECT run_id, pack_sha256, pack_id, pack_version, user, rules, summary"
+            " FROM runs")}
         for run_id in sorted(set(rows) | set(d.runs)):
             row, want = rows.get(run_id), d.runs.get(run_id)
             if want is None:
@@ -650,6 +651,10 @@ class Checker:
                         want["rules"]):
                     self.problems.add("runs", f"Detection run {run_id} differs from what the "
                                               "audit trail recorded (pack, rules or user).")
+                elif not _same_outcomes(stored.json_dict(row[6]), want["outcomes"]):
+                    self.problems.add("runs", f"Detection run {run_id}'s summary (which rules "
+                                              "were evaluated, why not, and their hits) "
+                                              "differs from what the audit trail recorded.")
 
     def _findings(self, d: Derived, content: bool) -> None:
         pre = self.precomputed
@@ -756,6 +761,21 @@ class Checker:
         from oversight.exchange import chaincheck
 
         chaincheck.check(self.conn, d, self.problems.add)
+
+
+def _same_outcomes(summary: dict[str, Any], chain: list[dict[str, Any]]) -> bool:
+    """A run's stored summary against its detection.run event: each rule's outcome (the
+    fields the event records) and the totals shown in lists and reports."""
+    rules = summary.get("rules")
+    if not isinstance(rules, list) or len(rules) != len(chain) \
+            or not all(isinstance(r, dict) for r in rules):
+        return False
+    if any({k: r.get(k) for k in want} != want for r, want in zip(rules, chain, strict=True)):
+        return False
+    totals = [sum(int(w.get(k) or 0) for w in chain) if all(k in w for w in chain) else None
+              for k in ("hits", "new")]
+    return all(t is None or summary.get(k) == t
+               for k, t in zip(("hits", "new"), totals, strict=True))
 
 
 def _loaded(text: str | None) -> Any:

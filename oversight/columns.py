@@ -61,7 +61,7 @@ def _catalogue(ws: Workspace, kind: Kind) -> _Catalogue:
         try:
             mapping = json.loads(mapping_json or "{}")
             source = [str(c) for c in json.loads(columns_json or "[]")]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             mapping, source = {}, []
         if columns_json is None or fmt in ("json", "jsonl"):
             # No header recorded, or JSON records that may carry keys the first lacked.

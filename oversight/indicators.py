@@ -47,6 +47,7 @@ from zoneinfo import ZoneInfo
 
 from db.keyslots import write_atomic
 from db.store import DbError
+from oversight import stored
 from oversight.criteria import completeness
 from oversight.criteria.pack import OTHER_CHANNEL, SEVERITIES, Pack, parse_pack
 from oversight.criteria.regex import regexp
@@ -316,7 +317,7 @@ def _runs(ws: Workspace) -> list[dict[str, Any]]:
         "SELECT run_id, pack_id, pack_version, pack_sha256, started_at, rules, summary"
         " FROM runs ORDER BY run_id").fetchall()
     return [{"run_id": r[0], "pack": r[1], "version": r[2], "pack_sha256": r[3],
-             "started_at": r[4], "rules": json.loads(r[5]), "summary": json.loads(r[6])}
+             "started_at": r[4], "rules": stored.json_list(r[5]), "summary": stored.json_dict(r[6])}
             for r in rows]
 
 
@@ -860,8 +861,8 @@ def _meta(ws: Workspace, ctx: _Context, query: IndicatorQuery, now: _Side,
     """What the numbers rest on: filters, timezone, pack, runs, samples, left out."""
     samples = [
         {"sample_id": r[0], "seed": r[1], "size": r[2], "population_size": r[3],
-         "stratified_by": r[4], "filters": json.loads(r[5]), "created_at": r[6],
-         "items": json.loads(r[7])}
+         "stratified_by": r[4], "filters": stored.json_dict(r[5]), "created_at": r[6],
+         "items": stored.json_list(r[7])}
         for r in ws.conn.execute(
             "SELECT sample_id, seed, size, population_size, stratify_by, filters, created_at,"
             " item_ids FROM samples WHERE population = 'findings' ORDER BY sample_id")]

@@ -173,6 +173,6 @@ def retractions_in_chain(conn: Any) -> dict[int, dict[str, Any]]:
         try:
             doc = json.loads(payload)
             out[int(doc["batch_id"])] = {**doc, "user": user}
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             continue
     return out

@@ -125,7 +125,7 @@ def scans(ws: Workspace, include_retracted: bool = False) -> list[ScanProvenance
             " ORDER BY seq"):
         try:
             doc = json.loads(payload)
-        except ValueError:
+        except (ValueError, TypeError, RecursionError):
             continue  # verify reports a damaged event; nothing to show of it here
         if not isinstance(doc, dict):
             continue

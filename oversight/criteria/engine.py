@@ -322,8 +322,9 @@ def _run(ws: Workspace, conn: Connection, pack: Pack, rules: list[Rule], full: b
     ws.record("detection.run", {
         "run_id": run_id, "pack": pack.id, "version": pack.version,
         "pack_sha256": pack.sha256,
-        "rules": [{"rule_id": o.rule_id, "evaluated": o.evaluated, "hits": o.hits,
-                   "new": o.new, "no_longer_matching": o.stale} for o in outcomes],
+        "rules": [{"rule_id": o.rule_id, "evaluated": o.evaluated, "reason": o.reason,
+                   "hits": o.hits, "new": o.new, "no_longer_matching": o.stale}
+                  for o in outcomes],
         # What verify needs to re-derive every finding from the chain: the severity and
         # content digest of each finding new, changed or matching again in this run, and
         # the findings that stopped matching (proportional to what changed).

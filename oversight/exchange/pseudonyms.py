@@ -273,7 +273,7 @@ class Replacer:
             return text
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return self.text(text)
         new = self.deep(value)
         return _dump_like(text, value, new)
@@ -350,7 +350,7 @@ def _list(raw: Any) -> list[Any]:
     if isinstance(raw, str) and raw.startswith("["):
         try:
             value = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return [raw]
         return value if isinstance(value, list) else [raw]
     return [raw]

@@ -33,6 +33,7 @@ from typing import Any
 
 from cryptography import x509
 
+from oversight import stored
 from oversight.accountability import finding_digest
 from oversight.changes import Change, changes
 from oversight.errors import AlreadyImported
@@ -223,7 +224,7 @@ def _answers(ws: Workspace, checked: Checked) -> None:
     sent = None
     for (payload,) in ws.conn.execute(
             "SELECT payload FROM audit_events WHERE action = 'package.export' ORDER BY seq"):
-        doc = json.loads(payload)
+        doc = stored.json_dict(payload)
         if doc.get("package_id") == reply["package_id"]:
             sent = doc
     if sent is None or sent.get("sha256") != reply["sha256"]:

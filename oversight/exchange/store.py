@@ -10,10 +10,10 @@ status, notes and history sit beside it, read-only, attributed to "sender:
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from oversight import stored
 from oversight.workspace import Permission, Workspace
 
 __all__ = ["RECEIVED_MARK", "is_received", "local_id", "local_pack", "origin",
@@ -57,7 +57,7 @@ def received_packages(ws: Workspace) -> list[dict[str, Any]]:
                              " ORDER BY package_no"):
         doc = dict(zip(_PACKAGE_COLS, r, strict=True))
         doc["trusted"] = bool(doc["trusted"])
-        doc["trust_roots"] = json.loads(doc["trust_roots"])
+        doc["trust_roots"] = stored.json_list(doc["trust_roots"])
         doc["label"] = f"R{doc['package_no']}"
         doc["batches"] = [int(b[0]) for b in ws.conn.execute(
             "SELECT batch_id FROM received_sources WHERE package_no = ? ORDER BY batch_id",
@@ -103,7 +103,7 @@ def origin(ws: Workspace, finding_id: str) -> list[dict[str, Any]]:
             " AND finding_id = ? ORDER BY note_id", (number, finding_id))]
         doc["history"] = [{"seq": h[0], "ts": h[1], "user": h[2], "action": h[3],
                            "from": h[4], "to": h[5], "reason": h[6], "note_id": h[7],
-                           "detail": json.loads(h[8]) if h[8] else None,
+                           "detail": stored.json_dict(h[8]) if h[8] else None,
                            "by": f"{doc['body']}/{h[2]}"} for h in ws.conn.execute(
             "SELECT seq, ts, user, action, from_status, to_status, reason, note_id, detail"
             " FROM received_decisions WHERE package_no = ? AND finding_id = ?"

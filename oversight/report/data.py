@@ -9,12 +9,11 @@ data.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from oversight import __version__, audit, log_quality, queries, scans, triage
+from oversight import __version__, audit, log_quality, queries, scans, stored, triage
 from oversight.criteria.pack import SEVERITIES, parse_pack
 from oversight.errors import UsageError
 from oversight.findings import list_findings, list_runs
@@ -181,7 +180,7 @@ def collect(ws: Workspace, scope: ReportScope | None = None, *, title: str | Non
         " FROM samples ORDER BY sample_id DESC LIMIT 1").fetchone()
     sample = None
     if sample_row is not None:
-        items = json.loads(sample_row[6])
+        items = stored.json_list(sample_row[6])
         reviewed = sum(1 for (s,) in ws.conn.execute(
             f"SELECT status FROM findings WHERE finding_id IN ({', '.join('?' * len(items))})",
             items) if s != "open") if sample_row[1] == "findings" and items else 0
