@@ -41,6 +41,7 @@ __all__ = [
     "UserInfo",
     "Workspace",
     "service_errors",
+    "user_name",
 ]
 
 DB_NAME = "workspace.db"
@@ -70,8 +71,15 @@ def service_errors(db_path: Path | None = None) -> Iterator[None]:
         raise known from exc
 
 
+def user_name(name: str) -> str:
+    """A user name as typed, in the form users are stored and signed under: stripped and
+    in Unicode's composed form (NFC), so "José" typed as an e and a combining accent
+    names the same user. Every lookup of a user by a typed name goes through it."""
+    return unicodedata.normalize("NFC", name.strip())
+
+
 def check_user_name(name: str) -> str:
-    name = unicodedata.normalize("NFC", name.strip())
+    name = user_name(name)
     if not name:
         raise UsageError("A user name cannot be empty.")
     if len(name) > 64:
@@ -244,7 +252,7 @@ class Workspace:
                     f"The workspace database {db_path} is missing; restore it from a backup."
                 )
             slots = SlotFile.load(folder / SLOTS_NAME)
-            name = unicodedata.normalize("NFC", user.strip())
+            name = user_name(user)
             keys = slots.unlock_keys(name, password)
             key = keys.database_key
             conn = store.connect(db_path, key, read_only=read_only, busy_timeout_ms=busy_timeout_ms)

@@ -5,6 +5,7 @@ tamperer's own slot, as a user of the workspace would do it with any SQLCipher t
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -859,3 +860,29 @@ def test_details_written_with_ascii_escapes_verify_and_edits_to_them_are_named(
     conn.close()
     assert problems(ws_path) == [f"The decision row of audit event {seq} differs from what "
                                  "the audit trail recorded."]
+
+
+def test_a_user_name_typed_with_combining_accents_names_the_same_user(
+        ws_path: Path) -> None:
+    """Sign-in and `user add` take "José" typed as an e and a combining accent (NFD, as
+    text pasted from a macOS file name is) as the same user; `assign --to` refused him
+    ("no active user named 'José Müller'", the very name) and `history --user` listed
+    none of his events, as if he had done nothing."""
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        ws.add_user(JOSE, Role.INSPECTOR, JOSE_PW)
+        fid = ids(ws, CRITICAL)[0]
+    typed = unicodedata.normalize("NFD", JOSE)
+    assert typed != JOSE
+    code, out, err = cli(["assign", str(ws_path), fid, "--to", typed], typed, JOSE_PW)
+    assert code == 0, err
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        (finding,) = [f for f in list_findings(ws) if f["id"] == fid]
+    assert finding["assignee"] == JOSE
+    code, out, err = cli(["history", str(ws_path), "--user", typed, "--json"], ADMIN,
+                         ADMIN_PW)
+    assert code == 0, err
+    events = json.loads(out)
+    assert [(e["user"], e["action"]) for e in events] == [(JOSE, "finding.assign")]
+    assert events[0]["payload"]["to"] == JOSE
+    assert problems(ws_path) == []
+
