@@ -78,6 +78,13 @@ def user_name(name: str) -> str:
     return unicodedata.normalize("NFC", name.strip())
 
 
+def _folded(name: str) -> str:
+    """A user name as a reader may take it: capitals and compatibility forms (full-width
+    letters, ligatures) folded (Unicode's NFKC_Casefold, closely). Two users whose names
+    fold alike would read as one person in reports and the audit trail."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
 def check_user_name(name: str) -> str:
     name = user_name(name)
     if not name:
@@ -494,6 +501,12 @@ class Workspace:
         ).fetchone()
         if existing is not None and existing[0]:
             raise UsageError(f"A user named {name!r} already exists.")
+        folded = _folded(name)
+        for (other,) in self.conn.execute("SELECT name FROM users WHERE name != ?", (name,)):
+            if _folded(other) == folded:
+                raise UsageError(f"The user name {name!r} differs from the existing user "
+                                 f"{other!r} only by capitals or character width; choose a "
+                                 "name that reads differently.")
         seed = new_seed()
         public_key = signer_from_seed(seed).public_key
         with self.write() as conn:
