@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,9 +18,9 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from oversight import __version__, queries, triage
 from oversight.criteria.engine import RunSummary, run_detection
@@ -39,12 +40,38 @@ from oversight.periods import parse_day, set_timezone, workspace_timezone
 from oversight.records import Kind
 from oversight.retraction import retract_batch
 from oversight.safefile import check_output_path
+from oversight.visible import show_directional
 from oversight.workspace import Workspace, parse_role
 
-out = Console(soft_wrap=True, highlight=False)
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """User text for the terminal as written: each control character (ESC sequences
+    recolour, move the cursor and overwrite lines printed before) as its escape
+    (``\\x1b``), each directional override as its code (``oversight.visible``)."""
+    return show_directional(_CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+class _Console(Console):
+    """rich's console with markup off (a note holding "[/x]" stopped a listing with a
+    traceback, "[bold]" changed what it shows) and every string it renders, table
+    cells included, passed through `printable`. Styled words go through `_line`."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(printable(text), **kwargs)
+
+
+def _line(*parts: str | tuple[str, str]) -> Text:
+    """One line of plain parts and (text, style) parts, user text printed as written."""
+    return Text.assemble(*[(printable(str(p[0])), p[1]) if isinstance(p, tuple)
+                           else printable(p) for p in parts])
+
+
+out = _Console(soft_wrap=True, highlight=False, markup=False)
 if not out.is_terminal:
-    out = Console(soft_wrap=True, highlight=False, width=200)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+    out = _Console(soft_wrap=True, highlight=False, markup=False, width=200)
+err = _Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
 
 KINDS = [k.value for k in Kind]
 
@@ -126,7 +153,7 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int, str], None]]:
     if not err.is_terminal:
         yield lambda done, total, stage: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
                   TimeRemainingColumn(), console=err, transient=True) as bar:
         task = bar.add_task(label, total=None)
 
@@ -298,8 +325,8 @@ def import_cmd(workspace: Path, files: tuple[Path, ...], kind: str | None,
 
 def _print_import(res: ImportResult) -> None:
     if res.dry_run:
-        out.print(f"[bold]{res.file}[/]: {res.format}, {res.kind} (dry run: nothing written)",
-                  markup=True)
+        out.print(_line((str(res.file), "bold"),
+                        f": {res.format}, {res.kind} (dry run: nothing written)"))
         if res.imported_as is not None:
             held = res.imported_as
             out.print(f"This file is already in the workspace as batch {held['batch_id']} "
@@ -321,11 +348,12 @@ def _print_import(res: ImportResult) -> None:
         for rec in res.sample_records[:5]:
             out.print(json.dumps(rec, ensure_ascii=False), markup=False)
     elif res.batch_id is None:
-        out.print(f"[bold]{res.file}[/]: {res.kind}: nothing imported of {res.rows_read} rows, "
-                  f"rejected {res.rows_rejected}.")
+        out.print(_line((str(res.file), "bold"), f": {res.kind}: nothing imported of "
+                        f"{res.rows_read} rows, rejected {res.rows_rejected}."))
     else:
-        out.print(f"[bold]{res.file}[/]: batch {res.batch_id}, {res.kind}: imported "
-                  f"{res.rows_imported} of {res.rows_read} rows, rejected {res.rows_rejected}.")
+        out.print(_line((str(res.file), "bold"), f": batch {res.batch_id}, {res.kind}: imported "
+                        f"{res.rows_imported} of {res.rows_read} rows, rejected "
+                        f"{res.rows_rejected}."))
     if res.resolved_path:
         out.print(f"{res.file} is a symbolic link to {res.resolved_path}; both names are "
                   "recorded.", markup=False)
@@ -333,7 +361,7 @@ def _print_import(res: ImportResult) -> None:
     for w in res.warnings:
         lines = f" (lines {', '.join(map(str, w.lines[:10]))}{', …' if w.count > 10 else ''})" \
             if w.lines else ""
-        out.print(f"[yellow]warning[/] {w.code}: ", end="")
+        out.print(_line(("warning", "yellow"), f" {w.code}: "), end="")
         out.print(f"{w.message}{lines}", markup=False)
     if res.sample_rejects:
         _table(["line", "column", "field", "value", "reason"],
@@ -458,11 +486,12 @@ def records(workspace: Path, kind: str, where: tuple[str, ...], limit: int,
         _showing(len(rows), total, "records", True)
         return
     for r in rows:
-        out.print(f"[bold]{r['record_id']}[/] (batch {r['batch_id']}, line {r['line']})")
+        out.print(_line((str(r["record_id"]), "bold"),
+                        f" (batch {r['batch_id']}, line {r['line']})"))
         for k, v in r["fields"].items():
             out.print(f"  {k}: {v}")
         for k, v in r["extra"].items():
-            out.print(f"  [dim]{k}[/]: {v}")
+            out.print(_line("  ", (str(k), "dim"), f": {v}"))
     if len(rows) < total:
         out.print(f"showing {len(rows):,} of {total:,} records (--limit {limit}).",
                   markup=False)
@@ -512,7 +541,7 @@ def verify(workspace: Path, reports: tuple[Path, ...], as_json: bool) -> None:
                           f"its head, event {anchor.seq} {anchor.hash}.", markup=False)
         out.print(f"Batches checked: {report.batches_checked}")
         for p in report.problems:
-            out.print(f"[red]PROBLEM[/] {escape(p)}")
+            out.print(_line(("PROBLEM", "red"), f" {p}"))
         out.print("OK: the workspace is intact." if report.ok else
                   f"{len(report.problems)} problem(s) found.")
     if not report.ok:
@@ -561,7 +590,8 @@ def criteria_show(file: Path | None, as_json: bool) -> None:
                        "aggregates": [a.label for a in r.aggregates],
                        "reads": sorted(r.needs)} for r in pack.rules]})
         return
-    out.print(f"[bold]{pack.title}[/] ({pack.id} {pack.version}, sha256 {pack.sha256[:16]}…)")
+    out.print(_line((pack.title, "bold"),
+                    f" ({pack.id} {pack.version}, sha256 {pack.sha256[:16]}…)"))
     _table(["id", "severity", "title", "legal references", "enabled"],
            [[r.id, r.severity, r.title, "; ".join(r.legal_refs), "yes" if r.enabled else "no"]
             for r in pack.rules])
@@ -865,9 +895,9 @@ def show(workspace: Path, finding_id: str, as_json: bool) -> None:
         _emit_json(doc)
         return
     rule = doc["rule"]
-    out.print(f"[bold]{doc['id']}[/] {doc['severity']} {doc['status']}"
-              + ("" if doc["matching"] else f" (no longer matching: "
-                 f"{doc['no_longer_matching_reason']})"))
+    out.print(_line((str(doc["id"]), "bold"), f" {doc['severity']} {doc['status']}"
+                    + ("" if doc["matching"] else f" (no longer matching: "
+                       f"{doc['no_longer_matching_reason']})")))
     out.print(doc["message"], markup=False)
     out.print(f"Rule {rule['id']}: {rule.get('title', '')} ({'; '.join(doc['legal_refs'])})")
     out.print(f"Why it matters: {rule.get('rationale', '')}", markup=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,10 +109,11 @@ def resolve(ws: Workspace, kind: Kind, name: str) -> list[Target]:
         return [Target("field", name)]
     cat = _catalogue(ws, kind)
     out: list[Target] = []
-    if name in cat.extras:
-        out.append(Target("extra", name))
-    for fname, vmap in cat.mapped.get(name, {}):
-        out.append(Target("field", fname, header=name, value_map=vmap))
+    for spelling in _spellings(name, cat):
+        if spelling in cat.extras:
+            out.append(Target("extra", spelling))
+        for fname, vmap in cat.mapped.get(spelling, {}):
+            out.append(Target("field", fname, header=spelling, value_map=vmap))
     if out:
         return out
     if name in cat.joined:
@@ -122,6 +124,31 @@ def resolve(ws: Workspace, kind: Kind, name: str) -> list[Target]:
     if cat.loose_batches and _in_some_record(ws, kind, name, cat.loose_batches):
         return [Target("extra", name)]
     raise UsageError(_unknown(name, known_names(ws, kind)))
+
+
+def _spellings(name: str, cat: _Catalogue) -> list[str]:
+    """``name`` and the headers of the batches that read the same in NFC (a header
+    written with combining accents in one file, as one character in another)."""
+    if name.isascii():
+        return [name]
+    want = unicodedata.normalize("NFC", name)
+    return [name, *sorted(h for h in {*cat.extras, *cat.mapped}
+                          if h != name and unicodedata.normalize("NFC", h) == want)]
+
+
+def _forms(value: Any) -> list[Any]:
+    """A text value in the forms it may be stored in: as given, NFC and NFD."""
+    if not isinstance(value, str) or value.isascii():
+        return [value]
+    return list(dict.fromkeys([value, unicodedata.normalize("NFC", value),
+                               unicodedata.normalize("NFD", value)]))
+
+
+def _equals(expr: str, value: Any) -> tuple[str, list[Any]]:
+    forms = _forms(value)
+    if len(forms) == 1:
+        return f"{expr} = ?", forms
+    return f"{expr} IN ({', '.join('?' * len(forms))})", forms
 
 
 def _in_some_record(ws: Workspace, kind: Kind, name: str, batches: list[int]) -> bool:
@@ -168,20 +195,23 @@ def _target_clause(kind: Kind, t: Target, value: str) -> tuple[str, list[Any]]:
     if t.where == "meta":
         return f"{t.name} = ?", [value if t.name == "record_id" else _int(t.name, value)]
     if t.where == "extra":
-        return "json_extract(extra, ?) = ?", [json_path(t.name), value]
+        sql, forms = _equals("json_extract(extra, ?)", value)
+        return sql, [json_path(t.name), *forms]
     spec = fields_of(kind)[t.name]
     shown = t.header or t.name
     v: Any = value
     if t.header is not None:
         mapped = dict(t.value_map)
-        if value in mapped:
-            v = mapped[value]
+        typed = next((f for f in _forms(value) if f in mapped), None)
+        if typed is not None:
+            v = mapped[typed]
         elif value.strip() in mapped:
             v = mapped[value.strip()]
         if spec.type is FieldType.WORD and isinstance(v, str):
             v = v.strip().lower().replace(" ", "_").replace("-", "_")
     if spec.type is FieldType.LIST:
-        return f"EXISTS (SELECT 1 FROM json_each({spec.name}) WHERE value = ?)", [str(v)]
+        sql, forms = _equals("value", str(v))
+        return f"EXISTS (SELECT 1 FROM json_each({spec.name}) WHERE {sql})", forms
     if spec.type is FieldType.TIMESTAMP:
         text = str(v)
         return f"substr({spec.name}, 1, ?) = ?", [len(text), text]
@@ -191,7 +221,7 @@ def _target_clause(kind: Kind, t: Target, value: str) -> tuple[str, list[Any]]:
         return f"{spec.name} = ?", [_int(shown, v)]
     if spec.type is FieldType.COUNTRY:
         return f"{spec.name} = ?", [str(v).strip().upper()]
-    return f"{spec.name} = ?", [v]
+    return _equals(spec.name, v)
 
 
 def _int(name: str, value: Any) -> int:

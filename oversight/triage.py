@@ -27,7 +27,7 @@ from oversight.criteria.pack import Pack, parse_pack
 from oversight.errors import PermissionDenied, UsageError
 from oversight.findings import FindingFilters, list_findings
 from oversight.records import Kind
-from oversight.workspace import Permission, Workspace
+from oversight.workspace import Permission, Workspace, user_name
 
 __all__ = [
     "REASONS",
@@ -376,7 +376,7 @@ def add_notes(ws: Workspace, finding_ids: Sequence[str], text: str) -> list[int]
 def assign(ws: Workspace, finding_ids: Sequence[str], to: str | None) -> MarkResult:
     """Assign findings to an active user (None or '' unassigns)."""
     ws.require(Permission.ASSIGN)
-    target = (to or "").strip() or None
+    target = user_name(to or "") or None
     if target is not None:
         row = ws.conn.execute("SELECT active FROM users WHERE name = ?", (target,)).fetchone()
         if row is None or not row[0]:
@@ -531,7 +531,7 @@ def _history_where(finding_id: str | None, user: str | None) -> tuple[str, list[
         params.append(finding_id)
     if user is not None:
         clauses.append("user = ?")
-        params.append(user)
+        params.append(user_name(user))
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 

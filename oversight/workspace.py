@@ -41,6 +41,7 @@ __all__ = [
     "UserInfo",
     "Workspace",
     "service_errors",
+    "user_name",
 ]
 
 DB_NAME = "workspace.db"
@@ -70,8 +71,22 @@ def service_errors(db_path: Path | None = None) -> Iterator[None]:
         raise known from exc
 
 
+def user_name(name: str) -> str:
+    """A user name as typed, in the form users are stored and signed under: stripped and
+    in Unicode's composed form (NFC), so "José" typed as an e and a combining accent
+    names the same user. Every lookup of a user by a typed name goes through it."""
+    return unicodedata.normalize("NFC", name.strip())
+
+
+def _folded(name: str) -> str:
+    """A user name as a reader may take it: capitals and compatibility forms (full-width
+    letters, ligatures) folded (Unicode's NFKC_Casefold, closely). Two users whose names
+    fold alike would read as one person in reports and the audit trail."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
 def check_user_name(name: str) -> str:
-    name = unicodedata.normalize("NFC", name.strip())
+    name = user_name(name)
     if not name:
         raise UsageError("A user name cannot be empty.")
     if len(name) > 64:
@@ -244,7 +259,7 @@ class Workspace:
                     f"The workspace database {db_path} is missing; restore it from a backup."
                 )
             slots = SlotFile.load(folder / SLOTS_NAME)
-            name = unicodedata.normalize("NFC", user.strip())
+            name = user_name(user)
             keys = slots.unlock_keys(name, password)
             key = keys.database_key
             conn = store.connect(db_path, key, read_only=read_only, busy_timeout_ms=busy_timeout_ms)
@@ -486,6 +501,12 @@ class Workspace:
         ).fetchone()
         if existing is not None and existing[0]:
             raise UsageError(f"A user named {name!r} already exists.")
+        folded = _folded(name)
+        for (other,) in self.conn.execute("SELECT name FROM users WHERE name != ?", (name,)):
+            if isinstance(other, str) and _folded(other) == folded:
+                raise UsageError(f"The user name {name!r} differs from the existing user "
+                                 f"{other!r} only by capitals or character width; choose a "
+                                 "name that reads differently.")
         seed = new_seed()
         public_key = signer_from_seed(seed).public_key
         with self.write() as conn:

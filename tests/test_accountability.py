@@ -5,6 +5,7 @@ tamperer's own slot, as a user of the workspace would do it with any SQLCipher t
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -997,3 +998,60 @@ def test_a_runs_summary_edited_is_named(ws_path: Path, edit: str) -> None:
     assert problems(ws_path) == [
         "Detection run 1's summary (which rules were evaluated, why not, and their hits) "
         "differs from what the audit trail recorded."]
+
+
+def test_a_user_name_typed_with_combining_accents_names_the_same_user(
+        ws_path: Path) -> None:
+    """Sign-in and `user add` take "José" typed as an e and a combining accent (NFD, as
+    text pasted from a macOS file name is) as the same user; `assign --to` refused him
+    ("no active user named 'José Müller'", the very name) and `history --user` listed
+    none of his events, as if he had done nothing."""
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        ws.add_user(JOSE, Role.INSPECTOR, JOSE_PW)
+        fid = ids(ws, CRITICAL)[0]
+    typed = unicodedata.normalize("NFD", JOSE)
+    assert typed != JOSE
+    code, out, err = cli(["assign", str(ws_path), fid, "--to", typed], typed, JOSE_PW)
+    assert code == 0, err
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        (finding,) = [f for f in list_findings(ws) if f["id"] == fid]
+    assert finding["assignee"] == JOSE
+    code, out, err = cli(["history", str(ws_path), "--user", typed, "--json"], ADMIN,
+                         ADMIN_PW)
+    assert code == 0, err
+    events = json.loads(out)
+    assert [(e["user"], e["action"]) for e in events] == [(JOSE, "finding.assign")]
+    assert events[0]["payload"]["to"] == JOSE
+    assert problems(ws_path) == []
+
+
+
+def test_a_user_name_that_differs_from_another_only_by_case_or_width_is_refused(
+        ws_path: Path) -> None:
+    """Reports, exports and the audit trail name who decided and who approved: two
+    accounts "José Müller" and "josé müller" (or "ines" and the full-width "ｉｎｅｓ")
+    read there as one person, so a four-eyes approval could look like a second reviewer's
+    or like the first one's own. Such a name is refused, also after the other user was
+    removed (the trail still names them); the same name may be added again."""
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        ws.add_user(JOSE, Role.INSPECTOR, JOSE_PW)
+    for twin, other in (("josé müller", JOSE), ("JOSÉ MÜLLER", JOSE), ("Ines", INSPECTOR),
+                        ("ｉｎｅｓ", INSPECTOR)):
+        code, _, err = cli(["user", "add", str(ws_path), twin, "--role", "auditor"], ADMIN,
+                           ADMIN_PW)
+        assert code == 2, (twin, err)
+        assert err.strip() == (f"error: The user name {twin!r} differs from the existing "
+                               f"user {other!r} only by capitals or character width; choose "
+                               "a name that reads differently.")
+    code, _, err = cli(["user", "remove", str(ws_path), JOSE], ADMIN, ADMIN_PW)
+    assert code == 0, err
+    code, _, err = cli(["user", "add", str(ws_path), "josé müller", "--role", "auditor"],
+                       ADMIN, ADMIN_PW)
+    assert code == 2 and "only by capitals" in err
+    code, _, err = cli(["user", "add", str(ws_path), JOSE, "--role", "auditor"], ADMIN,
+                       ADMIN_PW)
+    assert code == 0, err
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        names = [u.name for u in ws.users()]
+    assert names.count(JOSE) == 1 and "josé müller" not in names and "Ines" not in names
+    assert problems(ws_path) == []

@@ -240,3 +240,38 @@ def test_demo_without_display_says_how_to_open_the_workstation(tmp_path: Path,
     assert res.exit_code == 0, res.output
     assert "oversight gui" in res.stdout  # says how to open it instead
     assert opened == [[str(tmp_path / "d")]]  # and did not open a window this time
+
+
+def test_brackets_and_terminal_controls_in_user_text_print_as_written(tmp_path: Path) -> None:
+    """The terminal output went through rich's markup: a note or record value holding
+    "[/x]" made `history`, `records` and `findings` stop with a traceback (MarkupError),
+    "[bold]…[/bold]" printed bold without its brackets, and an ESC sequence in a note or
+    value reached the terminal, where it can recolour text, move the cursor and
+    overwrite lines printed before it ("\\x1b[1A\\x1b[2K" erases the line above). User
+    text is now printed as written, each control character as its escape."""
+    ws = str(tmp_path / "ws")
+    assert run(["init", ws])[0] == 0
+    assert run(["user", "add", ws, "ines", "--role", "inspector"],
+               OVERSIGHT_NEW_PASSWORD="ines-password")[0] == 0
+    ines = {"user": "ines", "password": "ines-password"}
+    forged = "\x1b[1A\x1b[2Kconfirmed by the chief"
+    ops = write(tmp_path / "ops.csv", (
+        "record_id,ts,action,actor_id,case_id,justification,recipient_id,recipient_type,"
+        "recipient_country,Remark\n"
+        "T-1,2026-03-04T10:00:00+01:00,transfer,o[/y],C1,j,R1,competent_authority,US,"
+        f"see [/z] {forged}\n"))
+    code, _, err = run(["import", ws, str(ops)], **ines)
+    assert code == 0, err
+    assert run(["check", ws], **ines)[0] == 0
+    code, out, err = run(["findings", ws, "--format", "csv"], **ines)
+    fid = out.splitlines()[1].split(",")[0]
+    note = "see [/x] and [bold]loud[/bold] " + forged
+    assert run(["note", ws, fid, "--text", note], **ines)[0] == 0
+    shown = "see [/x] and [bold]loud[/bold] \\x1b[1A\\x1b[2Kconfirmed by the chief"
+    for args, expected in ((["history", ws], "see [/x] and [bold]loud[/bold]"),
+                           (["show", ws, fid], shown), (["records", ws], "actor_id: o[/y]"),
+                           (["records", ws], "see [/z] \\x1b[1A\\x1b[2Kconfirmed by")):
+        code, out, err = run(args, **ines)
+        assert code == 0, (args, err)
+        assert expected in "".join(out.split("│")).replace("\n", ""), (args, out)
+        assert "\x1b" not in out, args

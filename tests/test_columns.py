@@ -5,6 +5,7 @@ accepted; a listing cut by --limit says how much it cut."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,38 @@ def test_a_negative_limit_is_refused(loaded: Path, command: str) -> None:
     # SQLite reads LIMIT -1 as no limit at all: "--limit -1" must not list everything
     res = cli(command, str(loaded), "--limit", "-1")
     assert res.exit_code == 2 and "--limit" in res.output and ">=0" in res.output
+
+
+def test_names_and_values_in_another_unicode_form_select_the_same_records(
+        ws_path: Path, tmp_path: Path) -> None:
+    """A file written on macOS may hold "Übermittlung" and "C-Ü1" as a U and a combining
+    diaeresis (NFD), another file, or the inspector's keyboard, as one character (NFC):
+    the same words to a reader. `--where Übermittlung=…` was refused with "did you mean
+    'Übermittlung'?" (the very name), and `--where case_id=C-Ü1` listed only the records
+    written in the form typed, silently leaving out the others."""
+    def nfd(text: str) -> str:
+        return unicodedata.normalize("NFD", text)
+
+    column, case = "Übermittlung", "C-Ü1"
+    assert nfd(column) != column and nfd(case) != case
+    first = write(tmp_path / "mac.csv",
+                  f"record_id,ts,action,case_id,{nfd(column)}\n"
+                  f"M-1,2026-03-04T10:00:00+01:00,consult,{nfd(case)},{nfd('nach Ägypten')}\n"
+                  f"M-2,2026-03-04T11:00:00+01:00,consult,C-2,nein\n")
+    second = write(tmp_path / "win.csv",
+                   f"record_id,ts,action,case_id,{column}\n"
+                   f"W-1,2026-03-05T10:00:00+01:00,consult,{case},nach Ägypten\n")
+    for path in (first, second):
+        res = cli("import", str(ws_path), str(path))
+        assert res.exit_code == 0, res.output
+
+    def selected(where: str) -> list[str]:
+        res = cli("records", str(ws_path), "--where", where, "--json")
+        assert res.exit_code == 0, res.output
+        return sorted(r["record_id"] for r in json.loads(res.stdout))
+
+    for form in ("NFC", "NFD"):
+        typed = unicodedata.normalize(form, f"{column}=nach Ägypten")
+        assert selected(typed) == ["M-1", "W-1"], form
+        assert selected(unicodedata.normalize(form, f"case_id={case}")) == ["M-1", "W-1"]
+    assert selected(f"{column}=nein") == ["M-2"]

@@ -10,6 +10,7 @@ import hmac
 import io
 import json
 import subprocess
+import unicodedata
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -937,3 +938,36 @@ def test_a_reply_is_written_by_an_auditor(pair: Pair) -> None:
     with Workspace.open(pair.b, B_INSPECTOR, PW) as ws, pytest.raises(PermissionDenied):
         reply_package(ws, sent.path, pair.tmp / "r.ovp", identity(pair.keys.receiver))
     assert not (pair.tmp / "r.ovp").exists()
+
+
+# -- identifiers written in another Unicode form ---------------------------------------------
+
+
+def test_an_identifier_written_in_another_unicode_form_is_pseudonymised_too(
+        pair: Pair) -> None:
+    """"É" is one character (NFC) or an E and a combining accent (NFD, as macOS file
+    names and some PDF copies give it): the same identifier to a reader. A note naming
+    SUBJ-ÉVA-KISS-1990 in the other form once left the body in clear in a pseudonymised
+    package and report, since identifiers were looked for character by character."""
+    eva = SUBJECTS[2]
+    decomposed = unicodedata.normalize("NFD", eva)
+    assert decomposed != eva
+    with Workspace.open(pair.a, A_INSPECTOR, PW) as ws:
+        fid = next(f["id"] for f in list_findings(ws, FindingFilters(rule="PRO-01")))
+        triage.add_note(ws, fid, f"Rückfrage: {decomposed} war anwesend.")
+        stored = triage.notes(ws, fid)[-1]["text"]
+    assert decomposed in stored  # a note is kept exactly as written
+    sent = send(pair, finding_ids=[fid], pseudonymise=("subjects",))
+    plain = opened_payload(pair, sent.path.read_bytes())
+    inner = container.read_zip(plain, payload.ENTRIES["package"], "test")
+    with Workspace.open(pair.a, A_AUDITOR, PW) as ws:
+        given = dict(rows(ws, "SELECT value, pseudonym FROM pseudonyms"))
+        hidden, _pseudo = pseudonyms.pseudonymise_report(ws, collect(ws), ("subjects",))
+    sent_text = b"\n".join(inner.values()).decode()
+    assert f"Rückfrage: {given[eva]} war anwesend." in sent_text
+    report = json.dumps(dataclasses.asdict(hidden), ensure_ascii=False)
+    assert f"Rückfrage: {given[eva]} war anwesend." in report
+    for text in (*(blob.decode() for blob in inner.values()), report):
+        for form in ("NFC", "NFD", "NFKC", "NFKD"):
+            assert unicodedata.normalize(form, eva) not in unicodedata.normalize(form, text)
+    assert problems(pair.a, A_ADMIN) == []

@@ -688,3 +688,42 @@ def test_page_box_reads_only_the_page_tree_and_agrees_with_pypdf(unsigned: bytes
     for page in (0, -1):
         with pytest.raises(InputFileError, match="not a readable PDF"):
             page_box(PdfFileReader(io.BytesIO(broken)), page)
+
+
+# -- signers' names outside ASCII ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Aisha عائشة", "Zoë 🙂"])
+def test_a_certificate_name_signing_would_refuse_is_refused_when_made(
+        tmp_path: Path, name: str) -> None:
+    """`keys create-selfsigned` wrote a certificate for "Aisha عائشة" (right-to-left and
+    left-to-right letters in one name) or "Zoë 🙂" (an emoji: newer than Unicode 3.2)
+    that signing a report then refused ("cannot be used for signing: X.509 Name object
+    contains a malformed bidirectional sequence"): pyHanko compares X.509 names after
+    RFC 4518's string preparation (asn1crypto), which refuses both. Such a name is
+    refused when the certificate is made, saying why, and nothing is written."""
+    from click.testing import CliRunner
+
+    from oversight.cli import main
+
+    out = tmp_path / "signer.p12"
+    res = CliRunner().invoke(main, ["keys", "create-selfsigned", "--name", name, "--out",
+                                    str(out), "--with-ca"],
+                             env={"OVERSIGHT_P12_PASSWORD": "p12-passphrase"})
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith(f"error: The name {name!r} cannot be used in a signing "
+                           "certificate: "), line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_signer_named_in_one_right_to_left_script_signs(manifest: dict[str, Any],
+                                                          tmp_path: Path) -> None:
+    """A name in Arabic or Hebrew alone is a name X.509 comparison accepts; with
+    --with-ca the test CA was named "<name> test CA", right-to-left and Latin letters in
+    one common name, so signing with such a certificate was refused."""
+    name = "عائشة الهاشمي"
+    p12, ca = create_selfsigned(name, tmp_path / "signer.p12", PASS, with_ca=True)
+    signed = sign_pdf(embed_manifest(report_pdf(manifest), manifest), p12, PASS)
+    checked = verify_report(signed, trust=[ca])
+    assert checked.ok and name in json.dumps(checked.to_json(), ensure_ascii=False)

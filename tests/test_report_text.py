@@ -357,3 +357,54 @@ def test_a_build_keeps_no_report_text_after_it() -> None:
     with pytest.raises(RuntimeError, match="stopped"):
         build_pdf(small_data([finding(2, message=secret)]), progress=stop_after_layout)
     assert text._escape_text.cache_info().currsize == 0 and not text._PARSED
+
+
+# -- characters that reorder what is shown ---------------------------------------------------
+
+#: U+202E (RIGHT-TO-LEFT OVERRIDE) draws the letters after it right to left: "txt.csv"
+#: written after it is seen as "vsc.txt".
+RLO = "\u202e"
+
+
+def test_direction_overrides_in_user_text_are_shown_not_obeyed(ws_path: Path,
+                                                               tmp_path: Path) -> None:
+    """A file name or a note holding a directional override or embedding (U+202A-U+202E)
+    or isolate (U+2066-U+2069) once printed in the report reordered by it: a source
+    file stored as "ops-<RLO>txt.csv" read "ops-vsc.txt", a note "geprüft <RLO>nie" read
+    "geprüft ein". A report is evidence: each such control is printed as its code, in
+    the place it was written, and the letters around it stay in the order they were
+    written; right-to-left letters are still ordered as their script reads."""
+    from click.testing import CliRunner
+    from conftest import ADMIN, ADMIN_PW, INSPECTOR, INSPECTOR_PW, write
+    from test_triage import OPS
+
+    from oversight.cli import main
+    from oversight.workspace import Role, Workspace
+
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
+        ws.add_user("aurelia", Role.AUDITOR, "aurelia-password")
+
+    def cli(args: list[str], user: str, password: str) -> str:
+        res = CliRunner().invoke(main, args, env={"OVERSIGHT_USER": user,
+                                                  "OVERSIGHT_PASSWORD": password})
+        assert res.exit_code == 0, res.output
+        return str(res.stdout)
+
+    src = write(tmp_path / f"ops-{RLO}txt.csv", OPS)
+    cli(["import", str(ws_path), str(src)], INSPECTOR, INSPECTOR_PW)
+    cli(["check", str(ws_path)], INSPECTOR, INSPECTOR_PW)
+    fid = next(line.split(",")[0] for line in
+               cli(["findings", str(ws_path), "--rule", "TRF-01", "--format", "csv"],
+                   INSPECTOR, INSPECTOR_PW).splitlines()[1:])
+    cli(["note", str(ws_path), fid, "--text", f"geprüft {RLO}nie, שלום \u2067עולם\u2069"],
+        INSPECTOR, INSPECTOR_PW)
+    out = tmp_path / "report.pdf"
+    cli(["report", str(ws_path), "--out", str(out)], "aurelia", "aurelia-password")
+    text = pdftotext(out.read_bytes(), tmp_path, "read.pdf")
+    joined = "".join(text.split())
+    assert "ops-[U+202E]txt.csv" in joined
+    assert "geprüft[U+202E]nie," in joined
+    # pdftotext guesses which right-to-left run the brackets around a code belong to;
+    # the codes and the Hebrew words (in their reading order) are what it gives back.
+    assert all(part in joined for part in ("U+2067", "U+2069", "שלום", "עולם"))
+    assert "vsc.txt" not in joined

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from oversight.visible import show_directional
 from ui.qt import Qt, QtCore, QtGui, Signal
 
 __all__ = [
@@ -67,7 +68,8 @@ def shown(value: Any) -> str:
 
 
 def cell_text(value: Any) -> str:
-    """A stored value as one line of a table cell."""
+    """A stored value as one line of a table cell (directional overrides, embeddings and
+    isolates as their codes, ``oversight.visible``)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -76,7 +78,8 @@ def cell_text(value: Any) -> str:
         return ", ".join(cell_text(v) for v in value)
     if isinstance(value, dict):
         return ", ".join(f"{k}: {cell_text(v)}" for k, v in value.items())
-    return str(value)
+    # Directional overrides would turn the letters after them around: shown as codes.
+    return show_directional(str(value))
 
 
 def status_text(row: dict[str, Any]) -> str:

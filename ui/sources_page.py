@@ -17,7 +17,7 @@ from oversight.errors import OversightError
 from oversight.retraction import Retraction, retract_batch, why_not_retract
 from oversight.workspace import Permission
 from ui.lazy_page import LazyPage
-from ui.models import TableModel
+from ui.models import TableModel, cell_text
 from ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal
 from ui.scan_dialog import provenance_text
 from ui.session import Session
@@ -210,7 +210,8 @@ class SourcesPage(LazyPage):
         scanned = self.scanned.get(int(batch["batch_id"]))
         sha = str(batch["sha256"]) if scanned is None or scanned[1].sha256 is not None \
             else scans.NOT_COMPUTED
-        text = (f"<b>Batch {batch['batch_id']}</b>: {html.escape(str(batch['file']))} — "
+        name = html.escape(cell_text(batch["file"]))
+        text = (f"<b>Batch {batch['batch_id']}</b>: {name} — "
                 f"SHA-256 <code>{html.escape(sha)}</code>")
         if scanned is not None:
             text += f"<br>{html.escape(provenance_text(*scanned))}"
@@ -219,7 +220,7 @@ class SourcesPage(LazyPage):
             text += (f"<br><span style='color:{grey}'>Retracted on "
                      f"{html.escape(str(batch['retracted_at'])[:19].replace('T', ' '))} UTC "
                      f"by {html.escape(str(batch['retracted_by']))}: "
-                     f"{html.escape(str(batch['retraction_reason']))}</span>")
+                     f"{html.escape(cell_text(batch['retraction_reason']))}</span>")
         self.detail.setText(text)
 
     # -- retracting ----------------------------------------------------------------------

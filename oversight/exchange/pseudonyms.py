@@ -27,6 +27,7 @@ import hmac
 import json
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -191,15 +192,29 @@ class Pseudonymiser:
 # -- replacing ----------------------------------------------------------------------------
 
 
+def _nfc(text: str) -> str:
+    """``text`` in Unicode's composed form (NFC): "É" as one character, never an E and
+    a combining accent (NFD), so an identifier is found whichever form a text uses."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
 class Replacer:
     """Replaces identifiers by their pseudonyms: whole values, and whole words in text
-    (an identifier is replaced where neither side touches a letter, digit or _)."""
+    (an identifier is replaced where neither side touches a letter, digit or _).
+
+    Identifiers and texts are compared in NFC: "SUBJ-ÉVA" typed with a combining accent
+    is the same identifier to a reader, and must not leave in clear. A text in which
+    something is replaced comes out in NFC; a text with nothing to replace is kept as
+    written."""
 
     def __init__(self, mapping: dict[str, str]) -> None:
         self.mapping = {k: v for k, v in mapping.items() if k}
+        self._search: dict[str, str] = {}
+        for k, v in self.mapping.items():
+            self._search.setdefault(_nfc(k), v)
         self._first: dict[str, list[str]] = {}
         self._odd: list[str] = []
-        for ident in sorted(self.mapping, key=len, reverse=True):
+        for ident in sorted(self._search, key=len, reverse=True):
             m = _WORD.match(ident)
             if m is not None:
                 self._first.setdefault(m.group(), []).append(ident)
@@ -219,20 +234,21 @@ class Replacer:
     def text(self, text: str) -> str:
         if not self.mapping or not text:
             return text
+        original, text = text, _nfc(text)
         spans: list[tuple[int, int, str]] = []
         for m in _WORD.finditer(text):
             for ident in self._first.get(m.group(), ()):
                 if self._fits(text, m.start(), ident):
-                    spans.append((m.start(), m.start() + len(ident), self.mapping[ident]))
+                    spans.append((m.start(), m.start() + len(ident), self._search[ident]))
                     break
         for ident in self._odd:
             start = text.find(ident)
             while start >= 0:
                 if self._fits(text, start, ident):
-                    spans.append((start, start + len(ident), self.mapping[ident]))
+                    spans.append((start, start + len(ident), self._search[ident]))
                 start = text.find(ident, start + 1)
         if not spans:
-            return text
+            return original
         spans.sort()
         out: list[str] = []
         last = 0
@@ -340,10 +356,10 @@ def strings(value: Any) -> Iterable[str]:
 def mentioned(candidates: dict[str, str], texts: Iterable[str]) -> dict[str, str]:
     """Those of ``candidates`` that occur in ``texts`` (as substrings: the replacer
     then decides where they are whole words)."""
-    blob = "\n".join(texts)
+    blob = _nfc("\n".join(texts))
     words = set(_WORD.findall(blob))
     return {v: k for v, k in candidates.items()
-            if all(w in words for w in _WORD.findall(v)) and v in blob}
+            if all(w in words for w in _WORD.findall(_nfc(v))) and _nfc(v) in blob}
 
 
 def _list(raw: Any) -> list[Any]:

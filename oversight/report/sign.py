@@ -333,6 +333,21 @@ def _stamp_text(text: str) -> str:
     return "".join(out)
 
 
+def _check_signable_name(name: str) -> None:
+    """Refuse a name pyHanko could not sign under: it compares X.509 names after RFC
+    4518's string preparation (asn1crypto), which refuses code points Unicode 3.2 did
+    not assign (emoji among them) and right-to-left letters mixed with left-to-right
+    ones in one name; such a certificate would be written and then refused."""
+    try:
+        asn1_x509.Name.build({"common_name": name}).hashable  # noqa: B018
+    except ValueError as exc:
+        raise UsageError(
+            f"The name {name!r} cannot be used in a signing certificate: "
+            f"{str(exc).rstrip('.')} (X.509 names allow no emoji or other character newer "
+            "than Unicode 3.2, nor right-to-left letters mixed with left-to-right ones "
+            "in one name).") from None
+
+
 def _common_name(cert: x509.Certificate) -> str | None:
     attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(attrs[0].value) if attrs else None
@@ -378,6 +393,7 @@ def create_selfsigned(name: str, out: Path, passphrase: bytes, *, with_ca: bool 
         raise UsageError("Give the signer's name (the certificate's common name).")
     if len(name) > 64:
         raise UsageError("The name may have at most 64 characters (X.509 common name).")
+    _check_signable_name(name)
     if not passphrase:
         raise UsageError("Give a passphrase to protect the private key.")
     if days < 1:
@@ -432,10 +448,13 @@ def create_selfsigned(name: str, out: Path, passphrase: bytes, *, with_ca: bool 
             name.encode("utf-8"), key, cert, None, encryption))
         return out
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    # The CA is named by the signer's name and an OU of its own: "<name> test CA" in one
+    # common name mixed a right-to-left name with Latin words, which X.509 name
+    # comparison (RFC 4518, under pyHanko) refuses, so no Arabic or Hebrew name signed.
     ca_name = x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, f"{name[:56]} test CA"),
+        x509.NameAttribute(NameOID.COMMON_NAME, name),
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME,
-                           "Oversight Workstation test certificate")])
+                           "Oversight Workstation test CA")])
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
     ca_cert = (x509.CertificateBuilder()
                .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())

@@ -7,6 +7,9 @@ messages, notes):
   note print as written and never become bold text or a link.
 - Arabic letters are given their joined forms by `arabic-reshaper` (Arabic Presentation
   Forms, since the PDF is drawn glyph by glyph without a shaping engine).
+- Directional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) are
+  printed as their codes ("[U+202E]") and never obeyed (`oversight.visible`), so no
+  text reads otherwise than its letters were written.
 - Right-to-left text is put in visual order by the Unicode Bidirectional Algorithm
   (UAX #9, `python-bidi`) *after* lines are broken, line by line, as the algorithm
   requires: `Para` breaks a paragraph in logical order and reorders each line when it is
@@ -35,13 +38,14 @@ from reportlab.platypus import Paragraph  # type: ignore[import-untyped]
 from reportlab.platypus.paragraph import FragLine  # type: ignore[import-untyped]
 
 from oversight.report.fonts import fallback_runs
+from oversight.visible import show_directional
 
 __all__ = ["Markup", "Para", "day", "escape", "forget_texts", "has_rtl", "integer", "plain",
            "visual", "when"]
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
-_RTL = re.compile("[\u0590-\u08ff\u200f\u202b\u202e\u2067\ufb1d-\ufdff\ufe70-\ufefe"
+_RTL = re.compile("[\u0590-\u08ff\u200f\ufb1d-\ufdff\ufe70-\ufefe"
                   "\U00010800-\U00010fff\U0001e800-\U0001efff]")
 # Presentation forms the fonts have: lam-alef yes; the "Allah" ligature (U+FDF2) not in
 # DejaVu, and harakat are user text too (a name's vowels are kept, never deleted).
@@ -82,6 +86,7 @@ def _clean(value: object) -> str:
     text = "" if value is None else str(value)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     text = _CONTROL.sub("\ufffd", text)
+    text = show_directional(text)
     return _RESHAPER.reshape(text) if _ARABIC.search(text) else text
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from ui_support import ADMIN, INSPECTOR, VIEWER
+from conftest import write
+from test_triage import OPS
+from ui_support import ADMIN, INSPECTOR, PASSWORD, VIEWER
 
 from oversight import browse, queries, triage
+from oversight.importing import import_file
+from oversight.records import Kind
+from oversight.workspace import Workspace
 from ui.qt import Qt, QtWidgets
 from ui.sources_page import SOURCES_PAGE_TITLE, RetractDialog, SourcesPage
 
@@ -106,3 +112,22 @@ def test_who_may_retract_is_said_on_the_button(qtbot: Any, open_window: Any) -> 
     assert not page.retract_button.isEnabled()
     assert "Only an admin or the user who imported" in page.retract_button.toolTip()
     assert page.ask_retract() is None
+
+
+def test_a_file_name_with_a_direction_override_is_shown_as_written(
+        qtbot: Any, open_window: Any, demo_ws: Path, tmp_path: Path) -> None:
+    """A file stored as "ops-" U+202E "txt.csv" was listed, and described, as
+    "ops-vsc.txt": the override turned the letters after it around. Its code is shown
+    where it was written (oversight.visible), in the list and in the batch's detail."""
+    name = "ops-\u202etxt.csv"
+    src = write(tmp_path / name, OPS.replace("T-1,", "RLO-1,").replace("T-2,", "RLO-2,"))
+    with Workspace.open(demo_ws, INSPECTOR, PASSWORD) as ws:
+        import_file(ws, src, Kind.OPERATIONS)
+    window = open_window(ADMIN)
+    page = _open_sources(qtbot, window)
+    row = next(i for i, b in enumerate(page.batches) if b["file"] == name)
+    assert page.model.data(page.model.index(row, 2)) == "ops-[U+202E]txt.csv"
+    rect = page.view.visualRect(page.model.index(row, 2))
+    qtbot.mouseClick(page.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert page.current() is not None and page.current()["file"] == name
+    assert "ops-[U+202E]txt.csv" in page.detail.text() and "\u202e" not in page.detail.text()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from test_demo_data import demo_finding_count
-from ui_support import ADMIN, AUDITOR, INSPECTOR, FakePrompts
+from ui_support import ADMIN, AUDITOR, INSPECTOR, PASSWORD, FakePrompts
 
 from oversight import triage
+from oversight.findings import FindingFilters, list_findings
+from oversight.workspace import Workspace
 from ui.main_window import MainWindow
 from ui.qt import Qt, QtCore
 from ui.triage_page import TriagePage
@@ -215,3 +218,24 @@ def test_records_in_the_detail_open_the_operation(qtbot: Any, open_window: Opene
     assert current.isValid()
     assert window.operations.model.rid_at(current.row()) == rid
     assert window.operations.search.text() == ""
+
+
+def test_text_with_a_direction_override_is_shown_as_written(open_window: Opener,
+                                                             demo_ws: Path) -> None:
+    """A note, or an imported value, holding U+202E (RIGHT-TO-LEFT OVERRIDE) was shown
+    in the finding's detail with the letters after it turned around ("geprüft" U+202E
+    "nie" read "geprüft ein"); each directional override, embedding and isolate is now
+    shown as its code where it was written (oversight.visible), as in the report."""
+    with Workspace.open(demo_ws, AUDITOR, PASSWORD) as ws:
+        finding = list_findings(ws, FindingFilters(rule="TRF-01"))[0]
+        triage.add_note(ws, finding["id"], "geprüft \u202enie, שלום \u2067עולם\u2069")
+    window = open_window(AUDITOR, page=1)
+    page = window.triage
+    page.status_filter.setCurrentIndex(page.status_filter.findData(finding["status"]))
+    row = page.model.row_of(finding["id"])
+    assert row >= 0
+    _select_rows(page, [row])
+    text = page.detail.toPlainText()
+    assert "geprüft [U+202E]nie, שלום [U+2067]עולם[U+2069]" in text
+    assert not any(ch in text for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
+                   "\u2069")
