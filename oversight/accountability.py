@@ -56,6 +56,7 @@ __all__ = [
     "UserState",
     "finding_digest",
     "needs_second",
+    "row_line",
     "stored_bytes",
 ]
 
@@ -101,6 +102,12 @@ def stored_bytes(value: object) -> object:
 
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
                             default=stored_bytes).encode
+
+
+def row_line(row: Iterable[Any]) -> bytes:
+    """A stored row as one line of a rows digest (compact JSON array, UTF-8, newline):
+    what the upgrade, package imports and pseudonym events record of their rows."""
+    return _compact(list(row)).encode("utf-8") + b"\n"
 
 
 class Event(NamedTuple):

@@ -32,6 +32,7 @@ from oversight.accountability import (
     FindingState,
     Replay,
     finding_digest,
+    row_line,
 )
 from oversight.seals import Seal, Signer
 
@@ -317,7 +318,7 @@ class _Merge:
         if not self._same(row, want):
             self._problems.add(self._kind, self._describe(key, "differs"))
         if UNKNOWN in want:
-            self.legacy.update(_line(row))
+            self.legacy.update(row_line(row))
             self.legacy_count += 1
 
     def finish(self) -> None:
@@ -328,10 +329,6 @@ class _Merge:
     def _extra(self, key: int) -> None:
         if not self._excused(key):
             self._problems.add(self._kind, self._describe(key, "extra"))
-
-
-def _line(row: tuple[Any, ...]) -> bytes:
-    return json.dumps(list(row), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
 def _stream(conn: Connection, sql: str) -> Iterator[tuple[Any, ...]]:
@@ -480,7 +477,7 @@ def _legacy_decisions(conn: Connection, upgrade_seq: int) -> tuple[int, str]:
     n = 0
     for row in conn.execute(_LEGACY_DECISIONS + " WHERE seq < ? ORDER BY decision_id",
                             (upgrade_seq,)):
-        h.update(_line(row))
+        h.update(row_line(row))
         n += 1
     return n, h.hexdigest()
 
@@ -890,7 +887,7 @@ def _rows_digest(conn: Connection, sql: str) -> dict[str, Any]:
     h = hashlib.sha256()
     n = 0
     for row in _stream(conn, sql):
-        h.update(_line(row))
+        h.update(row_line(row))
         n += 1
     return {"count": n, "digest": h.hexdigest()}
 

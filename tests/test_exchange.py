@@ -46,7 +46,7 @@ from oversight.cli import main
 from oversight.criteria.engine import run_detection
 from oversight.criteria.pack import load_pack
 from oversight.errors import AlreadyImported, OversightError, PermissionDenied, UsageError
-from oversight.exchange import container, keys, payload, pseudonyms
+from oversight.exchange import container, keys, payload, pseudonyms, store
 from oversight.exchange.export import ExportResult, Recipient, export_package, reply_package
 from oversight.exchange.receive import ImportSummary, import_package
 from oversight.findings import FindingFilters, list_findings
@@ -386,6 +386,35 @@ def test_verify_names_received_rows_and_pseudonyms_edited_afterwards(pair: Pair)
     found = problems(pair.a, A_ADMIN)
     assert any(p.startswith("Pseudonym PS-") and "edited since" in p for p in found), found
     assert any("differ from what it recorded" in p for p in found), found
+
+
+@pytest.mark.parametrize(("table", "column", "value", "named"), [
+    ("received_notes", "text", b"\x00", "its sender's notes differ"),
+    ("received_decisions", "detail", b"\xff", "differ from what its import recorded"),
+    ("received_findings", "reason", b"\x01", "differ from what its import recorded"),
+    ("received_notes", "package_no", "[" * 50_000 + "]" * 50_000,
+     "Rows of received_notes name package '[[["),
+    ("received_sources", "batch_id", b"\x02", "differ from what its import recorded"),
+])
+def test_received_rows_holding_what_no_import_wrote_are_named_not_a_crash(
+        pair: Pair, table: str, column: str, value: object, named: str) -> None:
+    """A BLOB, or a package number that is not a number, written into a received row
+    (its read-only triggers dropped) once raised TypeError or ValueError out of verify
+    and out of the received packages list; now verify names the package."""
+    receive(pair, send(pair).path)
+    b = _raw(pair.b, B_ADMIN)
+    for (trigger,) in b.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                                " AND tbl_name = ?", (table,)).fetchall():
+        b.execute(f'DROP TRIGGER "{trigger}"')
+    b.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = (SELECT max(rowid) FROM {table})",
+              (value,))
+    b.close()
+    found = problems(pair.b, B_ADMIN)
+    assert [p for p in found if named in p], found
+    with Workspace.open(pair.b, B_INSPECTOR, PW) as ws:
+        assert store.received_packages(ws)
+        for f in list_findings(ws):
+            triage.finding_detail(ws, f["id"])
 
 
 def test_a_received_batch_is_retracted_like_an_import(pair: Pair) -> None:

@@ -17,12 +17,11 @@ No service-layer imports: the replay (chainstate) uses this module directly.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from typing import Any
 
 from db.store import Connection
-from oversight.accountability import Derived
+from oversight.accountability import Derived, row_line
 
 __all__ = ["LABELS", "check", "received_digests"]
 
@@ -58,10 +57,6 @@ _TABLE_NAMES = ("received_packages", "received_sources", "received_packs",
                 "received_findings", "received_notes", "received_decisions")
 
 
-def _line(row: tuple[Any, ...]) -> bytes:
-    return json.dumps(list(row), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-
-
 def received_digests(conn: Connection, number: int) -> dict[str, dict[str, Any]]:
     """Count and SHA-256 of the rows of received package ``number`` in each table."""
     out: dict[str, dict[str, Any]] = {}
@@ -69,7 +64,7 @@ def received_digests(conn: Connection, number: int) -> dict[str, dict[str, Any]]
         h = hashlib.sha256()
         n = 0
         for row in conn.execute(sql, (number,)):
-            h.update(_line(tuple(row)))
+            h.update(row_line(row))
             n += 1
         out[name] = {"count": n, "digest": h.hexdigest()}
     return out
@@ -86,7 +81,13 @@ def check(conn: Connection, d: Derived, add: Callable[[str, str], None]) -> None
         return
     stored: set[int] = set()
     for table in _TABLE_NAMES:
-        stored.update(int(r[0]) for r in conn.execute(f"SELECT DISTINCT package_no FROM {table}"))
+        for (number,) in conn.execute(f"SELECT DISTINCT package_no FROM {table}"):
+            if isinstance(number, int):
+                stored.add(number)
+            else:  # edited to text or a BLOB: names no package
+                add("received", f"Rows of {table} name package "
+                                f"{str(number)[:40]!r}, which no import in the audit trail "
+                                "records.")
     for number in sorted(stored | set(d.received)):
         want = d.received.get(number)
         if want is None:

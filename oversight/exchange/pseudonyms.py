@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from db.store import Connection
+from oversight.accountability import row_line
 from oversight.changes import changes
 from oversight.errors import PermissionDenied, StorageError, UsageError
 from oversight.workspace import Permission, Workspace
@@ -112,8 +113,7 @@ def rows_digest(rows: Iterable[tuple[str, str, str]]) -> str:
     """Digest of (pseudonym, value, kind) rows, sorted (what an assign event records)."""
     h = hashlib.sha256()
     for row in sorted(rows):
-        h.update(json.dumps(list(row), ensure_ascii=False, separators=(",", ":")).encode())
-        h.update(b"\n")
+        h.update(row_line(row))
     return h.hexdigest()
 
 

@@ -59,7 +59,7 @@ def received_packages(ws: Workspace) -> list[dict[str, Any]]:
         doc["trusted"] = bool(doc["trusted"])
         doc["trust_roots"] = stored.json_list(doc["trust_roots"])
         doc["label"] = f"R{doc['package_no']}"
-        doc["batches"] = [int(b[0]) for b in ws.conn.execute(
+        doc["batches"] = [b[0] for b in ws.conn.execute(
             "SELECT batch_id FROM received_sources WHERE package_no = ? ORDER BY batch_id",
             (doc["package_no"],))]
         doc["findings"] = int(ws.conn.execute(
@@ -122,7 +122,7 @@ def received_registers(ws: Workspace, finding_id: str, records: list[dict[str, A
     m = _RECEIVED.search(finding_id)
     if m is None or not _has_tables(ws):
         return None
-    batches = {int(b[0]) for b in ws.conn.execute(
+    batches = {b[0] for b in ws.conn.execute(
         "SELECT batch_id FROM received_sources WHERE package_no = ?", (int(m.group(1)),))}
     out: dict[str, Any] = {"authorisations": [], "cases": []}
     for key, kind, name in (("authorisations", Kind.AUTHORISATIONS, "authorisation_id"),
