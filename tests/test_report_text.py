@@ -239,14 +239,14 @@ def test_tables_sharing_cell_styles_draw_what_reportlab_draws() -> None:
         canv = Canvas(buf, pageCompression=0, invariant=1)
         for n in range(4):
             table = make(rows(n), commands)
-            width, height = table.wrapOn(canv, 180, 1000)
+            _, height = table.wrapOn(canv, 180, 1000)
             table.drawOn(canv, 20, 800 - height)
             canv.showPage()
             for cut in (0.15, 0.25, 0.45, 0.62):  # inside the first row, or between rows
                 parts = table.split(180, height * cut)
                 assert len(parts) == 2
-                for x, part in zip((20, 220), parts):
-                    w, h = part.wrapOn(canv, 180, 1000)
+                for x, part in zip((20, 220), parts, strict=True):
+                    _, h = part.wrapOn(canv, 180, 1000)
                     part.drawOn(canv, x, 800 - h)
                 canv.showPage()
         canv.save()
@@ -266,8 +266,69 @@ def test_tables_sharing_cell_styles_draw_what_reportlab_draws() -> None:
     assert first._cellStyles[0][0] is second._cellStyles[1][0]  # shared, and deduplicated
     for commands in kinds[1:]:  # ReportLab changes these in place: each table its own
         one, two = ours(rows(1), commands), ours(rows(2), commands)
-        assert not any(a is b for ra, rb in zip(one._cellStyles, two._cellStyles)
-                       for a, b in zip(ra, rb))
+        assert not any(a is b for ra, rb in zip(one._cellStyles, two._cellStyles, strict=True)
+                       for a, b in zip(ra, rb, strict=True))
+
+
+def test_a_long_table_laid_out_over_pages_writes_what_reportlab_writes() -> None:
+    # A long table (the appendix's decisions) measures its rows once per width: the
+    # frame's measure at the foot of a page and ReportLab's split right after it ask the
+    # same question, and ReportLab measured every remaining row each time. Laid out over
+    # many pages in a document, starting where not even its header fits, with a repeated
+    # header, stripes and rows that wrap, it writes ReportLab's own bytes, with a quarter
+    # of the measures; a table whose rows span (ReportLab then stops measuring at the
+    # foot of the page) too.
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import (
+        LongTable,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        TableStyle,
+    )
+
+    from oversight.report.layout import OnceLongTable
+
+    para = ParagraphStyle("p", fontName="Helvetica", fontSize=7, leading=9)
+    commands: list[tuple[Any, ...]] = [
+        ("FONT", (0, 0), (-1, -1), "Helvetica", 7, 9), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.grey),
+        *[("BACKGROUND", (0, r), (-1, r), colors.lightgrey) for r in range(1, 400, 2)],
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.black)]
+    measured: list[str] = []
+
+    def layout(cls: Any) -> bytes:
+        data: list[list[Any]] = [["Seq", "Text", "When"]]
+        data += [[str(r), Paragraph("word " * (1 + (r * 7) % 60), para),
+                  Paragraph(f"2026-11-{1 + r % 28:02d}<br/>10:00", para)] for r in range(400)]
+        buf = io.BytesIO()
+        doc = SimpleDocTemplate(buf, pageCompression=0, invariant=1)
+        # the table starts at the foot of a page, where not even its header fits: it is
+        # measured there, then again on the next page at the full height
+        doc.build([Spacer(1, doc.height - 12 - 8),  # the frame pads 6 pt top and bottom
+                   cls(data, colWidths=[40, 300, 80], repeatRows=1, splitByRow=1,
+                       splitInRow=1, style=TableStyle(commands))])
+        return buf.getvalue()
+
+    real_calc = LongTable._calc
+
+    def counted(self: Any, width: float, height: float) -> None:
+        measured.append(type(self).__name__)
+        real_calc(self, width, height)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LongTable, "_calc", counted)
+        theirs = layout(LongTable)
+        ours = layout(OnceLongTable)
+    assert ours == theirs
+    assert len(re.findall(rb"/Type /Page\b(?!s)", theirs)) > 10
+    assert 0 < measured.count("OnceLongTable") * 2 < measured.count("LongTable")
+    commands.append(("SPAN", (0, 5), (0, 7)))
+    measured.clear()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LongTable, "_calc", counted)
+        assert layout(OnceLongTable) == layout(LongTable)
 
 
 def test_a_table_measured_again_at_another_width_is_measured_anew() -> None:

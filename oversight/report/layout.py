@@ -37,8 +37,8 @@ from oversight.report.data import ReportData
 from oversight.report.templates import Template
 from oversight.report.text import Para, escape, has_rtl, plain
 
-__all__ = ["Context", "Heading", "KeepTables", "OnceTable", "PageCanvas", "SignatureBox",
-           "context", "document", "pagesize", "styled_table"]
+__all__ = ["Context", "Heading", "KeepTables", "OnceLongTable", "OnceTable", "PageCanvas",
+           "SignatureBox", "context", "document", "pagesize", "styled_table"]
 
 
 @dataclass
@@ -101,7 +101,7 @@ class Context:
                 style.append(("BACKGROUND", (0, r), (-1, r), stripe))
         style += list(extra)
         if len(rows) > 60:  # LongTable: faster for many rows
-            return LongTable(rows, colWidths=widths, repeatRows=1 if header else 0,
+            return OnceLongTable(rows, colWidths=widths, repeatRows=1 if header else 0,
                              splitByRow=1, splitInRow=1 if split_in_row else 0,
                              style=TableStyle(style), hAlign="LEFT")
         return styled_table(rows, style, colWidths=widths, repeatRows=1 if header else 0,
@@ -179,6 +179,32 @@ class OnceTable(Table):  # type: ignore[misc]
             self._cellStyles = [[_copy_style(cs) for cs in row] for row in self._cellStyles]
             self._ow_shared = False
         super().setStyle(tblstyle)
+
+
+class OnceLongTable(LongTable):  # type: ignore[misc]
+    """A long table that measures its rows once per width.
+
+    At the foot of each page the frame measures the rest of a long table, finds it too
+    tall and asks it to split at the same width, and ReportLab's split measures the same
+    rows again (and where not even the header row fits, both happen again on the next
+    page), every time every remaining row: ReportLab's `LongTable` stops measuring at
+    the available height only when rows span. A measure that reached every row does not
+    depend on the height and is kept for any height at that width; one that stopped
+    short is kept only for the same width and height. The parts of a split are new
+    tables, measured afresh."""
+
+    _ow_measured_for: tuple[float, float] | None = None
+    _ow_complete_at: float | None = None
+    """The width of the last measure, when it measured every row."""
+
+    def _calc(self, availWidth: float, availHeight: float) -> None:
+        if availWidth == self._ow_complete_at \
+                or (availWidth, availHeight) == self._ow_measured_for:
+            return
+        super()._calc(availWidth, availHeight)
+        self._ow_measured_for = (availWidth, availHeight)
+        heights: list[float | None] = self._rowHeights
+        self._ow_complete_at = availWidth if None not in heights else None
 
 
 class KeepTables(KeepTogether):  # type: ignore[misc]
