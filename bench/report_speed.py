@@ -9,8 +9,10 @@ self-signed certificate. Prints `N findings: X.X s (CPU Y.Y s), P pages` per siz
 DIR (a source tree holding `oversight/`, `db/` and `report_templates/`, e.g. an older
 commit: `git archive main oversight db report_templates | tar -x -C DIR`), best of
 `--repeat` builds each, and prints `ratio: X.XX (CPU: Y.YY)` (this tree over DIR, by wall
-clock and by the processes' CPU time). A loaded machine slows both alike; the ratio is
-the figure to compare, and the CPU ratio moves less when other processes take turns.
+clock and by the processes' CPU time). Each tree signs with a key file written by its own
+`create_selfsigned`, since how that file is written decides how long opening it takes. A
+loaded machine slows both alike; the ratio is the figure to compare, and the CPU ratio
+moves less when other processes take turns.
 
     python bench/report_speed.py
     python bench/report_speed.py --sizes 1000 --against /tmp/main-src --repeat 3
@@ -83,8 +85,9 @@ def timed_elsewhere(tree: Path, n: int, p12: Path) -> tuple[float, float]:
     """`once` run by the code in ``tree`` (a separate process), after a warm-up build:
     wall-clock and CPU seconds."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), str(Path(__file__).parent)])}
-    script = ("import sys, pathlib, report_speed as b; b.once(10, pathlib.Path(sys.argv[2])); "
-              "r = b.once(int(sys.argv[1]), pathlib.Path(sys.argv[2])); print(r[0], r[3])")
+    script = ("import sys, pathlib, report_speed as b; p = pathlib.Path(sys.argv[2]); "
+              "p.exists() or b.create_selfsigned('Bench Signer', p, b'bench-passphrase'); "
+              "b.once(10, p); r = b.once(int(sys.argv[1]), p); print(r[0], r[3])")
     out = subprocess.run([sys.executable, "-c", script, str(n), str(p12)], env=env,
                          capture_output=True, text=True, check=True, cwd=tree)
     wall, cpu = out.stdout.split()[-2:]
@@ -112,8 +115,11 @@ def main() -> int:
                 continue
             ours: list[tuple[float, float]] = []
             theirs: list[tuple[float, float]] = []
+            # each tree signs with a key file its own code wrote (how it writes one
+            # decides how slowly it opens), made once, before any timing
+            their_p12 = Path(tmp) / "against.p12"
             for _ in range(args.repeat):
-                theirs.append(timed_elsewhere(args.against.resolve(), n, p12))
+                theirs.append(timed_elsewhere(args.against.resolve(), n, their_p12))
                 ours.append(timed_elsewhere(here, n, p12))
             wall, cpu = min(w for w, _ in ours), min(c for _, c in ours)
             their_wall, their_cpu = min(w for w, _ in theirs), min(c for _, c in theirs)

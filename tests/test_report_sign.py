@@ -421,6 +421,90 @@ def test_certificates_created(tmp_path: Path, keys: dict[str, Path]) -> None:
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 
+def _pfx_parts(data: bytes) -> list[tuple[str, list[Any]]]:
+    """(content type, safe bags or None when encrypted) of each part of a PKCS#12 file."""
+    from asn1crypto import pkcs12 as asn1_pkcs12
+
+    parts: list[tuple[str, list[Any]]] = []
+    for info in asn1_pkcs12.Pfx.load(data).authenticated_safe:
+        kind = info["content_type"].native
+        bags = list(asn1_pkcs12.SafeContents.load(info["content"].native)) \
+            if kind == "data" else []
+        parts.append((kind, bags))
+    return parts
+
+
+def test_key_file_encrypts_the_key_only_and_has_no_weaker_passphrase_check(
+        keys: dict[str, Path]) -> None:
+    """The certificates of a file we write are in clear (they are public), so opening it
+    derives one key from the passphrase; the private key stays encrypted with PBES2
+    (PBKDF2-SHA256, at least OWASP's 600,000 rounds, AES-256-CBC); and there is no
+    password MAC, which cryptography writes with 2,048 rounds and which would test a
+    passphrase far faster than the key's own encryption."""
+    from asn1crypto import pkcs12 as asn1_pkcs12
+
+    for f, certs in ((keys["p12"], 2), (keys["ca_p12"], 1), (keys["self"], 1)):
+        data = f.read_bytes()
+        assert asn1_pkcs12.Pfx.load(data)["mac_data"].native is None
+        parts = _pfx_parts(data)
+        assert [kind for kind, _ in parts] == ["data", "data"]
+        bags = [bag for _, found in parts for bag in found]
+        assert [b["bag_id"].native for b in bags] == ["cert_bag"] * certs \
+            + ["pkcs8_shrouded_key_bag"]
+        algo = bags[-1]["bag_value"]["encryption_algorithm"]
+        assert algo["algorithm"].native == "pbes2"
+        kdf = algo["parameters"]["key_derivation_func"]
+        assert kdf["algorithm"].native == "pbkdf2"
+        assert kdf["parameters"]["iteration_count"].native >= 600_000
+        assert kdf["parameters"]["prf"]["algorithm"].native == "sha256"
+        assert algo["parameters"]["encryption_scheme"]["algorithm"].native == "aes256_cbc"
+        # the key and its own certificate carry the same local key id
+        cert_id, key_id = ([a["values"].native for a in b["bag_attributes"]
+                            if a["type"].native == "local_key_id"] for b in (bags[0], bags[-1]))
+        assert key_id and cert_id == key_id
+        with pytest.raises(ValueError):
+            pkcs12.load_key_and_certificates(data, b"not the passphrase")
+
+
+def test_key_file_opens_with_openssl(tmp_path: Path, keys: dict[str, Path]) -> None:
+    """OpenSSL reads the key with the passphrase (and not without), and the certificates
+    without it."""
+    require("openssl")
+    env = {"PW": PASS.decode()}
+    run = ["openssl", "pkcs12", "-in", str(keys["p12"]), "-passin", "env:PW"]
+    key = subprocess.run([*run, "-nocerts", "-nodes"], capture_output=True, env=env,
+                         check=False)
+    assert key.returncode == 0, key.stderr
+    pem = key.stdout  # after bag attributes: the friendly name, in OpenSSL's encoding
+    loaded = serialization.load_pem_private_key(pem[pem.index(b"-----BEGIN"):], None)
+    _, cert, chain = pkcs12.load_key_and_certificates(keys["p12"].read_bytes(), PASS)
+    assert cert is not None and loaded.public_key() == cert.public_key()
+    wrong = subprocess.run([*run, "-nocerts", "-nodes"], capture_output=True,
+                           env={"PW": "wrong"}, check=False)
+    assert wrong.returncode != 0 and b"PRIVATE KEY" not in wrong.stdout
+    certs = subprocess.run([*run, "-nokeys"], capture_output=True, env=env, check=False)
+    assert certs.returncode == 0, certs.stderr
+    found = x509.load_pem_x509_certificates(certs.stdout)
+    assert found[0] == cert and found[1:] == chain
+
+
+def test_certificate_of_another_key_is_refused(tmp_path: Path, unsigned: bytes,
+                                              keys: dict[str, Path]) -> None:
+    """Without a MAC nothing binds a file's certificate to it: a certificate swapped for
+    another key's (same local key id and all) is not taken as the key's, and the file is
+    refused before signing."""
+    from oversight.report.sign import write_pkcs12
+
+    key, _, _ = pkcs12.load_key_and_certificates(keys["p12"].read_bytes(), PASS)
+    _, other, _ = pkcs12.load_key_and_certificates(keys["self"].read_bytes(), PASS)
+    assert isinstance(key, rsa.RSAPrivateKey) and other is not None
+    swapped = tmp_path / "swapped.p12"
+    swapped.write_bytes(write_pkcs12("Swapped", key, other, [], PASS))
+    with pytest.raises(InputFileError, match=r"^swapped\.p12 does not hold both a private "
+                                             r"key and its certificate"):
+        sign_pdf(unsigned, swapped, PASS)
+
+
 def test_unsigned_report_is_not_ok(unsigned: bytes) -> None:
     v = verify_report(unsigned)
     assert not v.ok and not v.signature_found and v.intact is None

@@ -9,6 +9,7 @@ as a whole (instead of line by line) comes back with its lines in the wrong orde
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -157,7 +158,9 @@ def test_only_plain_one_line_cells_skip_the_paragraph() -> None:
 
 
 def _cell_attrs(table: Any) -> list[list[dict[str, Any]]]:
-    return [[{k: v for k, v in vars(cs).items()} for cs in row] for row in table._cellStyles]
+    """Each cell's style, but its name (``"(0, 1)"``: a label ReportLab never reads)."""
+    return [[{k: v for k, v in vars(cs).items() if k != "name"} for cs in row]
+            for row in table._cellStyles]
 
 
 def test_tables_of_one_shape_get_the_cell_styles_reportlab_would_give() -> None:
@@ -185,8 +188,11 @@ def test_tables_of_one_shape_get_the_cell_styles_reportlab_would_give() -> None:
         assert ours._linecmds == theirs._linecmds
         assert ours.wrap(180, 1000) == theirs.wrap(180, 1000)
         made.append(ours)
-    # a copy is its own: changing one table's cells leaves the next tables alone
+    # tables of one kind share their cell styles, but a table given another style
+    # command gets its own first: changing one table's cells leaves the others alone
+    assert made[1]._cellStyles[0][0] is made[2]._cellStyles[0][0]
     made[1].setStyle(TableStyle([("TEXTCOLOR", (0, 0), (-1, -1), colors.blue)]))
+    assert made[2]._cellStyles[0][0].color != colors.blue
     assert made[1]._cellStyles[0][0].color == colors.blue
     assert made[0]._cellStyles[0][0].color != colors.blue
     assert styled_table([["a", "b"]] * 4, commands)._cellStyles[0][0].color != colors.blue
@@ -194,6 +200,135 @@ def test_tables_of_one_shape_get_the_cell_styles_reportlab_would_give() -> None:
     other = styled_table([["a", "b"]] * 5, commands[:1])
     assert _cell_attrs(other) == _cell_attrs(Table([["a", "b"]] * 5,
                                                    style=TableStyle(commands[:1])))
+
+
+def test_tables_sharing_cell_styles_draw_what_reportlab_draws() -> None:
+    # Tables of one kind share one set of cell styles (cells of equal style one object).
+    # Drawn, split between pages and split inside a row, they write the same bytes as
+    # ReportLab's own tables; tables whose cell styles ReportLab changes while laying
+    # them out (a middle-aligned cell split in its row, commands on the rows of a split)
+    # get copies, and a split leaves the next table of the kind as it was.
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
+    from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    from oversight.report.layout import styled_table
+
+    para = ParagraphStyle("p", fontName="Helvetica", fontSize=7, leading=9)
+
+    def rows(n: int) -> list[list[Any]]:
+        # tall rows (even) can split inside: their string cells are empty
+        return [["" if r % 2 == 0 else f"label {r}",
+                 Paragraph(f"value {r} of {n} " + "word " * (5 + 30 * (1 - r % 2)), para),
+                 "" if r % 2 == 0 else "x"] for r in range(5)]
+
+    kinds: list[list[tuple[Any, ...]]] = [
+        [("FONT", (0, 0), (0, -1), "Helvetica-Bold", 7, 9), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+         ("TEXTCOLOR", (0, 0), (0, -1), colors.grey), ("TEXTCOLOR", (2, 0), (2, -1), colors.red),
+         ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.black)],
+        [("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("FONT", (0, 0), (-1, -1), "Courier", 6),
+         ("BACKGROUND", (0, 0), (-1, 0), colors.yellow)],
+        [("VALIGN", (0, 0), (-1, -1), "TOP"),
+         ("TEXTCOLOR", (0, "splitlast"), (-1, "splitlast"), colors.blue),
+         ("LINEBELOW", (0, "splitfirst"), (-1, "splitfirst"), 1, colors.green)],
+    ]
+
+    def draw(make: Any, commands: list[tuple[Any, ...]]) -> bytes:
+        buf = io.BytesIO()
+        canv = Canvas(buf, pageCompression=0, invariant=1)
+        for n in range(4):
+            table = make(rows(n), commands)
+            _, height = table.wrapOn(canv, 180, 1000)
+            table.drawOn(canv, 20, 800 - height)
+            canv.showPage()
+            for cut in (0.15, 0.25, 0.45, 0.62):  # inside the first row, or between rows
+                parts = table.split(180, height * cut)
+                assert len(parts) == 2
+                for x, part in zip((20, 220), parts, strict=True):
+                    _, h = part.wrapOn(canv, 180, 1000)
+                    part.drawOn(canv, x, 800 - h)
+                canv.showPage()
+        canv.save()
+        return buf.getvalue()
+
+    def ours(data: list[list[Any]], commands: list[tuple[Any, ...]]) -> Any:
+        return styled_table(data, commands, colWidths=[40, 110, 30], splitByRow=1,
+                            splitInRow=1)
+
+    def theirs(data: list[list[Any]], commands: list[tuple[Any, ...]]) -> Any:
+        return Table(data, colWidths=[40, 110, 30], splitByRow=1, splitInRow=1,
+                     style=TableStyle(commands))
+
+    for commands in kinds:
+        assert draw(ours, commands) == draw(theirs, commands)
+    first, second = ours(rows(1), kinds[0]), ours(rows(2), kinds[0])
+    assert first._cellStyles[0][0] is second._cellStyles[1][0]  # shared, and deduplicated
+    for commands in kinds[1:]:  # ReportLab changes these in place: each table its own
+        one, two = ours(rows(1), commands), ours(rows(2), commands)
+        assert not any(a is b for ra, rb in zip(one._cellStyles, two._cellStyles, strict=True)
+                       for a, b in zip(ra, rb, strict=True))
+
+
+def test_a_long_table_laid_out_over_pages_writes_what_reportlab_writes() -> None:
+    # A long table (the appendix's decisions) measures its rows once per width: the
+    # frame's measure at the foot of a page and ReportLab's split right after it ask the
+    # same question, and ReportLab measured every remaining row each time. Laid out over
+    # many pages in a document, starting where not even its header fits, with a repeated
+    # header, stripes and rows that wrap, it writes ReportLab's own bytes, with a quarter
+    # of the measures; a table whose rows span (ReportLab then stops measuring at the
+    # foot of the page) too.
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import (
+        LongTable,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        TableStyle,
+    )
+
+    from oversight.report.layout import OnceLongTable
+
+    para = ParagraphStyle("p", fontName="Helvetica", fontSize=7, leading=9)
+    commands: list[tuple[Any, ...]] = [
+        ("FONT", (0, 0), (-1, -1), "Helvetica", 7, 9), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.grey),
+        *[("BACKGROUND", (0, r), (-1, r), colors.lightgrey) for r in range(1, 400, 2)],
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.black)]
+    measured: list[str] = []
+
+    def layout(cls: Any) -> bytes:
+        data: list[list[Any]] = [["Seq", "Text", "When"]]
+        data += [[str(r), Paragraph("word " * (1 + (r * 7) % 60), para),
+                  Paragraph(f"2026-11-{1 + r % 28:02d}<br/>10:00", para)] for r in range(400)]
+        buf = io.BytesIO()
+        doc = SimpleDocTemplate(buf, pageCompression=0, invariant=1)
+        # the table starts at the foot of a page, where not even its header fits: it is
+        # measured there, then again on the next page at the full height
+        doc.build([Spacer(1, doc.height - 12 - 8),  # the frame pads 6 pt top and bottom
+                   cls(data, colWidths=[40, 300, 80], repeatRows=1, splitByRow=1,
+                       splitInRow=1, style=TableStyle(commands))])
+        return buf.getvalue()
+
+    real_calc = LongTable._calc
+
+    def counted(self: Any, width: float, height: float) -> None:
+        measured.append(type(self).__name__)
+        real_calc(self, width, height)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LongTable, "_calc", counted)
+        theirs = layout(LongTable)
+        ours = layout(OnceLongTable)
+    assert ours == theirs
+    assert len(re.findall(rb"/Type /Page\b(?!s)", theirs)) > 10
+    assert 0 < measured.count("OnceLongTable") * 2 < measured.count("LongTable")
+    commands.append(("SPAN", (0, 5), (0, 7)))
+    measured.clear()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LongTable, "_calc", counted)
+        assert layout(OnceLongTable) == layout(LongTable)
 
 
 def test_a_table_measured_again_at_another_width_is_measured_anew() -> None:

@@ -37,8 +37,8 @@ from oversight.report.data import ReportData
 from oversight.report.templates import Template
 from oversight.report.text import Para, escape, has_rtl, plain
 
-__all__ = ["Context", "Heading", "KeepTables", "OnceTable", "PageCanvas", "SignatureBox",
-           "context", "document", "pagesize", "styled_table"]
+__all__ = ["Context", "Heading", "KeepTables", "OnceLongTable", "OnceTable", "PageCanvas",
+           "SignatureBox", "context", "document", "pagesize", "styled_table"]
 
 
 @dataclass
@@ -101,7 +101,7 @@ class Context:
                 style.append(("BACKGROUND", (0, r), (-1, r), stripe))
         style += list(extra)
         if len(rows) > 60:  # LongTable: faster for many rows
-            return LongTable(rows, colWidths=widths, repeatRows=1 if header else 0,
+            return OnceLongTable(rows, colWidths=widths, repeatRows=1 if header else 0,
                              splitByRow=1, splitInRow=1 if split_in_row else 0,
                              style=TableStyle(style), hAlign="LEFT")
         return styled_table(rows, style, colWidths=widths, repeatRows=1 if header else 0,
@@ -161,13 +161,50 @@ class OnceTable(Table):  # type: ignore[misc]
     height matters to `LongTable`, which stops measuring at the page's end), so a second
     wrap at the same width keeps the first answer. Split parts are new tables."""
 
+    _cellStyles: list[list[Any]]
     _ow_measured_at: float | None = None
+    _ow_shared = False
+    """Its cell styles are shared with other tables of its kind (`styled_table`)."""
 
     def _calc(self, availWidth: float, availHeight: float) -> None:
         if availWidth == self._ow_measured_at:
             return
         super()._calc(availWidth, availHeight)
         self._ow_measured_at = availWidth
+
+    def setStyle(self, tblstyle: Any) -> None:
+        # ReportLab changes cell styles in place: a table whose styles are shared gets
+        # its own copies first
+        if self._ow_shared:
+            self._cellStyles = [[_copy_style(cs) for cs in row] for row in self._cellStyles]
+            self._ow_shared = False
+        super().setStyle(tblstyle)
+
+
+class OnceLongTable(LongTable):  # type: ignore[misc]
+    """A long table that measures its rows once per width.
+
+    At the foot of each page the frame measures the rest of a long table, finds it too
+    tall and asks it to split at the same width, and ReportLab's split measures the same
+    rows again (and where not even the header row fits, both happen again on the next
+    page), every time every remaining row: ReportLab's `LongTable` stops measuring at
+    the available height only when rows span. A measure that reached every row does not
+    depend on the height and is kept for any height at that width; one that stopped
+    short is kept only for the same width and height. The parts of a split are new
+    tables, measured afresh."""
+
+    _ow_measured_for: tuple[float, float] | None = None
+    _ow_complete_at: float | None = None
+    """The width of the last measure, when it measured every row."""
+
+    def _calc(self, availWidth: float, availHeight: float) -> None:
+        if availWidth == self._ow_complete_at \
+                or (availWidth, availHeight) == self._ow_measured_for:
+            return
+        super()._calc(availWidth, availHeight)
+        self._ow_measured_for = (availWidth, availHeight)
+        heights: list[float | None] = self._rowHeights
+        self._ow_complete_at = availWidth if None not in heights else None
 
 
 class KeepTables(KeepTogether):  # type: ignore[misc]
@@ -193,10 +230,49 @@ class KeepTables(KeepTogether):  # type: ignore[misc]
 
 _NOT_PER_CELL = frozenset(("BACKGROUND", "ROWBACKGROUNDS", "COLBACKGROUNDS", "SPAN",
                            "NOSPLIT", "ROUNDEDCORNERS", *LINECOMMANDS))
-_CELL_STYLES: dict[tuple[int, int, str], list[list[dict[str, Any]]]] = {}
-"""Each cell's style (ReportLab's `CellStyle` attributes) by table shape and per-cell
-style commands, as ReportLab worked them out for the first table of that kind."""
+_CELL_STYLES: dict[tuple[int, int, str], tuple[bool, list[list[Any]]]] = {}
+"""Each cell's style by table shape and per-cell style commands, as ReportLab worked
+them out for the first table of that kind: whether tables of the kind may share them,
+and the shared `CellStyle`s (one object for cells of equal style) or, if not, their
+attributes to copy."""
 _CELL_STYLES_MAX = 256
+
+
+def _copy_style(cell: Any) -> Any:
+    copy = CellStyle.__new__(CellStyle)
+    copy.__dict__.update(cell.__dict__)
+    return copy
+
+
+def _shareable(commands: Sequence[tuple[Any, ...]], styles: list[list[Any]]) -> bool:
+    """Whether ReportLab leaves a table's cell styles as they are while it lays the table
+    out: it changes them in place only for commands on the rows of a split
+    (``splitfirst``, ``inrowsplitstart``, ...), applied when the table splits, and for a
+    cell aligned to the middle that splits inside its row (`OnceTable.setStyle` copies
+    them before a later style command)."""
+    return not any(isinstance(c[1][1], str) or isinstance(c[2][1], str)
+                   for c in commands if len(c) > 2 and isinstance(c[1], tuple)) \
+        and all(cs.valign != "MIDDLE" for row in styles for cs in row)
+
+
+def _shared_styles(styles: list[list[Any]]) -> list[list[Any]]:
+    """Copies of ``styles`` in which cells of equal style share one `CellStyle` (its
+    name, which ReportLab never reads, aside): drawing a cell in the style of the cell
+    before, ReportLab then skips comparing the two (it sets the font and colour only when
+    they differ, so what it writes is the same)."""
+    distinct: list[tuple[dict[str, Any], Any]] = []
+    out = []
+    for row in styles:
+        shared = []
+        for cs in row:
+            attrs = {k: v for k, v in cs.__dict__.items() if k != "name"}
+            obj = next((o for seen, o in distinct if seen == attrs), None)
+            if obj is None:
+                obj = _copy_style(cs)
+                distinct.append((attrs, obj))
+            shared.append(obj)
+        out.append(shared)
+    return out
 
 
 def _per_cell(command: tuple[Any, ...]) -> bool:
@@ -214,8 +290,9 @@ def styled_table(rows: list[list[Any]], commands: Sequence[tuple[Any, ...]],
     ReportLab applies the per-cell commands of a table style cell by cell each time a
     table is made (a thousand findings make a thousand tables of the same shape and
     style); here the resulting cell styles are worked out once per shape and style and
-    each further table gets its own copy of them, then only the commands ReportLab keeps
-    for drawing (lines, backgrounds) are given as its style."""
+    each further table gets them, then only the commands ReportLab keeps for drawing
+    (lines, backgrounds) are given as its style. Tables whose cell styles ReportLab never
+    changes once made (`_shareable`) share one set; the others get their own copy."""
     per_cell = [c for c in commands if _per_cell(c)]
     key = (len(rows), max(len(r) for r in rows), repr(per_cell))
     proto = _CELL_STYLES.get(key)
@@ -223,18 +300,26 @@ def styled_table(rows: list[list[Any]], commands: Sequence[tuple[Any, ...]],
         table = OnceTable(rows, style=TableStyle(list(commands)), **kwargs)
         if len(_CELL_STYLES) >= _CELL_STYLES_MAX:
             _CELL_STYLES.clear()
-        _CELL_STYLES[key] = [[dict(cs.__dict__) for cs in row] for row in table._cellStyles]
+        made = table._cellStyles
+        _CELL_STYLES[key] = (True, _shared_styles(made)) if _shareable(commands, made) \
+            else (False, [[dict(cs.__dict__) for cs in row] for row in made])
         return table
-    styles = []
-    for row in proto:
-        copies = []
-        for attrs in row:
-            cell = CellStyle.__new__(CellStyle)
-            cell.__dict__.update(attrs)
-            copies.append(cell)
-        styles.append(copies)
-    return OnceTable(rows, style=TableStyle([c for c in commands if not _per_cell(c)]),
-                     cellStyles=styles, **kwargs)
+    shared, found = proto
+    if shared:
+        styles = [list(row) for row in found]
+    else:
+        styles = []
+        for row in found:
+            copies = []
+            for attrs in row:
+                cell = CellStyle.__new__(CellStyle)
+                cell.__dict__.update(attrs)
+                copies.append(cell)
+            styles.append(copies)
+    table = OnceTable(rows, style=TableStyle([c for c in commands if not _per_cell(c)]),
+                      cellStyles=styles, **kwargs)
+    table._ow_shared = shared
+    return table
 
 
 class Heading(Para):

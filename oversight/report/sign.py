@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
+from asn1crypto import cms as asn1_cms  # type: ignore[import-untyped]
+from asn1crypto import keys as asn1_keys
 from asn1crypto import pem as asn1_pem
 from asn1crypto import pkcs12 as asn1_pkcs12
 from asn1crypto import x509 as asn1_x509
@@ -434,18 +435,12 @@ def create_selfsigned(name: str, out: Path, passphrase: bytes, *, with_ca: bool 
                 x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
         except (ValueError, TypeError) as exc:
             raise UsageError(f"{email!r} is not a usable e-mail address ({exc}).") from exc
-    encryption = (serialization.PrivateFormat.PKCS12.encryption_builder()
-                  .kdf_rounds(KDF_ROUNDS)
-                  .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
-                  .hmac_hash(hashes.SHA256())
-                  .build(passphrase))
     if not with_ca:
         cert = (builder.issuer_name(subject)
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                     key.public_key()), critical=False)
                 .sign(key, hashes.SHA256()))
-        write_atomic(out, pkcs12.serialize_key_and_certificates(
-            name.encode("utf-8"), key, cert, None, encryption))
+        write_atomic(out, write_pkcs12(name, key, cert, [], passphrase))
         return out
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     # The CA is named by the signer's name and an OU of its own: "<name> test CA" in one
@@ -471,12 +466,66 @@ def create_selfsigned(name: str, out: Path, passphrase: bytes, *, with_ca: bool 
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
                 ca_ski), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    write_atomic(ca_p12, pkcs12.serialize_key_and_certificates(
-        f"{name} test CA".encode(), ca_key, ca_cert, None, encryption))
+    write_atomic(ca_p12, write_pkcs12(f"{name} test CA", ca_key, ca_cert, [], passphrase))
     write_atomic(ca_pem, ca_cert.public_bytes(serialization.Encoding.PEM))
-    write_atomic(out, pkcs12.serialize_key_and_certificates(
-        name.encode("utf-8"), key, cert, [ca_cert], encryption))
+    write_atomic(out, write_pkcs12(name, key, cert, [ca_cert], passphrase))
     return out, ca_pem
+
+
+def write_pkcs12(name: str, key: rsa.RSAPrivateKey, cert: x509.Certificate,
+                 chain: Sequence[x509.Certificate], passphrase: bytes) -> bytes:
+    """A PKCS#12 file holding ``key`` encrypted under ``passphrase`` (PBES2: PBKDF2-SHA256,
+    `KDF_ROUNDS` rounds, AES-256-CBC), and ``cert`` and ``chain`` in clear.
+
+    The certificates are public (every signed report carries them), so they are not
+    encrypted: opening the file then derives one key from the passphrase, not two. The
+    file has no password MAC: cryptography writes it with 2,048 rounds whatever
+    ``kdf_rounds`` says, which would let anyone holding the file test passphrases 300
+    times faster than against the key itself; without it, the key's own encryption is
+    the only test of a passphrase. Nothing then binds the certificate to the file, but
+    none is needed: cryptography's reader takes as the key's certificate only one that
+    holds the key's public key (`open_pkcs12` refuses a file without one). Both parts are
+    cryptography's own encodings, put side by side."""
+    encryption = (serialization.PrivateFormat.PKCS12.encryption_builder()
+                  .kdf_rounds(KDF_ROUNDS)
+                  .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+                  .hmac_hash(hashes.SHA256())
+                  .build(passphrase))
+    label = name.encode("utf-8")
+    shrouded = _safe_bags(pkcs12.serialize_key_and_certificates(label, key, None, None,
+                                                                encryption))
+    certs = _safe_bags(pkcs12.serialize_key_and_certificates(
+        label, None, cert, list(chain) or None, serialization.NoEncryption()))
+    if len(shrouded) != 1 or shrouded[0]["bag_id"].native != "pkcs8_shrouded_key_bag" \
+            or not certs or any(b["bag_id"].native != "cert_bag" for b in certs):
+        raise AssertionError("cryptography's PKCS#12 encoding is not as expected")
+    # The key and its certificate share a local key id (the certificate's SHA-1, as
+    # cryptography and OpenSSL write it when they encode both together).
+    key_id = cert.fingerprint(hashes.SHA1())
+    for bag in (shrouded[0], certs[0]):
+        bag["bag_attributes"] = asn1_pkcs12.Attributes(
+            [a for a in bag["bag_attributes"] if a["type"].native != "local_key_id"]
+            + [asn1_pkcs12.Attribute({"type": "local_key_id", "values": [key_id]})])
+    safe = asn1_pkcs12.AuthenticatedSafe([
+        asn1_cms.ContentInfo({"content_type": "data", "content":
+                              asn1_pkcs12.SafeContents(certs).dump()}),
+        asn1_cms.ContentInfo({"content_type": "data", "content":
+                              asn1_pkcs12.SafeContents(shrouded).dump()})])
+    pfx = asn1_pkcs12.Pfx({"version": "v3", "auth_safe": asn1_cms.ContentInfo(
+        {"content_type": "data", "content": safe.dump()})})
+    data: bytes = pfx.dump()
+    return data
+
+
+def _safe_bags(pfx: bytes) -> list[Any]:
+    """The safe bags of a PKCS#12 file whose contents are not encrypted as a whole."""
+    bags: list[Any] = []
+    for info in asn1_pkcs12.Pfx.load(pfx).authenticated_safe:
+        if info["content_type"].native != "data":
+            raise AssertionError("cryptography encrypted a part of PKCS#12 it was not "
+                                 "asked to")
+        bags.extend(asn1_pkcs12.SafeContents.load(info["content"].native))
+    return bags
 
 
 # --------------------------------------------------------------------------- verification
