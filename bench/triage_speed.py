@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -42,8 +43,11 @@ def _setup(folder: Path, findings: int) -> None:
         with ws.write() as conn:
             conn.execute("INSERT INTO packs VALUES (?, 'bench', '1', 'b', '', '', 'admin')",
                          (sha,))
+            outcome = {"rule_id": "PRO-03", "evaluated": True, "hits": findings,
+                       "new": findings, "no_longer_matching": 0}
+            summary = {"rules": [outcome], "hits": findings, "new": findings}
             conn.execute("INSERT INTO runs VALUES (1, ?, 'bench', '1', '[\"PRO-03\"]', '', '',"
-                         " 'admin', '{}')", (sha,))
+                         " 'admin', ?)", (sha, json.dumps(summary)))
             ids = [f"PRO-03-{i:016x}" for i in range(findings)]
             digest = {fid: finding_digest("bench", "PRO-03", "record", None, "low", "m", "{}",
                                           "[]", "[]", None, []) for fid in ids}
@@ -54,8 +58,7 @@ def _setup(folder: Path, findings: int) -> None:
                 " 1, 1, ?)", ((fid, digest[fid]) for fid in ids))
             ws.record("detection.run", {
                 "run_id": 1, "pack": "bench", "version": "1", "pack_sha256": sha,
-                "rules": [{"rule_id": "PRO-03", "evaluated": True, "hits": findings,
-                           "new": findings, "no_longer_matching": 0}],
+                "rules": [outcome],
                 "findings": {fid: ["low", digest[fid]] for fid in ids},
                 "no_longer_matching": [], "rule_not_in_pack": []})
 
