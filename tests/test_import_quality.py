@@ -47,7 +47,7 @@ def iso(moment: datetime) -> str:
 
 def test_the_codes_are_exactly_the_issues() -> None:
     assert CODES == ("no_timestamp", "implausible_timestamp", "ambiguous_local_time",
-                     "duplicate_rows", "all_rows_rejected")
+                     "duplicate_rows", "all_rows_rejected", "unusual_identifier")
 
 
 def test_no_timestamp_when_ts_is_not_mapped(admin_ws: Workspace, tmp_path: Path) -> None:
@@ -385,3 +385,30 @@ def test_police_uk_files_import_with_zero_rejects_and_say_what_repeats(
         repeats = sum(1 for i, line in enumerate(lines) if line in lines[:i])
         got = codes(res).get("duplicate_rows")
         assert (got.count if got else 0) == repeats  # type: ignore[attr-defined]
+
+
+def test_identifiers_in_decomposed_form_or_with_invisible_characters_are_warned(
+        admin_ws: Workspace, tmp_path: Path) -> None:
+    """A warrant "A-Ö1" cited as O and a combining diaeresis, a case id with a zero-width
+    space, a subject with a soft hyphen: each reads like the identifier written
+    otherwise, yet the rules compare them character by character. The import keeps them
+    as read and says so; an identifier outside ASCII written the usual way (NFC), and
+    free text in decomposed form, are not warned about."""
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "A-Ö1")
+    text = ("record_id,ts,action,actor_id,case_id,authorisation_id,subject_ids,justification\n"
+            f"R1,2026-01-01T10:00:00+00:00,consult,o1,C1,{nfd},P1,j\n"
+            "R2,2026-01-01T10:00:00+00:00,consult,o1,C\u200b1,A-1,P1,j\n"
+            "R3,2026-01-01T10:00:00+00:00,consult,o1,C1,A-Ö1,P1,"
+            f"{unicodedata.normalize('NFD', 'Prüfung')}\n"
+            "R4,2026-01-01T10:00:00+00:00,consult,o1,C1,A-1,P\u00ad1,j\n"
+            "R5,2026-01-01T10:00:00+00:00,consult,o1,C1,A-1,P1,j\n")
+    res = import_file(admin_ws, write(tmp_path / "a.csv", text))
+    assert res.rows_imported == 5
+    w = codes(res)["unusual_identifier"]
+    assert (w.count, w.lines) == (3, (2, 3, 5))  # type: ignore[attr-defined]
+    assert "(authorisation_id, case_id, subject_ids)" in w.message  # type: ignore[attr-defined]
+    # kept as read
+    stored = {r["record_id"]: r["fields"] for r in queries.records(admin_ws, limit=None)}
+    assert stored["R1"]["authorisation_id"] == nfd

@@ -13,6 +13,8 @@ rejected for any reason is counted as a reject and never as a warning too.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,7 +39,11 @@ __all__ = [
 ]
 
 CODES = ("no_timestamp", "implausible_timestamp", "ambiguous_local_time", "duplicate_rows",
-         "all_rows_rejected")
+         "all_rows_rejected", "unusual_identifier")
+#: Characters that show as nothing (or as a space) in a report or a table, yet make an
+#: identifier another one to the rules: zero-width space, joiners between words, word
+#: joiner, a byte-order mark inside a value, the soft hyphen.
+_INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 #: Line numbers kept per warning.
 MAX_LINES = 20
 #: A ``ts`` before 1970-01-01T00:00:00Z is implausible (a placeholder such as 1900-01-01).
@@ -151,7 +157,16 @@ class QualityTracker:
         self.utc_pos = index.get("ts_utc") if kind is Kind.OPERATIONS else None
         self.mapped = [n for n in fields_of(kind) if n in set(mapped)]
         self._unfilled = {n: index[n] for n in self.mapped if n in index}
-        self.counts = {code: _Count() for code in CODES[:4]}
+        self.counts = {code: _Count() for code in (*CODES[:4], "unusual_identifier")}
+        # Identifiers the rules join on (record ids, actors, cases, warrants, subjects):
+        # one written in Unicode's decomposed form (NFD, as macOS may write it) or with an
+        # invisible character reads like another yet is not equal to it.
+        self._ident = {name: index[name] for name in (
+            "record_id", *(n for n, spec in fields_of(kind).items()
+                           if n.endswith(("_id", "_ids"))
+                           and spec.type in (FieldType.TEXT, FieldType.LIST)))
+            if name in index}
+        self.unusual_fields: dict[str, int] = {}
         self.ambiguous_fields: dict[str, int] = {}
         self.earliest: tuple[int, str] | None = None
         self.latest: tuple[int, str] | None = None
@@ -162,6 +177,7 @@ class QualityTracker:
         """Rows as stored (or, in a dry run, as they would be), in line order."""
         if not rows:
             return
+        self._identifiers(rows)
         for name, pos in list(self._unfilled.items()):
             column = list(map(itemgetter(pos), rows))  # at C speed, in the storing process
             if column.count(None) != len(column):
@@ -186,6 +202,22 @@ class QualityTracker:
                 missing.add(r[1])
             elif utc < low or utc > high:
                 self._implausible(r[1], utc, r[tp])
+
+    def _identifiers(self, rows: Sequence[Sequence[Any]]) -> None:
+        unusual: dict[int, set[str]] = {}
+        for name, pos in self._ident.items():
+            column = [v for v in map(itemgetter(pos), rows) if isinstance(v, str)]
+            if "".join(column).isascii():  # the usual chunk, at C speed
+                continue
+            for r in rows:
+                v = r[pos]
+                if isinstance(v, str) and not v.isascii() and (
+                        _INVISIBLE.search(v) or not unicodedata.is_normalized("NFC", v)):
+                    unusual.setdefault(r[1], set()).add(name)
+        for line in sorted(unusual):
+            self.counts["unusual_identifier"].add(line)
+            for name in unusual[line]:
+                self.unusual_fields[name] = self.unusual_fields.get(name, 0) + 1
 
     def _implausible(self, line: int, utc: int, local: str) -> None:
         self.counts["implausible_timestamp"].add(line)
@@ -264,6 +296,19 @@ class QualityTracker:
                 f"exactly; {'it' if c.count == 1 else 'they'} {one_verb if c.count == 1 else verb} "
                 f"kept as {'a separate record' if c.count == 1 else 'separate records'}. "
                 "Check whether the export duplicated rows.",
+                c.count, tuple(c.lines)))
+        c = self.counts["unusual_identifier"]
+        if c.count:
+            fields = ", ".join(sorted(self.unusual_fields))
+            out.append(DataWarning(
+                "unusual_identifier",
+                f"{_n(c.count, 'row has', 'rows have')} an identifier ({fields}) written with "
+                "combining accents (Unicode's decomposed form, as some systems write it) or "
+                "with an invisible character (a zero-width space, a soft hyphen); it reads "
+                "like the same identifier written otherwise, but the rules compare "
+                "identifiers character by character, so a case, authorisation or person "
+                f"may be taken as unknown or as another. {'It' if c.count == 1 else 'They'} "
+                f"{one_verb if c.count == 1 else verb} kept as read.",
                 c.count, tuple(c.lines)))
         return out
 
