@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from oversight import triage
 from oversight.criteria.engine import run_detection
@@ -151,7 +152,7 @@ def run_demo(folder: Path, operations: int, seed: int, out: Console,
     if password is None:
         password = secrets.token_urlsafe(12)
     summary = build_demo(folder, admin, password, operations, seed, progress)
-    out.print(f"Demo workspace: [bold]{folder}[/]")
+    out.print(Text.assemble("Demo workspace: ", (str(folder), "bold")))
     for b in summary["batches"]:
         out.print(f"  batch {b['batch_id']}: {b['kind']:<15} {Path(b['file']).name:<20} "
                   f"{b['rows_imported']:>7} rows imported, {b['rows_rejected']} rejected")
@@ -172,7 +173,8 @@ def run_demo(folder: Path, operations: int, seed: int, out: Console,
               "irregularities are among them.")
     for p in summary["planted"]:
         if not p["found"]:
-            out.print(f"  [red]not found[/]: {p['rule_id']} {', '.join(p['record_ids'][:3])}")
+            out.print(Text.assemble("  ", ("not found", "red"),
+                                    f": {p['rule_id']} {', '.join(p['record_ids'][:3])}"))
     review = summary["review"]
     out.print(f"Review in progress: {len(review['confirmed'])} confirmed (one after four-eyes "
               f"approval), {len(review['dismissed'])} dismissed, {len(review['escalated'])} "
@@ -180,13 +182,14 @@ def run_demo(folder: Path, operations: int, seed: int, out: Console,
               f"{len(review['pending_approval'])} waiting for a second reviewer; "
               f"{review['sample']}.")
     rep = summary["report"]
-    out.print(f"Signed report: [bold]{rep['path']}[/] ({rep['pages']} pages, "
-              f"{rep['findings']} findings).")
+    out.print(Text.assemble("Signed report: ", (str(rep["path"]), "bold"),
+                            f" ({rep['pages']} pages, {rep['findings']} findings)."))
     out.print(f"  Verify it: oversight verify-report {rep['path']} --trust {rep['ca']}")
-    out.print(f"Users: [bold]{admin}[/] (admin), [bold]{INSPECTOR}[/] (inspector), "
-              f"[bold]{AUDITOR}[/] (auditor), all with " + (
-                  f"password [bold]{password}[/] (shown once; keep it)." if generated
-                  else "the password from OVERSIGHT_PASSWORD."))
+    out.print(Text.assemble(
+        "Users: ", (admin, "bold"), " (admin), ", (INSPECTOR, "bold"), " (inspector), ",
+        (AUDITOR, "bold"), " (auditor), all with ",
+        *(("password ", (password, "bold"), " (shown once; keep it).") if generated
+          else ("the password from OVERSIGHT_PASSWORD.",))))
     out.print("Try:")
     out.print(f"  oversight findings {folder} --severity critical")
     out.print(f"  oversight records {folder} --where action=transfer --limit 3")

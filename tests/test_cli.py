@@ -132,6 +132,9 @@ def test_installed_entry_point_and_demo(tmp_path: Path) -> None:
                          check=False, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "operations.csv" in res.stdout and "0 rejected" in res.stdout
+    # styled words print styled, never as markup tags (the consoles read no markup)
+    assert "Users: demo-admin (admin), " in res.stdout and "Signed report: " in res.stdout
+    assert "[bold]" not in res.stdout and "[/]" not in res.stdout
     res = subprocess.run([str(exe), "verify", str(tmp_path / "demo"), "--json"], env=env,
                          capture_output=True, text=True, check=False)
     doc = json.loads(res.stdout)
