@@ -54,10 +54,10 @@ __all__ = [
     "FindingState",
     "Replay",
     "UserState",
+    "compact_json",
     "finding_digest",
     "needs_second",
     "row_line",
-    "stored_bytes",
 ]
 
 #: What a detection.run event records of each rule's outcome (``reason``, why a rule was
@@ -86,13 +86,10 @@ def finding_digest(pack_id: str, rule_id: str, part: str, group_key: str | None,
     linked record rows sorted): 32 hex digits of SHA-256."""
     doc = [pack_id, rule_id, part, group_key, severity, message, facts, legal_refs,
            record_ids, first_ts_utc, sorted(set(rids))]
-    return hashlib.sha256(_compact(doc).encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(compact_json(doc).encode("utf-8")).hexdigest()[:32]
 
 
-#: json.dumps(..., ensure_ascii=False, separators=(",", ":")) with one encoder made once
-#: (json.dumps builds a new encoder per call when given options; verify digests every
-#: finding, detection every hit).
-def stored_bytes(value: object) -> object:
+def _stored_bytes(value: object) -> object:
     """A BLOB where this program writes text (put there with SQLCipher tools): digested
     as a value no text can be, so the row is named as differing, not a crash."""
     if isinstance(value, bytes):
@@ -100,14 +97,18 @@ def stored_bytes(value: object) -> object:
     raise TypeError(f"a {type(value).__name__} cannot be digested")
 
 
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
-                            default=stored_bytes).encode
+#: json.dumps(..., ensure_ascii=False, separators=(",", ":")) with one encoder made once
+#: (json.dumps builds a new encoder per call when given options; verify digests every
+#: finding, detection every hit, the import every row): what every digest of stored
+#: rows and findings encodes them with.
+compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                                default=_stored_bytes).encode
 
 
 def row_line(row: Iterable[Any]) -> bytes:
     """A stored row as one line of a rows digest (compact JSON array, UTF-8, newline):
     what the upgrade, package imports and pseudonym events record of their rows."""
-    return _compact(list(row)).encode("utf-8") + b"\n"
+    return compact_json(list(row)).encode("utf-8") + b"\n"
 
 
 class Event(NamedTuple):

@@ -19,7 +19,7 @@ from typing import Any
 
 from db.store import Connection, DbError
 from oversight import audit, chainstate, verify_worker
-from oversight.accountability import stored_bytes
+from oversight.accountability import compact_json
 from oversight.changes import Change, changes
 from oversight.records import Kind, storage_columns
 from oversight.retraction import retractions_in_chain
@@ -27,8 +27,6 @@ from oversight.workspace import Permission, Workspace
 
 __all__ = ["RowDigest", "VerifyReport", "encode_group", "verify", "verify_workspace"]
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
-                           default=stored_bytes).encode
 
 
 GROUP = 1000
@@ -36,7 +34,7 @@ GROUP = 1000
 
 def encode_group(rows: Sequence[Sequence[Any]]) -> bytes:
     """One group of rows as the digest hashes it (without the newline)."""
-    return _encode(rows).encode("utf-8")
+    return compact_json(rows).encode("utf-8")
 
 
 class RowDigest:
