@@ -414,12 +414,7 @@ def _row_differs(row: tuple[Any, ...]) -> bool:
     those rows as edited."""
     (action, finding, user, from_status, to_status, reason, note_id, detail, e_user,
      e_action, payload) = row[4:15]
-    try:
-        p = json.loads(payload) if payload is not None else {}
-    except (ValueError, RecursionError):
-        p = {}
-    if not isinstance(p, dict):
-        p = {}
+    p = stored.json_dict(payload) if payload is not None else {}
     raw = p.get("returned")
     returned: dict[str, Any] = raw if isinstance(raw, dict) else {}
     decided = e_action in ("finding.mark", "finding.approve")
@@ -438,13 +433,8 @@ def _row_differs(row: tuple[Any, ...]) -> bool:
                            "returned": {"reason": returned.get("reason"),
                                         "status": returned.get("status")}},
     }.get(str(e_action))
-    if detail is None or want_detail is None:
-        same_detail = detail is None and want_detail is None
-    else:
-        try:
-            same_detail = json.loads(detail) == want_detail
-        except (ValueError, TypeError, RecursionError):
-            same_detail = False
+    same_detail = detail is None if want_detail is None \
+        else stored.json_value(detail) == want_detail
     return not (same_detail
                 and _same_value(action, _SHORT_ACTIONS.get(str(e_action)))
                 and _same_value(finding, p.get("finding_id"))
@@ -639,10 +629,7 @@ class Checker:
             elif row is None:
                 self.problems.add("runs", f"Detection run {run_id} is missing.")
             else:
-                try:
-                    rules = json.loads(row[5])
-                except (ValueError, TypeError, RecursionError):
-                    rules = None
+                rules = stored.json_value(row[5])
                 if (row[1], row[2], row[3], row[4], rules) != (
                         want["pack_sha256"], want["pack_id"], want["version"], want["user"],
                         want["rules"]):
@@ -714,10 +701,7 @@ class Checker:
             elif row is None:
                 self.problems.add("samples", f"Sample {sid} is missing.")
             else:
-                try:
-                    filters, items = json.loads(row[6]), json.loads(row[7])
-                except (ValueError, TypeError, RecursionError):
-                    filters = items = None
+                filters, items = stored.json_value(row[6]), stored.json_value(row[7])
                 if (row[1], row[2], row[3], row[4], row[5], filters, items, row[8]) != (
                         want.get("population"), want.get("by"), want.get("seed"),
                         want.get("size"), want.get("population_size"), want.get("filters"),
@@ -743,8 +727,8 @@ class Checker:
                                              "its row counts differ from the audit trail.")
             # What the import could not vouch for stays as it said (an import event from
             # before warnings were recorded carries none, and its batch holds NULL).
-            if _loaded(warnings) != want.get("warnings") \
-                    or _loaded(markers) != want.get("missing_markers"):
+            if stored.json_value(warnings) != want.get("warnings") \
+                    or stored.json_value(markers) != want.get("missing_markers"):
                 self.problems.add("batches", f"Batch {batch_id}: its data-quality warnings or "
                                              "missing markers differ from what its import "
                                              "recorded.")
@@ -773,15 +757,6 @@ def _same_outcomes(summary: dict[str, Any], chain: list[dict[str, Any]]) -> bool
               for k in ("hits", "new")]
     return all(t is None or summary.get(k) == t
                for k, t in zip(("hits", "new"), totals, strict=True))
-
-
-def _loaded(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except (ValueError, TypeError, RecursionError):
-        return text
 
 
 _FINDING_SQL = (
