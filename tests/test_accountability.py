@@ -1055,3 +1055,21 @@ def test_a_user_name_that_differs_from_another_only_by_case_or_width_is_refused(
         names = [u.name for u in ws.users()]
     assert names.count(JOSE) == 1 and "josé müller" not in names and "Ines" not in names
     assert problems(ws_path) == []
+
+
+def test_a_run_forged_with_hits_that_are_not_numbers_is_named_not_a_crash(
+        ws_path: Path) -> None:
+    """An inspector re-records run 1 with their own key, its first rule's hits "many",
+    and writes the same into the stored summary: the summary's totals cannot be that
+    run's sums (verify once raised ValueError adding them up)."""
+    conn, seed = raw(ws_path, INSPECTOR, INSPECTOR_PW)
+    assert seed is not None
+    (text,) = conn.execute("SELECT payload FROM audit_events WHERE action = 'detection.run'"
+                           ).fetchone()
+    payload = json.loads(text)
+    payload["rules"][0]["hits"] = "many"
+    forge(conn, INSPECTOR, seed, "detection.run", payload)
+    conn.execute("UPDATE runs SET summary = json_set(summary, '$.rules[0].hits', 'many')")
+    conn.close()
+    assert "Detection run 1's summary (which rules were evaluated, why not, and their hits) " \
+           "differs from what the audit trail recorded." in problems(ws_path)
