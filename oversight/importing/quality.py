@@ -40,9 +40,10 @@ __all__ = [
 
 CODES = ("no_timestamp", "implausible_timestamp", "ambiguous_local_time", "duplicate_rows",
          "all_rows_rejected", "unusual_identifier")
-#: Characters that show as nothing (or as a space) in a report or a table, yet make an
-#: identifier another one to the rules: zero-width space, joiners between words, word
-#: joiner, a byte-order mark inside a value, the soft hyphen.
+#: Characters that show as nothing in a report or a table, yet make an identifier
+#: another one to the rules: soft hyphen, zero-width space, word joiner, a byte-order
+#: mark inside a value. (The zero-width joiner and non-joiner are left out: scripts and
+#: emoji need them.)
 _INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")
 #: Line numbers kept per warning.
 MAX_LINES = 20
@@ -206,8 +207,8 @@ class QualityTracker:
     def _identifiers(self, rows: Sequence[Sequence[Any]]) -> None:
         unusual: dict[int, set[str]] = {}
         for name, pos in self._ident.items():
-            column = [v for v in map(itemgetter(pos), rows) if isinstance(v, str)]
-            if "".join(column).isascii():  # the usual chunk, at C speed
+            # the usual chunk, all ASCII, found at C speed (values are text or None)
+            if "".join(filter(None, map(itemgetter(pos), rows))).isascii():
                 continue
             for r in rows:
                 v = r[pos]

@@ -242,13 +242,13 @@ and splitting clone them) and whether they hold right-to-left text."""
 _PARSED_MAX = 4096
 
 
-
 def forget_texts() -> None:
     """Drop the texts kept for reuse (escaped texts and parsed paragraphs): they hold
     the report's findings, notes and names, which are not to outlive its build in the
     process (a locked workstation keeps no workspace data)."""
     _PARSED.clear()
     _escape_text.cache_clear()
+
 
 class Para(Paragraph):  # type: ignore[misc]
     """A ReportLab paragraph that draws right-to-left lines in visual order, draws
