@@ -33,6 +33,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from dataclasses import fields as dc_fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -535,22 +536,24 @@ class DuckCompiler(EngineCompiler):
         return f"coalesce(len(list_distinct({value})), 0)"
 
 
-def _extra_refs(node: Node | None, out: set[str]) -> None:
-    if node is None:
-        return
+def _refs(node: object, out: set[FieldRef]) -> None:
+    """Every field reference inside ``node`` (a condition, an aggregate, a tuple of
+    them): walked over the dataclass fields, so a new kind of node is never missed."""
     if isinstance(node, FieldRef):
-        if node.source == "extra":
-            out.add(node.name)
-    elif isinstance(node, Binary):
-        _extra_refs(node.left, out)
-        _extra_refs(node.right, out)
-    elif isinstance(node, Call):
-        for a in node.args:
-            _extra_refs(a, out)
-    elif isinstance(node, Index):
-        _extra_refs(node.key, out)
-    elif hasattr(node, "arg"):
-        _extra_refs(node.arg, out)
+        out.add(node)
+    elif isinstance(node, tuple | list):
+        for item in node:
+            _refs(item, out)
+    elif isinstance(node, Node | Aggregate):
+        for f in dc_fields(node):
+            _refs(getattr(node, f.name), out)
+
+
+def _rule_refs(rules: Sequence[Rule]) -> set[FieldRef]:
+    out: set[FieldRef] = set()
+    for r in rules:
+        _refs((r.when, r.aggregates, r.facts), out)
+    return out
 
 
 _JOINS = {"authorisation": "LEFT JOIN reg_authorisations a ON a.authorisation_id = "
@@ -926,20 +929,26 @@ def _build(eng: Engine, files: list[ScanFile], profile: MappingProfile,
     """Table o_all: every row of every file, mapped; view o: the rows that convert."""
     d = eng.dialect
     comp = ProfileCompiler(profile, d)
-    extras: set[str] = set()
+    refs = _rule_refs(rules)
+    extras = {ref.name for ref in refs if ref.source == "extra"}
     for r in rules:
         extras |= set(r.extra_columns)
-        _extra_refs(r.when, extras)
-        for agg in r.aggregates:
-            _extra_refs(agg.records, extras)
     extra = {name: f"x{i}" for i, name in enumerate(sorted(extras))}
+    # Only the columns the rules read are kept (with the reason a row is refused,
+    # which needs every field); the cited rows are read again from the files.
+    wanted = {ref.name for ref in refs if ref.source == "record"}
+    if any(ref.source == "authorisation" for ref in refs):
+        wanted.add("authorisation_id")
+    if any(ref.source == "case" for ref in refs):
+        wanted.add("case_id")
+    wanted |= {f"{name}_utc" for name in wanted} | {"ts_utc"}  # windows order by time
     fields: list[_FieldSql] = []
     specs = fields_of(profile.kind)
     for spec in specs.values():
         fm = profile.fields.get(spec.name)
         if fm is not None:
             fields.append(comp.field(spec, fm))
-    stored = [name for fs in fields for name, _ in fs.values]
+    stored = [name for fs in fields for name, _ in fs.values if name in wanted]
     natural = NATURAL_KEY[profile.kind]
     key_fm = profile.record_id or (None if natural is None else profile.fields[natural])
     selects = []
@@ -968,7 +977,8 @@ def _build(eng: Engine, files: list[ScanFile], profile: MappingProfile,
         cols = [f"{-(n + 1)} AS batch_id", "ov_line AS line",
                 f"{n} * {_RID_STRIDE} + ov_line AS rid", "ov_record_id AS record_id"]
         for fs in fields:
-            cols += [f"{expr} AS {d.q(name)}" for name, expr in fs.values]
+            cols += [f"{expr} AS {d.q(name)}" for name, expr in fs.values
+                     if name in wanted]
         cols += list(extra.values())
         reasons = [fs.reject for fs in fields if fs.reject is not None]
         reasons.append("CASE WHEN ov_record_id IS NULL THEN 'record_id is missing' END")

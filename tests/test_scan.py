@@ -157,6 +157,24 @@ def test_scan_of_parquet_and_json_lines_gives_the_same_findings(
         assert scanned.get(rule) == expected.get(rule), rule
 
 
+def test_each_rule_scanned_alone_keeps_only_its_columns_and_finds_the_same(
+        demo: dict[str, Path], checked: dict[str, list[tuple[Any, ...]]],
+        tmp_path: Path) -> None:
+    """The scan keeps only the mapped columns the selected rules read: a rule run
+    alone must still find what the whole pack's check found for it (a column the
+    narrowing forgot would make DuckDB refuse the rule, or change what it finds)."""
+    pack = default_pack()
+    ids = [r.id for r in pack.rules if r.id not in COMPLETENESS]
+    for i, rule in enumerate(ids):
+        with _fresh(tmp_path, f"ws{i}") as ws:
+            _registers(ws, demo)
+            result = scan(ws, [str(demo["parquet"])], pack, rule_ids=[rule])
+            scanned = _by_rule(ws, with_ids=False)
+        assert not result.not_evaluated, (rule, result.not_evaluated)
+        expected = sorted(h[1:] for h in checked.get(rule, []))
+        assert scanned.get(rule, []) == expected, rule
+
+
 def test_police_uk_pack_scanned_equals_imported_and_checked(tmp_path: Path,
                                                             engine: str) -> None:
     files = sorted(POLICE_UK.glob("*.csv"))
