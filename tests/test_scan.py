@@ -165,9 +165,11 @@ def test_each_rule_scanned_alone_keeps_only_its_columns_and_finds_the_same(
     narrowing forgot would make DuckDB refuse the rule, or change what it finds)."""
     pack = default_pack()
     ids = [r.id for r in pack.rules if r.id not in COMPLETENESS]
+    with _fresh(tmp_path, "registers") as ws:
+        _registers(ws, demo)
     for i, rule in enumerate(ids):
-        with _fresh(tmp_path, f"ws{i}") as ws:
-            _registers(ws, demo)
+        shutil.copytree(tmp_path / "registers", tmp_path / f"ws{i}")
+        with Workspace.open(tmp_path / f"ws{i}", ADMIN, ADMIN_PW) as ws:
             result = scan(ws, [str(demo["parquet"])], pack, rule_ids=[rule])
             scanned = _by_rule(ws, with_ids=False)
         assert not result.not_evaluated, (rule, result.not_evaluated)
