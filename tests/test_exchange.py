@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import hmac
 import io
@@ -71,7 +72,10 @@ TABLES = ("batches", "operations", "authorisations", "cases", "findings", "findi
 # -- helpers --------------------------------------------------------------------------------
 
 
+@functools.cache
 def identity(path: Path) -> keys.Identity:
+    """A key file of the session's keys, opened once (each opening derives its key with
+    600,000 PBKDF2 rounds; the key files do not change during the run)."""
     return keys.load_identity(path, PASS.encode())
 
 
