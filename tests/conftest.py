@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import shutil
@@ -16,6 +17,7 @@ import pytest
 from pypdf import PdfReader
 from tools import require
 
+from db import keyslots
 from oversight.report import build as _report_build
 from oversight.workspace import Role, Workspace
 
@@ -73,6 +75,18 @@ def _self_contained() -> Iterator[None]:
         del _OUTSIDE[before:]
         pytest.fail("the test read outside the repository (a clean clone has nothing "
                     f"beside it): {'; '.join(found[:5])}")
+
+
+# -- Argon2id once per input ----------------------------------------------------------------
+# Every sign-in derives a key-slot key with Argon2id at the product's settings (64 MiB,
+# three passes: a quarter of a second here), and the suite signs in to copies of the same
+# few workspaces thousands of times. The derivation is a pure function of the password,
+# the slot's salt and its settings, so the suite remembers each result: a new input (a
+# wrong password, a new slot, edited settings) is still derived by Argon2id itself.
+# Programs the tests start as processes derive every key.
+
+_argon2id = keyslots._derive
+keyslots._derive = functools.lru_cache(maxsize=None)(_argon2id)
 
 
 # -- every report the suite builds tells the truth about its findings -----------------------
