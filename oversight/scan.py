@@ -222,6 +222,10 @@ class Dialect:
     def strip(self, v: str) -> str:
         return f"ov_strip({v})"
 
+    def nfc(self, v: str) -> str:
+        """Unicode's composed form (NFC) of the text ``v``."""
+        return f"nfc_normalize({v})"
+
     def utc(self, tz: str, n: str) -> str:
         return f"ov_utc({tz}, {n})"
 
@@ -335,8 +339,11 @@ class ProfileCompiler:
         lit, _in = d.lit, self._in
         name = spec.name
         g, s = f"g_{name}", f"s_{name}"
-        stages: list[list[tuple[str, str]]] = [[(g, self.getter(fm))], [], [], []]
         t = spec.type
+        get = self.getter(fm)
+        if t in (FieldType.TEXT, FieldType.WORD, FieldType.LIST):
+            get = d.nfc(get)  # as the import stores text (convert.nfc)
+        stages: list[list[tuple[str, str]]] = [[(g, get)], [], [], []]
         if t is FieldType.TEXT:
             return _FieldSql(stages, [(name, g)])
         stages[1].append((s, d.strip(g)))

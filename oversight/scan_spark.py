@@ -100,6 +100,9 @@ class SparkDialect(Dialect):
             return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
         return super().lit(value)
 
+    def nfc(self, v: str) -> str:
+        return f"ov_nfc({v})"  # registered by spark_engine
+
     def strip(self, v: str) -> str:
         pattern = self.lit(f"^{_WS}+|{_WS}+$")
         return (f"(CASE WHEN ascii({v}) BETWEEN 33 AND 126 AND ascii(right({v}, 1)) "
@@ -404,6 +407,22 @@ class SparkEngine:
                 df.unpersist()
 
 
+def _register_nfc(spark: SparkSession) -> None:
+    """ov_nfc(text): Unicode's composed form (NFC), as the import stores text. Spark
+    before 4.4 has no such function (SQL's normalize() came in 4.4); a Python function
+    defined here is shipped to the workers with the job, so a cluster needs nothing of
+    ours installed. It runs in Spark's Python workers: slower than a built-in."""
+
+    def ov_nfc(text: str | None) -> str | None:
+        import unicodedata
+
+        if text is None or text.isascii():
+            return text
+        return unicodedata.normalize("NFC", text)
+
+    spark.udf.register("ov_nfc", ov_nfc, "string")
+
+
 @contextmanager
 def spark_engine(master: str | None, token: CancelToken) -> Iterator[SparkEngine]:
     """A Spark session on ``master``: the one this process already runs (its SQL settings
@@ -449,6 +468,7 @@ def spark_engine(master: str | None, token: CancelToken) -> Iterator[SparkEngine
                            ("spark.sql.sources.partitionColumnTypeInference.enabled",
                             "false")):
             spark.conf.set(key, value)
+        _register_nfc(spark)
         group = f"oversight-scan-{uuid.uuid4().hex}"
         sc = spark.sparkContext
 

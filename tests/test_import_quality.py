@@ -387,18 +387,20 @@ def test_police_uk_files_import_with_zero_rejects_and_say_what_repeats(
         assert (got.count if got else 0) == repeats  # type: ignore[attr-defined]
 
 
-def test_identifiers_in_decomposed_form_or_with_invisible_characters_are_warned(
+def test_identifiers_with_invisible_characters_are_warned_and_decomposed_ones_composed(
         admin_ws: Workspace, tmp_path: Path) -> None:
-    """A warrant "A-Ö1" cited as O and a combining diaeresis, a case id with a zero-width
-    space, a subject with a soft hyphen: each reads like the identifier written
-    otherwise, yet the rules compare them character by character. The import keeps them
-    as read and says so; an identifier outside ASCII written the usual way (NFC), and
-    free text in decomposed form, are not warned about."""
+    """A case id with a zero-width space, a subject with a soft hyphen: each reads like
+    the identifier written otherwise, yet the rules compare them character by
+    character; the import keeps them as read and says so. A warrant "A-Ö1" cited as O
+    and a combining diaeresis (Unicode's decomposed form, as macOS may write it) is the
+    same text to any reader: it is stored composed (NFC), as is free text, so it
+    equals the warrant written as one character, and needs no warning."""
     import unicodedata
 
     nfd = unicodedata.normalize("NFD", "A-Ö1")
+    assert nfd != "A-Ö1"
     text = ("record_id,ts,action,actor_id,case_id,authorisation_id,subject_ids,justification\n"
-            f"R1,2026-01-01T10:00:00+00:00,consult,o1,C1,{nfd},P1,j\n"
+            f"R1,2026-01-01T10:00:00+00:00,consult,o1,C1,{nfd},P1;{nfd},j\n"
             "R2,2026-01-01T10:00:00+00:00,consult,o1,C\u200b1,A-1,P1,j\n"
             "R3,2026-01-01T10:00:00+00:00,consult,o1,C1,A-Ö1,P1,"
             f"{unicodedata.normalize('NFD', 'Prüfung')}\n"
@@ -407,8 +409,10 @@ def test_identifiers_in_decomposed_form_or_with_invisible_characters_are_warned(
     res = import_file(admin_ws, write(tmp_path / "a.csv", text))
     assert res.rows_imported == 5
     w = codes(res)["unusual_identifier"]
-    assert (w.count, w.lines) == (3, (2, 3, 5))  # type: ignore[attr-defined]
-    assert "(authorisation_id, case_id, subject_ids)" in w.message  # type: ignore[attr-defined]
-    # kept as read
+    assert (w.count, w.lines) == (2, (3, 5))  # type: ignore[attr-defined]
+    assert "(case_id, subject_ids)" in w.message  # type: ignore[attr-defined]
     stored = {r["record_id"]: r["fields"] for r in queries.records(admin_ws, limit=None)}
-    assert stored["R1"]["authorisation_id"] == nfd
+    assert stored["R1"]["authorisation_id"] == "A-Ö1" == stored["R3"]["authorisation_id"]
+    assert stored["R1"]["subject_ids"] == ["P1", "A-Ö1"]
+    assert stored["R3"]["justification"] == "Prüfung"
+    assert stored["R2"]["case_id"] == "C\u200b1"  # an invisible character is kept as read

@@ -921,14 +921,6 @@ def test_engine_cancel_leaves_nothing(admin_ws: Workspace, tmp_path: Path) -> No
 # -- identifiers written in another Unicode form -------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Identifiers are compared character by character: an authorisation id, case id, "
-    "actor or subject written with a combining accent (NFD) in one file and as one "
-    "character (NFC) in another names the same thing to a reader, but not to the rules. "
-    "The fix is to store text values in NFC at import and to normalise the same way in "
-    "the scan engines (DuckDB's nfc_normalize; Spark has none built in), which changes "
-    "the import's stored values and the engines' agreement tests: left for a change of "
-    "its own. Until then the import warns of such identifiers (unusual_identifier)."))
 def test_an_authorisation_cited_in_another_unicode_form_is_found(admin_ws: Workspace,
                                                                  tmp_path: Path) -> None:
     """The operations log cites warrant "A-Ö1" as an O and a combining diaeresis (as a

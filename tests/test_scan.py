@@ -236,7 +236,9 @@ ROWS = [
     ("R2", "29/03/2026", "00:30:00.000001", "Q", "u1", "P-1", "no", "N/A", "4.0"),
     ("R3", "29/03/2026", "02:30:00.0", "T", "u2", "P-3", "0", "FR", "1"),  # after the gap
     ("R4", "25/10/2026", "01:30:00.25", "T", "N/A", "", "1", "DE", ""),  # the overlap
-    ("R5", "25/10/2026", "02:30:00.0", "Q", "u3", "P-2|P-2", "", "", "12"),
+    # Who and a subject in Unicode's decomposed form (an O or u and a combining
+    # diaeresis, as macOS may write them): stored composed, as the rule writes them.
+    ("R5", "25/10/2026", "02:30:00.0", "Q", "u\u03083", "P-2|P-2|P-O\u0308", "", "", "12"),
     ("R6", "29/03/2026", "01:30:00.0", "Q", "u3", "P-9", "no", "GB", "1"),  # in the gap
     ("R7", "30/03/2026", "09:00:00.0", "Q", "u3", "P-9", "maybe", "GB", "1"),  # bad bool
 ]
@@ -269,6 +271,13 @@ rules:
       (urgent and "P-2" in subject_ids) or recipient_country == "FR"
       or blank(actor_id) or records_count > 3 or count(subject_ids) == 1
     message: "{record_id}"
+  - id: SAME
+    legal_refs: ["test"]
+    rationale: a test of the profile features
+    title: text in another Unicode form
+    severity: low
+    when: actor_id == "\u00fc3" and "P-\u00d6" in subject_ids
+    message: "{record_id} {actor_id}"
 """
 
 
@@ -301,7 +310,8 @@ def test_profile_features_compiled_to_the_engine_match_the_import(tmp_path: Path
     assert got_rows == want_rows and len(got_rows) == 5
     # The autumn overlap takes the earlier offset (+01:00), as the import does.
     assert want_rows[3][1] == "2026-10-25T01:30:00.250000+01:00"
-    assert got == want and set(got) == {"ALL", "NIGHT", "FLAGS"}
+    assert got == want and set(got) == {"ALL", "NIGHT", "FLAGS", "SAME"}
+    assert [h[1] for h in got["SAME"]] == [["R5"]]
 
 
 # -- bad input: one sentence, exit 2, the workspace unchanged ------------------------------

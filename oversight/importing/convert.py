@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from json.encoder import encode_basestring
@@ -54,6 +55,13 @@ def _text(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return _encode(value)
     return str(value)
+
+
+def nfc(text: str) -> str:
+    """Text in Unicode's composed form (NFC): "Ö" written as O and a combining diaeresis
+    (as some systems write it) is stored as the one character, so identifiers that read
+    alike compare alike. ASCII, the usual value, is returned at once."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def json_value(value: Any) -> Any:
@@ -195,7 +203,7 @@ class RowConverter:
         if spec.type is FieldType.TEXT:
             def text_step(row: Row) -> Any:
                 raw = get(row)
-                return raw if raw is None or raw.__class__ is str else _text(raw)
+                return None if raw is None else nfc(raw if raw.__class__ is str else _text(raw))
             return text_step
         parse = self._parser(spec, fm)
 
@@ -236,7 +244,7 @@ class RowConverter:
         env: dict[str, Any] = {"BadValue": BadValue, "_text": _text, "M": self.missing,
                                "MISS": _MISS, "E": encode_basestring,
                                "FROMISO": datetime.fromisoformat, "CANONICAL": _is_canonical,
-                               "EPOCH": _EPOCH, "US": _US}
+                               "EPOCH": _EPOCH, "US": _US, "NFC": nfc}
         lines = ["def convert(row):"]
         slots = ["None"] * len(self.template)
         for n, spec in enumerate(self.specs.values()):
@@ -267,6 +275,8 @@ class RowConverter:
             lines.append("    else:")
             if spec.type is FieldType.TEXT:
                 lines.append(f"        f{n} = v if v.__class__ is str else _text(v)")
+                lines.append(f"        if not f{n}.isascii():")
+                lines.append(f"            f{n} = NFC(f{n})")
             elif is_ts and text and fm.format is None:
                 # The usual cell, ISO 8601 with an offset exactly as isoformat() writes
                 # it, is stored as it is: what _timestamp_parser does, without a call.
@@ -404,7 +414,7 @@ def _word_parser(spec: FieldSpec) -> Callable[[Any], str | None]:
     choices = spec.choices
 
     def word(value: Any) -> str | None:
-        text = _text(value).strip().lower().replace(" ", "_").replace("-", "_")
+        text = nfc(_text(value)).strip().lower().replace(" ", "_").replace("-", "_")
         if not text:
             return None
         if choices is not None and text not in choices:
@@ -489,6 +499,8 @@ def _list_parser(sep: str) -> Callable[[Any], str | None]:
         inner = re.compile(rf'[\\"\x00-\x1f]|\s{s}|{s}[\s{s}]').search
 
         def parse_one(value: Any) -> str | None:
+            if value.__class__ is str and not value.isascii():
+                value = nfc(value)
             if (value.__class__ is str and value and not inner(value)
                     and not value[0].isspace() and not value[-1].isspace()
                     and value[0] != sep and value[-1] != sep):
@@ -498,6 +510,8 @@ def _list_parser(sep: str) -> Callable[[Any], str | None]:
         return parse_one
 
     def parse(value: Any) -> str | None:
+        if value.__class__ is str and not value.isascii():
+            value = nfc(value)
         if value.__class__ is str and value and not careful.search(value):
             return '["' + value.replace(sep, quoted) + '"]'
         return _list(value, sep)
@@ -512,7 +526,7 @@ def _list(value: Any, sep: str) -> str | None:
         items = [p.strip() for p in _text(value).split(sep)]
     else:
         items = [_text(value).strip()]
-    items = [i for i in items if i]
+    items = [nfc(i) for i in items if i]
     if not items:
         return None
     return "[" + ",".join(map(encode_basestring, items)) + "]"

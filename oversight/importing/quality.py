@@ -14,7 +14,6 @@ rejected for any reason is counted as a reject and never as a warning too.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -160,8 +159,8 @@ class QualityTracker:
         self._unfilled = {n: index[n] for n in self.mapped if n in index}
         self.counts = {code: _Count() for code in (*CODES[:4], "unusual_identifier")}
         # Identifiers the rules join on (record ids, actors, cases, warrants, subjects):
-        # one written in Unicode's decomposed form (NFD, as macOS may write it) or with an
-        # invisible character reads like another yet is not equal to it.
+        # one with an invisible character reads like another yet is not equal to it.
+        # (One written in Unicode's decomposed form is stored composed: convert.nfc.)
         self._ident = {name: index[name] for name in (
             "record_id", *(n for n, spec in fields_of(kind).items()
                            if n.endswith(("_id", "_ids"))
@@ -212,8 +211,7 @@ class QualityTracker:
                 continue
             for r in rows:
                 v = r[pos]
-                if isinstance(v, str) and not v.isascii() and (
-                        _INVISIBLE.search(v) or not unicodedata.is_normalized("NFC", v)):
+                if isinstance(v, str) and not v.isascii() and _INVISIBLE.search(v):
                     unusual.setdefault(r[1], set()).add(name)
         for line in sorted(unusual):
             self.counts["unusual_identifier"].add(line)
@@ -303,9 +301,8 @@ class QualityTracker:
             fields = ", ".join(sorted(self.unusual_fields))
             out.append(DataWarning(
                 "unusual_identifier",
-                f"{_n(c.count, 'row has', 'rows have')} an identifier ({fields}) written with "
-                "combining accents (Unicode's decomposed form, as some systems write it) or "
-                "with an invisible character (a zero-width space, a soft hyphen); it reads "
+                f"{_n(c.count, 'row has', 'rows have')} an identifier ({fields}) holding "
+                "an invisible character (a zero-width space, a soft hyphen); it reads "
                 "like the same identifier written otherwise, but the rules compare "
                 "identifiers character by character, so a case, authorisation or person "
                 f"may be taken as unknown or as another. {'It' if c.count == 1 else 'They'} "
