@@ -87,6 +87,9 @@ def _payload(text: str) -> Any:
         return None
 
 
+_new_event = tuple.__new__
+
+
 def _event(row: tuple[Any, ...]) -> Event:
     seq, ts, user, action, payload, _prev, digest = row
     try:  # _payload's common case inline (verify makes a million of these)
@@ -95,7 +98,10 @@ def _event(row: tuple[Any, ...]) -> Event:
             data = _payload(payload)
     except (StopIteration, ValueError, TypeError, RecursionError):
         data = _payload(payload)
-    return Event(seq, ts, user, action, data if type(data) is dict else {}, digest)
+    # Event(...) without the named tuple's own __new__ (a Python function): the same
+    # tuple, one call fewer per event.
+    return _new_event(Event, (seq, ts, user, action, data if type(data) is dict else {},
+                              digest))
 
 
 def _seals(conn: Connection, where: str = "", params: tuple[Any, ...] = ()
