@@ -487,8 +487,8 @@ class Precomputed:
     """The table-side work of the check that needs no replay, done by another process
     (oversight.verify_worker) from the same database."""
 
-    digests: dict[str, str]
-    """Finding id -> content digest (content_digests)."""
+    digests: dict[str, str] | None
+    """Finding id -> content digest (content_digests); None: the checker digests them."""
     decisions: list[tuple[Any, bool, bool, bool]]
     """decision_mismatches."""
 
@@ -648,8 +648,9 @@ class Checker:
 
     def _findings(self, d: Derived, content: bool) -> None:
         pre = self.precomputed
-        pairs = _digested(self.conn) if pre is None else (
-            (row, pre.digests.get(row[0])) for row in _stream(self.conn, _FINDING_STATE_SQL))
+        digests = None if pre is None else pre.digests
+        pairs = _digested(self.conn) if digests is None else (
+            (row, digests.get(row[0])) for row in _stream(self.conn, _FINDING_STATE_SQL))
         seen: set[str] = set()
         p = self.problems
         for row, digest in pairs:

@@ -76,8 +76,9 @@ def forge(conn: sqlcipher3.Connection, user: str, seed: bytes, action: str,
 
 
 def problems(ws_path: Path) -> list[str]:
-    """verify's problems, checked in one process and on two (oversight.verify_worker):
-    the two must say the same, sentence for sentence."""
+    """verify's problems, checked in one process and on two (oversight.verify_worker),
+    the findings' digests computed by the helper and by the main process: all must say
+    the same, sentence for sentence."""
     with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws:
         report = verify_workspace(ws.conn)
         original, check = verify_worker.PARALLEL_FROM, verify_worker.check_audit
@@ -88,13 +89,18 @@ def problems(ws_path: Path) -> list[str]:
             return used[-1]
 
         verify_worker.PARALLEL_FROM, verify_worker.check_audit = 0, spy
+        on_two = []
         try:
-            on_two = verify_workspace(ws.conn, helper=ws.helper_access())
+            for in_helper in (True, False):
+                verify_worker.DIGESTS_IN_HELPER = in_helper
+                on_two.append(verify_workspace(ws.conn, helper=ws.helper_access()))
         finally:
             verify_worker.PARALLEL_FROM, verify_worker.check_audit = original, check
+            verify_worker.DIGESTS_IN_HELPER = None
     assert report.ok is (not report.problems)
-    assert used and used[0] is not None, "the helper process did not do its half"
-    assert on_two.to_json() == report.to_json()
+    assert len(used) == 2 and None not in used, "the helper process did not do its half"
+    for other in on_two:
+        assert other.to_json() == report.to_json()
     return report.problems
 
 
