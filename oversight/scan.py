@@ -928,7 +928,6 @@ def _check_columns(files: list[ScanFile], profile: MappingProfile) -> None:
 class _Plan:
     extra: dict[str, str]
     """Extra column name -> column of view o."""
-    stored: list[str]
 
 
 def _build(eng: Engine, files: list[ScanFile], profile: MappingProfile,
@@ -948,14 +947,15 @@ def _build(eng: Engine, files: list[ScanFile], profile: MappingProfile,
         wanted.add("authorisation_id")
     if any(ref.source == "case" for ref in refs):
         wanted.add("case_id")
-    wanted |= {f"{name}_utc" for name in wanted} | {"ts_utc"}  # windows order by time
-    fields: list[_FieldSql] = []
     specs = fields_of(profile.kind)
+    # A time is compared by its UTC column, shown by its local text; windows order by ts.
+    wanted |= {f"{name}_utc" for name in wanted
+               if name in specs and specs[name].type is FieldType.TIMESTAMP} | {"ts_utc"}
+    fields: list[_FieldSql] = []
     for spec in specs.values():
         fm = profile.fields.get(spec.name)
         if fm is not None:
             fields.append(comp.field(spec, fm))
-    stored = [name for fs in fields for name, _ in fs.values if name in wanted]
     natural = NATURAL_KEY[profile.kind]
     key_fm = profile.record_id or (None if natural is None else profile.fields[natural])
     selects = []
@@ -999,7 +999,7 @@ def _build(eng: Engine, files: list[ScanFile], profile: MappingProfile,
         f.rows_read, f.rows_rejected = read, bad
         if not read:
             raise InputFileError(f"{f.path} holds no records.")
-    return _Plan(extra, stored)
+    return _Plan(extra)
 
 
 def _ship_registers(eng: Engine, ws: Workspace, n_files: int) -> None:
@@ -1210,8 +1210,8 @@ def _cited_rows(eng: Engine, files: list[ScanFile],
                     f"{f.path}, line {line}: {eng.label} read {exc.field} but the import's "
                     f"converter refuses it ({exc.reason}); nothing was written.") from None
             natural = NATURAL_KEY[profile.kind]
-            if conv.record_id_getter is not None:
-                record_id = str(conv.record_id_getter(values)).strip()
+            if conv.record_id_text is not None:
+                record_id = str(conv.record_id_text(values))
             elif natural is not None:
                 record_id = str(stored[conv.columns.index(natural)])
             else:

@@ -49,7 +49,7 @@ tables compared after), finding digested: measured at 1M events, 100k findings."
 
 
 def child_main() -> int:
-    """The helper: read {"path", "key"} from stdin, write pickled results to stdout:
+    """The helper: read {"path", "key", "digests"} from stdin, write pickled results to stdout:
     ("chain", ChainReport), then if the chain holds ("precomputed", Precomputed); or
     ("failed", text) when the database cannot be opened or read."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C

@@ -405,9 +405,11 @@ def test_identifiers_with_invisible_characters_are_warned_and_decomposed_ones_co
             "R3,2026-01-01T10:00:00+00:00,consult,o1,C1,A-Ö1,P1,"
             f"{unicodedata.normalize('NFD', 'Prüfung')}\n"
             "R4,2026-01-01T10:00:00+00:00,consult,o1,C1,A-1,P\u00ad1,j\n"
-            "R5,2026-01-01T10:00:00+00:00,consult,o1,C1,A-1,P1,j\n")
+            "R5,2026-01-01T10:00:00+00:00,consult,o1,C1,A-1,P1,j\n"
+            f"{unicodedata.normalize('NFD', 'R-Ö6')},2026-01-01T10:00:00+00:00,consult,o1,"
+            "C1,A-1,P1,j\n")
     res = import_file(admin_ws, write(tmp_path / "a.csv", text))
-    assert res.rows_imported == 5
+    assert res.rows_imported == 6
     w = codes(res)["unusual_identifier"]
     assert (w.count, w.lines) == (2, (3, 5))  # type: ignore[attr-defined]
     assert "(case_id, subject_ids)" in w.message  # type: ignore[attr-defined]
@@ -416,3 +418,4 @@ def test_identifiers_with_invisible_characters_are_warned_and_decomposed_ones_co
     assert stored["R1"]["subject_ids"] == ["P1", "A-Ö1"]
     assert stored["R3"]["justification"] == "Prüfung"
     assert stored["R2"]["case_id"] == "C\u200b1"  # an invisible character is kept as read
+    assert "R-Ö6" in stored  # a record id is text too

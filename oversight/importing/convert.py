@@ -64,6 +64,14 @@ def nfc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
+def _id_text(get: Getter) -> Callable[[Row], str | None]:
+    def record_id(row: Row) -> str | None:
+        raw = get(row)
+        return None if raw is None else (nfc(str(raw).strip()) or None)
+
+    return record_id
+
+
 def json_value(value: Any) -> Any:
     """A source value as it is kept in ``extra`` (JSON-native, dates as ISO text)."""
     if isinstance(value, (datetime, date, time)):
@@ -127,8 +135,10 @@ class RowConverter:
             self.columns += [spec.name, f"{spec.name}_utc"] if is_ts else [spec.name]
         self.template: list[Any] = [None] * len(self.columns)
         self.mapped = profile.mapped_columns()
-        self.record_id_getter = (
-            None if profile.record_id is None else self._getter(profile.record_id)
+        #: The record id the profile's ``record_id`` mapping gives a row (trimmed, in
+        #: the composed form as all text; None when blank), if the profile has one.
+        self.record_id_text: Callable[[Row], str | None] | None = (
+            None if profile.record_id is None else _id_text(self._getter(profile.record_id))
         )
         self.extra = self._extra_builder(columns)
         #: The compiled equivalent of convert().

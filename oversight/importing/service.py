@@ -483,7 +483,7 @@ def _chunks(plan: _Plan, batch_id: int, sha: str, packed: bool = False) -> Itera
     convert, extra, notes = conv.fast_row, conv.extra, conv.notes
     extra_here = not conv.row_has_extra
     prefix = sha[:16]
-    rid_get = conv.record_id_getter
+    rid_text = conv.record_id_text
     # The natural key's place in a stored row (after batch_id, line, record_id).
     natural = None if plan.natural_index is None else plan.natural_index + 3
     # Rows seen so far, by hash: a row identical to an earlier one is kept and counted.
@@ -508,9 +508,8 @@ def _chunks(plan: _Plan, batch_id: int, sha: str, packed: bool = False) -> Itera
             out = [None, None, None, *fields, None]
             bad = [Reject(line, b.column, b.field, _raw_text(b.value), b.reason)
                    for b in found]
-        if rid_get is not None:
-            rv = rid_get(values)
-            record_id = None if rv is None else (str(rv).strip() or None)
+        if rid_text is not None:
+            record_id = rid_text(values)
             if record_id is None:
                 fm = plan.key_mapping
                 bad.append(Reject(line, ", ".join(fm.columns) if fm else None, "record_id",
