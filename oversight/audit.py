@@ -138,7 +138,11 @@ def verify_chain(
     cursor = conn.execute(
         "SELECT seq, ts, user, action, payload, prev_hash, hash FROM audit_events ORDER BY seq"
     )
-    # event_hash inlined (a million calls): the same material, the same bytes.
+    # event_hash inlined (a million calls): the same material, the same bytes. Two of
+    # its six parts need no encoder here: seq has just been found equal to an int (an
+    # INTEGER PRIMARY KEY holds nothing else), and prev_hash equal to ``prev``, which is
+    # GENESIS or a digest already matched against a hexdigest: hex digits only, so the
+    # JSON string is the text in quotes.
     string, sha256 = _string, hashlib.sha256
     while True:
         rows = cursor.fetchmany(10_000)
@@ -154,9 +158,8 @@ def verify_chain(
                     f"audit event {seq} does not follow event {seq - 1} (events removed, "
                     "reordered or edited).",
                 )
-            if sha256(f"[{int(seq)},{string(ts)},{string(user)},{string(action)},"
-                      f"{string(payload)},{string(prev_hash)}]".encode()
-                      ).hexdigest() != digest:
+            if sha256(f'[{seq},{string(ts)},{string(user)},{string(action)},'
+                      f'{string(payload)},"{prev}"]'.encode()).hexdigest() != digest:
                 return _bad(count, prev, seq, f"audit event {seq} has been altered.")
             prev = digest
             expected_seq += 1
