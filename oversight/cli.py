@@ -33,7 +33,14 @@ from oversight.findings import STATUSES, FindingFilters, list_findings, list_run
 from oversight.importing import import_file, preview
 from oversight.importing.quality import describe_warnings
 from oversight.importing.service import ImportResult
-from oversight.indicators import GROUP_KEYS, STATUS_CHOICES, IndicatorQuery, Indicators
+from oversight.indicators import (
+    GROUP_KEYS,
+    STATUS_CHOICES,
+    IndicatorQuery,
+    Indicators,
+    percent_text,
+    rate_text,
+)
 from oversight.indicators import compute as compute_indicators
 from oversight.integrity import verify_workspace
 from oversight.periods import parse_day, set_timezone, workspace_timezone
@@ -1083,10 +1090,6 @@ def indicators(workspace: Path, by: tuple[str, ...], date_from: str | None,
         _print_indicators(result)
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.1f}%"
-
-
 def _print_indicators(result: Indicators) -> None:
     doc = result.to_json()
     compare = doc["compare_to"] is not None
@@ -1100,14 +1103,15 @@ def _print_indicators(result: Indicators) -> None:
                            for k in result.by]
         line += [f"{r.operations:,}", f"{r.findings:,}", f"{r.confirmed:,}",
                  f"{r.dismissed:,}", f"{r.open:,}",
-                 "" if r.per_1000 is None else f"{r.per_1000:,.2f}", f"{r.decided:,}",
+                 "" if r.per_1000 is None else rate_text(r.per_1000), f"{r.decided:,}",
                  "" if r.confirmed_rate is None else
-                 f"{_pct(r.confirmed_rate)} ({_pct(r.ci_low)}–{_pct(r.ci_high)})"]
+                 f"{percent_text(r.confirmed_rate)} ({percent_text(r.ci_low)}–"
+                 f"{percent_text(r.ci_high)})"]
         if compare:
             ch = r.change or {}
-            line += ["" if ch.get("per_1000") is None else f"{ch['per_1000']:+,.2f}",
+            line += ["" if ch.get("per_1000") is None else rate_text(ch["per_1000"], sign=True),
                      "" if ch.get("confirmed_rate") is None else
-                     f"{ch['confirmed_rate'] * 100:+.1f} pts",
+                     f"{rate_text(ch['confirmed_rate'] * 100, 1, sign=True)} pts",
                      {True: "yes", False: "no", None: ""}[ch.get("intervals_overlap")]]
         rows.append(line)
     _table(columns, rows)

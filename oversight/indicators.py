@@ -82,6 +82,8 @@ __all__ = [
     "Row",
     "compute",
     "compute_many",
+    "percent_text",
+    "rate_text",
     "report_indicators",
     "wilson",
 ]
@@ -103,6 +105,22 @@ _DIGITS = 6
 #: Months between these years are found by a comparison tree inside SQLite; an
 #: operation outside them (rare) by Python.
 _TREE_YEARS = (1970, 2099)
+
+
+def rate_text(value: float, decimals: int = 2, sign: bool = False) -> str:
+    """A rate as people read it: ``decimals`` places with thousands separators, except
+    that a rate which is not zero is never written as zero. Two findings among 50,000
+    operations are 0.04 per 1,000, not "0.0": a small rate keeps places until its first
+    digit shows. ``sign`` writes + before a positive change."""
+    places = decimals
+    while value and round(abs(value), places) == 0 and places < 12:
+        places += 1
+    return f"{value:{'+' if sign else ''},.{places}f}"
+
+
+def percent_text(share: float | None, decimals: int = 1) -> str:
+    """A share (0..1) as a percentage by rate_text; empty for None."""
+    return "" if share is None else rate_text(share * 100, decimals) + "%"
 
 
 def wilson(successes: int, trials: int, z: float = Z) -> tuple[float, float] | None:

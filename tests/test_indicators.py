@@ -28,7 +28,14 @@ from oversight.criteria.pack import parse_pack
 from oversight.errors import PermissionDenied, UsageError, ValidationError
 from oversight.findings import FindingFilters, list_findings
 from oversight.importing import import_file
-from oversight.indicators import IndicatorQuery, compute, compute_many, wilson
+from oversight.indicators import (
+    IndicatorQuery,
+    compute,
+    compute_many,
+    percent_text,
+    rate_text,
+    wilson,
+)
 from oversight.periods import parse_period, set_timezone, workspace_timezone
 from oversight.records import Kind
 from oversight.retraction import retract_batch
@@ -903,3 +910,28 @@ def test_a_time_is_judged_against_its_own_batchs_import(ws_path: Path,
             conn.execute("UPDATE batches SET imported_at = 'unreadable' WHERE batch_id = ?",
                          (batch_b.batch_id,))
         assert months(ws) == [{"2025-01": 1, None: 3}] * 2
+
+
+@given(st.floats(min_value=1e-9, max_value=1e9, allow_nan=False),
+       st.integers(min_value=0, max_value=3), st.booleans())
+def test_a_rate_that_is_not_zero_is_never_written_as_zero(value: float, decimals: int,
+                                                          negative: bool) -> None:
+    """Two findings among 50,000 operations are 0.04 per 1,000; written to one place
+    they would read "0.0", as if the rule had found nothing."""
+    value = -value if negative else value
+    text = rate_text(value, decimals)
+    shown = float(text.replace(",", ""))
+    assert shown != 0 and (shown < 0) == negative, text
+    places = len(text.partition(".")[2])
+    assert places >= decimals
+    assert abs(shown - value) <= 0.5 * 10 ** -places + 1e-9 * abs(value), text
+    if abs(value) >= 10 ** -decimals:  # already shows a digit: the usual places
+        assert places == decimals, text
+    assert rate_text(value, decimals, sign=True)[0] == ("-" if negative else "+")
+
+
+def test_shares_and_zero() -> None:
+    assert rate_text(0.0) == "0.00" and rate_text(0.0, 1) == "0.0"
+    assert percent_text(None) == ""
+    assert percent_text(1 / 5000) == "0.02%"  # one confirmed among 5,000 decided
+    assert percent_text(0.5) == "50.0%"

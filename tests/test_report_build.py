@@ -416,3 +416,30 @@ def test_scope_and_classification_come_from_the_data(tmp_path: Path) -> None:
     marked = build_pdf(replace(data, classification="SECRET-TEST-MARK"), "summary")
     text = flat(pdftotext(_write(tmp_path, "marked.pdf", marked)))
     assert text.count("SECRET-TEST-MARK") >= marked.pages and default not in text
+
+
+def test_no_rule_with_findings_reads_as_zero_per_1000(demo: dict[str, Built],
+                                                      tmp_path: Path) -> None:
+    """A few findings per rule among many operations (here the demo's counts over a
+    hundred times its operations: 0.003 to 0.05 per 1,000). The bar chart labels rates
+    to one place, and a label "0.0" would say the rule found nothing."""
+    full = demo["full"]
+    assert full.data.indicators is not None
+    ind = json.loads(json.dumps(full.data.indicators))
+    # Only rules that found something (a rule with none is rightly 0.00).
+    rows = ind["tables"]["rule"]["rows"] = [
+        r for r in ind["tables"]["rule"]["rows"] if r["findings"] > 0]
+    assert len(rows) >= 5
+    for r in [*rows, ind["tables"]["rule"]["total"]]:
+        r["operations"] *= 100
+        r["per_1000"] = r["findings"] * 1000 / r["operations"]
+    assert all(r["per_1000"] < 0.05 for r in rows)  # each one place: "0.0"
+    report = build_pdf(replace(full.data, indicators=ind), "full")
+    text = flat(pdftotext(_write(tmp_path, "rates.pdf", report)))
+    wording = load_template("full").settings["wording"]
+    start = text.index(wording["title_ind_rule"], text.index(wording["title_ind_agency"]))
+    section = text[start:text.index(wording["title_ind_month"], start)]
+    assert wording["chart_ind_bars"] in section
+    labels = re.findall(r"(?<![\d.,%])\d[\d,]*\.\d+(?![\d%])", section)
+    assert len(labels) >= 2 * len(rows)  # a bar label and a table cell per rule
+    assert all(float(v.replace(",", "")) > 0 for v in labels), labels

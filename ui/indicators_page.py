@@ -19,7 +19,15 @@ from oversight import findings
 from oversight.changes import NOTHING, Change
 from oversight.errors import InputFileError, OversightError, UsageError
 from oversight.findings import list_runs
-from oversight.indicators import COLUMNS, IndicatorQuery, Indicators, Row, compute_many
+from oversight.indicators import (
+    COLUMNS,
+    IndicatorQuery,
+    Indicators,
+    Row,
+    compute_many,
+    percent_text,
+    rate_text,
+)
 from oversight.periods import parse_day, parse_period
 from oversight.progress import CancelToken, Progress
 from oversight.workspace import Workspace
@@ -45,10 +53,6 @@ CHANGE_HEADERS = ("Δ findings", "Δ per 1,000", "Δ confirmed rate", "Intervals
 _BAR = "#1a73e8"
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.1f}%"
-
-
 def _yes_no(value: Any) -> str:
     return "" if value is None else "yes" if value else "no"
 
@@ -66,9 +70,9 @@ def _cell(column: str, value: Any) -> Any:
     if value is None:
         return ""
     if column == "per_1000":
-        return f"{value:,.2f}"
+        return rate_text(value)
     if column in ("confirmed_rate", "ci_low", "ci_high"):
-        return _pct(value)
+        return percent_text(value)
     return value
 
 
@@ -88,12 +92,16 @@ class RateChart(QtWidgets.QWidget):
     def set_bars(self, bars: Sequence[tuple[str, float]]) -> None:
         self._bars = list(bars)
         self.setAccessibleDescription(f"{self.title}: " + ", ".join(
-            f"{label} {value:.2f}" for label, value in self._bars))
+            f"{label} {rate_text(value)}" for label, value in self._bars))
         self.updateGeometry()
         self.update()
 
     def bars(self) -> list[tuple[str, float]]:
         return list(self._bars)
+
+    def value_texts(self) -> list[str]:
+        """The labels drawn beside the bars: one place, a small rate not as zero."""
+        return [rate_text(value, 1) for _, value in self._bars]
 
     def _row(self) -> int:
         return self.fontMetrics().height() + 6
@@ -121,11 +129,12 @@ class RateChart(QtWidgets.QWidget):
                                   Qt.AlignmentFlag.AlignLeft)
                 return
             label_w = max(metrics.horizontalAdvance(b[0]) for b in self._bars) + 10
-            value_w = max(metrics.horizontalAdvance(f"{b[1]:,.1f}") for b in self._bars) + 10
+            texts = self.value_texts()
+            value_w = max(metrics.horizontalAdvance(v) for v in texts) + 10
             span = max(1, self.width() - label_w - value_w - 4)
             peak = max(max(b[1] for b in self._bars), 1e-9)
             top = row
-            for label, value in self._bars:
+            for (label, value), value_text in zip(self._bars, texts, strict=True):
                 painter.setPen(text)
                 painter.drawText(QtCore.QRect(0, top, label_w - 6, row),
                                  Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
@@ -139,7 +148,7 @@ class RateChart(QtWidgets.QWidget):
                 painter.setPen(text)
                 painter.drawText(QtCore.QRect(label_w + width + 4, top, value_w, row),
                                  Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                                 f"{value:,.1f}")
+                                 value_text)
                 top += row
 
 
@@ -157,7 +166,7 @@ class LineChart(QtWidgets.QWidget):
     def set_points(self, points: Sequence[tuple[str, float]]) -> None:
         self._points = list(points)
         self.setAccessibleDescription(f"{self.title}: " + ", ".join(
-            f"{label} {value:.2f}" for label, value in self._points))
+            f"{label} {rate_text(value)}" for label, value in self._points))
         self.update()
 
     def points(self) -> list[tuple[str, float]]:
@@ -190,7 +199,7 @@ class LineChart(QtWidgets.QWidget):
             painter.drawLine(left, bottom, left + width, bottom)
             painter.setPen(text)
             painter.drawText(QtCore.QRect(0, top - line_h // 2, left - 4, line_h),
-                             Qt.AlignmentFlag.AlignRight, f"{peak:,.1f}")
+                             Qt.AlignmentFlag.AlignRight, rate_text(peak, 1))
             painter.drawText(QtCore.QRect(0, bottom - line_h // 2, left - 4, line_h),
                              Qt.AlignmentFlag.AlignRight, "0")
             xy = [QtCore.QPointF(left + i * step if n > 1 else left + width / 2,
@@ -486,9 +495,10 @@ class IndicatorsPage(QtWidgets.QWidget):
             if compare:
                 ch = r.change or {}
                 line += [ch.get("findings"),
-                         "" if ch.get("per_1000") is None else f"{ch['per_1000']:+,.2f}",
+                         "" if ch.get("per_1000") is None else
+                         rate_text(ch["per_1000"], sign=True),
                          "" if ch.get("confirmed_rate") is None else
-                         f"{ch['confirmed_rate'] * 100:+.1f} pts",
+                         f"{rate_text(ch['confirmed_rate'] * 100, 1, sign=True)} pts",
                          _yes_no(ch.get("intervals_overlap"))]
             rows.append(line)
         self.model.set_rows(rows)

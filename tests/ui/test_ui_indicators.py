@@ -11,7 +11,7 @@ from ui_support import ADMIN, AUDITOR, PASSWORD, VIEWER
 
 from oversight.indicators import IndicatorQuery, compute
 from oversight.workspace import Workspace
-from ui.indicators_page import FindingsOfCell, IndicatorsPage
+from ui.indicators_page import FindingsOfCell, IndicatorsPage, RateChart, _cell
 from ui.qt import Qt, QtWidgets
 
 pytest_plugins = ["ui_fixtures"]
@@ -225,3 +225,17 @@ def test_compare_with_an_earlier_run(qtbot: Any, open_window: Any, demo_ws: Path
     words = {True: "yes", False: "no", None: ""}
     assert [r[overlap] for r in shown[:-1]] == [
         words[r["change"]["intervals_overlap"]] for r in doc["rows"]]
+
+
+def test_a_small_rate_is_not_drawn_or_listed_as_zero(qtbot: Any) -> None:
+    """Two findings among 50,000 operations are 0.04 per 1,000: to one place that is
+    "0.0", which reads as nothing found."""
+    chart = RateChart("Findings per 1,000 operations, by rule")
+    qtbot.addWidget(chart)
+    chart.set_bars([("PRO-01", 2 * 1000 / 50_000), ("AUT-01", 123 * 1000 / 50_000),
+                    ("XB-01", 0.0)])
+    assert chart.value_texts() == ["0.04", "2.5", "0.0"]
+    chart.resize(400, 120)
+    assert not chart.grab().isNull()  # paints with those labels
+    assert _cell("per_1000", 1 * 1000 / 400_000) == "0.003"
+    assert _cell("confirmed_rate", 1 / 5_000) == "0.02%"

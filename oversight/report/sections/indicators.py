@@ -9,6 +9,7 @@ from typing import Any
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
 from reportlab.platypus import CondPageBreak, Spacer  # type: ignore[import-untyped]
 
+from oversight.indicators import percent_text, rate_text
 from oversight.report.charts import bar_chart, line_chart
 from oversight.report.layout import Context
 from oversight.report.text import escape, integer
@@ -20,8 +21,13 @@ _IND_TABLES = (("agency", "title_ind_agency"), ("channel", "title_ind_channel"),
                ("rule", "title_ind_rule"), ("month", "title_ind_month"))
 
 
+def _bar_label(value: float) -> str:
+    """A bar's label: per 1,000 to one place, a small rate not written as zero."""
+    return rate_text(value, 1)
+
+
 def _pct(value: object) -> str:
-    return f"{float(value) * 100:.1f}%" if isinstance(value, (int, float)) else ""
+    return percent_text(float(value)) if isinstance(value, (int, float)) else ""
 
 
 def _ind_table(ctx: Context, key: str, table: Mapping[str, Any]) -> list[Any]:
@@ -42,7 +48,7 @@ def _ind_table(ctx: Context, key: str, table: Mapping[str, Any]) -> list[Any]:
         per = r.get("per_1000")
         cells = [label, integer(r.get("operations")), integer(r.get("findings")),
                  integer(r.get("confirmed")), integer(r.get("dismissed")), integer(r.get("open")),
-                 "–" if per is None else f"{per:,.2f}", integer(r.get("decided")), rate]
+                 "–" if per is None else rate_text(float(per)), integer(r.get("decided")), rate]
         style = "h3" if total else "cell"
         rows.append([ctx.p(escape(c), style if i == 0 else "cell")
                      for i, c in enumerate(cells)])
@@ -104,7 +110,7 @@ def indicators(ctx: Context) -> list[Any]:
             drawing = bar_chart(ctx, w["chart_ind_bars"], shown[::-1], values[:40][::-1],
                                  [bar] * len(shown), ctx.width, chart_h, horizontal=True)
             chart = drawing.contents[-1]  # per 1,000 is not a whole number
-            chart.barLabelFormat = "%.1f"
+            chart.barLabelFormat = _bar_label
             out.append(drawing)
         out += [Spacer(1, 3 * mm), *_ind_table(ctx, key, table)]
     return out
