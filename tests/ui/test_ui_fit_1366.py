@@ -284,3 +284,31 @@ def test_the_checker_sees_a_clipped_label(qtbot: Any) -> None:
     qtbot.waitExposed(box)
     problems = clipped(box)
     assert len(problems) == 1 and "far too long" in problems[0]
+
+
+def test_log_quality_shows_every_completeness_rule_at_1366x768(qtbot: Any,
+                                                               wide_window: Any) -> None:
+    """The default pack's log-completeness rules are read together: none is scrolled
+    out of sight on the smallest screen, and the borders between the tables move."""
+    window = wide_window(INSPECTOR)
+    titles = [window.sidebar.item(r).text() for r in range(window.sidebar.count())]
+    window.sidebar.setCurrentRow(titles.index("Log quality"))
+    page = window.pages.currentWidget()
+    assert page is window.log_quality
+    _settle(qtbot, window)
+    view = page.rules_view
+    rows = page.rules.rowCount()
+    assert rows == 5  # DQ-01 to DQ-05 in the demo's pack
+    last = view.visualRect(page.rules.index(rows - 1, 0))
+    assert last.isValid() and last.bottom() <= view.viewport().height(), (
+        last, view.viewport().height())
+    assert view.verticalScrollBar().maximum() == 0
+    assert isinstance(page.splitter, QtWidgets.QSplitter) and page.splitter.count() == 3
+    handle = page.splitter.handle(1)
+    before = page.splitter.sizes()
+    qtbot.mousePress(handle, Qt.MouseButton.LeftButton, pos=handle.rect().center())
+    qtbot.mouseMove(handle, handle.rect().center() + QtCore.QPoint(0, 40))
+    qtbot.mouseRelease(handle, Qt.MouseButton.LeftButton,
+                       pos=handle.rect().center() + QtCore.QPoint(0, 40))
+    after = page.splitter.sizes()
+    assert after[0] > before[0] and after[1] < before[1], (before, after)
