@@ -82,6 +82,7 @@ __all__ = [
     "Row",
     "compute",
     "compute_many",
+    "label_places",
     "percent_text",
     "rate_text",
     "report_indicators",
@@ -116,6 +117,12 @@ def rate_text(value: float, decimals: int = 2, sign: bool = False) -> str:
     while value and round(abs(value), places) == 0 and places < 12:
         places += 1
     return f"{value:{'+' if sign else ''},.{places}f}"
+
+
+def label_places(values: Iterable[float]) -> int:
+    """Places for a chart's value labels: one, or two when every rate is under 1 (so
+    0.06 and 0.08 per 1,000 do not both read 0.1 beside bars of different lengths)."""
+    return 1 if max((abs(v) for v in values), default=0.0) >= 1 else 2
 
 
 def percent_text(share: float | None, decimals: int = 1) -> str:

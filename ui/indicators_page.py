@@ -25,6 +25,7 @@ from oversight.indicators import (
     Indicators,
     Row,
     compute_many,
+    label_places,
     percent_text,
     rate_text,
 )
@@ -100,8 +101,10 @@ class RateChart(QtWidgets.QWidget):
         return list(self._bars)
 
     def value_texts(self) -> list[str]:
-        """The labels drawn beside the bars: one place, a small rate not as zero."""
-        return [rate_text(value, 1) for _, value in self._bars]
+        """The labels drawn beside the bars (indicators.label_places; a small rate is
+        never written as zero)."""
+        places = label_places(v for _, v in self._bars)
+        return [rate_text(value, places) for _, value in self._bars]
 
     def _row(self) -> int:
         return self.fontMetrics().height() + 6

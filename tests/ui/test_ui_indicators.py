@@ -234,7 +234,9 @@ def test_a_small_rate_is_not_drawn_or_listed_as_zero(qtbot: Any) -> None:
     qtbot.addWidget(chart)
     chart.set_bars([("PRO-01", 2 * 1000 / 50_000), ("AUT-01", 123 * 1000 / 50_000),
                     ("XB-01", 0.0)])
-    assert chart.value_texts() == ["0.04", "2.5", "0.0"]
+    assert chart.value_texts() == ["0.04", "2.5", "0.0"]  # one place: a rate over 1
+    chart.set_bars([("PUR-01", 0.06), ("LOG-01", 0.08), ("XB-01", 0.0)])
+    assert chart.value_texts() == ["0.06", "0.08", "0.00"]  # all under 1: two places
     chart.resize(400, 120)
     assert not chart.grab().isNull()  # paints with those labels
     assert _cell("per_1000", 1 * 1000 / 400_000) == "0.003"
