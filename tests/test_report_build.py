@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pypdf import PdfReader
 from test_demo_data import demo_finding_count
 from tools import require
@@ -36,6 +38,7 @@ from oversight.report.build import (
     escape,
     load_template,
 )
+from oversight.report.charts import nice_axis
 from oversight.report.data import ReportData, ReportScope, collect, manifest, manifest_digest
 from oversight.workspace import Workspace
 
@@ -443,3 +446,18 @@ def test_no_rule_with_findings_reads_as_zero_per_1000(demo: dict[str, Built],
     labels = re.findall(r"(?<![\d.,%])\d[\d,]*\.\d+(?![\d%])", section)
     assert len(labels) >= 2 * len(rows)  # a bar label and a table cell per rule
     assert all(float(v.replace(",", "")) > 0 for v in labels), labels
+
+
+@given(st.floats(min_value=1e-6, max_value=1e6, allow_nan=False), st.booleans())
+def test_a_chart_axis_fits_its_longest_bar(top: float, whole: bool) -> None:
+    """The axis ends at or just past the longest bar: a rate of 0.08 per 1,000 on an
+    axis to 1 was a sliver, as every rule's bar in the demo report was."""
+    if whole:
+        top = float(max(1, round(top)))
+    vmax, step = nice_axis(top, whole)
+    # (a bar past the end by float noise, 1e-9 of it, is not an extra tick)
+    assert top <= vmax * (1 + 1e-9) and vmax <= 2.5 * top
+    assert 1 <= round(vmax / step) <= 10
+    assert abs(vmax / step - round(vmax / step)) < 1e-6  # whole ticks up to the end
+    if whole:
+        assert float(step).is_integer() and float(vmax).is_integer()

@@ -27,14 +27,21 @@ from oversight.report.text import plain
 __all__ = ["bar_chart", "line_chart", "months_of", "nice_axis", "summary_charts"]
 
 
-def nice_axis(top: float) -> tuple[int, int]:
-    """Axis maximum and step for counts up to `top`, about five ticks."""
-    top = max(top, 1)
+def nice_axis(top: float, whole: bool = True) -> tuple[float, float]:
+    """Axis maximum and step up to `top`, about five ticks: whole steps for counts, and
+    for rates (``whole`` False) steps as fine as they need (0.02 for rates under 0.1,
+    where an axis to 1 would draw every bar a sliver)."""
+    if top <= 0 or (whole and top < 1):
+        top = 1
     raw = top / 5
-    mag = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
+    mag = 10.0 ** math.floor(math.log10(raw))
+    if whole:
+        mag = max(mag, 1)
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    step = max(int(step), 1)
-    return step * math.ceil(top / step), step
+    if whole:
+        step = max(int(step), 1)
+    ticks = math.ceil(top / step - 1e-9)
+    return (step * ticks, step) if whole else (float(f"{step * ticks:.12g}"), step)
 
 
 def bar_chart(ctx: Context, title: str, labels: list[str], values: list[int] | list[float],
@@ -57,12 +64,14 @@ def bar_chart(ctx: Context, title: str, labels: list[str], values: list[int] | l
         chart.x, chart.y = 26, drop + 4
         chart.width, chart.height = width - 34, height - size - drop - 18
     chart.data = [values]
-    vmax, step = nice_axis(max(values, default=0))
+    whole = all(float(v).is_integer() for v in values)
+    vmax, step = nice_axis(max(values, default=0), whole)
     chart.valueAxis.valueMin, chart.valueAxis.valueMax = 0, vmax
     chart.valueAxis.valueStep = step
+    # A rate's ticks as written (0.06, not 0.060000000000000005, nor "%d"'s 0).
+    chart.valueAxis.labelTextFormat = "%d" if whole else (lambda v: f"{v:.12g}")
     chart.valueAxis.labels.fontName = ctx.regular
     chart.valueAxis.labels.fontSize = size
-    chart.valueAxis.labelTextFormat = "%d"
     chart.valueAxis.strokeColor = t.colour("styles", "colours", "rule")
     chart.valueAxis.visibleGrid = True
     chart.valueAxis.gridStrokeColor = t.colour("styles", "colours", "rule")
