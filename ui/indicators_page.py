@@ -175,6 +175,11 @@ class LineChart(QtWidgets.QWidget):
     def points(self) -> list[tuple[str, float]]:
         return list(self._points)
 
+    def peak_text(self) -> str:
+        """The label at the top of the axis: the highest rate (0.08, not 0.1)."""
+        peak = max((v for _, v in self._points), default=0.0)
+        return rate_text(peak, label_places([peak]))
+
     def sizeHint(self) -> QtCore.QSize:
         return QtCore.QSize(480, 160)
 
@@ -202,7 +207,7 @@ class LineChart(QtWidgets.QWidget):
             painter.drawLine(left, bottom, left + width, bottom)
             painter.setPen(text)
             painter.drawText(QtCore.QRect(0, top - line_h // 2, left - 4, line_h),
-                             Qt.AlignmentFlag.AlignRight, rate_text(peak, 1))
+                             Qt.AlignmentFlag.AlignRight, self.peak_text())
             painter.drawText(QtCore.QRect(0, bottom - line_h // 2, left - 4, line_h),
                              Qt.AlignmentFlag.AlignRight, "0")
             xy = [QtCore.QPointF(left + i * step if n > 1 else left + width / 2,

@@ -11,7 +11,7 @@ from ui_support import ADMIN, AUDITOR, PASSWORD, VIEWER
 
 from oversight.indicators import IndicatorQuery, compute
 from oversight.workspace import Workspace
-from ui.indicators_page import FindingsOfCell, IndicatorsPage, RateChart, _cell
+from ui.indicators_page import FindingsOfCell, IndicatorsPage, LineChart, RateChart, _cell
 from ui.qt import Qt, QtWidgets
 
 pytest_plugins = ["ui_fixtures"]
@@ -241,3 +241,11 @@ def test_a_small_rate_is_not_drawn_or_listed_as_zero(qtbot: Any) -> None:
     assert not chart.grab().isNull()  # paints with those labels
     assert _cell("per_1000", 1 * 1000 / 400_000) == "0.003"
     assert _cell("confirmed_rate", 1 / 5_000) == "0.02%"
+    line = LineChart("Findings per 1,000 operations, by month")
+    qtbot.addWidget(line)
+    line.set_points([("2025-01", 0.02), ("2025-02", 0.08)])
+    assert line.peak_text() == "0.08"  # the axis top says what the highest point is
+    line.set_points([("2025-01", 2.0), ("2025-02", 12.34)])
+    assert line.peak_text() == "12.3"
+    line.resize(400, 160)
+    assert not line.grab().isNull()
