@@ -461,3 +461,35 @@ def test_a_chart_axis_fits_its_longest_bar(top: float, whole: bool) -> None:
     assert abs(vmax / step - round(vmax / step)) < 1e-6  # whole ticks up to the end
     if whole:
         assert float(step).is_integer() and float(vmax).is_integer()
+
+
+def test_the_month_line_has_no_point_for_operations_without_a_time(
+        demo: dict[str, Built], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operations with no plausible time are in no month: their row is in the table, but
+    not a point after December on the line over time (it was, and being 30 operations
+    it dwarfed every month). The workstation's line leaves them out too."""
+    import importlib
+
+    section = importlib.import_module("oversight.report.sections.indicators")
+    full = demo["full"]
+    assert full.data.indicators is not None
+    rows = full.data.indicators["tables"]["month"]["rows"]
+    assert any(r["group"]["month"] is None for r in rows)  # the demo has some
+    drawn: list[tuple[list[str], list[float]]] = []
+    real = section.line_chart
+
+    def spy(ctx: Any, title: str, labels: list[str], values: list[float], *rest: Any) -> Any:
+        drawn.append((labels, values))
+        return real(ctx, title, labels, values, *rest)
+
+    monkeypatch.setattr(section, "line_chart", spy)
+    build_pdf(full.data, "full")
+    timed = [r for r in rows if r["group"]["month"] is not None]
+    assert drawn == [([r["group"]["month"] for r in timed],
+                      [float(r["per_1000"] or 0) for r in timed])]
+    # One month (or none with a time) is no line: the table alone, and the build ends.
+    drawn.clear()
+    one = json.loads(json.dumps(full.data.indicators))
+    one["tables"]["month"]["rows"] = timed[:1] + [r for r in rows if r not in timed]
+    report = build_pdf(replace(full.data, indicators=one), "full")
+    assert drawn == [] and report.pages > 0

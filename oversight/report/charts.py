@@ -177,11 +177,12 @@ def line_chart(ctx: Context, title: str, labels: list[str], values: list[float],
     chart.x, chart.y = 30, size + 22
     chart.width, chart.height = width - 40, height - 2 * size - 34
     chart.data = [values]
-    top = max(values, default=0.0)
-    chart.valueAxis.valueMin, chart.valueAxis.valueMax = 0, max(top * 1.15, 1.0)
+    vmax, step = nice_axis(max(values, default=0.0), whole=False)
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax = 0, vmax
+    chart.valueAxis.valueStep = step
     chart.valueAxis.labels.fontName = ctx.regular
     chart.valueAxis.labels.fontSize = size
-    chart.valueAxis.labelTextFormat = "%.1f"
+    chart.valueAxis.labelTextFormat = lambda v: f"{v:.12g}"  # 0.02, not %.1f's 0.0
     chart.categoryAxis.categoryNames = [plain(s) for s in labels]
     chart.categoryAxis.labels.fontName = ctx.regular
     chart.categoryAxis.labels.fontSize = size

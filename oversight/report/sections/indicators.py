@@ -98,8 +98,14 @@ def indicators(ctx: Context) -> list[Any]:
         labels = [str((r.get("group") or {}).get(key) or "–") for r in rows]
         values = [float(r.get("per_1000") or 0) for r in rows]
         if key == "month":
-            out.append(line_chart(ctx, t.settings["wording"]["chart_ind_month"], labels,
-                                   values, ctx.width, height))
+            # A line over time: operations with no (plausible) time are in no month, so
+            # not a point on it (the table below has their row), as in the workstation.
+            # A line needs two months; with fewer, the table alone says it.
+            timed = [i for i, r in enumerate(rows) if (r.get("group") or {}).get(key)]
+            if len(timed) >= 2:
+                out.append(line_chart(ctx, t.settings["wording"]["chart_ind_month"],
+                                      [labels[i] for i in timed],
+                                      [values[i] for i in timed], ctx.width, height))
         else:
             shown = labels[:40]
             chart_h = len(shown) * t.num("charts", "rule_bar_mm") * mm + 14 * mm
