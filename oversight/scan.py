@@ -1211,12 +1211,16 @@ def _cited_rows(eng: Engine, files: list[ScanFile],
                     f"converter refuses it ({exc.reason}); nothing was written.") from None
             natural = NATURAL_KEY[profile.kind]
             if conv.record_id_text is not None:
-                record_id = str(conv.record_id_text(values))
+                key: Any = conv.record_id_text(values)
             elif natural is not None:
-                record_id = str(stored[conv.columns.index(natural)])
+                key = stored[conv.columns.index(natural)]
             else:
-                record_id = f"{f.key[:16]}:{line:09d}"
-            converted.append((line, record_id, stored, conv.extra(values)))
+                key = f"{f.key[:16]}:{line:09d}"
+            if key is None:  # the engine kept the row, the import would refuse it
+                raise InputFileError(
+                    f"{f.path}, line {line}: {eng.label} read a record id but the import's "
+                    "converter finds it blank; nothing was written.")
+            converted.append((line, str(key), stored, conv.extra(values)))
         conv.notes.clear()
         f.cited = len(converted)
         out[n] = converted

@@ -314,6 +314,35 @@ def test_profile_features_compiled_to_the_engine_match_the_import(tmp_path: Path
     assert [h[1] for h in got["SAME"]] == [["R5"]]
 
 
+
+def test_a_cited_row_whose_record_id_the_converter_finds_blank_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine keeps a row whose record id its SQL finds written; the import's own
+    converter, run again on the cited rows, must agree. If it found the id blank, one
+    such record was stored under the id "None" (str(None)) and a second stopped the
+    scan on the table's unique key; now the scan stops with the file and line, and
+    writes nothing."""
+    from oversight.importing import convert
+
+    csv = tmp_path / "log.csv"
+    lines = ["Ref,Day,Clock,What,Who,Subjects,Urgent,Country,N"]
+    lines += [",".join(r) for r in ROWS[:3]]
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(PROFILE, encoding="utf-8")
+    monkeypatch.setattr(convert, "_id_text", lambda get: lambda row: None)
+    ws_path = tmp_path / "ws"
+    _fresh(tmp_path, "ws").close()
+    before = _state(ws_path)
+    with Workspace.open(ws_path, ADMIN, ADMIN_PW) as ws, \
+            pytest.raises(InputFileError) as caught:
+        scan(ws, [str(csv)], parse_pack(PACK, "features.yaml"), rule_ids=["ALL"],
+             profile_path=profile)
+    assert f"{csv}, line 2:" in caught.value.message
+    assert "finds it blank; nothing was written" in caught.value.message
+    assert _state(ws_path) == before
+
+
 # -- bad input: one sentence, exit 2, the workspace unchanged ------------------------------
 
 
