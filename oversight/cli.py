@@ -39,6 +39,7 @@ from oversight.indicators import (
     IndicatorQuery,
     Indicators,
     percent_text,
+    points_text,
     rate_text,
 )
 from oversight.indicators import compute as compute_indicators
@@ -1111,7 +1112,7 @@ def _print_indicators(result: Indicators) -> None:
             ch = r.change or {}
             line += ["" if ch.get("per_1000") is None else rate_text(ch["per_1000"], sign=True),
                      "" if ch.get("confirmed_rate") is None else
-                     f"{rate_text(ch['confirmed_rate'] * 100, 1, sign=True)} pts",
+                     points_text(ch["confirmed_rate"]),
                      {True: "yes", False: "no", None: ""}[ch.get("intervals_overlap")]]
         rows.append(line)
     _table(columns, rows)

@@ -84,6 +84,7 @@ __all__ = [
     "compute_many",
     "label_places",
     "percent_text",
+    "points_text",
     "rate_text",
     "report_indicators",
     "wilson",
@@ -128,6 +129,11 @@ def label_places(values: Iterable[float]) -> int:
 def percent_text(share: float | None, decimals: int = 1) -> str:
     """A share (0..1) as a percentage by rate_text; empty for None."""
     return "" if share is None else rate_text(share * 100, decimals) + "%"
+
+
+def points_text(change: float) -> str:
+    """A change of a share (0..1) in percentage points, signed: "+4.2 pts"."""
+    return f"{rate_text(change * 100, 1, sign=True)} pts"
 
 
 def wilson(successes: int, trials: int, z: float = Z) -> tuple[float, float] | None:

@@ -33,6 +33,7 @@ from oversight.indicators import (
     compute,
     compute_many,
     percent_text,
+    points_text,
     rate_text,
     wilson,
 )
@@ -935,3 +936,7 @@ def test_shares_and_zero() -> None:
     assert percent_text(None) == ""
     assert percent_text(1 / 5000) == "0.02%"  # one confirmed among 5,000 decided
     assert percent_text(0.5) == "50.0%"
+    # A change of the confirmed rate, in percentage points: 3 of 10 to 1 of 3 decided.
+    assert points_text(1 / 3 - 3 / 10) == "+3.3 pts"
+    assert points_text(-1 / 5000) == "-0.02 pts"  # small, and not "-0.0 pts"
+    assert points_text(0.0) == "+0.0 pts"

@@ -27,6 +27,7 @@ from oversight.indicators import (
     compute_many,
     label_places,
     percent_text,
+    points_text,
     rate_text,
 )
 from oversight.periods import parse_day, parse_period
@@ -506,7 +507,7 @@ class IndicatorsPage(QtWidgets.QWidget):
                          "" if ch.get("per_1000") is None else
                          rate_text(ch["per_1000"], sign=True),
                          "" if ch.get("confirmed_rate") is None else
-                         f"{rate_text(ch['confirmed_rate'] * 100, 1, sign=True)} pts",
+                         points_text(ch["confirmed_rate"]),
                          _yes_no(ch.get("intervals_overlap"))]
             rows.append(line)
         self.model.set_rows(rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from reportlab.graphics.charts.barcharts import (  # type: ignore[import-untyped]
@@ -20,6 +21,7 @@ from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
 from reportlab.platypus import Spacer, Table, TableStyle  # type: ignore[import-untyped]
 
 from oversight.criteria.pack import SEVERITIES
+from oversight.indicators import label_places, rate_text
 from oversight.report.layout import Context
 from oversight.report.order import rule_order, status_order
 from oversight.report.text import plain
@@ -44,9 +46,16 @@ def nice_axis(top: float, whole: bool = True) -> tuple[float, float]:
     return (step * ticks, step) if whole else (float(f"{step * ticks:.12g}"), step)
 
 
+def _tick_text(value: float) -> str:
+    """A rate axis tick as written: 0.06, not 0.060000000000000005 nor %d's 0."""
+    return f"{value:.12g}"
+
+
 def bar_chart(ctx: Context, title: str, labels: list[str], values: list[int] | list[float],
                fills: list[Any], width: float, height: float, horizontal: bool = False,
-               angle: int = 0) -> Any:
+               angle: int = 0, rates: bool = False) -> Any:
+    """Bars of counts, or (``rates``) of rates such as findings per 1,000: an axis as
+    fine as they need and labels that never write a rate which is not zero as zero."""
     t = ctx.t
     size = t.num("styles", "small_size")
     drawing = Drawing(width, height)
@@ -64,12 +73,10 @@ def bar_chart(ctx: Context, title: str, labels: list[str], values: list[int] | l
         chart.x, chart.y = 26, drop + 4
         chart.width, chart.height = width - 34, height - size - drop - 18
     chart.data = [values]
-    whole = all(float(v).is_integer() for v in values)
-    vmax, step = nice_axis(max(values, default=0), whole)
+    vmax, step = nice_axis(max(values, default=0), whole=not rates)
     chart.valueAxis.valueMin, chart.valueAxis.valueMax = 0, vmax
     chart.valueAxis.valueStep = step
-    # A rate's ticks as written (0.06, not 0.060000000000000005, nor "%d"'s 0).
-    chart.valueAxis.labelTextFormat = "%d" if whole else (lambda v: f"{v:.12g}")
+    chart.valueAxis.labelTextFormat = _tick_text if rates else "%d"
     chart.valueAxis.labels.fontName = ctx.regular
     chart.valueAxis.labels.fontSize = size
     chart.valueAxis.strokeColor = t.colour("styles", "colours", "rule")
@@ -92,7 +99,9 @@ def bar_chart(ctx: Context, title: str, labels: list[str], values: list[int] | l
     chart.bars.strokeColor = None
     for i, fill in enumerate(fills):
         chart.bars[(0, i)].fillColor = fill
-    chart.barLabelFormat = "%d"
+    # Drawn later, so each chart keeps its own places (0.04, never "0.0").
+    chart.barLabelFormat = (partial(rate_text, decimals=label_places(values)) if rates
+                            else "%d")
     chart.barLabels.fontName = ctx.regular
     chart.barLabels.fontSize = size - 0.5
     chart.barLabels.fillColor = t.colour("styles", "colours", "text")
@@ -182,7 +191,7 @@ def line_chart(ctx: Context, title: str, labels: list[str], values: list[float],
     chart.valueAxis.valueStep = step
     chart.valueAxis.labels.fontName = ctx.regular
     chart.valueAxis.labels.fontSize = size
-    chart.valueAxis.labelTextFormat = lambda v: f"{v:.12g}"  # 0.02, not %.1f's 0.0
+    chart.valueAxis.labelTextFormat = _tick_text
     chart.categoryAxis.categoryNames = [plain(s) for s in labels]
     chart.categoryAxis.labels.fontName = ctx.regular
     chart.categoryAxis.labels.fontSize = size

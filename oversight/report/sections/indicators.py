@@ -4,13 +4,12 @@ they rest on; optional (`indicators.include`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
 from reportlab.platypus import CondPageBreak, Spacer  # type: ignore[import-untyped]
 
-from oversight.indicators import label_places, percent_text, rate_text
+from oversight.indicators import percent_text, rate_text
 from oversight.report.charts import bar_chart, line_chart
 from oversight.report.layout import Context
 from oversight.report.text import escape, integer
@@ -109,11 +108,8 @@ def indicators(ctx: Context) -> list[Any]:
         else:
             shown = labels[:40]
             chart_h = len(shown) * t.num("charts", "rule_bar_mm") * mm + 14 * mm
-            drawing = bar_chart(ctx, w["chart_ind_bars"], shown[::-1], values[:40][::-1],
-                                 [bar] * len(shown), ctx.width, chart_h, horizontal=True)
-            chart = drawing.contents[-1]  # per 1,000 is not a whole number
-            # Drawn later, so each chart keeps its own places (never "0.0" for 0.04).
-            chart.barLabelFormat = partial(rate_text, decimals=label_places(values[:40]))
-            out.append(drawing)
+            out.append(bar_chart(ctx, w["chart_ind_bars"], shown[::-1], values[:40][::-1],
+                                 [bar] * len(shown), ctx.width, chart_h, horizontal=True,
+                                 rates=True))
         out += [Spacer(1, 3 * mm), *_ind_table(ctx, key, table)]
     return out
